@@ -1,0 +1,1 @@
+"""The ``mmimdb`` command line: thin click commands over the :mod:`mmimdb` library."""

@@ -1,0 +1,56 @@
+"""Poster checks: a poster counts only once it decodes completely and safely."""
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image
+
+from .errors import ImageError
+
+#: Largest poster accepted, in pixels. Real posters are under 1 Mpx; a bigger one is a
+#: decompression bomb or not a poster.
+MAX_POSTER_PIXELS = 40_000_000
+#: Largest poster file accepted, in bytes.
+MAX_POSTER_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PosterInfo:
+    width: int
+    height: int
+    format: str
+    sha256: str
+
+
+def check_poster(data: bytes, name: str = "poster") -> PosterInfo:
+    """Decode ``data`` fully and return its size, format and sha256.
+
+    Raises :class:`ImageError` (naming ``name``) if it is empty, too large, not an image,
+    truncated or corrupt. JPEGs decode in draft mode (DCT scaling): every byte of the
+    entropy-coded data is still read, so truncation is caught, at a fraction of the cost.
+    """
+    if not data:
+        raise ImageError(f"{name}: empty poster file")
+    if len(data) > MAX_POSTER_BYTES:
+        raise ImageError(f"{name}: poster is {len(data)} bytes, over the {MAX_POSTER_BYTES}-byte cap")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; treat it as an error.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                if width * height > MAX_POSTER_PIXELS:
+                    raise ImageError(f"{name}: {width}x{height} pixels is over the {MAX_POSTER_PIXELS}-pixel cap")
+                image_format = image.format or "unknown"
+                if image_format == "JPEG":
+                    image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+                image.load()
+    except ImageError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ImageError(f"{name}: not a readable image ({reason})") from None
+    return PosterInfo(width, height, image_format, hashlib.sha256(data).hexdigest())
