@@ -6,6 +6,10 @@ from pathlib import Path
 
 import pytest
 
+import sys
+
+sys.path.insert(0, str(Path(__file__).parent))  # lets tests import greatest_films
+
 SHARED_DATA = Path(os.environ.get("MMIMDB_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
 
@@ -21,3 +25,29 @@ def shared_path(relative: str) -> Path:
 def _isolated_home(tmp_path, monkeypatch):
     """Never let a test read or write the user's real data root."""
     monkeypatch.setenv("MMIMDB_HOME", str(tmp_path / "mmimdb-home"))
+
+
+@pytest.fixture(scope="session")
+def greatest_films_root(tmp_path_factory) -> Path:
+    """A data root whose records store holds the 1,222 complete greatest films.
+
+    Built once per test session by writing records straight into the store (the archive
+    import has its own tests). Treat it as read-only: copy it before changing anything.
+    """
+    from mmimdb import images, record
+    from mmimdb.store import RecordStore
+
+    import greatest_films
+
+    root = tmp_path_factory.mktemp("greatest-films-root")
+    store = RecordStore(root / "dataset")
+    for row in greatest_films.read_rows():
+        if not greatest_films.is_complete(row):
+            continue
+        normalized = record.from_imdbpy(row["imdb_id"], greatest_films.imdbpy_record(row))
+        poster = greatest_films.poster_file(row["imdb_id"]).read_bytes()
+        info = images.check_poster(poster, row["imdb_id"])
+        normalized["poster"] = {**normalized.get("poster", {}), "sha256": info.sha256, "width": info.width, "height": info.height}
+        normalized["sources"] = {field: "greatest-films" for field in normalized if field not in ("imdb_id", "extra", "sources")}
+        store.write(normalized, poster)
+    return root
