@@ -23,6 +23,8 @@ USER_AGENT = f"mmimdb/{__version__} (+https://github.com/mmimdb/mmimdb)"
 TIMEOUT = (10, 60)
 MAX_REDIRECTS = 5
 CHUNK_BYTES = 1 << 20
+# Small reads while streaming, so that a dropped connection loses little of what arrived.
+STREAM_BYTES = 64 * 1024
 
 
 def sha256_of(path: str | os.PathLike, chunk: int = CHUNK_BYTES) -> str:
@@ -121,7 +123,7 @@ def download(
                        disable=not progress, file=sys.stderr)
             try:
                 with open(part, "ab" if have else "wb") as handle:
-                    for block in response.iter_content(CHUNK_BYTES):
+                    for block in response.iter_content(STREAM_BYTES):
                         have += len(block)
                         if have > max_bytes:
                             raise DownloadError(f"{url}: over the {max_bytes}-byte cap; stopped")
