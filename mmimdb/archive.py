@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
-from . import atomic, images, paths, record as records
+from . import atomic, images, lock, paths, record as records
 from .download import download, sha256_of
 from .errors import ArchiveError, ImageError, RecordError, UsageError
 from .store import RecordStore
@@ -330,6 +330,11 @@ def import_release(
         if sha256 and path.is_file():
             if sha256_of(path) != sha256.lower():
                 raise ArchiveError(f"{path}: sha256 does not match {sha256}")
+    with lock.exclusive(root, "mmimdb fetch --from-archive"):
+        return _import_locked(path, text, root, progress)
+
+
+def _import_locked(path: Path, text: str, root: Path, progress: bool) -> ImportReport:
     report = ImportReport(source=text)
     importer = _Importer(root, report, progress)
     try:

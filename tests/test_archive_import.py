@@ -242,3 +242,14 @@ def test_kill_during_import_leaves_only_whole_records_and_a_rerun_completes(rele
     assert result.exit_code == 0, result.output
     assert len(store.ids()) == 1222
     assert not list(dataset.glob(".*.tmp")) and not (root / ".import-staging").exists()
+
+
+def test_a_second_import_on_the_same_root_is_refused_while_the_first_runs(tmp_path):
+    from mmimdb import lock
+
+    root = tmp_path / "root"
+    archive = tar_with({"mmimdb/dataset/0000417.json": a_record(), "mmimdb/dataset/0000417.jpeg": a_poster()}, tmp_path / "a.tar.gz")
+    with lock.exclusive(root, "mmimdb fetch --movielens"):
+        result = run_fetch("--from-archive", str(archive), "--root", str(root))
+    assert result.exit_code == 2 and "busy, mmimdb fetch --movielens (pid" in last_line(result)
+    assert run_fetch("--from-archive", str(archive), "--root", str(root)).exit_code == 0
