@@ -17,7 +17,6 @@ were.
 from __future__ import annotations
 
 import hashlib
-import json
 import multiprocessing
 import os
 import platform
@@ -273,11 +272,3 @@ def _write_outputs(staging: Path, store: RecordStore, ids: list[str], labels: np
                               "(rerun with the poster fixed or removed)") from None
     return list(names.values())
 
-
-def outputs_exist(root: Path) -> bool:
-    """Whether a build's outputs are all there."""
-    return paths.manifest_path(root).is_file() and all(paths.parquet_path(root, s).is_file() for s in splits.SPLITS)
-
-
-def read_manifest(root: Path) -> dict[str, Any]:
-    return json.loads(paths.manifest_path(root).read_text("utf-8"))

@@ -99,7 +99,10 @@ def write_split(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> int:
 
     target = schema()
     count = 0
-    with pq.ParquetWriter(str(path), target, compression="zstd", write_statistics=["imdb_id", "year"]) as writer:
+    # zstd for the text; the poster bytes are JPEG already, compressing them again only costs.
+    compression = {column: "zstd" for column in _leaf_paths(target)}
+    compression["poster.bytes"] = "none"
+    with pq.ParquetWriter(str(path), target, compression=compression, write_statistics=["imdb_id", "year"]) as writer:
         batch: list[dict[str, Any]] = []
         for row in rows:
             batch.append(row)
@@ -112,6 +115,21 @@ def write_split(path: str | os.PathLike, rows: Iterable[dict[str, Any]]) -> int:
             count += len(batch)
     return count
 
+
+
+def _leaf_paths(arrow_schema) -> list[str]:
+    """Parquet column paths of the leaves (``genres.list.element``, ``poster.bytes``, ...)."""
+    import pyarrow as pa
+
+    paths = []
+    for field in arrow_schema:
+        if pa.types.is_list(field.type):
+            paths.append(f"{field.name}.list.element")
+        elif pa.types.is_struct(field.type):
+            paths.extend(f"{field.name}.{child.name}" for child in field.type)
+        else:
+            paths.append(field.name)
+    return paths
 
 
 def read_table(path: str | os.PathLike, columns: Sequence[str] | None = None):

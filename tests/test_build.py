@@ -11,10 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import shared_path
-from dataset_builds import built_root, linked_root, small_root
+from dataset_builds import built_root, small_root
 from mmimdb import hdf5, parquet, paths
 from mmimdb.build import build
-from mmimdb.errors import MmimdbError
 from mmimdb.genres import GENRES
 from mmimdb.store import RecordStore
 from mmimdb_cli.main import cli

@@ -53,6 +53,7 @@ def test_pandas_with_a_feature_added_later(root, tmp_path):
     shutil.copytree(root, copy, symlinks=True)
     count = sum(len(v) for v in json.loads(paths.split_path(copy).read_text()).values())
     hdf5.add_dataset(paths.hdf5_path(copy), "features", np.arange(count * 4, dtype=np.float32).reshape(count, 4))
+    assert hdf5.dataset_names(paths.hdf5_path(copy)) == ["imdb_ids", "genres", "images", "features"]
     frame = mmimdb.load("dev", root=copy, columns=["imdb_id"], features=["features"])
     start, _ = hdf5.read_split_ranges(paths.hdf5_path(copy))["dev"]
     assert frame["features"].iloc[0].tolist() == [float(v) for v in range(start * 4, start * 4 + 4)]
