@@ -45,6 +45,8 @@ FRACTIONS: dict[str, float] = {"train": 0.6, "dev": 0.1, "test": 0.3}
 ORIGINAL_SEED: tuple[int, ...] = (2014, 8, 6)
 #: Seed of the iterative split when none is given.
 DEFAULT_ITERATIVE_SEED = 20140806
+#: Movies listed by name in the Markdown report (the JSON report lists them all).
+REPORT_LIST_LIMIT = 50
 #: Split methods, as the command line names them.
 METHODS: tuple[str, ...] = ("original", "iterative", "file")
 
@@ -274,8 +276,10 @@ def report_markdown(report: dict[str, Any]) -> str:
         entries = report.get(key) or []
         if entries:
             lines += ["", f"## {label} ({len(entries)})", ""]
-            for entry in entries:
+            for entry in entries[:REPORT_LIST_LIMIT]:
                 lines.append(f"- {entry['imdb_id']}: {entry['reason']}" if isinstance(entry, dict) else f"- {entry}")
+            if len(entries) > REPORT_LIST_LIMIT:
+                lines.append(f"- ... and {len(entries) - REPORT_LIST_LIMIT} more (all of them are in split-report.json)")
     return "\n".join(lines) + "\n"
 
 

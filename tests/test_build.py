@@ -114,7 +114,9 @@ def test_cli_builds_by_the_original_split_file_and_reports_missing_ids(tmp_path,
     built = read_json(paths.split_path(root))
     for name in built:
         assert built[name] == [i for i in original[name] if i in store_ids]  # the file's order
-    assert "Ids of the split file that are not among the records" in paths.split_report_md_path(root).read_text()
+    markdown = paths.split_report_md_path(root).read_text()
+    assert f"## Ids of the split file that are not among the records ({len(report['unknown_ids'])})" in markdown
+    assert f"- ... and {len(report['unknown_ids']) - 50} more (all of them are in split-report.json)" in markdown
     strict = run("--split", "file", "--split-file", str(shared_path("mmimdb-split.json")), "--strict", "--root", str(root))
     assert strict.exit_code == 2 and "not among the records" in strict.output
 
@@ -228,6 +230,7 @@ def test_bad_split_files_exit_2_with_one_line(tmp_path, greatest_films_root, con
     (["--split", "file"], "--split file needs --split-file PATH"),
     (["--split", "iterative", "--split-file", "x.json"], "--split-file is only used with --split file"),
     (["--split", "file", "--split-file", "missing.json"], "no such split file"),
+    (["--split", "file", "--split-file", "x.json", "--seed", "3"], "--seed does not apply to --split file"),
 ])
 def test_inconsistent_options_exit_2(tmp_path, args, message):
     result = run(*args, "--root", str(tmp_path))
