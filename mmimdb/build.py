@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import platform
 import shutil
+import signal
 import tempfile
 from dataclasses import dataclass
 from importlib import metadata
@@ -63,7 +64,8 @@ def inspect_record(store_dir: str, imdb_id: str) -> Inspected:
     try:
         record = store.read(imdb_id)
     except RecordError as error:
-        return Inspected(imdb_id, reason=f"invalid record: {error.message if error.field is None else error}", fatal=True)
+        where = f"field '{error.field}': " if error.field else ""
+        return Inspected(imdb_id, reason=f"invalid record: {where}{error.message}", fatal=True)
     missing = missing_for_dataset(record)
     if missing:
         return Inspected(imdb_id, reason=missing)
@@ -92,12 +94,18 @@ def _image_task(task: tuple[str, str]) -> bytes:
     return image_chunk(*task)
 
 
+def _ignore_interrupts() -> None:
+    # Ctrl-C is the main process's to handle (it stops the pool); workers that also got it
+    # would each print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _parallel_map(function: Callable, tasks: Sequence[Any], workers: int) -> Iterator[Any]:
     """``map(function, tasks)`` in order, over ``workers`` processes when it pays."""
     if workers <= 1 or len(tasks) < MIN_PARALLEL_RECORDS:
         yield from map(function, tasks)
         return
-    with multiprocessing.Pool(workers) as pool:
+    with multiprocessing.Pool(workers, initializer=_ignore_interrupts) as pool:
         for start in range(0, len(tasks), WINDOW):
             yield from pool.imap(function, tasks[start:start + WINDOW], chunksize=TASK_CHUNK)
 
@@ -124,6 +132,12 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def _file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _assign(method: str, labels: np.ndarray, ids: list[str], seed: int | None,
@@ -223,9 +237,11 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
             "versions": package_versions(),
         }
         atomic.write_json(staging / paths.manifest_path(Path(".")), manifest)
+        mode = _file_mode()
         for name in [*outputs, str(paths.manifest_path(Path(".")))]:
             target = root / name
             target.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(staging / name, mode)  # temporary files are private; the dataset is not
             os.replace(staging / name, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -164,6 +164,10 @@ def test_a_poster_that_does_not_decode_is_left_out_and_reported(tmp_path, greate
     store.poster_path(broken).write_bytes(store.read_poster(broken)[:400])  # truncated JPEG
     result = run("--root", str(root))
     assert result.exit_code == 0, result.output
+    assert "| Drama |" in result.output and f"## Left out (1)\n\n- {broken}: " in result.output  # the report, printed
+    assert result.output.strip().splitlines()[-1] == f"built 11 movies (train {len(read_json(paths.split_path(root))['train'])}, " \
+        f"dev {len(read_json(paths.split_path(root))['dev'])}, test {len(read_json(paths.split_path(root))['test'])}; " \
+        f"1 left out, see {paths.split_report_md_path(root)}) in {root}"
     report = read_json(paths.split_report_json_path(root))
     assert [e["imdb_id"] for e in report["excluded"]] == [broken]
     assert "not a readable image" in report["excluded"][0]["reason"]
