@@ -101,7 +101,7 @@ def preprocess_poster(data: bytes, name: str = "poster") -> np.ndarray:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ImageError(f"{name}: poster does not decode ({reason})") from None
     rgb = np.asarray(resized)
-    return np.stack([_MEAN_TABLES[channel][rgb[..., 2 - channel]] for channel in range(3)])
+    return np.stack([np.take(_MEAN_TABLES[channel], rgb[..., 2 - channel]) for channel in range(3)])
 
 
 def encode_image_chunk(image: np.ndarray) -> bytes:

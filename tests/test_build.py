@@ -246,3 +246,46 @@ def test_an_empty_collection_is_refused_naming_fetch(tmp_path):
     result = run("--root", str(tmp_path))
     assert result.exit_code == 2
     assert result.output.strip() == f"error: no movie records in {tmp_path / 'dataset'}; run `mmimdb fetch` first"
+
+
+def original_preprocessing(poster: bytes) -> np.ndarray:
+    """The original's image preprocessing, transcribed: crop, ANTIALIAS resize, RGB, float
+    BGR minus the Caffe means, channels first, stored into an int32 dataset (truncation)."""
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(poster))
+    image = image.crop(hdf5.crop_box(*image.size)).resize((160, 256), Image.LANCZOS).convert("RGB")
+    array = np.asarray(image, dtype="float32")[..., [2, 1, 0]]
+    array -= np.asarray([103.939, 116.779, 123.68], dtype="float32")
+    return array.transpose((2, 0, 1)).astype(np.int32)
+
+
+def test_poster_preprocessing_matches_the_originals_arithmetic(greatest_films_root):
+    store = RecordStore(greatest_films_root / "dataset")
+    for imdb_id in store.ids()[::61]:
+        poster = store.read_poster(imdb_id)
+        assert np.array_equal(hdf5.preprocess_poster(poster, imdb_id), original_preprocessing(poster)), imdb_id
+
+
+def test_large_jpegs_decode_in_draft_mode_close_to_a_full_decode(greatest_films_root):
+    import io
+
+    from PIL import Image
+
+    store = RecordStore(greatest_films_root / "dataset")
+    source = Image.open(io.BytesIO(store.read_poster(store.ids()[0]))).convert("RGB")
+    large = io.BytesIO()
+    source.resize((source.width * 4, source.height * 4), Image.BICUBIC).save(large, "JPEG", quality=92)
+    drafted = hdf5.preprocess_poster(large.getvalue())
+    full = original_preprocessing(large.getvalue())
+    assert drafted.shape == (3, 256, 160)
+    assert not np.array_equal(drafted, full)  # decoded at reduced size (DCT scaling)...
+    assert np.abs(drafted - full).mean() < 3  # ...and close to the full decode
+
+
+@pytest.mark.parametrize("size, box", [((160, 256), (0, 0, 160, 256)), ((320, 256), (80, 0, 240, 256)),
+                                       ((160, 512), (0, 128, 160, 384))])
+def test_centre_crop_to_160_by_256(size, box):
+    assert hdf5.crop_box(*size) == box
