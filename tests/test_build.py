@@ -127,8 +127,10 @@ def test_rebuild_gives_byte_identical_parquet_and_the_same_hdf5(tmp_path, greate
     first = {name: (root / "parquet" / f"{name}.parquet").read_bytes() for name in ("train", "dev", "test")}
     with h5py.File(root / "multimodal_imdb.hdf5") as f:
         before = {name: f[name][:] for name in f}
+    manifest = read_json(paths.manifest_path(root))
     build(root, method="iterative", seed=5)
     assert first == {name: (root / "parquet" / f"{name}.parquet").read_bytes() for name in first}
+    assert read_json(paths.manifest_path(root)) == manifest  # every output, the HDF5 too, hashes the same
     with h5py.File(root / "multimodal_imdb.hdf5") as f:
         assert set(f) == set(before)
         for name in f:
