@@ -13,6 +13,7 @@ from mmimdb import __version__
 from mmimdb.errors import EXIT_STOPPED_EARLY, MmimdbError
 
 from .benchmark import benchmark
+from .build import build
 from .build_features import build_features
 from .fetch import fetch
 from .info import info
@@ -38,6 +39,7 @@ def cli() -> None:
 
 cli.add_command(fetch)
 cli.add_command(info)
+cli.add_command(build)
 cli.add_command(build_features)
 cli.add_command(benchmark)
 

@@ -3,3 +3,14 @@ for Information Fusion")."""
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+__all__ = ["load", "__version__"]
+
+
+def __getattr__(name: str):
+    # Lazy: `import mmimdb` stays light (no pandas, pyarrow or h5py until load() is used).
+    if name == "load":
+        from .api import load
+
+        return load
+    raise AttributeError(f"module 'mmimdb' has no attribute {name!r}")

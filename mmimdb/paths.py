@@ -7,6 +7,10 @@ original release (``dataset/`` + ``split.json``) so that the original tools read
     <root>/dataset/<7-digit id>.jpeg   posters
     <root>/split.json                  {"train": [...], "dev": [...], "test": [...]}
     <root>/downloads/                  downloaded archives and lists (resumable)
+    <root>/multimodal_imdb.hdf5        the original HDF5 layout (``mmimdb build``)
+    <root>/parquet/<split>.parquet     one Parquet file per split (``mmimdb build``)
+    <root>/split-report.md, .json      per-genre counts of the split (``mmimdb build``)
+    <root>/manifest.json               what the last build wrote, with checksums
 """
 from __future__ import annotations
 
@@ -34,3 +38,31 @@ def split_path(root: Path) -> Path:
 
 def downloads_dir(root: Path) -> Path:
     return root / "downloads"
+
+
+def hdf5_path(root: Path) -> Path:
+    """The HDF5 file in the original layout (see :mod:`mmimdb.hdf5`)."""
+    from .hdf5 import FILE_NAME  # the layout module owns the file name
+
+    return root / FILE_NAME
+
+
+def parquet_dir(root: Path) -> Path:
+    return root / "parquet"
+
+
+def parquet_path(root: Path, split: str) -> Path:
+    """``root/parquet/<split>.parquet`` for ``split`` in train, dev, test."""
+    return parquet_dir(root) / f"{split}.parquet"
+
+
+def manifest_path(root: Path) -> Path:
+    return root / "manifest.json"
+
+
+def split_report_md_path(root: Path) -> Path:
+    return root / "split-report.md"
+
+
+def split_report_json_path(root: Path) -> Path:
+    return root / "split-report.json"

@@ -1,0 +1,33 @@
+"""``mmimdb build``: records -> split -> Parquet + HDF5 + split report + manifest."""
+from __future__ import annotations
+
+import click
+
+from mmimdb import paths
+from mmimdb.build import build as build_dataset
+from mmimdb.split import METHODS
+
+from .options import root_option
+
+
+@click.command("build")
+@click.option("--split", "method", type=click.Choice(METHODS), default="original", show_default=True,
+              help="original: the release's procedure; iterative: multilabel iterative stratification; "
+                   "file: the split in --split-file.")
+@click.option("--split-file", type=click.Path(dir_okay=False), default=None,
+              help="split.json to use with --split file (ids with or without 'tt').")
+@click.option("--seed", type=int, default=None,
+              help="Seed of the shuffle (default: the original's [2014, 8, 6]; 20140806 for iterative).")
+@click.option("--strict", is_flag=True, help="Stop on an unreadable record or poster, or an unknown id in "
+                                               "--split-file, instead of leaving it out and reporting it.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes for the posters (default: all cores).")
+@root_option
+def build(method: str, split_file: str | None, seed: int | None, strict: bool, workers: int | None, root: str | None) -> None:
+    """Split the records 60/10/30 and write Parquet, HDF5, the split report and a manifest."""
+    manifest = build_dataset(root, method=method, split_file=split_file, seed=seed, strict=strict,
+                             workers=workers, progress=True)
+    data_root = paths.data_root(root)
+    click.echo(paths.split_report_md_path(data_root).read_text("utf-8"))
+    counts = manifest["counts"]
+    click.echo(f"built {counts['total']} movies (train {counts['train']}, dev {counts['dev']}, test {counts['test']}; "
+               f"{counts['excluded']} left out, see {paths.split_report_md_path(data_root)}) in {data_root}")

@@ -1,0 +1,156 @@
+"""``mmimdb.load()``: one line to a split of the built dataset.
+
+>>> import mmimdb
+>>> train = mmimdb.load("train")                      # doctest: +SKIP
+>>> train[["imdb_id", "genres", "plot"]].head()        # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import hdf5, parquet, paths
+from .errors import MmimdbError, UsageError
+from .split import SPLITS
+
+FORMATS: tuple[str, ...] = ("pandas", "numpy", "torch", "hf")
+BUILD_HINT = "run `mmimdb build` (after `mmimdb fetch`) to build it"
+
+
+def _check_arguments(split: str, format: str, columns: Sequence[str] | None) -> list[str] | None:
+    if split not in SPLITS:
+        raise UsageError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    if format not in FORMATS:
+        raise UsageError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        columns = [columns]
+    unknown = [name for name in columns if name not in parquet.COLUMNS]
+    if unknown:
+        raise UsageError(f"unknown column(s) {', '.join(map(repr, unknown))}; the columns are {', '.join(parquet.COLUMNS)}")
+    return list(columns)
+
+
+def split_file(split: str, root: str | os.PathLike | None = None) -> Path:
+    """The Parquet file of ``split``; :class:`UsageError` saying how to build it if missing."""
+    root = paths.data_root(root)
+    path = paths.parquet_path(root, split)
+    if not path.is_file():
+        raise UsageError(f"no built dataset in {root} ({path} is missing); {BUILD_HINT}")
+    return path
+
+
+def read_features(split: str, names: Sequence[str], root: str | os.PathLike | None = None,
+                  imdb_ids: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """The HDF5 datasets ``names`` for the rows of ``split`` (in Parquet row order).
+
+    ``imdb_ids`` (``tt...``), when given, are checked against the HDF5 ``imdb_ids`` so that
+    files of two different builds are never mixed.
+    """
+    root = paths.data_root(root)
+    path = paths.hdf5_path(root)
+    if not path.is_file():
+        raise UsageError(f"no HDF5 file in {root} ({path} is missing); {BUILD_HINT}")
+    start, stop = hdf5.read_split_ranges(path)[split]
+    if imdb_ids is not None:
+        stored = [value.decode("utf-8") for value in hdf5.read_rows(path, hdf5.IMDB_IDS, start, stop)]
+        if stored != [imdb_id[2:] for imdb_id in imdb_ids]:
+            raise MmimdbError(f"{path} and the Parquet files come from different builds; rerun `mmimdb build`")
+    return {name: hdf5.read_rows(path, name, start, stop) for name in names}
+
+
+def load(split: str = "train", root: str | os.PathLike | None = None, columns: Sequence[str] | None = None,
+         format: str = "pandas", features: Sequence[str] | None = None,
+         transform: Callable[[Any], Any] | None = None) -> Any:
+    """Load one split of the built dataset.
+
+    ``split`` is ``train``, ``dev`` or ``test``; ``root`` the data root (default
+    ``$MMIMDB_HOME``, else ``~/.cache/mmimdb``); ``columns`` a subset of
+    :data:`mmimdb.parquet.COLUMNS` (default: all). ``features`` names row-aligned datasets
+    of the HDF5 file (``images``, or ``features``, ``vgg_features``, ... once
+    ``mmimdb build-features`` has added them) to return with the rows. ``format``:
+
+    * ``"pandas"``: a DataFrame; ``poster`` holds the JPEG bytes, ``labels`` the 23-entry
+      multi-hot vector; each feature is a column holding one array per row.
+    * ``"numpy"``: a dict of arrays; ``labels`` is (N, 23) int32, text and ``poster`` are
+      object arrays; each feature is an array (N, ...).
+    * ``"torch"``: a ``torch.utils.data.Dataset`` of dicts (see
+      :class:`mmimdb.torch_dataset.MovieDataset`); posters decode lazily, in the worker,
+      into ``image``: the (3, 256, 160) float tensor of the HDF5 preprocessing, or
+      ``transform(PIL image)``. Safe with ``num_workers > 0``.
+    * ``"hf"``: a Hugging Face ``datasets.Dataset`` (``poster`` is an ``Image`` feature);
+      needs ``datasets`` installed; its cache goes to ``<root>/huggingface``.
+
+    Raises :class:`UsageError` naming ``mmimdb build`` when the dataset is not built.
+
+    >>> mmimdb.load("test", format="numpy", columns=["imdb_id", "labels"])["labels"].shape  # doctest: +SKIP
+    (7799, 23)
+    """
+    columns = _check_arguments(split, format, columns)
+    features = [features] if isinstance(features, str) else list(features or [])
+    path = split_file(split, root)
+    if format == "torch":
+        from .torch_dataset import MovieDataset
+
+        return MovieDataset(split, root=root, columns=columns, features=features, transform=transform)
+    if transform is not None:
+        raise UsageError("transform applies to format='torch' only")
+    if format == "hf":
+        return _load_hf(split, path, root, columns, features)
+
+    table = parquet.read_table(path, columns)
+    feature_values = read_features(split, features, root, _ids(table, path)) if features else {}
+    if format == "numpy":
+        result: dict[str, np.ndarray] = {}
+        for name in table.column_names:
+            if name == "labels":
+                result[name] = parquet.labels_matrix(table)
+            elif name == "poster":
+                result[name] = np.asarray(_poster_bytes(table), dtype=object)
+            else:
+                values = table.column(name).to_pylist()
+                result[name] = np.asarray(values) if parquet.COLUMNS[name][0] in ("int32", "int64", "float64") and None not in values \
+                    else _object_array(values)
+        return {**result, **feature_values}
+    frame = table.to_pandas()
+    if "poster" in frame:
+        frame["poster"] = _poster_bytes(table)
+    for name, values in feature_values.items():
+        frame[name] = list(values)
+    return frame
+
+
+def _object_array(values: list[Any]) -> np.ndarray:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _poster_bytes(table) -> list[bytes | None]:
+    return table.column("poster").combine_chunks().field("bytes").to_pylist()
+
+
+def _ids(table, path: Path) -> list[str]:
+    if "imdb_id" in table.column_names:
+        return table.column("imdb_id").to_pylist()
+    return parquet.read_table(path, ["imdb_id"]).column("imdb_id").to_pylist()
+
+
+def _load_hf(split: str, path: Path, root: str | os.PathLike | None, columns: list[str] | None, features: list[str]):
+    try:
+        import datasets
+    except ImportError:
+        raise UsageError("format='hf' needs the `datasets` package: pip install datasets") from None
+    dataset = datasets.load_dataset("parquet", data_files={split: str(path)}, split=split,
+                                    cache_dir=str(paths.data_root(root) / "huggingface"))
+    if columns is not None:
+        dataset = dataset.select_columns(columns)
+    if features:
+        values = read_features(split, features, root, parquet.read_table(path, ["imdb_id"]).column("imdb_id").to_pylist())
+        for name, array in values.items():
+            dataset = dataset.add_column(name, list(array))
+    return dataset
