@@ -1,15 +1,42 @@
 """``mmimdb info``: what is on disk."""
 from __future__ import annotations
 
+import json
+
 import click
 
-from mmimdb.errors import UsageError
+from mmimdb.info import describe
 
 from .options import root_option
 
 
 @click.command("info")
 @root_option
-def info(root: str | None) -> None:
+@click.option("--checksums/--no-checksums", default=True, show_default=True, help="Compute the sha256 of each output file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def info(root: str | None, checksums: bool, as_json: bool) -> None:
     """Counts, genre table, paths and checksums of the data on disk."""
-    raise UsageError("info is being built (issue 2); nothing was done")
+    summary = describe(root, checksums=checksums)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(f"root:     {summary['root']}")
+    click.echo(f"records:  {summary['records']} in {summary['records_dir']} ({summary['posters']} posters, "
+               f"{summary['labels_per_movie']} labels per movie)")
+    if summary["unreadable_records"]:
+        click.echo(f"unreadable records: {len(summary['unreadable_records'])} ({', '.join(summary['unreadable_records'][:10])})")
+    split = summary["split"]
+    parts = [p for p in ("train", "dev", "test") if split and p in split.get("counts", {})]
+    if split:
+        detail = split.get("error") or ", ".join(f"{p} {split['counts'][p]}" for p in parts)
+        click.echo(f"split:    {detail} ({split['path']}; ids without a record: {split.get('ids_without_record', '?')})")
+    header = f"{'genre':<12} {'movies':>7} {'original':>8}" + "".join(f" {p:>6}" for p in parts)
+    click.echo("\n" + header)
+    for row in summary["genre_table"]:
+        click.echo(f"{row['genre']:<12} {row['movies']:>7} {row['original']:>8}" + "".join(f" {row[p]:>6}" for p in parts))
+    if summary["other_genres"]:
+        click.echo("not labels: " + ", ".join(f"{name} {count}" for name, count in summary["other_genres"].items()))
+    if summary["files"]:
+        click.echo("\nfiles:")
+        for entry in summary["files"]:
+            click.echo(f"  {entry['path']:<40} {entry['bytes']:>12,} B  {entry.get('sha256', '')}")

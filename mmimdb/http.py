@@ -32,11 +32,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from . import __version__
+from .download import USER_AGENT, host_allowed
 from .errors import DownloadError
-
-PROJECT_URL = "https://pypi.org/project/mmimdb/"
-USER_AGENT = f"mmimdb/{__version__} (+{PROJECT_URL})"
 
 #: Status codes retried with backoff (Retry-After honoured on 429 and 503).
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -59,7 +56,7 @@ class ResponseTooLarge(DownloadError):
 class HostAllowlist:
     """Hosts a request may go to. ``'.example.com'`` also allows every subdomain.
 
-    >>> HostAllowlist.of(["api.example.com", ".cdn.example"]).allows("img.cdn.example")
+    >>> HostAllowlist.of(["api.example.com", ".cdn.example"]).allows("http://img.cdn.example/x.jpg")
     True
     """
 
@@ -67,11 +64,10 @@ class HostAllowlist:
 
     @classmethod
     def of(cls, hosts: Iterable[str]) -> "HostAllowlist":
-        return cls(frozenset(host.lower() for host in hosts))
+        return cls(frozenset(host.lower() for host in hosts if host))
 
-    def allows(self, host: str) -> bool:
-        host = host.lower()
-        return any(host == item or (item.startswith(".") and host.endswith(item)) for item in self.hosts)
+    def allows(self, url: str) -> bool:
+        return host_allowed(url, self.hosts)
 
 
 def is_loopback_url(url: str) -> bool:
@@ -111,7 +107,7 @@ def check_url(url: str, allowlist: HostAllowlist | None = None, allow_private: b
     host = (parts.hostname or "").lower()
     if not host:
         raise HostNotAllowed(f"refused {url!r}: no host")
-    if allowlist is not None and not allowlist.allows(host):
+    if allowlist is not None and not allowlist.allows(url):
         raise HostNotAllowed(f"refused {url!r}: host {host} is not one this source uses")
     if allow_private:
         return

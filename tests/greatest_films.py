@@ -116,3 +116,16 @@ def write_archive(directory: Path, rows: list[dict[str, str]] | None = None) -> 
     with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
         tar.add(top, arcname="mmimdb")
     return archive
+
+
+if __name__ == "__main__":
+    # `python tests/greatest_films.py OUT_DIR`: a release-layout archive of the complete
+    # greatest films, for trying the pipeline locally (the data stays on this machine).
+    import sys
+
+    import shutil
+
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
+    archive = write_archive(out, [row for row in read_rows() if is_complete(row)])
+    shutil.rmtree(out / "release")
+    print(archive)

@@ -1,0 +1,37 @@
+"""``mmimdb fetch --from-archive``: import the original release and print its summary."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mmimdb import paths
+from mmimdb.archive import REPORT_NAME, import_release
+from mmimdb.errors import EXIT_ERROR
+
+#: How many ids a summary line lists before it says "and N more".
+SHOWN_IDS = 10
+
+
+def _ids(ids: list[str]) -> str:
+    shown = ", ".join(sorted(ids)[:SHOWN_IDS])
+    return shown + (f", and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else "")
+
+
+def import_archive_command(archive: str, sha256: str | None, root: str | None) -> None:
+    """Run the import, print one line per skipped movie and a summary; exit 1 if any was skipped."""
+    data_root = paths.data_root(root)
+    report = import_release(archive, data_root, sha256=sha256, progress=sys.stderr.isatty())
+    for message in report.messages:
+        click.echo(f"warning: {message}", err=True)
+    click.echo(f"imported {len(report.imported)} movies into {paths.dataset_dir(data_root)}")
+    if report.already_present:
+        click.echo(f"already present (kept as they were): {len(report.already_present)}")
+    for reason, ids in sorted(report.skipped.items()):
+        click.echo(f"skipped, {reason}: {len(ids)} ({_ids(ids)})")
+    if report.split:
+        counts = report.split["counts"]
+        click.echo(f"split.json: train {counts['train']}, dev {counts['dev']}, test {counts['test']} -> {report.split['kept']}")
+    click.echo(f"report: {data_root / REPORT_NAME}")
+    if not report.complete:
+        sys.exit(EXIT_ERROR)

@@ -1,0 +1,79 @@
+import json
+
+import pytest
+
+import greatest_films
+from mmimdb import record
+from mmimdb.errors import RecordError
+from mmimdb.store import RecordStore
+
+
+def test_schema_is_2020_12_and_names_50_plus_metadata_fields():
+    schema = record.schema()
+    assert schema["$schema"].endswith("2020-12/schema")
+    assert len(schema["properties"]) >= 55
+    # the mapping and the schema name the same fields
+    assert set(record.IMDBPY_KEYS) | {"imdb_id", "poster", "sources", "extra"} == set(schema["properties"])
+
+
+def test_every_greatest_film_maps_to_a_valid_record_and_back_without_losing_keys():
+    for row in greatest_films.read_rows():
+        original = greatest_films.imdbpy_record(row)
+        original["weird key nobody knows"] = {"kept": True}
+        normalized = record.validate(record.from_imdbpy(row["imdb_id"], original))
+        assert record.to_imdbpy(normalized) == original
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [({"year": "soon"}, "year"), ({"genres": "Drama"}, "genres"), ({"rating": 11}, "rating"),
+     ({"directors": [{"canonical_name": "x"}]}, "directors.0"), ({"imdb_id": "0114709"}, "imdb_id"), ({"bogus": 1}, None)],
+)
+def test_invalid_records_name_the_id_and_the_field(change, field):
+    movie = {"imdb_id": "tt0114709", "title": "Toy Story", **change}
+    with pytest.raises(RecordError) as caught:
+        record.validate(movie)
+    assert str(caught.value).startswith(movie["imdb_id"] + ": ")
+    if field:
+        assert f"field '{field}'" in str(caught.value)
+
+
+def test_older_dumps_with_text_values_are_coerced():
+    movie = record.from_imdbpy("114709", {"title": "Toy Story", "genres": "Drama", "year": "1995", "votes": "1,234", "director": "John"})
+    assert record.validate(movie)["genres"] == ["Drama"]
+    assert (movie["year"], movie["votes"], movie["directors"]) == (1995, 1234, [{"name": "John"}])
+
+
+def test_missing_for_dataset_and_longest_plot():
+    movie = {"imdb_id": "tt0000001", "title": "x", "genres": ["Drama"], "plot": ["short::me", "a longer plot::you"]}
+    assert record.missing_for_dataset(movie) == "no poster"
+    assert record.missing_for_dataset({**movie, "plot": ["  "]}) == "no plot"
+    assert record.missing_for_dataset({**movie, "genres": []}) == "no genres"
+    assert record.missing_for_dataset({**movie, "poster": {"file": "0000001.jpeg"}}) is None
+    assert record.longest_plot(movie) == "a longer plot"
+
+
+def test_store_writes_atomically_and_keeps_unknown_keys(tmp_path, monkeypatch):
+    store = RecordStore(tmp_path)
+    movie = record.from_imdbpy("0114709", {"title": "Toy Story", "mystery key": [1, 2]})
+    store.write(movie, b"\xff\xd8poster")
+    raw = json.loads(store.json_path("tt0114709").read_text())
+    assert raw["mystery key"] == [1, 2] and raw["_mmimdb"]["poster"]["file"] == "0114709.jpeg"
+    assert store.read("tt0114709")["extra"] == {"mystery key": [1, 2]}
+
+    # a write that dies half-way leaves the old record and no temporary file
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(json, "dump", explode)
+    with pytest.raises(OSError):
+        store.write({**movie, "title": "Changed"})
+    monkeypatch.undo()
+    assert store.read("tt0114709")["title"] == "Toy Story"
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_store_reports_invalid_json_with_the_id(tmp_path):
+    (tmp_path / "0000001.json").write_text("{oops")
+    with pytest.raises(RecordError, match="^tt0000001: record: invalid JSON in 0000001.json"):
+        RecordStore(tmp_path).read("tt0000001")
