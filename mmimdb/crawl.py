@@ -347,11 +347,20 @@ def crawl(
     Raises :class:`~mmimdb.errors.StoppedEarly` (exit 3) after writing the report when a
     source is blocked or rate-limited, or on Ctrl-C; everything done so far is kept.
     """
+    from .lock import exclusive
+
+    root = Path(root)
+    with exclusive(root, "mmimdb fetch --movielens"):
+        return _crawl(links, sources, root, session=session, concurrency=concurrency, retry_failed=retry_failed,
+                      progress=progress, report_path=report_path)
+
+
+def _crawl(links: list[Link], sources: list[Source], root: Path, *, session: PoliteSession, concurrency: int,
+           retry_failed: bool, progress: bool, report_path: Path | None) -> Report:
     from tqdm import tqdm
 
     from .paths import dataset_dir
 
-    root = Path(root)
     store = RecordStore(dataset_dir(root))
     store.clean()
     state = StateDb(state_path(root))
@@ -380,7 +389,11 @@ def crawl(
         def work(link: Link) -> Outcome | None:
             if stop.is_set():
                 return None
-            return crawl_one(link, sources, session, store)
+            try:
+                return crawl_one(link, sources, session, store)
+            except (Blocked, RateLimited):
+                stop.set()  # at once: queued ids must not knock on a closed door
+                raise
 
         bar = tqdm(total=len(todo), unit="movie", desc="fetch", file=sys.stderr, disable=not progress, smoothing=0.05)
         pending = iter(todo)

@@ -53,7 +53,8 @@ def handler_from(answer: Callable[[BaseHTTPRequestHandler], Reply], log: list[st
             status, headers, body = answer(self)
             self.send_response(status)
             for name, value in headers.items():
-                self.send_header(name, value)
+                if value:  # an empty value leaves the header out
+                    self.send_header(name, value)
             if "Content-Length" not in headers:
                 self.send_header("Content-Length", str(len(body)))
             self.end_headers()
