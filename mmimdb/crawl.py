@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from . import images
 from .atomic import write_json
@@ -198,7 +199,8 @@ def describe(error: BaseException) -> str:
     """One line for an exception raised while fetching one id."""
     if isinstance(error, MmimdbError):
         return str(error)
-    if isinstance(error, requests.Timeout):
+    reason = getattr(error.args[0], "reason", None) if getattr(error, "args", None) else None
+    if isinstance(error, requests.Timeout) or isinstance(reason, (ReadTimeoutError, ConnectTimeoutError)):
         return f"timed out: {_url_of(error)}"
     if isinstance(error, requests.exceptions.ChunkedEncodingError):
         return f"connection broken mid-body (truncated answer): {_url_of(error)}"

@@ -55,7 +55,7 @@ def make_handler(shared: Path, latency: float = 0.0, poster_base: str | None = N
     request's path is appended to ``log`` and/or ``log_file``."""
     films = load_films(shared)
     posters = shared / "greatest-films" / "posters"
-    faults = dict(faults or {})
+    faults = faults if faults is not None else {}  # the caller may change it between runs
     seen: dict[str, int] = {}
     lock = threading.Lock()
     log_handle = open(log_file, "a", buffering=1) if log_file else None
