@@ -112,7 +112,12 @@ class Source(ABC):
         if response.status_code == 404:
             raise NotFound(f"{self.name}: not found")
         if response.status_code in (401, 403):
-            raise UsageError(f"{self.name} refused the request (HTTP {response.status_code}): check the API key")
+            try:  # OMDb says {"Error": ...}, TMDb {"status_message": ...}
+                answer = response.json()
+                said = f": {answer.get('Error') or answer.get('status_message')}" if isinstance(answer, dict) else ""
+            except ValueError:
+                said = ""
+            raise UsageError(f"{self.name} refused the request (HTTP {response.status_code}{said}): check the API key")
         if response.status_code != 200:
             raise SourceFailed(f"{self.name}: HTTP {response.status_code} from {_short(response.url)}")
         try:
