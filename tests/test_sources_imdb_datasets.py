@@ -127,3 +127,22 @@ def test_crawl_imdb_datasets_then_omdb(tsv_folder, tmp_path):
     assert kane["sources"]["plot"] == "omdb" and kane["sources"]["poster"] == "omdb"
     assert kane["directors"][0].get("person_id", "").startswith("nm")
     assert RecordStore(root / "dataset").ids() == [CITIZEN_KANE]
+
+
+def test_tsv_files_are_downloaded_from_a_url_once(tsv_folder, tmp_path):
+    from loopback import handler_from
+
+    log: list[str] = []
+
+    def answer(handler):
+        path = tsv_folder / handler.path.lstrip("/")
+        return (200, {}, path.read_bytes()) if path.is_file() else (404, {}, b"")
+
+    with ServerThread(handler_from(answer, log)) as server:
+        session = PoliteSession(rate=0, allow_private=True)
+        source = ImdbDatasetsSource(server.url + "/")
+        source.prepare(session, tmp_path, progress=False)
+        assert source.lookup(Link("1", CITIZEN_KANE, None), session).fields["title"] == "Citizen Kane"
+        ImdbDatasetsSource(server.url + "/").prepare(session, tmp_path, progress=False)
+    assert sorted(log) == sorted(f"/{name}" for name in TSV_FILES)  # each file once
+    assert all((tmp_path / "downloads" / "imdb-datasets" / name).is_file() for name in TSV_FILES)
