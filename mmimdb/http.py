@@ -30,6 +30,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
 from .download import USER_AGENT, host_allowed
@@ -284,5 +285,5 @@ def retry_after_seconds(response: requests.Response) -> float | None:
         return None
     try:
         return Retry().parse_retry_after(value)
-    except Exception:
+    except (InvalidHeader, ValueError, OverflowError):
         return None

@@ -212,3 +212,23 @@ def test_a_second_crawl_on_the_same_root_is_refused(tmp_path):
         result = mmimdb("fetch", "--movielens", str(links), "--source", "omdb", "--omdb-key", "k",
                         "--omdb-url", "http://127.0.0.1:9", "--root", str(tmp_path / "root"))
     assert result.returncode == 2 and "busy" in result.stderr
+
+
+def test_ctrl_c_stops_with_exit_3_and_keeps_what_was_done(tmp_path):
+    links = _write_links(tmp_path / "links.csv", _some_films(60))
+    root = tmp_path / "root"
+    with ServerProcess(shared_path(""), "--latency", "0.1") as server:
+        process = subprocess.Popen([sys.executable, "-m", "mmimdb_cli.main", "fetch", "--movielens", str(links), "--source", "omdb",
+                                    "--omdb-key", API_KEY, "--omdb-url", server.url, "--rate", "0", "--concurrency", "2",
+                                    "--root", str(root), "--no-progress"], stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while len(list((root / "dataset").glob("*.json"))) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 3 and "interrupted" in stderr and "Traceback" not in stderr
+    states = _states(root)
+    written = set(RecordStore(root / "dataset").ids())
+    assert written and all(states[imdb_id] == "done" for imdb_id in written)
+    assert "pending" in states.values()
+    assert json.loads((root / "fetch-report.json").read_text())["stopped"] == "interrupted"

@@ -67,9 +67,10 @@ def check_blocked(status: int, body: bytes, url: str) -> None:
     """Raise :class:`Blocked` for a bot-firewall answer: 202 with an empty body, 403, 405,
     or a challenge page."""
     blocked = (status == 202 and not body.strip()) or status in (403, 405)
-    if not blocked and status in (200, 202) and len(body) < 200_000:
-        head = body[:20_000].decode("utf-8", "replace").lower()
-        blocked = any(marker in head for marker in CHALLENGE_MARKERS) and "__next_data__" not in head
+    if not blocked and status in (200, 202):
+        text = body.decode("utf-8", "replace").lower()
+        has_title_data = any(mark in text for mark in ("__next_data__", "application/ld+json", 'itemprop="name"'))
+        blocked = not has_title_data and any(marker in text for marker in CHALLENGE_MARKERS)
     if blocked:
         raise Blocked(
             f"imdb-web is blocked: {url} answered HTTP {status} {'with an empty body' if not body.strip() else 'with a challenge page'} "
