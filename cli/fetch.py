@@ -57,9 +57,11 @@ def _read_ids(value: str) -> list[str]:
               help="Write the JSON report here (default <root>/fetch-report.json).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @root_option
-def fetch(archive, sha256, movielens, source_values, limit, ids_value, retry_failed, omdb_key, tmdb_key,
-          omdb_url, tmdb_url, imdb_url, imdb_datasets, db_url, concurrency, rate, timeout, retries,
-          report_path, no_progress, root) -> None:
+def fetch(archive: str | None, sha256: str | None, movielens: str | None, source_values: tuple[str, ...],
+          limit: int | None, ids_value: str | None, retry_failed: bool, omdb_key: str | None, tmdb_key: str | None,
+          omdb_url: str | None, tmdb_url: str | None, imdb_url: str | None, imdb_datasets: str | None,
+          db_url: str | None, concurrency: int, rate: float, timeout: float, retries: int,
+          report_path: str | None, no_progress: bool, root: str | None) -> None:
     """Fetch movie records: import the original release (--from-archive), or crawl
     MovieLens ids from today's sources (--movielens ml-20m --source imdb-datasets,omdb)."""
     if archive:
