@@ -6,7 +6,6 @@ today's sources (``--movielens ml-20m --source ...``); the work is in
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -30,7 +29,7 @@ def _read_ids(value: str) -> list[str]:
               help="MovieLens ids to crawl: a release (ml-20m, ml-25m, ml-32m, ml-latest, ml-latest-small; "
                    "downloaded from GroupLens and checked) or a local links.csv, zip or folder.")
 @click.option("--source", "source_values", multiple=True, metavar="NAME[,NAME]",
-              help="Where records come from, in merge priority order: imdb-datasets, imdb-web, omdb, tmdb "
+              help="Where records come from, in merge priority order: archive, imdb-datasets, imdb-web, omdb, tmdb "
                    "(repeat or comma-separate).")
 @click.option("--limit", type=int, default=None, help="Crawl only the first N ids.")
 @click.option("--ids", "ids_value", metavar="FILE_OR_LIST", default=None,
@@ -47,6 +46,8 @@ def _read_ids(value: str) -> list[str]:
               help="IMDb TSV files: a folder with the seven *.tsv.gz, or a base URL (default https://datasets.imdbws.com/).")
 @click.option("--db-url", default=None, metavar="URL",
               help="Database for the IMDb TSV import (SQLAlchemy URL; default sqlite:///<root>/imdb-datasets/imdb.sqlite).")
+@click.option("--archive-dir", default=None, type=click.Path(file_okay=False), metavar="PATH",
+              help="The extracted original release, for --source archive.")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=4, show_default=True,
               help="Movies fetched at once, and the most requests in flight per host.")
 @click.option("--rate", type=click.FloatRange(0), default=2.0, show_default=True,
@@ -60,7 +61,7 @@ def _read_ids(value: str) -> list[str]:
 def fetch(archive: str | None, sha256: str | None, movielens: str | None, source_values: tuple[str, ...],
           limit: int | None, ids_value: str | None, retry_failed: bool, omdb_key: str | None, tmdb_key: str | None,
           omdb_url: str | None, tmdb_url: str | None, imdb_url: str | None, imdb_datasets: str | None,
-          db_url: str | None, concurrency: int, rate: float, timeout: float, retries: int,
+          db_url: str | None, archive_dir: str | None, concurrency: int, rate: float, timeout: float, retries: int,
           report_path: str | None, no_progress: bool, root: str | None) -> None:
     """Fetch movie records: import the original release (--from-archive), or crawl
     MovieLens ids from today's sources (--movielens ml-20m --source imdb-datasets,omdb)."""
@@ -73,14 +74,14 @@ def fetch(archive: str | None, sha256: str | None, movielens: str | None, source
         raise UsageError("give --movielens RELEASE_OR_PATH (with --source) to crawl, or --from-archive PATH_OR_URL")
 
     from mmimdb import crawl, movielens as ml
-    from mmimdb.http import PoliteSession, is_loopback_url
+    from mmimdb.http import PoliteSession
     from mmimdb.paths import data_root
     from mmimdb.sources import SourceOptions, make_sources, parse_source_names
 
     names = parse_source_names(source_values or ())
     sources = make_sources(names, SourceOptions(
         omdb_key=omdb_key, tmdb_key=tmdb_key, omdb_url=omdb_url, tmdb_url=tmdb_url,
-        imdb_url=imdb_url, imdb_datasets=imdb_datasets, db_url=db_url,
+        imdb_url=imdb_url, imdb_datasets=imdb_datasets, db_url=db_url, archive_dir=archive_dir,
     ))
     data = data_root(root)
     # Private and loopback addresses are refused unless the crawl itself targets a

@@ -21,7 +21,6 @@ records only; a record on disk whose state row was not yet updated counts as don
 """
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import sys
@@ -293,10 +292,13 @@ def crawl_one(link: Link, sources: list[Source], session: PoliteSession, store: 
     record = merge(link, founds)
     poster_errors: list[str] = []
     for source, found in founds:
-        if not found.poster_url:
+        if not found.poster_url and found.poster_data is None:
             continue
         try:
-            data, info = fetch_poster(found.poster_url, source, session, link.imdb_id)
+            if found.poster_data is not None:  # a local source (the release) has the file
+                data, info = found.poster_data, images.check_poster(found.poster_data, f"{link.imdb_id} poster")
+            else:
+                data, info = fetch_poster(found.poster_url, source, session, link.imdb_id)
         except _PosterMissing as missing:
             poster_errors.append(str(missing))
             continue
@@ -306,7 +308,7 @@ def crawl_one(link: Link, sources: list[Source], session: PoliteSession, store: 
             poster_errors.append(describe(error))
             outcome.failed_at.append(source.name)
             continue
-        poster = {"url": found.poster_url}
+        poster = {"url": found.poster_url} if found.poster_url else {}
         if found.full_size_poster_url:
             poster["full_size_url"] = found.full_size_poster_url
         record["poster"] = {**poster, "sha256": info.sha256, "width": info.width, "height": info.height}

@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 import greatest_films
 from conftest import SHARED_DATA, shared_path

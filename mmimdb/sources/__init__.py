@@ -2,13 +2,14 @@
 :class:`~mmimdb.sources.base.Source` (MovieLens links in, partial records out).
 
 >>> sorted(SOURCES)
-['imdb-datasets', 'imdb-web', 'omdb', 'tmdb']
+['archive', 'imdb-datasets', 'imdb-web', 'omdb', 'tmdb']
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..errors import UsageError
+from .archive import ArchiveSource
 from .base import Blocked, Found, NotFound, RateLimited, Source, SourceFailed
 from .imdb_datasets import ImdbDatasetsSource
 from .imdb_web import ImdbWebSource
@@ -16,6 +17,7 @@ from .omdb import OmdbSource
 from .tmdb import TmdbSource
 
 SOURCES: dict[str, type[Source]] = {
+    "archive": ArchiveSource,
     "imdb-datasets": ImdbDatasetsSource,
     "imdb-web": ImdbWebSource,
     "omdb": OmdbSource,
@@ -39,6 +41,7 @@ class SourceOptions:
     imdb_url: str | None = None
     imdb_datasets: str | None = None
     db_url: str | None = None
+    archive_dir: str | None = None
 
 
 def parse_source_names(values: list[str] | tuple[str, ...]) -> list[str]:
@@ -70,4 +73,6 @@ def make_sources(names: list[str], options: SourceOptions) -> list[Source]:
             made.append(ImdbWebSource(options.imdb_url))
         elif name == "imdb-datasets":
             made.append(ImdbDatasetsSource(options.imdb_datasets, options.db_url))
+        elif name == "archive":
+            made.append(ArchiveSource(options.archive_dir))
     return made

@@ -16,7 +16,7 @@ A lookup ends in one of four ways:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -30,12 +30,13 @@ from ..movielens import Link
 
 @dataclass
 class Found:
-    """A partial record: normalized fields (no ``imdb_id``) and where its poster is."""
+    """A partial record: normalized fields (no ``imdb_id``) and where its poster is
+    (a URL to download, or the bytes themselves for a local source)."""
 
     fields: dict[str, Any]
     poster_url: str | None = None
     full_size_poster_url: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    poster_data: bytes | None = None
 
 
 class NotFound(MmimdbError):
