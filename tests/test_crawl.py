@@ -231,3 +231,17 @@ def test_ctrl_c_stops_with_exit_3_and_keeps_what_was_done(tmp_path):
     assert written and all(states[imdb_id] == "done" for imdb_id in written)
     assert "pending" in states.values()
     assert json.loads((root / "fetch-report.json").read_text())["stopped"] == "interrupted"
+
+
+def test_ids_and_limit_choose_a_subset(tmp_path):
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text("# films to fetch\ntt0033467\n0052357\n")
+    with ServerThread(make_handler(shared_path(""))) as server:
+        common = ["fetch", "--movielens", str(shared_path("ml-20m-links.csv")), "--source", "omdb", "--omdb-key", API_KEY,
+                  "--omdb-url", server.url, "--rate", "0", "--no-progress"]
+        by_file = mmimdb(*common, "--ids", str(ids_file), "--root", str(tmp_path / "a"))
+        by_list = mmimdb(*common, "--ids", "tt0033467,tt0052357", "--limit", "1", "--root", str(tmp_path / "b"))
+        bad = mmimdb(*common, "--ids", "tt0033467,Vertigo", "--root", str(tmp_path / "c"))
+    assert by_file.returncode == 0 and set(_states(tmp_path / "a")) == {"tt0033467", "tt0052357"}
+    assert by_list.returncode == 0 and set(_states(tmp_path / "b")) == {"tt0052357"}  # links.csv order: Vertigo comes first
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --ids: 'Vertigo' is not an IMDb title id"
