@@ -7,9 +7,9 @@ request per movie: ``GET <base>/3/movie/<tmdbId>?append_to_response=credits,keyw
 Posters come from ``https://image.tmdb.org/t/p/w500<poster_path>`` (500 px wide, the size
 of the original dataset's posters).
 
-TMDb genres -> IMDb genres (:data:`GENRE_MAP`): the 18 TMDb movie genres keep their name
-except "Science Fiction" -> "Sci-Fi"; "TV Movie" is not an IMDb genre (it is the kind
-``tv movie``) and is dropped. TMDb has no Biography, Film-Noir, Musical, Sport or Short,
+TMDb genres -> IMDb genres (:data:`GENRE_MAP`): of TMDb's 19 movie genres, 17 keep their
+name, "Science Fiction" becomes "Sci-Fi", and "TV Movie" is not an IMDb genre (it sets the
+kind ``tv movie``) and is dropped. TMDb has no Biography, Film-Noir, Musical, Sport or Short,
 so those labels can only come from another source (imdb-datasets, omdb, imdb-web).
 """
 from __future__ import annotations
