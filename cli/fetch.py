@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from mmimdb.errors import EXIT_ERROR, UsageError
+from mmimdb.errors import EXIT_ERROR, StoppedEarly, UsageError
 
 from .options import root_option
 
@@ -92,8 +92,13 @@ def fetch(archive: str | None, sha256: str | None, movielens: str | None, source
     links = ml.load_links(movielens, data, session=session)
     ids = _read_ids(ids_value) if ids_value else None
     links = ml.select(links, ids, limit)
-    report = crawl.crawl(links, sources, data, session=session, concurrency=concurrency, retry_failed=retry_failed,
-                         progress=not no_progress, report_path=Path(report_path) if report_path else None)
+    try:
+        report = crawl.crawl(links, sources, data, session=session, concurrency=concurrency, retry_failed=retry_failed,
+                             progress=not no_progress, report_path=Path(report_path) if report_path else None)
+    except StoppedEarly as stopped:
+        if getattr(stopped, "report", None) is not None:
+            click.echo(stopped.report.summary(), err=True)
+        raise
     click.echo(report.summary(), err=True)
     click.echo(f"records: {report.store}; report: {report_path or data / crawl.REPORT_FILE}", err=True)
     click.echo(f"next: {crawl.BUILD_COMMAND} --root {data}  (splits, Parquet, HDF5 from the records store)", err=True)

@@ -348,8 +348,9 @@ def crawl(
     """Crawl ``links`` with ``sources`` into ``root``'s records store; return the report
     (also written as JSON to ``report_path``, default ``<root>/fetch-report.json``).
 
-    Raises :class:`~mmimdb.errors.StoppedEarly` (exit 3) after writing the report when a
-    source is blocked or rate-limited, or on Ctrl-C; everything done so far is kept.
+    Raises :class:`~mmimdb.errors.StoppedEarly` (exit 3; its ``report`` attribute is the
+    report) after writing the report when a source is blocked or rate-limited, or on
+    Ctrl-C; everything done so far is kept.
     """
     from .lock import exclusive
 
@@ -472,8 +473,10 @@ def _crawl(links: list[Link], sources: list[Source], root: Path, *, session: Pol
         report.stopped = stop_message
         state.close()
         write_json(report_path, report.to_json())
-    if stop_message == "interrupted":
-        raise StoppedEarly(f"interrupted; everything fetched is kept ({report_path}); rerun the same command to resume")
     if stop_message:
-        raise StoppedEarly(stop_message)
+        if stop_message == "interrupted":
+            stop_message = f"interrupted; everything fetched is kept ({report_path}); rerun the same command to resume"
+        stopped = StoppedEarly(stop_message)
+        stopped.report = report  # type: ignore[attr-defined]  # the command line prints its summary
+        raise stopped
     return report
