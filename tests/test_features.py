@@ -147,7 +147,7 @@ def test_vgg16_state_dict_in_torchvision_layout_loads_and_gives_fc7(small_root, 
 
 
 def test_batched_features_equal_one_at_a_time(small_root):
-    encoder = image_encoder("efficientnet-lite0", EncoderOptions(image_size=96))
+    encoder = image_encoder("efficientnet-lite0", EncoderOptions(image_size=64))
     rows = features.read_rows(small_root)
     features.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=SMALL_ROWS, workers=1, progress=False)
     batched = features.read_features(small_root, ["efficientnet_features"])["efficientnet_features"]
@@ -364,3 +364,20 @@ def test_library_raises_usage_errors_not_tracebacks(small_root):
         features.build_features(small_root, batch_size=0)
     with pytest.raises(UsageError, match="unknown text encoder"):
         text_encoder("nope")
+
+
+@pytest.mark.parametrize("kind", ["imagenet", "original"])
+def test_draft_mode_decoding_matches_a_full_decode(kind):
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    smooth = np.kron(rng.integers(0, 255, (18, 12, 3)), np.ones((100, 100, 1))).astype(np.uint8)  # 1200 x 1800
+    buffer = io.BytesIO()
+    Image.fromarray(smooth).save(buffer, "JPEG", quality=95)
+    preprocess = Preprocessing(kind)
+    drafted = preprocess(buffer.getvalue())
+    full = preprocess.normalize(preprocess.geometry(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")))
+    assert drafted.shape == full.shape == (3, 224, 224)
+    assert np.abs(drafted - full).mean() < 0.05  # in std units of the normalized input

@@ -10,15 +10,12 @@ scale that is still at least the size needed: large posters cost a fraction of a
 """
 from __future__ import annotations
 
-import io
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from ..errors import ImageError
-from ..images import MAX_POSTER_BYTES, MAX_POSTER_PIXELS
+from ..images import decode_poster
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -50,36 +47,18 @@ class Preprocessing:
         return (f"RGB, centre-crop to width:height 160:256, resize {self.size}x{self.size} (bilinear), "
                 f"ImageNet mean {IMAGENET_MEAN} std {IMAGENET_STD}")
 
-    def _draft_size(self) -> tuple[int, int]:
+    def _draft(self, width: int, height: int) -> tuple[int, int]:
+        """Smallest decoded size that still leaves >= ``size`` pixels after resizing/cropping."""
         if self.kind == "imagenet":
-            return (self.resize, self.resize)
-        # The 160:256 crop must still be >= size in both directions after DCT scaling.
-        return (self.size, round(self.size / POSTER_ASPECT))
+            scale = self.resize / min(width, height)
+        else:  # the 160:256 crop must still be >= size in both directions
+            scale = max(self.size / width, self.size / POSTER_ASPECT / height)
+        return max(1, round(width * scale)), max(1, round(height * scale))
 
     def decode(self, data: bytes, name: str = "poster") -> Image.Image:
         """The poster as an RGB image, decoded in draft mode; :class:`ImageError` if unreadable."""
-        if not data:
-            raise ImageError(f"{name}: empty poster file")
-        if len(data) > MAX_POSTER_BYTES:
-            raise ImageError(f"{name}: poster is {len(data)} bytes, over the {MAX_POSTER_BYTES}-byte cap")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                image = Image.open(io.BytesIO(data))
-                if image.width * image.height > MAX_POSTER_PIXELS:
-                    raise ImageError(f"{name}: {image.width}x{image.height} pixels is over the {MAX_POSTER_PIXELS}-pixel cap")
-                if image.format == "JPEG":
-                    width, height = self._draft_size()
-                    # draft() keeps both sides >= the request; scale it to the poster's shape.
-                    scale = max(width / image.width, height / image.height) if self.kind == "original" else \
-                        self.resize / min(image.width, image.height)
-                    image.draft("RGB", (max(1, round(image.width * scale)), max(1, round(image.height * scale))))
-                return image.convert("RGB")
-        except ImageError:
-            raise
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise ImageError(f"{name}: not a readable image ({reason})") from None
+        image, _, _, _ = decode_poster(data, name, self._draft)
+        return image.convert("RGB")
 
     def geometry(self, image: Image.Image) -> Image.Image:
         """Resize and crop an RGB image to size x size."""
