@@ -53,7 +53,7 @@ class WeightsFile:
         for path in defaults:
             if path.is_file():
                 return path
-        raise self.error(None, "file not given and not found" + (f" at {defaults[0]}" if defaults else ""))
+        raise self.error(None, "not given and not found" + (f" at {defaults[0]}" if defaults else ""))
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
