@@ -247,7 +247,7 @@ def test_efficientnet_features_of_real_posters_beat_the_most_frequent_genre(grea
     # not tiny.
     ids = RecordStore(paths.dataset_dir(greatest_films_root)).ids()[::2]
     root = build_standin_dataset(greatest_films_root, tmp_path / "subset", ids)
-    features.build_features(root, image=["efficientnet-lite0"], only=["image"], workers=1,
+    features.build_features(root, image=["efficientnet-lite0"], only=["image"], workers=0,
                             options=EncoderOptions(image_size=128), progress=False)
     with h5py.File(root / "multimodal_imdb.hdf5") as handle:
         assert handle["efficientnet_features"].shape == (len(ids), 1280)
