@@ -497,38 +497,40 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
         bar = tqdm(total=sum(chunks[k][1] - chunks[k][0] for k in pending), unit="poster", desc=encoder.output,
                    file=sys.stderr, disable=not progress)
         current, buffer, ok, filled = -1, None, None, 0
-        with torch.no_grad():  # not inference_mode: tracing for the CPU graph needs normal tensors
-            for batch_rows, images, errors in loader:
-                images = images.to(torch_device, non_blocking=True)
-                if first:
-                    first = False
-                    model, use_autocast, report.precision = fastest_checked(model, images, torch_device, optimize_cpu, log)
-                if use_autocast:
-                    with torch.autocast("cuda", dtype=torch.float16):
+        try:
+            with torch.no_grad():  # not inference_mode: tracing for the CPU graph needs normal tensors
+                for batch_rows, images, errors in loader:
+                    images = images.to(torch_device, non_blocking=True)
+                    if first:
+                        first = False
+                        model, use_autocast, report.precision = fastest_checked(model, images, torch_device, optimize_cpu, log)
+                    if use_autocast:
+                        with torch.autocast("cuda", dtype=torch.float16):
+                            output = model(images)
+                    else:
                         output = model(images)
-                else:
-                    output = model(images)
-                output = output.float().cpu().numpy()
-                chunk = int(batch_rows[0]) // chunk_rows
-                if chunk != current:
-                    current, filled = chunk, 0
-                    size = chunks[chunk][1] - chunks[chunk][0]
-                    buffer, ok = np.zeros((size, encoder.dim), np.float32), np.ones(size, bool)
-                offsets = batch_rows.numpy() - chunks[chunk][0]
-                buffer[offsets] = output
-                for offset, error in zip(offsets, errors):
-                    if error:
-                        buffer[offset], ok[offset] = 0.0, False
-                        log(f"warning: {error}; its {encoder.output} row is zeros and flagged")
-                filled += len(offsets)
-                bar.update(len(offsets))
-                if filled == len(buffer):
-                    with atomic.atomic_open(_chunk_path(partial, chunk), "wb") as handle:
-                        np.savez(handle, features=buffer, ok=ok)
-                    report.computed_chunks.append(chunk)
-                    if on_chunk is not None:
-                        on_chunk(chunk)
-        bar.close()
+                    output = output.float().cpu().numpy()
+                    chunk = int(batch_rows[0]) // chunk_rows
+                    if chunk != current:
+                        current, filled = chunk, 0
+                        size = chunks[chunk][1] - chunks[chunk][0]
+                        buffer, ok = np.zeros((size, encoder.dim), np.float32), np.ones(size, bool)
+                    offsets = batch_rows.numpy() - chunks[chunk][0]
+                    buffer[offsets] = output
+                    for offset, error in zip(offsets, errors):
+                        if error:
+                            buffer[offset], ok[offset] = 0.0, False
+                            log(f"warning: {error}; its {encoder.output} row is zeros and flagged")
+                    filled += len(offsets)
+                    bar.update(len(offsets))
+                    if filled == len(buffer):
+                        with atomic.atomic_open(_chunk_path(partial, chunk), "wb") as handle:
+                            np.savez(handle, features=buffer, ok=ok)
+                        report.computed_chunks.append(chunk)
+                        if on_chunk is not None:
+                            on_chunk(chunk)
+        finally:
+            bar.close()
     report.seconds = time.perf_counter() - started
 
     flags = [_load_chunk(partial, k)[1] for k in range(len(chunks))]
