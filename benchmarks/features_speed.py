@@ -1,9 +1,8 @@
 """Posters per second of the batched feature extractor against a naive loop, same run.
 
 Batched: a DataLoader whose workers decode (Pillow draft mode) and preprocess posters,
-batches of ``--batch-size``, one forward pass per batch, through the fastest way checked on
-the first batch (on the CPU a frozen TorchScript graph, on a GPU fp16 autocast), which is
-what ``mmimdb build-features`` does; the time includes that first-batch check. Naive: one poster at a time in the main process, full decode, one forward pass per
+batches of ``--batch-size``, one forward pass per batch (what ``mmimdb build-features``
+does). Naive: one poster at a time in the main process, full decode, one forward pass per
 poster. Both use the same model, threads and posters. VGG16 runs with random weights (its
 speed does not depend on them); EfficientNet-Lite0 with its real weights.
 
@@ -24,7 +23,7 @@ from mmimdb.encoders import ImageEncoder, image_encoder
 from mmimdb.encoders.base import EncoderOptions
 from mmimdb.encoders.preprocessing import Preprocessing
 from mmimdb.encoders.vgg16 import FC7_DIM, vgg16_module
-from mmimdb.features import default_workers, fastest_checked, resolve_device
+from mmimdb.features import default_workers, resolve_device
 
 DEFAULT_POSTERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "greatest-films" / "posters"
 TARGET_RATIO = 3.0
@@ -50,18 +49,9 @@ def batched(model, files: list[Path], preprocess: Preprocessing, device, batch_s
     loader = DataLoader(PosterFiles(files, preprocess), batch_size=batch_size, num_workers=workers,
                         pin_memory=device.type == "cuda")
     started = time.perf_counter()
-    use_autocast = None
-    with torch.no_grad():
+    with torch.inference_mode():
         for images in loader:
-            images = images.to(device, non_blocking=True)
-            if use_autocast is None:  # the first batch picks the checked fastest way, as build-features does
-                model, use_autocast, how = fastest_checked(model, images, device, log=lambda message: None)
-                print(f"  batched path runs: {how}")
-            if use_autocast:
-                with torch.autocast("cuda", dtype=torch.float16):
-                    model(images).float().cpu()
-            else:
-                model(images).float().cpu()
+            model(images.to(device, non_blocking=True)).float().cpu()
     if device.type == "cuda":
         torch.cuda.synchronize()
     return len(files) / (time.perf_counter() - started)

@@ -56,8 +56,6 @@ DEFAULT_CHUNK_ROWS = 1024
 #: Largest max-abs difference of mixed-precision features to fp32, relative to the
 #: largest fp32 value, that keeps autocast on.
 AUTOCAST_TOLERANCE = 1e-2
-#: The same for the frozen CPU graph, which must agree with eager fp32 to rounding.
-FROZEN_TOLERANCE = 1e-4
 
 Log = Callable[[str], None]
 
@@ -384,74 +382,32 @@ def _load_chunk(directory: Path, chunk: int) -> tuple[np.ndarray, np.ndarray]:
         return saved["features"], saved["ok"]
 
 
-def _autocast_checked(model: Any, images: Any, log: Log) -> tuple[bool, str]:
-    """Whether fp16 autocast on the GPU matches fp32 on this batch (and how closely)."""
+def _autocast_checked(model: Any, images: Any, device: Any, log: Log) -> tuple[bool, str]:
+    """Whether mixed precision on ``device`` matches fp32 on this batch (and how closely)."""
     import torch
 
-    exact = model(images).float()
-    with torch.autocast("cuda", dtype=torch.float16):
-        mixed = model(images).float()
-    difference = _relative_difference(mixed, exact)
+    if device.type != "cuda":
+        return False, "fp32"
+    with torch.inference_mode():
+        exact = model(images).float()
+        with torch.autocast("cuda", dtype=torch.float16):
+            mixed = model(images).float()
+    scale = float(exact.abs().max().clamp_min(1e-6))
+    difference = float((mixed - exact).abs().max()) / scale
     if difference > AUTOCAST_TOLERANCE:
         log(f"fp16 autocast differs from fp32 by {difference:.2e} (relative) on the first batch; using fp32")
         return False, f"fp32 (fp16 autocast differed by {difference:.2e})"
     return True, f"fp16 autocast (max difference to fp32 on the first batch: {difference:.2e} of the largest value)"
 
 
-def _relative_difference(values: Any, reference: Any) -> float:
-    """Largest absolute difference, relative to the largest reference value."""
-    return float((values - reference).abs().max()) / max(float(reference.abs().max()), 1e-6)
-
-
-def _frozen_for_cpu(model: Any, images: Any, log: Log) -> tuple[Any, str]:
-    """On the CPU, the model as a frozen TorchScript graph (batch norm folded into the
-    convolutions, oneDNN kernels) if it matches the eager model on the first images of
-    this batch."""
-    import warnings
-
-    import torch
-
-    sample = images[:2]  # a slice keeps the check cheap next to a large first batch
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            graph = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(model, sample)))
-            fast, exact = graph(sample), model(sample)
-    except Exception as error:  # noqa: BLE001 - tracing is best effort; a user's encoder may not trace
-        log(f"note: the model could not be frozen for the CPU ({type(error).__name__}); running it as is")
-        return model, "fp32 eager"
-    difference = _relative_difference(fast, exact)
-    if difference > FROZEN_TOLERANCE:
-        log(f"note: the frozen CPU graph differs from the model by {difference:.2e}; running it as is")
-        return model, "fp32 eager"
-    return graph, f"fp32, frozen TorchScript graph (max difference to eager on the first batch: {difference:.1e} of the largest value)"
-
-
-def fastest_checked(model: Any, images: Any, device: Any, optimize_cpu: bool = True, log: Log = _stderr) -> tuple[Any, bool, str]:
-    """(model to run, whether to use fp16 autocast, description) chosen on the first batch.
-
-    GPU: fp16 autocast if it matches fp32 on ``images``. CPU: a frozen graph if it matches
-    the eager model on ``images``. Otherwise the model as it is, in fp32.
-    """
-    if device.type == "cuda":
-        use_autocast, description = _autocast_checked(model, images, log)
-        return model, use_autocast, description
-    if device.type == "cpu" and optimize_cpu:
-        model, description = _frozen_for_cpu(model, images, log)
-        return model, False, description
-    return model, False, "fp32"
-
-
 def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device: str = "auto", batch_size: int = 64,
                            workers: int | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS, force: bool = False,
                            progress: bool = True, on_chunk: Callable[[int], None] | None = None,
-                           optimize_cpu: bool = True, log: Log = _stderr) -> ExtractionReport:
+                           log: Log = _stderr) -> ExtractionReport:
     """Run ``encoder`` on every poster, in resumable chunks, and save ``encoder.output``.
 
     ``on_chunk(chunk_index)`` is called after each newly computed chunk is saved (a hook
-    for progress reports and tests). On a GPU, fp16 autocast is used if it matches fp32 on
-    the first batch; on the CPU (``optimize_cpu``), a frozen TorchScript graph if it matches
-    the eager model there. An interrupted run keeps its finished chunks; the next
+    for progress reports and tests). An interrupted run keeps its finished chunks; the next
     run with the same encoder, weights, preprocessing and rows continues after them.
     """
     import torch
@@ -493,17 +449,16 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
         loader = DataLoader(PosterInputs(paths.dataset_dir(root), rows.ids, encoder.preprocess), batch_sampler=batches,
                             num_workers=workers, pin_memory=torch_device.type == "cuda",
                             persistent_workers=False, prefetch_factor=2 if workers else None)
-        use_autocast, first = False, True
+        use_autocast: bool | None = None
         bar = tqdm(total=sum(chunks[k][1] - chunks[k][0] for k in pending), unit="poster", desc=encoder.output,
                    file=sys.stderr, disable=not progress)
         current, buffer, ok, filled = -1, None, None, 0
         try:
-            with torch.no_grad():  # not inference_mode: tracing for the CPU graph needs normal tensors
+            with torch.inference_mode():
                 for batch_rows, images, errors in loader:
                     images = images.to(torch_device, non_blocking=True)
-                    if first:
-                        first = False
-                        model, use_autocast, report.precision = fastest_checked(model, images, torch_device, optimize_cpu, log)
+                    if use_autocast is None:
+                        use_autocast, report.precision = _autocast_checked(model, images, torch_device, log)
                     if use_autocast:
                         with torch.autocast("cuda", dtype=torch.float16):
                             output = model(images)
