@@ -5,6 +5,7 @@ import hashlib
 import io
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 from PIL import Image
 
@@ -25,12 +26,14 @@ class PosterInfo:
     sha256: str
 
 
-def check_poster(data: bytes, name: str = "poster") -> PosterInfo:
-    """Decode ``data`` fully and return its size, format and sha256.
+def decode_poster(data: bytes, name: str = "poster",
+                  draft: Callable[[int, int], tuple[int, int]] | None = None) -> tuple[Image.Image, int, int, str]:
+    """Decode ``data`` completely and safely: (loaded image, original width, height, format).
 
     Raises :class:`ImageError` (naming ``name``) if it is empty, too large, not an image,
-    truncated or corrupt. JPEGs decode in draft mode (DCT scaling): every byte of the
-    entropy-coded data is still read, so truncation is caught, at a fraction of the cost.
+    truncated or corrupt. For a JPEG, ``draft(width, height)`` gives the smallest size the
+    caller needs; Pillow's draft mode then decodes at the smallest DCT scale still at least
+    that large (every byte of the entropy-coded data is still read, so truncation is caught).
     """
     if not data:
         raise ImageError(f"{name}: empty poster file")
@@ -40,17 +43,29 @@ def check_poster(data: bytes, name: str = "poster") -> PosterInfo:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; treat it as an error.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                if width * height > MAX_POSTER_PIXELS:
-                    raise ImageError(f"{name}: {width}x{height} pixels is over the {MAX_POSTER_PIXELS}-pixel cap")
-                image_format = image.format or "unknown"
-                if image_format == "JPEG":
-                    image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-                image.load()
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > MAX_POSTER_PIXELS:
+                raise ImageError(f"{name}: {width}x{height} pixels is over the {MAX_POSTER_PIXELS}-pixel cap")
+            image_format = image.format or "unknown"
+            if image_format == "JPEG" and draft is not None:
+                image.draft("RGB", draft(width, height))
+            image.load()
     except ImageError:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ImageError(f"{name}: not a readable image ({reason})") from None
+    return image, width, height, image_format
+
+
+def check_poster(data: bytes, name: str = "poster") -> PosterInfo:
+    """Decode ``data`` fully and return its size, format and sha256.
+
+    Raises :class:`ImageError` (naming ``name``) if it is empty, too large, not an image,
+    truncated or corrupt. JPEGs decode in draft mode at 1/8 scale: the whole file is still
+    read, at a fraction of the cost.
+    """
+    image, width, height, image_format = decode_poster(data, name, lambda w, h: (max(1, w // 8), max(1, h // 8)))
+    image.close()
     return PosterInfo(width, height, image_format, hashlib.sha256(data).hexdigest())

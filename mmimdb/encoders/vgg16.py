@@ -1,0 +1,95 @@
+"""VGG16 in plain torch, in torchvision's state-dict layout; the paper's fc7 feature.
+
+The weights are a user's file: ``--vgg16-weights PATH``, ``$MMIMDB_VGG16_WEIGHTS``, or the
+torch hub cache (``~/.cache/torch/hub/checkpoints/vgg16-397923af.pth``, where torchvision
+puts them). torchvision is not needed: the layer layout below matches its keys
+(``features.N.*``, ``classifier.N.*``). fc7 is ``classifier[:-1]``: after the second
+4096-unit layer's ReLU (dropout is a no-op in eval mode).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import register_image_encoder
+from .base import EncoderOptions, ImageEncoder, WeightsFile, check_hash_in_name
+from .preprocessing import Preprocessing
+
+VGG16_FILE = WeightsFile("VGG16 weights file (torchvision's vgg16-397923af.pth)", "--vgg16-weights", "MMIMDB_VGG16_WEIGHTS")
+TORCHVISION_FILE_NAME = "vgg16-397923af.pth"
+#: Conv widths, "M" = 2x2 max-pool: torchvision's configuration "D".
+LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+FC7_DIM = 4096
+
+
+def hub_cache_path() -> Path:
+    """Where torch hub (and torchvision) keep downloaded weights."""
+    torch_home = os.environ.get("TORCH_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "torch")
+    return Path(torch_home).expanduser() / "hub" / "checkpoints" / TORCHVISION_FILE_NAME
+
+
+def vgg16_module():
+    """An untrained VGG16 (torch ``nn.Module``) whose ``state_dict`` keys are torchvision's."""
+    import torch
+    from torch import nn
+
+    class VGG16(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            layers: list[nn.Module] = []
+            channels = 3
+            for width in LAYOUT:
+                if width == "M":
+                    layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+                else:
+                    layers += [nn.Conv2d(channels, width, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+                    channels = width
+            self.features = nn.Sequential(*layers)
+            self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+            self.classifier = nn.Sequential(
+                nn.Linear(512 * 7 * 7, 4096), nn.ReLU(inplace=True), nn.Dropout(),
+                nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(),
+                nn.Linear(4096, 1000),
+            )
+
+        def forward(self, images: torch.Tensor) -> torch.Tensor:
+            """fc7 activations (B, 4096), after ReLU."""
+            x = torch.flatten(self.avgpool(self.features(images)), 1)
+            return self.classifier[:-1](x)
+
+    return VGG16()
+
+
+def load_vgg16(path: Path):
+    """VGG16 with the weights of ``path`` (eval mode); :class:`UsageError` if they do not fit."""
+    import pickle
+
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as error:
+        reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+        raise VGG16_FILE.error(path, f"is not a torch state dict ({reason})") from None
+    model = vgg16_module()
+    if not isinstance(state, dict):
+        raise VGG16_FILE.error(path, "is not a state dict")
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        reason = str(error).splitlines()[1].strip()[:120] if len(str(error).splitlines()) > 1 else "keys or shapes differ"
+        raise VGG16_FILE.error(path, f"does not hold VGG16 weights in torchvision's layout ({reason})") from None
+    return model.eval()
+
+
+@register_image_encoder("vgg16")
+def vgg16(options: EncoderOptions) -> ImageEncoder:
+    """The paper's image feature: VGG16 fc7 after ReLU (``vgg_features``, 4096-d)."""
+    path = VGG16_FILE.locate(options.vgg16_weights, [hub_cache_path()])
+    digest = check_hash_in_name(path, VGG16_FILE)
+    preprocess = Preprocessing(options.preprocessing, options.image_size or 224)
+    return ImageEncoder(
+        name="vgg16", output="vgg_features", dim=FC7_DIM, build=lambda: load_vgg16(path), preprocess=preprocess,
+        info={"file": str(path), "sha256": digest, "layer": "fc7 (classifier[:-1], after ReLU)",
+              "preprocessing": preprocess.describe()},
+    )

@@ -1,0 +1,383 @@
+"""`mmimdb build-features`: encoders, outputs, resumable extraction, bad input.
+
+The built dataset comes from ``features_fixture.build_standin_dataset``, a STAND-IN for
+`mmimdb build` until the dataset build is merged.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from features_fixture import build_standin_dataset
+from mmimdb import features, paths
+from mmimdb.encoders import EncoderOptions, ImageEncoder, image_encoder, register_image_encoder, text_encoder
+from mmimdb.encoders.preprocessing import Preprocessing
+from mmimdb.encoders.vgg16 import vgg16_module
+from mmimdb.errors import UsageError
+from mmimdb.store import RecordStore
+from mmimdb.text import tokenize
+from mmimdb_cli.main import cli
+
+SMALL_ROWS = 40
+
+
+@pytest.fixture(scope="session")
+def built_root(greatest_films_root, tmp_path_factory) -> Path:
+    """All 1,222 greatest films as a built dataset (stand-in build)."""
+    return build_standin_dataset(greatest_films_root, tmp_path_factory.mktemp("built"))
+
+
+@pytest.fixture
+def small_root(greatest_films_root, tmp_path) -> Path:
+    """The first 40 films (sorted id) as a built dataset, with its own copy of the records."""
+    ids = RecordStore(paths.dataset_dir(greatest_films_root)).ids()[:SMALL_ROWS]
+    records = tmp_path / "records"
+    paths.dataset_dir(records).mkdir(parents=True)
+    for imdb_id in ids:
+        for path in (RecordStore(paths.dataset_dir(greatest_films_root)).json_path(imdb_id),
+                     RecordStore(paths.dataset_dir(greatest_films_root)).poster_path(imdb_id)):
+            shutil.copy(path, paths.dataset_dir(records) / path.name)
+    return build_standin_dataset(records, tmp_path / "root")
+
+
+@pytest.fixture(scope="session")
+def random_vgg16_file(tmp_path_factory) -> Path:
+    """A VGG16 state dict with random weights in torchvision's layout (528 MB, written once)."""
+    import torch
+
+    path = tmp_path_factory.mktemp("vgg16") / "vgg16-random.pth"
+    torch.manual_seed(0)
+    torch.save(vgg16_module().state_dict(), path)
+    return path
+
+
+def run_cli(*args: str) -> "click.testing.Result":  # noqa: F821
+    return CliRunner().invoke(cli, ["build-features", *args])
+
+
+def one_line_error(result) -> str:
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- text
+
+def test_tokenizer_follows_the_original_rules():
+    assert tokenize("A <br />Man's 2nd WAR, see https://imdb.com/x. [Uncut]|~") == \
+        ["a", "man's", "N", "nd", "war", ",", "see", "URL", ".", "uncut"]
+
+
+def test_word2vec_binary_loads_once_then_comes_from_the_cache(small_root, tmp_path, monkeypatch):
+    from gensim.models import KeyedVectors
+
+    words = ["the", "a", "of", "his", "and", "zzz-unused"]
+    vectors = np.random.default_rng(0).normal(size=(len(words), 8)).astype(np.float32)
+    keyed = KeyedVectors(vector_size=8)
+    keyed.add_vectors(words, vectors)
+    vectors_file = tmp_path / "GoogleNews-tiny.bin"
+    keyed.save_word2vec_format(str(vectors_file), binary=True)
+
+    options = EncoderOptions(word2vec=str(vectors_file))
+    features.build_features(small_root, text=["word2vec"], only=["text"], options=options, progress=False)
+    rows = features.read_rows(small_root)
+    tokens = features.plot_tokens(small_root, rows.ids)
+    known = [words.index(t) for t in tokens[0] if t in words]
+    with h5py.File(small_root / "multimodal_imdb.hdf5") as handle:
+        stored = handle["features"][()]
+    assert stored.shape == (SMALL_ROWS, 8)
+    np.testing.assert_allclose(stored[0], vectors[known].mean(axis=0), rtol=1e-5)
+    entry = json.loads((small_root / "manifest.json").read_text())["features"]["features"]
+    assert entry["encoder"] == "word2vec" and entry["dims"] == [SMALL_ROWS, 8] and len(entry["sha256"]) == 64
+
+    # The second run must not read the vectors file again.
+    def fail(*args, **kwargs):
+        raise AssertionError("the word2vec file was read again")
+
+    monkeypatch.setattr(KeyedVectors, "load_word2vec_format", fail)
+    features.build_features(small_root, text=["word2vec"], only=["text"], options=options, progress=False)
+    with h5py.File(small_root / "multimodal_imdb.hdf5") as handle:
+        np.testing.assert_array_equal(handle["features"][()], stored)
+
+
+def test_tfidf_is_fitted_on_train_only_and_sequences_keep_their_vocabulary(small_root):
+    built = features.build_features(small_root, only=["three_grams", "word_grams", "sequences"], progress=False)
+    rows = features.read_rows(small_root)
+    tokens = features.plot_tokens(small_root, rows.ids)
+    train_words = {t for i in rows.indices("train") for t in tokens[i]}
+    terms = json.loads((small_root / "features" / "three_grams.vocabulary.json").read_text())["terms"]
+    assert set(terms) <= {" ".join(tokens[i])[j:j + 3] for i in rows.indices("train") for j in range(len(" ".join(tokens[i])))}
+    vocabulary = json.loads((small_root / "features" / "sequences.vocabulary.json").read_text())
+    assert vocabulary[0] == features.UNKNOWN_TOKEN and set(vocabulary[1:]) <= train_words
+    with h5py.File(small_root / "multimodal_imdb.hdf5") as handle:
+        assert handle["three_grams"].shape == (SMALL_ROWS, len(terms))
+        sequences = handle["sequences"][()]
+    assert [len(s) for s in sequences] == [len(t) for t in tokens]
+    assert [vocabulary[i] if i else None for i in sequences[0]] == [t if t in vocabulary else None for t in tokens[0]]
+    table = pq.read_table(small_root / "features" / "three_grams.parquet")
+    assert table.column("imdb_id").to_pylist() == rows.ids
+    assert built["word_grams"]["fitted_on"] == "train"
+
+
+# --------------------------------------------------------------------------- image
+
+def test_vgg16_state_dict_in_torchvision_layout_loads_and_gives_fc7(small_root, random_vgg16_file):
+    import torch
+
+    encoder = image_encoder("vgg16", EncoderOptions(vgg16_weights=str(random_vgg16_file), image_size=64))
+    model = encoder.build()
+    saved = torch.load(random_vgg16_file, weights_only=True)
+    assert set(model.state_dict()) == set(saved) and "classifier.6.weight" in saved
+    assert torch.equal(model.state_dict()["features.28.weight"], saved["features.28.weight"])
+    report = features.extract_image_features(small_root, features.read_rows(small_root), encoder, device="cpu",
+                                             batch_size=6, workers=1, progress=False)
+    with h5py.File(small_root / "multimodal_imdb.hdf5") as handle:
+        fc7 = handle["vgg_features"][()]
+    assert fc7.shape == (SMALL_ROWS, 4096) and np.isfinite(fc7).all() and (fc7 >= 0).all()  # after ReLU
+    assert report.failed_ids == []
+
+
+def test_batched_features_equal_one_at_a_time(small_root):
+    encoder = image_encoder("efficientnet-lite0", EncoderOptions(image_size=64))
+    rows = features.read_rows(small_root)
+    features.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=SMALL_ROWS, workers=1, progress=False)
+    batched = features.read_features(small_root, ["efficientnet_features"])["efficientnet_features"]
+    features.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=1, workers=0, force=True, progress=False)
+    single = features.read_features(small_root, ["efficientnet_features"])["efficientnet_features"]
+    assert batched.shape == (SMALL_ROWS, 1280) and np.abs(batched).sum() > 0
+    np.testing.assert_allclose(batched, single, rtol=1e-4, atol=1e-5)
+
+
+def mean_colour_encoder(options: EncoderOptions) -> ImageEncoder:
+    """A user-added encoder (the registry is open): the mean colour of the poster."""
+    import torch
+
+    return ImageEncoder(name="mean-colour", output="mean_colour_features", dim=3,
+                        build=lambda: torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()),
+                        preprocess=Preprocessing("imagenet", 32), info={"sha256": None, "preprocessing": "test"})
+
+
+register_image_encoder("mean-colour")(mean_colour_encoder)
+
+
+class Stop(KeyboardInterrupt):
+    pass
+
+
+def test_an_interrupted_run_resumes_from_the_last_finished_chunk(small_root, tmp_path):
+    encoder = image_encoder("mean-colour")
+    rows = features.read_rows(small_root)
+
+    def stop_after_first(chunk: int) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        features.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=8, workers=0,
+                                        chunk_rows=16, progress=False, on_chunk=stop_after_first)
+    assert sorted(p.name for p in (small_root / "features" / ".partial" / "mean_colour_features").glob("chunk-*")) == ["chunk-00000.npz"]
+    computed: list[int] = []
+    report = features.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=8, workers=0,
+                                             chunk_rows=16, progress=False, on_chunk=computed.append)
+    assert computed == [1, 2] and report.reused_chunks == 1
+    resumed = features.read_features(small_root, ["mean_colour_features"])["mean_colour_features"]
+    assert not (small_root / "features" / ".partial" / "mean_colour_features").exists()
+
+    # Same numbers as one uninterrupted run; a finished output is not recomputed.
+    features.extract_image_features(small_root, rows, encoder, device="cpu", workers=0, force=True, progress=False)
+    np.testing.assert_allclose(features.read_features(small_root, ["mean_colour_features"])["mean_colour_features"], resumed, rtol=1e-6)
+    assert features.extract_image_features(small_root, rows, encoder, device="cpu", progress=False).skipped
+
+
+# --------------------------------------------------------------------------- real encoders
+
+def linear_probe_f1(train_x, train_y, eval_x, eval_y) -> dict[str, float]:
+    """Logistic regression per genre on train; micro/macro F1 of the probe and of always
+    predicting the most frequent train genre."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(train_x)
+    train_x, eval_x = scaler.transform(train_x), scaler.transform(eval_x)
+    predicted = np.zeros_like(eval_y)
+    for genre in range(train_y.shape[1]):
+        if 0 < train_y[:, genre].sum() < len(train_y):
+            model = LogisticRegression(C=0.01, max_iter=2000).fit(train_x, train_y[:, genre])
+            predicted[:, genre] = model.predict_proba(eval_x)[:, 1] >= 0.3
+    baseline = np.zeros_like(eval_y)
+    baseline[:, np.argmax(train_y.sum(axis=0))] = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {"micro": f1_score(eval_y, predicted, average="micro"), "macro": f1_score(eval_y, predicted, average="macro", zero_division=0),
+                "baseline_micro": f1_score(eval_y, baseline, average="micro"),
+                "baseline_macro": f1_score(eval_y, baseline, average="macro", zero_division=0)}
+
+
+def assert_probe_beats_baseline(root: Path, name: str, evaluate_on: tuple[str, ...]) -> dict[str, float]:
+    train = features.read_features(root, [name], "train")
+    held_out = [features.read_features(root, [name], split) for split in evaluate_on]
+    x, y = np.concatenate([h[name] for h in held_out]), np.concatenate([h["genres"] for h in held_out])
+    assert np.isfinite(train[name]).all() and np.isfinite(x).all()
+    scores = linear_probe_f1(train[name], train["genres"], x, y)
+    print(name, {k: round(v, 3) for k, v in scores.items()})
+    assert scores["macro"] > scores["baseline_macro"] + 0.05, scores
+    assert scores["micro"] > scores["baseline_micro"], scores
+    return scores
+
+
+def test_glove_features_of_real_plots_beat_the_most_frequent_genre(built_root):
+    features.build_features(built_root, text=["glove-50"], only=["text"], progress=False)
+    with h5py.File(built_root / "multimodal_imdb.hdf5") as handle:
+        assert handle["glove_features"].shape == (1222, 50)
+    assert_probe_beats_baseline(built_root, "glove_features", ("dev",))
+
+
+def test_efficientnet_features_of_real_posters_beat_the_most_frequent_genre(greatest_films_root, tmp_path):
+    # For speed (EfficientNet-Lite0 runs ~10 posters/s at 224 px on 2 cores): every other
+    # film (611) at 128 px, evaluated on dev + test together so that the held-out set is
+    # not tiny.
+    ids = RecordStore(paths.dataset_dir(greatest_films_root)).ids()[::2]
+    root = build_standin_dataset(greatest_films_root, tmp_path / "subset", ids)
+    features.build_features(root, image=["efficientnet-lite0"], only=["image"], workers=0,
+                            options=EncoderOptions(image_size=128), progress=False)
+    with h5py.File(root / "multimodal_imdb.hdf5") as handle:
+        assert handle["efficientnet_features"].shape == (len(ids), 1280)
+    assert_probe_beats_baseline(root, "efficientnet_features", ("dev", "test"))
+
+
+# --------------------------------------------------------------------------- command line, bad input
+
+def test_cli_builds_every_output_with_the_offline_encoders(small_root):
+    result = run_cli("--root", str(small_root), "--text", "glove-50", "--image", "efficientnet-lite0",
+                     "--image-size", "64", "--workers", "1", "--no-progress")
+    assert result.exit_code == 0, result.output
+    names = ["glove_features", "three_grams", "word_grams", "sequences", "efficientnet_features"]
+    manifest = json.loads((small_root / "manifest.json").read_text())
+    assert set(names) <= set(manifest["features"]) and manifest["rows"] == SMALL_ROWS  # other keys kept
+    ids = features.read_rows(small_root).ids
+    with h5py.File(small_root / "multimodal_imdb.hdf5") as handle:
+        assert all(handle[name].shape[0] == SMALL_ROWS for name in names)
+    for name in names:
+        assert pq.read_table(small_root / "features" / f"{name}.parquet").column("imdb_id").to_pylist() == ids
+    loaded = features.read_features(small_root, ["glove_features", "efficientnet_features", "sequences"], "dev")
+    assert loaded["genres"].shape[0] == loaded["glove_features"].shape[0] == len(loaded["sequences"])
+
+
+def test_missing_word2vec_file_names_the_file_option_and_variable(small_root, tmp_path, monkeypatch):
+    monkeypatch.delenv("MMIMDB_WORD2VEC", raising=False)
+    missing = tmp_path / "GoogleNews-vectors-negative300.bin"
+    result = run_cli("--root", str(small_root), "--word2vec", str(missing), "--only", "text")
+    assert result.exit_code == 2
+    line = one_line_error(result)
+    assert str(missing) in line and "--word2vec" in line and "$MMIMDB_WORD2VEC" in line
+    result = run_cli("--root", str(small_root), "--only", "text")  # neither option nor variable
+    assert result.exit_code == 2 and "--word2vec PATH or $MMIMDB_WORD2VEC" in one_line_error(result)
+
+
+def test_a_file_that_is_not_word2vec_is_refused(small_root, tmp_path, monkeypatch):
+    wrong = tmp_path / "vectors.bin"
+    wrong.write_bytes(b"\x89PNG not vectors at all\n")
+    monkeypatch.setenv("MMIMDB_WORD2VEC", str(wrong))
+    result = run_cli("--root", str(small_root), "--only", "text")
+    assert result.exit_code == 2 and str(wrong) in one_line_error(result) and "not a word2vec" in result.output
+
+
+def test_missing_or_wrong_vgg16_weights_are_refused(small_root, tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # no hub cache
+    monkeypatch.delenv("MMIMDB_VGG16_WEIGHTS", raising=False)
+    result = run_cli("--root", str(small_root), "--only", "image")
+    line = one_line_error(result)
+    assert result.exit_code == 2 and "--vgg16-weights PATH or $MMIMDB_VGG16_WEIGHTS" in line and "vgg16-397923af.pth" in line
+
+    misnamed = tmp_path / "vgg16-397923af.pth"
+    misnamed.write_bytes(b"not the torchvision file")
+    result = run_cli("--root", str(small_root), "--only", "image", "--vgg16-weights", str(misnamed))
+    assert result.exit_code == 2 and "wrong checksum" in one_line_error(result) and str(misnamed) in result.output
+
+    garbage = tmp_path / "weights.pth"
+    garbage.write_bytes(b"garbage")
+    monkeypatch.setenv("MMIMDB_VGG16_WEIGHTS", str(garbage))
+    result = run_cli("--root", str(small_root), "--only", "image", "--device", "cpu")
+    assert result.exit_code == 2 and "not a torch state dict" in one_line_error(result)
+
+    other = tmp_path / "other.pth"
+    torch.save({"features.0.weight": torch.zeros(2, 3)}, other)
+    result = run_cli("--root", str(small_root), "--only", "image", "--device", "cpu", "--vgg16-weights", str(other))
+    assert result.exit_code == 2 and "torchvision's layout" in one_line_error(result)
+    assert "vgg_features" not in json.loads((small_root / "manifest.json").read_text()).get("features", {})
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(small_root):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    result = run_cli("--root", str(small_root), "--image", "efficientnet-lite0", "--only", "image", "--device", "cuda")
+    assert result.exit_code == 2 and "no CUDA GPU" in one_line_error(result)
+    messages: list[str] = []
+    assert features.resolve_device("auto", messages.append).type in ("cpu", "mps")
+    assert any("CPU" in message for message in messages) or not messages
+
+
+def test_an_unreadable_poster_is_reported_and_flagged_and_the_run_goes_on(small_root, capsys):
+    ids = features.read_rows(small_root).ids
+    broken = ids[5]
+    RecordStore(paths.dataset_dir(small_root)).poster_path(broken).write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
+    report = features.extract_image_features(small_root, features.read_rows(small_root), image_encoder("mean-colour"),
+                                             device="cpu", workers=1, progress=False)
+    assert report.failed_ids == [broken]
+    assert broken in capsys.readouterr().err
+    table = pq.read_table(small_root / "features" / "mean_colour_features.parquet").to_pydict()
+    assert [i for i, ok in zip(table["imdb_id"], table["ok"]) if not ok] == [broken]
+    entry = json.loads((small_root / "manifest.json").read_text())["features"]["mean_colour_features"]
+    assert entry["failed_ids"] == [broken]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--only", "posters"], "unknown output 'posters'"),
+    (["--text", "bert", "--only", "text"], "unknown text encoder 'bert'"),
+    (["--image", "resnet", "--only", "image"], "unknown image encoder 'resnet'"),
+])
+def test_unknown_names_are_refused(small_root, args, message):
+    result = run_cli("--root", str(small_root), *args)
+    assert result.exit_code == 2 and message in one_line_error(result)
+
+
+def test_a_root_without_a_built_dataset_is_refused(tmp_path):
+    result = run_cli("--root", str(tmp_path), "--text", "glove-50", "--only", "text")
+    assert result.exit_code == 2 and "no built dataset" in one_line_error(result)
+
+
+def test_library_raises_usage_errors_not_tracebacks(small_root):
+    with pytest.raises(UsageError, match="batch size"):
+        features.build_features(small_root, batch_size=0)
+    with pytest.raises(UsageError, match="unknown text encoder"):
+        text_encoder("nope")
+
+
+@pytest.mark.parametrize("kind", ["imagenet", "original"])
+def test_draft_mode_decoding_matches_a_full_decode(kind):
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    smooth = np.kron(rng.integers(0, 255, (18, 12, 3)), np.ones((100, 100, 1))).astype(np.uint8)  # 1200 x 1800
+    buffer = io.BytesIO()
+    Image.fromarray(smooth).save(buffer, "JPEG", quality=95)
+    preprocess = Preprocessing(kind)
+    drafted = preprocess(buffer.getvalue())
+    full = preprocess.normalize(preprocess.geometry(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")))
+    assert drafted.shape == full.shape == (3, 224, 224)
+    assert np.abs(drafted - full).mean() < 0.05  # in std units of the normalized input
