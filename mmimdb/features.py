@@ -33,15 +33,13 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from . import atomic, paths
+from . import atomic, hdf5, paths
 from .encoders import EncoderOptions, ImageEncoder, TextEncoder, image_encoder, text_encoder
 from .errors import ImageError, MmimdbError, UsageError
 from .record import longest_plot, normalize_id
 from .store import RecordStore
 from .text import tokenize
 
-HDF5_NAME = "multimodal_imdb.hdf5"
-MANIFEST_NAME = "manifest.json"
 FEATURES_DIR = "features"
 #: Outputs that do not need an encoder, and their original HDF5 names.
 TFIDF_OUTPUTS = {"three_grams": dict(analyzer="char", ngram_range=(3, 3), min_df=2),
@@ -82,26 +80,16 @@ class Rows:
         return hashlib.sha256("\n".join(self.ids).encode()).hexdigest()
 
 
-def hdf5_path(root: Path) -> Path:
-    return Path(root) / HDF5_NAME
+def hdf5_path(root: str | os.PathLike) -> Path:
+    return paths.hdf5_path(Path(root))
 
 
-def read_rows(root: Path) -> Rows:
+def read_rows(root: str | os.PathLike) -> Rows:
     """Ids and split ranges of the built dataset; :class:`UsageError` if it is not built."""
-    import h5py
-
     path = hdf5_path(root)
-    if not path.is_file():
-        raise UsageError(f"{path}: no built dataset here (run `mmimdb build` first, or pass --root)")
-    try:
-        with h5py.File(path, "r") as handle:
-            raw_ids = handle["imdb_ids"][()]
-            split = json.loads(handle.attrs["split"])
-    except (OSError, KeyError, ValueError) as error:
-        raise UsageError(f"{path}: not a built MM-IMDb HDF5 file ({str(error).splitlines()[0][:100]})") from None
+    raw_ids = hdf5.read_rows(path, hdf5.IMDB_IDS, 0, None)
     ids = [normalize_id(value.decode() if isinstance(value, bytes) else str(value)) for value in raw_ids]
-    ranges = {name: (int(bounds[0]), int(bounds[1])) for name, bounds in split.items()}
-    return Rows(ids, ranges)
+    return Rows(ids, hdf5.read_split_ranges(path))
 
 
 def plot_tokens(root: Path, ids: Sequence[str]) -> list[list[str]]:
@@ -111,35 +99,6 @@ def plot_tokens(root: Path, ids: Sequence[str]) -> list[list[str]]:
 
 
 # --------------------------------------------------------------------------- writers
-
-def add_dataset(path: Path, name: str, array_or_chunks: np.ndarray | Iterable[np.ndarray],
-                attrs: dict[str, Any] | None = None, compression: str | None = None) -> None:
-    """Add or replace the row-aligned dataset ``name`` in the HDF5 file ``path``.
-
-    ``array_or_chunks`` is one array or an iterable of arrays stacked along axis 0, so a
-    large feature never has to sit in memory whole. Attribute values that are not numbers
-    or strings are stored as JSON text.
-    """
-    import h5py
-
-    chunks = [array_or_chunks] if isinstance(array_or_chunks, np.ndarray) else array_or_chunks
-    with h5py.File(path, "a") as handle:
-        if name in handle:
-            del handle[name]
-        dataset = None
-        filled = 0
-        for chunk in chunks:
-            if dataset is None:
-                dataset = handle.create_dataset(name, shape=(0,) + chunk.shape[1:], maxshape=(None,) + chunk.shape[1:],
-                                                dtype=chunk.dtype, chunks=True, compression=compression)
-            dataset.resize(filled + len(chunk), axis=0)
-            dataset[filled:filled + len(chunk)] = chunk
-            filled += len(chunk)
-        if dataset is None:
-            raise ValueError(f"no rows given for dataset {name}")
-        for key, value in (attrs or {}).items():
-            dataset.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value)
-
 
 def _write_parquet(path: Path, ids: Sequence[str], columns: Iterator[dict[str, Any]], metadata: dict[str, Any]) -> None:
     """Stream column batches (dicts of pyarrow arrays, row-aligned with ``ids``) to Parquet, atomically."""
@@ -175,14 +134,14 @@ def _dense_parquet_columns(chunks: Iterable[np.ndarray], ok: Iterable[np.ndarray
 
 def update_manifest(root: Path, name: str, entry: dict[str, Any]) -> None:
     """Set ``manifest["features"][name]`` (read-modify-write, atomic)."""
-    path = Path(root) / MANIFEST_NAME
+    path = paths.manifest_path(Path(root))
     manifest = json.loads(path.read_text("utf-8")) if path.is_file() else {}
     manifest.setdefault("features", {})[name] = entry
     atomic.write_json(path, manifest)
 
 
 def read_manifest_features(root: Path) -> dict[str, Any]:
-    path = Path(root) / MANIFEST_NAME
+    path = paths.manifest_path(Path(root))
     return json.loads(path.read_text("utf-8")).get("features", {}) if path.is_file() else {}
 
 
@@ -194,11 +153,11 @@ def _save_dense(root: Path, rows: Rows, name: str, chunks: Callable[[], Iterable
                 entry: dict[str, Any], ok: list[np.ndarray] | None = None) -> dict[str, Any]:
     """Write a dense float32 feature to the HDF5, to Parquet and to the manifest."""
     failed = [] if ok is None else [rows.ids[i] for i in np.flatnonzero(~np.concatenate(ok))]
-    entry = {**entry, "dims": [len(rows.ids), dim], "dtype": "float32", "hdf5": f"{HDF5_NAME}:/{name}",
+    entry = {**entry, "dims": [len(rows.ids), dim], "dtype": "float32", "hdf5": f"{hdf5.FILE_NAME}:/{name}",
              "parquet": f"{FEATURES_DIR}/{name}.parquet", "ids_sha256": rows.ids_sha256(), "built": _now()}
     if ok is not None:
         entry["failed_ids"] = failed
-    add_dataset(hdf5_path(root), name, chunks(), attrs={k: v for k, v in entry.items() if k != "built"})
+    hdf5.add_dataset(hdf5_path(root), name, chunks(), attrs={k: v for k, v in entry.items() if k != "built"})
     _write_parquet(Path(root) / FEATURES_DIR / f"{name}.parquet", rows.ids, _dense_parquet_columns(chunks(), ok), entry)
     update_manifest(root, name, entry)
     return entry
@@ -253,9 +212,9 @@ def build_tfidf_output(root: Path, rows: Rows, tokens: Sequence[Sequence[str]], 
     entry = {"modality": "text", "encoder": "tfidf", "fitted_on": "train",
              "preprocessing": f"mmimdb.text.tokenize, then sklearn TfidfVectorizer({', '.join(f'{k}={v!r}' for k, v in settings.items())})",
              "dims": [len(rows.ids), len(terms)], "dtype": "float32", "vocabulary": str(vocabulary_path.relative_to(root)),
-             "hdf5": f"{HDF5_NAME}:/{name}", "parquet": f"{FEATURES_DIR}/{name}.parquet (sparse: indices, values)",
+             "hdf5": f"{hdf5.FILE_NAME}:/{name}", "parquet": f"{FEATURES_DIR}/{name}.parquet (sparse: indices, values)",
              "ids_sha256": rows.ids_sha256(), "built": _now()}
-    add_dataset(hdf5_path(root), name, _row_chunks(matrix), attrs={k: v for k, v in entry.items() if k != "built"},
+    hdf5.add_dataset(hdf5_path(root), name, _row_chunks(matrix), attrs={k: v for k, v in entry.items() if k != "built"},
                 compression="gzip")
 
     def sparse_columns() -> Iterator[dict[str, Any]]:
@@ -292,9 +251,9 @@ def build_sequences_output(root: Path, rows: Rows, tokens: Sequence[Sequence[str
     entry = {"modality": "text", "encoder": "token ids", "fitted_on": "train",
              "preprocessing": f"mmimdb.text.tokenize; train words with count >= {SEQUENCE_MIN_COUNT}, most frequent first; 0 = {UNKNOWN_TOKEN}",
              "dims": [len(rows.ids), None], "dtype": "vlen int32", "vocabulary": str(vocabulary_path.relative_to(root)),
-             "vocabulary_size": len(vocabulary), "hdf5": f"{HDF5_NAME}:/{SEQUENCES}",
+             "vocabulary_size": len(vocabulary), "hdf5": f"{hdf5.FILE_NAME}:/{SEQUENCES}",
              "parquet": f"{FEATURES_DIR}/{SEQUENCES}.parquet", "ids_sha256": rows.ids_sha256(), "built": _now()}
-    add_dataset(hdf5_path(root), SEQUENCES, sequences, attrs={k: v for k, v in entry.items() if k != "built"})
+    hdf5.add_dataset(hdf5_path(root), SEQUENCES, sequences, attrs={k: v for k, v in entry.items() if k != "built"})
     column = pa.array([s.tolist() for s in sequences], pa.list_(pa.int32()))
     _write_parquet(Path(root) / FEATURES_DIR / f"{SEQUENCES}.parquet", rows.ids, iter([{"sequences": column}]), entry)
     update_manifest(root, SEQUENCES, entry)
@@ -555,21 +514,16 @@ def read_features(root: str | os.PathLike | None, names: Sequence[str], split: s
     """Features ``names`` plus ``genres`` and ``imdb_ids`` for the rows of ``split`` (all if None).
 
     Dense features come back as (n, dim) float32 arrays, ``sequences`` as a list of int32
-    arrays. ``mmimdb.load(split, features=[...])`` is built on this.
+    arrays. ``mmimdb.load(split, features=[...])`` returns the same rows with the Parquet
+    columns.
     """
-    import h5py
-
     root = paths.data_root(root)
     rows = read_rows(root)
     if split is not None and split not in rows.split:
         raise UsageError(f"unknown split '{split}' (known: {', '.join(rows.split)})")
     start, stop = rows.split[split] if split else (0, len(rows.ids))
     result: dict[str, Any] = {"imdb_ids": rows.ids[start:stop]}
-    with h5py.File(hdf5_path(root), "r") as handle:
-        result["genres"] = handle["genres"][start:stop]
-        for name in names:
-            if name not in handle:
-                raise UsageError(f"feature '{name}' is not built in {hdf5_path(root)} (run `mmimdb build-features`)")
-            values = handle[name][start:stop]
-            result[name] = list(values) if values.dtype == object else values
+    for name in [hdf5.GENRES_NAME, *names]:
+        values = hdf5.read_rows(hdf5_path(root), name, start, stop)
+        result[name] = list(values) if values.dtype == object else values
     return result

@@ -219,12 +219,13 @@ def _rows_in(data: np.ndarray | Iterable[np.ndarray]) -> Iterable[np.ndarray]:
 
 
 def add_dataset(path: str | os.PathLike, name: str, data: np.ndarray | Iterable[np.ndarray],
-                attrs: dict[str, Any] | None = None, dtype: Any = None) -> None:
+                attrs: dict[str, Any] | None = None, dtype: Any = None, compression: str | None = None) -> None:
     """Add (or replace) the row-aligned dataset ``name``: one row per movie, rows ordered as
     ``imdb_ids``.
 
     ``data`` is an array (N, ...) or an iterable of row blocks (n_i, ...) whose lengths sum
-    to N (so large features need not fit in memory). Variable-length rows (``sequences``)
+    to N (so large features need not fit in memory); ``compression`` is an h5py filter
+    name (``"gzip"`` suits sparse TF-IDF rows). Variable-length rows (``sequences``)
     come as object arrays of 1-D arrays with ``dtype=h5py.vlen_dtype(np.int32)``. Values of
     ``attrs`` that are not numbers or strings are stored as JSON. The new dataset is written
     under a temporary name and renamed at the end: an interrupted call leaves the old one.
@@ -246,7 +247,7 @@ def add_dataset(path: str | os.PathLike, name: str, data: np.ndarray | Iterable[
                 chunk_rows = max(1, min(count, (1 << 20) // max(1, int(np.prod(block.shape[1:], dtype=np.int64)) * block.dtype.itemsize)))
                 dataset = handle.create_dataset(partial, shape, dtype=dtype or block.dtype,
                                                 chunks=(chunk_rows, *block.shape[1:]) if count else None,
-                                                track_times=False)
+                                                compression=compression if count else None, track_times=False)
             if written + len(block) > count:
                 del handle[partial]
                 raise UsageError(f"dataset {name!r} has more rows than the file's {count} movies")

@@ -22,15 +22,21 @@ def linked_root(directory: Path, greatest_films_root: Path) -> Path:
     return directory
 
 
-def small_root(directory: Path, greatest_films_root: Path, count: int, start: int = 0) -> Path:
-    """A new data root holding copies of ``count`` greatest films (records + posters)."""
+def copy_records(directory: Path, greatest_films_root: Path, ids) -> Path:
+    """A new data root holding copies of the greatest films ``ids`` (records + posters)."""
     source = RecordStore(greatest_films_root / "dataset")
     target = directory / "dataset"
     target.mkdir(parents=True)
-    for imdb_id in source.ids()[start:start + count]:
+    for imdb_id in ids:
         shutil.copy(source.json_path(imdb_id), target)
         shutil.copy(source.poster_path(imdb_id), target)
     return directory
+
+
+def small_root(directory: Path, greatest_films_root: Path, count: int, start: int = 0) -> Path:
+    """A new data root holding copies of ``count`` greatest films (records + posters)."""
+    ids = RecordStore(greatest_films_root / "dataset").ids()[start:start + count]
+    return copy_records(directory, greatest_films_root, ids)
 
 
 def built_root(method: str, tmp_path_factory, greatest_films_root: Path) -> Path:

@@ -1,12 +1,10 @@
 """`mmimdb build-features`: encoders, outputs, resumable extraction, bad input.
 
-The built dataset comes from ``features_fixture.build_standin_dataset``, a STAND-IN for
-`mmimdb build` until the dataset build is merged.
+The built datasets come from the real `mmimdb build` (``features_fixture.built_dataset``).
 """
 from __future__ import annotations
 
 import json
-import shutil
 import warnings
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from features_fixture import build_standin_dataset
+from features_fixture import built_dataset
 from mmimdb import features, paths
 from mmimdb.encoders import EncoderOptions, ImageEncoder, image_encoder, register_image_encoder, text_encoder
 from mmimdb.encoders.preprocessing import Preprocessing
@@ -31,21 +29,15 @@ SMALL_ROWS = 40
 
 @pytest.fixture(scope="session")
 def built_root(greatest_films_root, tmp_path_factory) -> Path:
-    """All 1,222 greatest films as a built dataset (stand-in build)."""
-    return build_standin_dataset(greatest_films_root, tmp_path_factory.mktemp("built"))
+    """All 1,222 greatest films as a built dataset."""
+    return built_dataset(greatest_films_root, tmp_path_factory.mktemp("built"))
 
 
 @pytest.fixture
 def small_root(greatest_films_root, tmp_path) -> Path:
     """The first 40 films (sorted id) as a built dataset, with its own copy of the records."""
     ids = RecordStore(paths.dataset_dir(greatest_films_root)).ids()[:SMALL_ROWS]
-    records = tmp_path / "records"
-    paths.dataset_dir(records).mkdir(parents=True)
-    for imdb_id in ids:
-        for path in (RecordStore(paths.dataset_dir(greatest_films_root)).json_path(imdb_id),
-                     RecordStore(paths.dataset_dir(greatest_films_root)).poster_path(imdb_id)):
-            shutil.copy(path, paths.dataset_dir(records) / path.name)
-    return build_standin_dataset(records, tmp_path / "root")
+    return built_dataset(greatest_films_root, tmp_path / "root", ids)
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +51,7 @@ def random_vgg16_file(tmp_path_factory) -> Path:
     return path
 
 
-def run_cli(*args: str) -> "click.testing.Result":  # noqa: F821
+def run_cli(*args: str):
     return CliRunner().invoke(cli, ["build-features", *args])
 
 
@@ -246,7 +238,7 @@ def test_efficientnet_features_of_real_posters_beat_the_most_frequent_genre(grea
     # film (611) at 128 px, evaluated on dev + test together so that the held-out set is
     # not tiny.
     ids = RecordStore(paths.dataset_dir(greatest_films_root)).ids()[::2]
-    root = build_standin_dataset(greatest_films_root, tmp_path / "subset", ids)
+    root = built_dataset(greatest_films_root, tmp_path / "subset", ids)
     features.build_features(root, image=["efficientnet-lite0"], only=["image"], workers=0,
                             options=EncoderOptions(image_size=128), progress=False)
     with h5py.File(root / "multimodal_imdb.hdf5") as handle:
@@ -262,7 +254,7 @@ def test_cli_builds_every_output_with_the_offline_encoders(small_root):
     assert result.exit_code == 0, result.output
     names = ["glove_features", "three_grams", "word_grams", "sequences", "efficientnet_features"]
     manifest = json.loads((small_root / "manifest.json").read_text())
-    assert set(names) <= set(manifest["features"]) and manifest["rows"] == SMALL_ROWS  # other keys kept
+    assert set(names) <= set(manifest["features"]) and manifest["counts"]["total"] == SMALL_ROWS  # build keys kept
     ids = features.read_rows(small_root).ids
     with h5py.File(small_root / "multimodal_imdb.hdf5") as handle:
         assert all(handle[name].shape[0] == SMALL_ROWS for name in names)
@@ -356,7 +348,7 @@ def test_unknown_names_are_refused(small_root, args, message):
 
 def test_a_root_without_a_built_dataset_is_refused(tmp_path):
     result = run_cli("--root", str(tmp_path), "--text", "glove-50", "--only", "text")
-    assert result.exit_code == 2 and "no built dataset" in one_line_error(result)
+    assert result.exit_code == 2 and "no such HDF5 file; run `mmimdb build` first" in one_line_error(result)
 
 
 def test_library_raises_usage_errors_not_tracebacks(small_root):
