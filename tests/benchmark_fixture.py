@@ -113,6 +113,14 @@ def build_benchmark_root(records_root: Path, out_root: Path) -> Path:
     return out_root
 
 
+def use_one_thread() -> None:
+    """Train the small test models on one thread: two threads gain nothing at this size and
+    lose much when other processes share the two cores (OpenMP threads wait on each other)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def benchmark_root(greatest_films_root: Path, tmp_path_factory) -> Path:
     """The stand-in data root, built once per test session (cached in this module)."""
     import pytest

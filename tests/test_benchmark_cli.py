@@ -9,10 +9,11 @@ import h5py
 import pytest
 from click.testing import CliRunner
 
-from benchmark_fixture import benchmark_root
+from benchmark_fixture import benchmark_root, use_one_thread
 from mmimdb_cli.main import cli
 
 pytest.importorskip("torch")
+use_one_thread()
 
 
 @pytest.fixture()

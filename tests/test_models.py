@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark_fixture import benchmark_root
+from benchmark_fixture import benchmark_root, use_one_thread
 from mmimdb.errors import UsageError
 from mmimdb.metrics import macro_f1
 
@@ -12,6 +12,8 @@ pytest.importorskip("torch")
 
 from mmimdb import models  # noqa: E402
 from mmimdb.benchmark.data import BenchmarkData  # noqa: E402
+
+use_one_thread()
 
 # Small and short: enough to learn something, fast on two cores. The learning rates are in
 # the paper's search range; the default 0.01 suits 15,552 training movies, not 733.
@@ -59,11 +61,11 @@ def test_same_seed_same_numbers_on_cpu(splits):
 
 
 def test_gmu_gates_are_probabilities_one_per_hidden_unit(splits):
-    gmu = models.get("GMU").create(**QUICK).fit(splits["train"], splits["dev"])
+    gmu = models.get("GMU").create(**{**QUICK, "epochs": 2}).fit(splits["train"], splits["dev"])
     gates = gmu.gates(splits["dev"].inputs)
     assert gates.shape == (len(splits["dev"]), QUICK["hidden"])
     assert np.all((gates > 0) & (gates < 1))
-    multi = models.get("GMU_3").create(**QUICK).fit(splits["train"], splits["dev"])
+    multi = models.get("GMU_3").create(**{**QUICK, "epochs": 2}).fit(splits["train"], splits["dev"])
     assert multi.gates(splits["dev"].inputs).shape == (len(splits["dev"]), 3, QUICK["hidden"])
 
 
