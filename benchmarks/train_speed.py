@@ -148,10 +148,13 @@ def per_op_overhead() -> float:
     counter = _OpCounter()
     with counter:
         step()
-    started = time.perf_counter()
-    for _ in range(200):
-        step()
-    return (time.perf_counter() - started) / 200 / counter.count
+    best = math.inf
+    for _ in range(5):  # best of 5: other processes on the machine only ever slow it down
+        started = time.perf_counter()
+        for _ in range(50):
+            step()
+        best = min(best, (time.perf_counter() - started) / 50)
+    return best / counter.count
 
 
 def main() -> None:
@@ -159,21 +162,28 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=ORIGINAL["train"])
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--gpu-tflops", type=float, default=100.0, help="assumed sustained bf16 TFLOP/s of the GPU")
     parser.add_argument("--epochs-per-trial", type=float, default=40.0,
                         help="assumed epochs a trial runs (best epoch + patience 20; the cap is 200)")
     parser.add_argument("--trials", type=int, default=25)
     args = parser.parse_args()
     device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
 
     inputs = ("vgg_features", "features")
     train, dev = random_split("train", args.rows, inputs, 1), random_split("dev", 512, inputs, 2)
-    gmu = models.get("GMU").create(epochs=args.epochs, patience=args.epochs, device=device).fit(train, dev)
-    ours = gmu.history_["samples_per_second"]
-    torch.manual_seed(0)
-    reference = reference_loop(models.get("GMU").create().build({"vgg_features": 4096, "features": 300}), train, args.epochs, device)
-    print(f"GMU training, {args.rows} rows x {args.epochs} epochs, batch 128, hidden 512:")
+    ours, reference = 0.0, 0.0
+    for _ in range(args.repeats):  # alternate the two and keep each one's best run
+        gmu = models.get("GMU").create(epochs=args.epochs, patience=args.epochs, device=device).fit(train, dev)
+        ours = max(ours, gmu.history_["samples_per_second"])
+        torch.manual_seed(0)
+        network = models.get("GMU").create().build({"vgg_features": 4096, "features": 300})
+        reference = max(reference, reference_loop(network, train, args.epochs, device))
+    print(f"GMU training, {args.rows} rows x {args.epochs} epochs, batch 128, hidden 512, best of {args.repeats}:")
     print(f"  mmimdb fit       {ours:10.0f} samples/s")
     print(f"  reference loop   {reference:10.0f} samples/s")
     print(f"  ratio ours/reference {ours / reference:.2f}")

@@ -126,3 +126,35 @@ def test_a_plugin_file_adds_a_model(root, tmp_path):
     result = _run("--plugin", str(plugin), "--model", "Poster_logistic", "--root", str(root), "--epochs", "2", "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert "| Visual | Poster_logistic |" in (root / "benchmark" / "table2.md").read_text()
+
+
+def test_seeds_give_mean_and_spread(root):
+    result = _run("--model", "Logistic_w2v", "--seeds", "2", "--root", str(root), "--epochs", "2", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    model = json.loads((root / "benchmark" / "results.json").read_text())["models"]["Logistic_w2v"]
+    assert model["seeds"] == [0, 1] and model["test"]["f1"]["macro"]["std"] >= 0
+    assert "| Text | Logistic_w2v | 0." in (root / "benchmark" / "table2.md").read_text()
+    assert " ± " in (root / "benchmark" / "table2.md").read_text()
+
+
+def test_original_release_layout_gets_the_papers_numbers(tmp_path):
+    """An HDF5 in the original layout (no 'split' attribute, 25,959 rows in split order)."""
+    import numpy as np
+    from conftest import shared_path
+
+    split = json.loads(shared_path("mmimdb-split.json").read_text())
+    ids = split["train"] + split["dev"] + split["test"]
+    rng = np.random.default_rng(0)
+    labels = (rng.uniform(size=(len(ids), 23)) < 0.15).astype(np.int32)
+    path = tmp_path / "multimodal_imdb.hdf5"
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("imdb_ids", data=np.array(ids, dtype="S7"))
+        handle.create_dataset("genres", data=labels)
+        handle.create_dataset("features", data=(labels[:, :4] + rng.normal(0, 0.5, (len(ids), 4))).astype(np.float32))
+    result = _run("--model", "Logistic_w2v", "--hdf5", str(path), "--epochs", "1", "--out", str(tmp_path / "out"), "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["dataset"]["original_split"] is True
+    assert results["dataset"]["split_rows"] == {"train": 15552, "dev": 2608, "test": 7799}
+    row = next(line for line in (tmp_path / "out" / "table2.md").read_text().splitlines() if "Logistic_w2v" in line)
+    assert row.endswith("| 0.530 | 0.540 | 0.550 | 0.420 |")
