@@ -199,12 +199,13 @@ def plot_synthetic(example: dict[str, Any], path: Path) -> None:
     plt = _pyplot()
     x_v, x_t, c, m, z = (np.asarray(example[k]) for k in ("x_v", "x_t", "c", "m", "z"))
     figure, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for axis, x, title in ((axes[0], x_v, "visual x_v"), (axes[1], x_t, "textual x_t")):
+    # x_v carries the class where M = 1, x_t where M = 0.
+    for axis, x, informative, title in ((axes[0], x_v, m == 1, "visual x_v"), (axes[1], x_t, m == 0, "textual x_t")):
         for cls, colour in ((0, "tab:blue"), (1, "tab:red")):
-            for latent, marker in ((1, "o"), (0, "x")):
-                rows = (c == cls) & (m == latent)
+            for is_informative, marker, kind in ((True, "o", "informative"), (False, "x", "noise")):
+                rows = (c == cls) & (informative == is_informative)
                 axis.scatter(x[rows, 0], x[rows, 1], s=12, c=colour, marker=marker,
-                             label=f"C={cls}, M={latent}", alpha=0.7)
+                             label=f"C={cls}, {kind}", alpha=0.7)
         axis.set_title(f"{title} (o: informative, x: noise)")
     axes[0].legend(fontsize=7)
     axes[2].hist([z[m == 1], z[m == 0]], bins=30, label=["M=1 (x_v informative)", "M=0 (x_t informative)"])
