@@ -1,0 +1,59 @@
+"""Single-modality models: MaxoutMLP (2 or 1 hidden layers) and logistic regression.
+
+Each is registered once per feature it is reported on in Table 2: ``_w2v`` reads the text
+vector (``features``; word2vec in the paper), ``_3grams`` the char-3-gram TF-IDF,
+``VGG_Transfer`` the image vector (``vgg_features``).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from .base import N_LABELS, NeuralClassifier, classifier_head
+from .registry import register
+
+
+class SingleInput(nn.Module):
+    """Applies ``body`` to the one input ``name``."""
+
+    def __init__(self, name: str, body: nn.Module):
+        super().__init__()
+        self.name, self.body = name, body
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return self.body(batch[self.name])
+
+
+def logistic(in_features: int, dropout: float, n_labels: int = N_LABELS) -> nn.Sequential:
+    """Logistic regression on batch-normalised input: ``BN -> dropout -> Linear(23)``."""
+    return nn.Sequential(nn.BatchNorm1d(in_features), nn.Dropout(dropout), nn.Linear(in_features, n_labels))
+
+
+class MaxoutMLP(NeuralClassifier):
+    """The paper's MaxoutMLP on one feature (``hidden_layers`` maxout layers of 2 pieces)."""
+
+    def __init__(self, inputs: tuple[str, ...], hidden_layers: int = 2, **params: Any):
+        super().__init__(inputs, **params)
+        self.hidden_layers = hidden_layers
+
+    def build(self, dims: Mapping[str, Any]) -> nn.Module:
+        (name,) = self.inputs
+        return SingleInput(name, classifier_head(dims[name], self.hidden, self.dropout, self.hidden_layers))
+
+
+class LogisticRegression(NeuralClassifier):
+    """Logistic regression (23 independent sigmoids) on one feature."""
+
+    def build(self, dims: Mapping[str, Any]) -> nn.Module:
+        (name,) = self.inputs
+        return SingleInput(name, logistic(dims[name], self.dropout))
+
+
+register("MaxoutMLP_w2v", inputs=("features",), modality="Text", cls=MaxoutMLP)
+register("MaxoutMLP_w2v_1_hidden", inputs=("features",), modality="Text", cls=MaxoutMLP, hidden_layers=1)
+register("Logistic_w2v", inputs=("features",), modality="Text", cls=LogisticRegression)
+register("MaxoutMLP_3grams", inputs=("three_grams",), modality="Text", cls=MaxoutMLP)
+register("Logistic_3grams", inputs=("three_grams",), modality="Text", cls=LogisticRegression)
+register("VGG_Transfer", inputs=("vgg_features",), modality="Visual", cls=MaxoutMLP)
