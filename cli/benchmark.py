@@ -33,11 +33,16 @@ from .options import root_option
               help="Where reports go [default: ROOT/benchmark].")
 @click.option("--plugin", "plugins", type=click.Path(dir_okay=False), multiple=True,
               help="A Python file that registers more models (mmimdb.models.register).")
+@click.option("--text-features", default="features", show_default=True,
+              help="HDF5 dataset that serves the text vector (e.g. glove_features for the offline encoder).")
+@click.option("--image-features", default="vgg_features", show_default=True,
+              help="HDF5 dataset that serves the image vector (e.g. efficientnet_features).")
 @click.option("--fresh", is_flag=True, help="Retrain models whose results from an identical run are saved.")
 @click.option("--list", "list_models", is_flag=True, help="List the models and their inputs, then exit.")
 def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: int, epochs: int | None,
               patience: int, device: str, root: str | None, hdf5_file: str | None, out_dir: str | None,
-              plugins: tuple[str, ...], fresh: bool, list_models: bool) -> None:
+              plugins: tuple[str, ...], text_features: str, image_features: str, fresh: bool,
+              list_models: bool) -> None:
     """Train the GMU and the baselines of the paper's Table 2; write tables and plots.
 
     \b
@@ -79,7 +84,9 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
                              + ("" if hdf5_file else " (or pass --hdf5 FILE)"))
         settings = RunSettings(search=search, seeds=seeds or 1, seed=seed, epochs=epochs or 200,
                                patience=patience, device=resolved, progress=True)
-        data = BenchmarkData(path)
+        aliases = {name: stored for name, stored in (("features", text_features), ("vgg_features", image_features))
+                   if stored != name}
+        data = BenchmarkData(path, aliases)
         results = run_benchmark(data, names, settings, runs_dir=out / "runs", fresh=fresh)
         written = write_benchmark_reports(results, out)
         for name, result in results["models"].items():

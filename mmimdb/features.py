@@ -45,6 +45,8 @@ FEATURES_DIR = "features"
 TFIDF_OUTPUTS = {"three_grams": dict(analyzer="char", ngram_range=(3, 3), min_df=2),
                  "word_grams": dict(min_df=10)}
 SEQUENCES = "sequences"
+#: Word vectors of the sequence ids (not row-aligned): what RNN_transfer starts from.
+EMBEDDINGS = "embeddings"
 #: Groups ``--only`` accepts: the chosen encoders' outputs, and the encoder-free outputs.
 OUTPUT_GROUPS = ("text", "image", "three_grams", "word_grams", "sequences")
 UNKNOWN_TOKEN = "<unk>"
@@ -227,6 +229,21 @@ def build_tfidf_output(root: Path, rows: Rows, tokens: Sequence[Sequence[str]], 
     _write_parquet(Path(root) / FEATURES_DIR / f"{name}.parquet", rows.ids, sparse_columns(), entry)
     update_manifest(root, name, entry)
     log(f"{name}: TF-IDF {len(terms)} terms (fitted on {len(train)} train plots) in {time.perf_counter() - started:.1f} s")
+    return entry
+
+
+def build_embeddings_output(root: Path, encoder: TextEncoder, log: Log) -> dict[str, Any]:
+    """``embeddings`` (V, dim): row i is the text encoder's vector of ``sequences`` id i
+    (row 0, the unknown word, is zeros), so RNN_transfer starts from pretrained vectors."""
+    vocabulary = json.loads((Path(root) / FEATURES_DIR / f"{SEQUENCES}.vocabulary.json").read_text("utf-8"))
+    vectors = np.asarray(encoder.encode([[word] for word in vocabulary]), dtype=np.float32)
+    vectors[0] = 0.0
+    entry = {"modality": "text", "encoder": encoder.name, **encoder.info, "dims": list(vectors.shape),
+             "rows": f"one per id of {SEQUENCES}", "hdf5": f"{hdf5.FILE_NAME}:/{EMBEDDINGS}", "built": _now()}
+    hdf5.add_array(hdf5_path(root), EMBEDDINGS, vectors, attrs={k: v for k, v in entry.items() if k != "built"})
+    update_manifest(root, EMBEDDINGS, entry)
+    known = int(np.count_nonzero(np.abs(vectors).sum(axis=1)))
+    log(f"{EMBEDDINGS}: {encoder.name} vectors for {known} of {len(vocabulary)} sequence ids")
     return entry
 
 
@@ -503,6 +520,8 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
                 built[name] = build_tfidf_output(root, rows, tokens, name, log)
         if SEQUENCES in groups:
             built[SEQUENCES] = build_sequences_output(root, rows, tokens, log)
+            if text_encoders:
+                built[EMBEDDINGS] = build_embeddings_output(root, text_encoders[0], log)
     for encoder in image_encoders:
         extract_image_features(root, rows, encoder, device=device, batch_size=batch_size, workers=workers,
                                chunk_rows=chunk_rows, force=force, progress=progress, log=log)

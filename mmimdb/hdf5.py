@@ -211,6 +211,28 @@ def read_rows(path: str | os.PathLike, name: str, start: int, stop: int) -> np.n
         return handle[name][start:stop]
 
 
+def _write_attrs(dataset: Any, attrs: dict[str, Any] | None) -> None:
+    """Numbers, strings and arrays as they are; anything else as JSON text."""
+    for key, value in (attrs or {}).items():
+        dataset.attrs[key] = value if isinstance(value, (str, int, float, np.ndarray)) else json.dumps(value)
+
+
+def add_array(path: str | os.PathLike, name: str, array: np.ndarray, attrs: dict[str, Any] | None = None) -> None:
+    """Add (or replace) a dataset that is not one row per movie (e.g. ``embeddings``, the
+    word vectors of the ``sequences`` ids). Written under a temporary name, then renamed."""
+    if name in (IMDB_IDS, GENRES_NAME, IMAGES) or name.endswith(PARTIAL_SUFFIX) or "/" in name or not name:
+        raise UsageError(f"cannot write a dataset named {name!r}")
+    with _open(path, "r+") as handle:
+        partial = name + PARTIAL_SUFFIX
+        if partial in handle:
+            del handle[partial]
+        dataset = handle.create_dataset(partial, data=array, track_times=False)
+        _write_attrs(dataset, attrs)
+        if name in handle:
+            del handle[name]
+        handle.move(partial, name)
+
+
 def _rows_in(data: np.ndarray | Iterable[np.ndarray]) -> Iterable[np.ndarray]:
     if isinstance(data, np.ndarray):
         yield data
@@ -257,8 +279,7 @@ def add_dataset(path: str | os.PathLike, name: str, data: np.ndarray | Iterable[
             if dataset is not None:
                 del handle[partial]
             raise UsageError(f"dataset {name!r} has {written} rows; the file has {count} movies")
-        for key, value in (attrs or {}).items():
-            dataset.attrs[key] = value if isinstance(value, (str, int, float, np.ndarray)) else json.dumps(value)
+        _write_attrs(dataset, attrs)
         if name in handle:
             del handle[name]
         handle.move(partial, name)

@@ -262,6 +262,13 @@ def test_cli_builds_every_output_with_the_offline_encoders(small_root):
         assert pq.read_table(small_root / "features" / f"{name}.parquet").column("imdb_id").to_pylist() == ids
     loaded = features.read_features(small_root, ["glove_features", "efficientnet_features", "sequences"], "dev")
     assert loaded["genres"].shape[0] == loaded["glove_features"].shape[0] == len(loaded["sequences"])
+    # embeddings: row i is the GloVe vector of sequence id i (0 = unknown word, zeros)
+    vocabulary = json.loads((small_root / "features" / "sequences.vocabulary.json").read_text())
+    glove = text_encoder("glove-50")
+    with h5py.File(small_root / "multimodal_imdb.hdf5") as handle:
+        embeddings = handle["embeddings"][()]
+    assert embeddings.shape == (len(vocabulary), 50) and not embeddings[0].any()
+    np.testing.assert_allclose(embeddings[1], glove.encode([[vocabulary[1]]])[0], rtol=1e-6)
 
 
 def test_missing_word2vec_file_names_the_file_option_and_variable(small_root, tmp_path, monkeypatch):

@@ -35,11 +35,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import paths
 from ..errors import UsageError
 from ..genres import GENRES
-from ..paths import data_root
 
-HDF5_NAME = "multimodal_imdb.hdf5"
 SPLITS = ("train", "dev", "test")
 #: Row-wise inputs a model can ask for, and which command writes each.
 ROW_DATASETS: dict[str, str] = {
@@ -68,7 +67,7 @@ ORIGINAL_SPLIT_SHA256 = "c50fcf958c479044a80528727c06c1b2f513f4ee884b453e4f74d06
 
 def hdf5_path(root: str | os.PathLike | None = None) -> Path:
     """Where ``mmimdb build`` writes the HDF5 under the data root."""
-    return data_root(root) / HDF5_NAME
+    return paths.hdf5_path(paths.data_root(root))
 
 
 @dataclass
@@ -138,10 +137,16 @@ def _text_ids(values: np.ndarray) -> list[str]:
 
 
 class BenchmarkData:
-    """One ``multimodal_imdb.hdf5``: which inputs it has, and its rows by split."""
+    """One ``multimodal_imdb.hdf5``: which inputs it has, and its rows by split.
 
-    def __init__(self, path: str | os.PathLike):
+    ``aliases`` maps an input name the models ask for to the dataset that serves it, e.g.
+    ``{"features": "glove_features", "vgg_features": "efficientnet_features"}`` to run the
+    paper's text and image models on the offline encoders' features.
+    """
+
+    def __init__(self, path: str | os.PathLike, aliases: dict[str, str] | None = None):
         self.path = Path(path).expanduser()
+        self.aliases = dict(aliases or {})
         if not self.path.is_file():
             raise UsageError(f"no dataset at {self.path}: build it with `mmimdb build` then `mmimdb build-features`")
         h5py = _h5py()
@@ -153,7 +158,12 @@ class BenchmarkData:
             if "genres" not in handle:
                 raise UsageError(f"{self.path} has no 'genres' dataset: rebuild it with `mmimdb build`")
             self.n_rows = int(handle["genres"].shape[0])
-            self.available = {name for name in handle.keys() if isinstance(handle[name], h5py.Dataset)}
+            stored = {name for name in handle.keys() if isinstance(handle[name], h5py.Dataset)}
+            for wanted, actual in self.aliases.items():
+                if actual not in stored:
+                    raise UsageError(f"{self.path} has no dataset '{actual}' (asked to serve '{wanted}'); "
+                                     f"it has: {', '.join(sorted(stored))}")
+            self.available = (stored - set(self.aliases)) | set(self.aliases)
             names = handle["genres"].attrs.get("target_names")
             self.target_names = list(json.loads(names)) if isinstance(names, (str, bytes)) else (
                 [n.decode() if isinstance(n, bytes) else str(n) for n in names] if names is not None else list(GENRES))
@@ -164,9 +174,13 @@ class BenchmarkData:
             raise UsageError(f"{self.path}: 'genres' has {self._genres.shape[1]} columns but {len(self.target_names)} target names")
 
     @classmethod
-    def open(cls, root: str | os.PathLike | None = None) -> "BenchmarkData":
+    def open(cls, root: str | os.PathLike | None = None, aliases: dict[str, str] | None = None) -> "BenchmarkData":
         """The dataset under the data root (``root/multimodal_imdb.hdf5``)."""
-        return cls(hdf5_path(root))
+        return cls(hdf5_path(root), aliases)
+
+    def stored_name(self, name: str) -> str:
+        """The dataset in the file that serves the input ``name``."""
+        return self.aliases.get(name, name)
 
     def _split_rows(self, attribute: Any) -> dict[str, tuple[int, int]]:
         if attribute is None:
@@ -203,14 +217,15 @@ class BenchmarkData:
         loaded: dict[str, Any] = {}
         with _h5py().File(self.path, "r") as handle:
             for dataset in inputs:
+                stored = self.stored_name(dataset)
                 if dataset == "images":
-                    in_memory = _read_images(handle[dataset], start, stop)
-                    loaded[dataset] = in_memory if in_memory is not None else LazyRows(self.path, dataset, start, stop)
+                    in_memory = _read_images(handle[stored], start, stop)
+                    loaded[dataset] = in_memory if in_memory is not None else LazyRows(self.path, stored, start, stop)
                 elif dataset == "sequences":
-                    loaded[dataset] = [np.asarray(row, dtype=np.int64) for row in handle[dataset][start:stop]]
+                    loaded[dataset] = [np.asarray(row, dtype=np.int64) for row in handle[stored][start:stop]]
                 else:
-                    loaded[dataset] = np.asarray(handle[dataset][start:stop], dtype=np.float32)
-            shared_arrays = {name_: np.asarray(handle[name_][:], dtype=np.float32) for name_ in shared}
+                    loaded[dataset] = np.asarray(handle[stored][start:stop], dtype=np.float32)
+            shared_arrays = {name_: np.asarray(handle[self.stored_name(name_)][:], dtype=np.float32) for name_ in shared}
         return Split(name, loaded, self._genres[start:stop], self.ids[start:stop], shared_arrays)
 
     def describe(self) -> dict[str, Any]:
@@ -220,6 +235,7 @@ class BenchmarkData:
             "rows": self.n_rows,
             "split_rows": {name: b - a for name, (a, b) in self.rows.items()},
             "datasets": sorted(self.available),
+            "aliases": self.aliases,
             "target_names": self.target_names,
             "original_split": self.is_original_split(),
         }
