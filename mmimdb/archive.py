@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from tqdm import tqdm
 
-from . import atomic, images, lock, paths, record as records
+from . import atomic, images, lock, paths, record as records, split as splits
 from .download import download, sha256_of
 from .errors import ArchiveError, ImageError, RecordError, UsageError
 from .store import RecordStore
@@ -37,7 +37,7 @@ RELEASE_HOSTS = ("archive.org", ".archive.org")
 #: Caps per archive member, bytes.
 MAX_JSON_BYTES = 8 * 1024 * 1024
 MAX_SPLIT_BYTES = 32 * 1024 * 1024
-SPLITS = ("train", "dev", "test")
+SPLITS = splits.SPLITS
 REPORT_NAME = "import-report.json"
 SOURCE_NAME = "archive"
 
@@ -75,31 +75,6 @@ class ImportReport:
             "fatal": self.fatal,
             "imported_ids": sorted(self.imported),
         }
-
-
-def parse_split(data: bytes | str, name: str = "split.json") -> dict[str, list[str]]:
-    """Read a ``split.json`` of the original format; raise :class:`UsageError` if malformed.
-
-    Ids must be digit strings of at least 7 characters, each in one split only.
-    """
-    try:
-        split = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UsageError(f"{name}: invalid JSON ({error})") from None
-    if not isinstance(split, dict) or set(split) != set(SPLITS):
-        raise UsageError(f"{name}: expected an object with exactly the keys train, dev, test")
-    seen: dict[str, str] = {}
-    for part in SPLITS:
-        ids = split[part]
-        if not isinstance(ids, list):
-            raise UsageError(f"{name}: '{part}' is not a list")
-        for imdb_id in ids:
-            if not (isinstance(imdb_id, str) and imdb_id.isdigit() and len(imdb_id) >= 7):
-                raise UsageError(f"{name}: '{part}' has an id that is not 7+ digits: {imdb_id!r}")
-            if imdb_id in seen:
-                raise UsageError(f"{name}: id {imdb_id} is in both '{seen[imdb_id]}' and '{part}'")
-            seen[imdb_id] = part
-    return split
 
 
 def _check_member(member: tarfile.TarInfo) -> None:
@@ -229,10 +204,18 @@ class _Importer:
 
 
 def _keep_split(data: bytes, root: Path, report: ImportReport, name: str) -> None:
-    split = parse_split(data, name)
-    target = paths.split_path(root)
-    counts = {part: len(split[part]) for part in SPLITS}
-    if target.is_file() and parse_split(target.read_bytes(), str(target)) != split:
+    """Check the release's ``split.json`` and keep it as ``<root>/release-split.json``;
+    an existing, different file is kept and the difference reported."""
+    def parsed(raw: bytes, source: str) -> splits.SplitFile:
+        try:
+            return splits.parse_split(json.loads(raw), source)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise UsageError(f"{source}: invalid JSON ({error})") from None
+
+    split = parsed(data, name)
+    target = paths.release_split_path(root)
+    counts = {part: len(split.ids[part]) for part in SPLITS}
+    if target.is_file() and parsed(target.read_bytes(), str(target)).ids != split.ids:
         report.split = {"kept": str(target), "counts": counts, "note": f"{name} differs from the existing {target}; kept the existing file"}
         report.messages.append(report.split["note"])
         return
@@ -313,7 +296,7 @@ def import_release(
     """Import the original release from a URL, a ``.tar.gz``/``.tar`` file or a folder.
 
     Writes the valid movies into ``<root>/dataset``, keeps ``split.json`` as
-    ``<root>/split.json``, and saves the report as ``<root>/import-report.json``. Raises
+    ``<root>/release-split.json``, and saves the report as ``<root>/import-report.json``. Raises
     :class:`ArchiveError` for a truncated, non-archive or unsafe archive, after keeping every
     movie completed before the problem; :class:`UsageError` for a wrong path.
     """

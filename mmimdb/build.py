@@ -160,7 +160,7 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
     """Build the dataset of the records under ``root``; return the manifest.
 
     ``method`` is ``original``, ``iterative`` or ``file`` (then ``split_file`` names the
-    ``split.json``). ``seed`` changes the shuffle of ``original`` (default ``[2014, 8, 6]``)
+    ``split.json``; default: the imported release's ``release-split.json``). ``seed`` changes the shuffle of ``original`` (default ``[2014, 8, 6]``)
     and ``iterative`` (default 20140806). With ``strict``, an unreadable record or poster,
     or a split-file id that is not among the records, stops the build instead of being
     reported. ``workers`` defaults to the number of cores.
@@ -168,8 +168,11 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
     root = paths.data_root(root)
     if method not in splits.METHODS:
         raise UsageError(f"unknown split method {method!r}; use one of {', '.join(splits.METHODS)}")
+    if method == "file" and split_file is None and paths.release_split_path(root).is_file():
+        split_file = paths.release_split_path(root)  # the release's split, kept by the archive import
     if (method == "file") != (split_file is not None):
-        raise UsageError("--split file needs --split-file PATH" if method == "file"
+        raise UsageError("--split file needs --split-file PATH (or a release imported by `mmimdb fetch --from-archive`)"
+                         if method == "file"
                          else f"--split-file is only used with --split file (not {method})")
     if method == "file" and seed is not None:
         raise UsageError("--seed does not apply to --split file")

@@ -5,7 +5,8 @@ original release (``dataset/`` + ``split.json``) so that the original tools read
 
     <root>/dataset/<7-digit id>.json   movie records (IMDbPY key names)
     <root>/dataset/<7-digit id>.jpeg   posters
-    <root>/split.json                  {"train": [...], "dev": [...], "test": [...]}
+    <root>/split.json                  {"train": [...], "dev": [...], "test": [...]} of the build
+    <root>/release-split.json          the original release's split.json, when imported
     <root>/downloads/                  downloaded archives and lists (resumable)
     <root>/multimodal_imdb.hdf5        the original HDF5 layout (``mmimdb build``)
     <root>/parquet/<split>.parquet     one Parquet file per split (``mmimdb build``)
@@ -34,6 +35,12 @@ def dataset_dir(root: Path) -> Path:
 
 def split_path(root: Path) -> Path:
     return root / "split.json"
+
+
+def release_split_path(root: Path) -> Path:
+    """The original release's ``split.json``, as imported by ``mmimdb fetch --from-archive``
+    (kept apart from ``split.json``, which ``mmimdb build`` writes)."""
+    return root / "release-split.json"
 
 
 def downloads_dir(root: Path) -> Path:

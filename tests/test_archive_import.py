@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -19,8 +18,6 @@ from click.testing import CliRunner
 
 import greatest_films
 from conftest import shared_path
-from mmimdb.archive import import_release, parse_split
-from mmimdb.errors import ArchiveError, UsageError
 from mmimdb.store import RecordStore
 from mmimdb_cli.main import cli
 
@@ -87,8 +84,8 @@ def test_greatest_films_archive_imports_every_complete_film_as_in_the_csv(releas
         assert movie["poster"]["sha256"] == hashlib.sha256(poster).hexdigest()
         assert store.read_poster(row["imdb_id"]) == poster
         assert movie["sources"]["plot"] == "archive"
-    # split.json is kept as given, in the original format
-    kept = json.loads((root / "split.json").read_text())
+    # the release's split.json is kept as given (release-split.json; build writes split.json)
+    kept = json.loads((root / "release-split.json").read_text())
     assert [len(kept[p]) for p in ("train", "dev", "test")] == [15552, 2608, 7799]
     assert "train 15552, dev 2608, test 7799" in result.output
 
@@ -212,15 +209,32 @@ def test_checksum_mismatch_of_a_local_archive_is_refused(release_archive, tmp_pa
     assert not (tmp_path / "root" / "dataset").exists() or not any((tmp_path / "root" / "dataset").iterdir())
 
 
-def test_split_json_is_checked(tmp_path):
-    assert parse_split(shared_path("mmimdb-split.json").read_bytes())["dev"][0].isdigit()
-    with pytest.raises(UsageError, match="in both 'train' and 'test'"):
-        parse_split(json.dumps({"train": ["0000001"], "dev": [], "test": ["0000001"]}))
-    with pytest.raises(UsageError, match="exactly the keys"):
-        parse_split(json.dumps({"train": []}))
-    archive = tar_with({"mmimdb/split.json": b"[1, 2]", "mmimdb/dataset/0000417.json": a_record(), "mmimdb/dataset/0000417.jpeg": a_poster()}, tmp_path / "a.tar.gz")
+@pytest.mark.parametrize(
+    "split_json, message",
+    [(b"[1, 2]", "mmimdb/split.json: expected an object with keys train, dev, test"),
+     (b'{"train": ["0000001"], "dev": [], "test": ["0000001"]}', "mmimdb/split.json: 1 duplicate id(s): 0000001 (train/test)"),
+     (b"{oops", "mmimdb/split.json: invalid JSON")],
+)
+def test_a_bad_split_json_in_the_archive_is_a_one_line_error(tmp_path, split_json, message):
+    members = {"mmimdb/dataset/0000417.json": a_record(), "mmimdb/dataset/0000417.jpeg": a_poster(), "mmimdb/split.json": split_json}
+    archive = tar_with(members, tmp_path / "a.tar.gz")
     result = run_fetch("--from-archive", str(archive), "--root", str(tmp_path / "root"))
-    assert result.exit_code == 2 and "split.json: expected an object" in last_line(result)
+    assert result.exit_code == 2 and message in last_line(result)
+    assert RecordStore(tmp_path / "root" / "dataset").ids() == ["tt0000417"]  # imported before the split came
+
+
+def test_the_release_split_is_what_build_split_file_uses_by_default(tmp_path):
+    from mmimdb.build import build
+
+    members = {"mmimdb/dataset/0000417.json": a_record(), "mmimdb/dataset/0000417.jpeg": a_poster(),
+               "mmimdb/split.json": b'{"train": ["0000417"], "dev": [], "test": ["1234567"]}'}
+    root = tmp_path / "root"
+    assert run_fetch("--from-archive", str(tar_with(members, tmp_path / "a.tar.gz")), "--root", str(root)).exit_code == 0
+    manifest = build(root, method="file")
+    assert manifest["split"]["split_file"] == str(root / "release-split.json")
+    assert manifest["counts"]["unknown_ids"] == 1
+    assert json.loads((root / "split.json").read_text())["train"] == ["0000417"]
+    assert (root / "release-split.json").read_bytes() == members["mmimdb/split.json"]
 
 
 def test_kill_during_import_leaves_only_whole_records_and_a_rerun_completes(release_archive, tmp_path):
