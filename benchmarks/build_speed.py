@@ -29,19 +29,10 @@ FULL_DATASET = 25_959
 def write_records(root: Path) -> int:
     """The complete greatest films as records + posters under ``root/dataset``."""
     import greatest_films
-    from mmimdb import images, record
     from mmimdb.store import RecordStore
 
-    store = RecordStore(root / "dataset")
-    for row in greatest_films.read_rows():
-        if not greatest_films.is_complete(row):
-            continue
-        normalized = record.from_imdbpy(row["imdb_id"], greatest_films.imdbpy_record(row))
-        poster = greatest_films.poster_file(row["imdb_id"]).read_bytes()
-        info = images.check_poster(poster, row["imdb_id"])
-        normalized["poster"] = {**normalized.get("poster", {}), "sha256": info.sha256, "width": info.width, "height": info.height}
-        store.write(normalized, poster)
-    return len(store)
+    greatest_films.write_store(root)
+    return len(RecordStore(root / "dataset"))
 
 
 def cpu_seconds() -> float:

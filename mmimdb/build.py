@@ -16,7 +16,6 @@ were.
 """
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 import platform
@@ -31,6 +30,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from . import __version__, atomic, hdf5, parquet, paths, split as splits
+from .download import sha256_of
 from .errors import ImageError, MmimdbError, RecordError, UsageError
 from .genres import GENRES, labels_of
 from .images import check_poster
@@ -114,14 +114,6 @@ def _progress(iterable: Iterable[Any], total: int, description: str, enabled: bo
     from tqdm import tqdm
 
     return tqdm(iterable, total=total, desc=description, unit="movie", disable=not enabled, leave=False)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def package_versions() -> dict[str, str]:
@@ -232,10 +224,10 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
             "mmimdb": __version__,
             "split": {"method": method, "seed": effective_seed,
                       "split_file": str(chosen_file.path) if chosen_file else None,
-                      "split_file_sha256": sha256_file(chosen_file.path) if chosen_file else None},
+                      "split_file_sha256": sha256_of(chosen_file.path) if chosen_file else None},
             "counts": {**{name: len(rows[name]) for name in splits.SPLITS}, "total": int(len(order)),
                        "records": len(store_ids), "excluded": len(excluded), "unknown_ids": len(unknown_ids)},
-            "outputs": {name: {"sha256": sha256_file(staging / name), "bytes": (staging / name).stat().st_size}
+            "outputs": {name: {"sha256": sha256_of(staging / name), "bytes": (staging / name).stat().st_size}
                         for name in outputs},
             "versions": package_versions(),
         }

@@ -27,13 +27,18 @@ CHUNK_BYTES = 1 << 20
 STREAM_BYTES = 64 * 1024
 
 
-def sha256_of(path: str | os.PathLike, chunk: int = CHUNK_BYTES) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256", chunk: int = CHUNK_BYTES) -> str:
+    """Hex digest of a file (``sha256``, ``md5``, ...), read in chunks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file."""
+    return file_digest(path, "sha256")
 
 
 def host_allowed(url: str, allowed_hosts: Iterable[str]) -> bool:

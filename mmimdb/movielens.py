@@ -11,7 +11,6 @@ folder. GroupLens terms forbid redistribution, so releases are fetched at run ti
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
 import zipfile
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+from .download import file_digest
 from .errors import DownloadError, UsageError
 from .paths import downloads_dir
 
@@ -153,14 +153,6 @@ def read_links(path: str | Path, strict: bool = True) -> list[Link]:
     return read_links_text(text, str(path), strict)
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_release(
     name: str,
     root: Path,
@@ -187,10 +179,10 @@ def fetch_release(
         if not match:
             raise DownloadError(f"{url}.md5: no MD5 in GroupLens's checksum file")
         expected = match.group(1)
-    if dest.is_file() and _md5(dest) == expected:
+    if dest.is_file() and file_digest(dest, "md5") == expected:
         return dest
     path = download(url, dest, max_bytes=2 * 1024**3, allowed_hosts=hosts, session=session)
-    actual = _md5(path)
+    actual = file_digest(path, "md5")
     if actual != expected:
         path.unlink(missing_ok=True)
         raise DownloadError(f"{url}: MD5 {actual} does not match GroupLens's {expected}; the file was removed, rerun to download it again")

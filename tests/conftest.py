@@ -34,20 +34,6 @@ def greatest_films_root(tmp_path_factory) -> Path:
     Built once per test session by writing records straight into the store (the archive
     import has its own tests). Treat it as read-only: copy it before changing anything.
     """
-    from mmimdb import images, record
-    from mmimdb.store import RecordStore
-
     import greatest_films
 
-    root = tmp_path_factory.mktemp("greatest-films-root")
-    store = RecordStore(root / "dataset")
-    for row in greatest_films.read_rows():
-        if not greatest_films.is_complete(row):
-            continue
-        normalized = record.from_imdbpy(row["imdb_id"], greatest_films.imdbpy_record(row))
-        poster = greatest_films.poster_file(row["imdb_id"]).read_bytes()
-        info = images.check_poster(poster, row["imdb_id"])
-        normalized["poster"] = {**normalized.get("poster", {}), "sha256": info.sha256, "width": info.width, "height": info.height}
-        normalized["sources"] = {field: "greatest-films" for field in normalized if field not in ("imdb_id", "extra", "sources")}
-        store.write(normalized, poster)
-    return root
+    return greatest_films.write_store(tmp_path_factory.mktemp("greatest-films-root"))

@@ -109,6 +109,25 @@ def write_release(directory: Path, rows: list[dict[str, str]] | None = None) -> 
     return top
 
 
+def write_store(root: Path, rows: list[dict[str, str]] | None = None) -> Path:
+    """Write the complete films among ``rows`` (default: all) straight into the records store
+    ``root/dataset``, posters checked, provenance "greatest-films"; return ``root``."""
+    from mmimdb import images, record
+    from mmimdb.store import RecordStore
+
+    store = RecordStore(root / "dataset")
+    for row in rows if rows is not None else read_rows():
+        if not is_complete(row):
+            continue
+        normalized = record.from_imdbpy(row["imdb_id"], imdbpy_record(row))
+        poster = poster_file(row["imdb_id"]).read_bytes()
+        info = images.check_poster(poster, row["imdb_id"])
+        normalized["poster"] = {**normalized.get("poster", {}), "sha256": info.sha256, "width": info.width, "height": info.height}
+        normalized["sources"] = {field: "greatest-films" for field in normalized if field not in ("imdb_id", "extra", "sources")}
+        store.write(normalized, poster)
+    return root
+
+
 def write_archive(directory: Path, rows: list[dict[str, str]] | None = None) -> Path:
     """``directory/mmimdb.tar.gz`` in the release layout (members under ``mmimdb/``)."""
     top = write_release(directory / "release", rows)
