@@ -23,7 +23,7 @@ from mmimdb.encoders import ImageEncoder, image_encoder
 from mmimdb.encoders.base import EncoderOptions
 from mmimdb.encoders.preprocessing import Preprocessing
 from mmimdb.encoders.vgg16 import FC7_DIM, vgg16_module
-from mmimdb.features import default_workers, resolve_device
+from mmimdb.features import choose_batch_size, default_workers, resolve_device
 
 DEFAULT_POSTERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "greatest-films" / "posters"
 TARGET_RATIO = 3.0
@@ -77,6 +77,8 @@ def measure(name: str, encoder: ImageEncoder, files: list[Path], device, batch_s
     model = encoder.build().to(device)
     with torch.inference_mode():  # warm-up: first-call allocations and kernel selection
         model(torch.zeros(2, 3, encoder.preprocess.size, encoder.preprocess.size, device=device))
+    if batch_size is None:
+        batch_size = choose_batch_size(model, encoder.preprocess.size, device, log=print)
     fast = batched(model, files, encoder.preprocess, device, batch_size, workers)
     slow = naive(model, files, encoder.preprocess, device)
     ratio = fast / slow
@@ -89,7 +91,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posters", type=Path, default=DEFAULT_POSTERS, help="folder of poster JPEGs")
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="default: what build-features picks (64 on a GPU, the fastest measured on the CPU)")
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--count-vgg", type=int, default=24, help="posters for VGG16 (slow on a CPU)")
     parser.add_argument("--count-efficientnet", type=int, default=96)
@@ -103,7 +106,7 @@ def main() -> int:
         return 2
     device = resolve_device(args.device, print)
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{args.workers} workers, batch {args.batch_size}, posters from {args.posters}")
+          f"{args.workers} workers, batch {args.batch_size or 'auto'}, posters from {args.posters}")
 
     torch.manual_seed(0)
     vgg = ImageEncoder(name="vgg16", output="vgg_features", dim=FC7_DIM, build=lambda: vgg16_module().eval(),

@@ -380,3 +380,14 @@ def test_draft_mode_decoding_matches_a_full_decode(kind):
     full = preprocess.normalize(preprocess.geometry(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")))
     assert drafted.shape == full.shape == (3, 224, 224)
     assert np.abs(drafted - full).mean() < 0.05  # in std units of the normalized input
+
+
+def test_batch_size_is_timed_on_the_cpu_and_fixed_on_a_gpu():
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    said = []
+    chosen = features.choose_batch_size(model, 32, torch.device("cpu"), log=said.append, seconds=0.05)
+    assert chosen in features.CPU_BATCH_CANDIDATES
+    assert said and said[0].startswith(f"batch size {chosen} (fastest on this CPU: 1: ")
+    assert features.choose_batch_size(model, 32, torch.device("cuda"), log=said.append) == features.GPU_BATCH_SIZE
