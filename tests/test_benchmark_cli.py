@@ -1,4 +1,5 @@
-"""``mmimdb benchmark`` end to end on the greatest-films stand-in dataset, and its bad input."""
+"""``mmimdb benchmark`` end to end on the small greatest-films model-test dataset
+(tests/benchmark_fixture.py), and its bad input."""
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ use_one_thread()
 
 @pytest.fixture()
 def root(greatest_films_root, tmp_path_factory, tmp_path) -> Path:
-    """A private copy of the stand-in data root (tests may remove datasets from it)."""
+    """A private copy of the model-test data root (tests may remove datasets from it)."""
     copy = tmp_path / "root"
     copy.mkdir()
     shutil.copy(benchmark_root(greatest_films_root, tmp_path_factory) / "multimodal_imdb.hdf5", copy)
