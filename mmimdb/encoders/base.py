@@ -1,7 +1,6 @@
 """What every encoder is: its output name, dimension, weights file and how it runs."""
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..download import sha256_of
 from ..errors import UsageError
 
 
@@ -54,15 +54,6 @@ class WeightsFile:
             if path.is_file():
                 return path
         raise self.error(None, "not given and not found" + (f" at {defaults[0]}" if defaults else ""))
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 _HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.(?:pth|pt)$")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -16,7 +15,8 @@ import numpy as np
 
 from ..errors import UsageError
 from . import register_text_encoder
-from .base import EncoderOptions, TextEncoder, WeightsFile, sha256_of
+from ..download import sha256_of
+from .base import EncoderOptions, TextEncoder, WeightsFile
 
 WORD2VEC_FILE = WeightsFile("word2vec vectors file (GoogleNews-vectors-negative300.bin)", "--word2vec", "MMIMDB_WORD2VEC")
 TOKENIZER = "mmimdb.text.tokenize (the original's: lowercase, URL and number tokens, punctuation split off)"
