@@ -126,12 +126,6 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def _file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def _assign(method: str, labels: np.ndarray, ids: list[str], seed: int | None,
             split_file: splits.SplitFile | None, store_ids: set[str]) -> tuple[splits.Assignment, list[str], list[int]]:
     """Row indices per split, the split file's unknown ids, and rows the file leaves out."""
@@ -232,11 +226,9 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
             "versions": package_versions(),
         }
         atomic.write_json(staging / paths.manifest_path(Path(".")), manifest)
-        mode = _file_mode()
         for name in [*outputs, str(paths.manifest_path(Path(".")))]:
             target = root / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(staging / name, mode)  # temporary files are private; the dataset is not
             os.replace(staging / name, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -31,6 +31,14 @@ def sha256(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _umask() -> int:
+    import os
+
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
 def test_original_build_writes_every_output(tmp_path_factory, greatest_films_root):
     root = built_root("original", tmp_path_factory, greatest_films_root)
     split = read_json(paths.split_path(root))
@@ -40,8 +48,10 @@ def test_original_build_writes_every_output(tmp_path_factory, greatest_films_roo
     manifest = read_json(paths.manifest_path(root))
     assert manifest["split"] == {"method": "original", "seed": [2014, 8, 6], "split_file": None, "split_file_sha256": None}
     assert manifest["counts"]["total"] == 1222 and manifest["counts"]["excluded"] == 0
+    expected_mode = 0o666 & ~_umask()
     for name, output in manifest["outputs"].items():
         assert sha256(root / name) == output["sha256"], name
+        assert (root / name).stat().st_mode & 0o777 == expected_mode, name  # not mkstemp's private 0600
     assert {"numpy", "pyarrow", "h5py", "pillow", "iterative-stratification"} <= set(manifest["versions"])
     report = read_json(paths.split_report_json_path(root))
     assert sum(g["total"] for g in report["genres"]) == sum(len(r["genres"]) for r in

@@ -77,3 +77,15 @@ def test_store_reports_invalid_json_with_the_id(tmp_path):
     (tmp_path / "0000001.json").write_text("{oops")
     with pytest.raises(RecordError, match="^tt0000001: record: invalid JSON in 0000001.json"):
         RecordStore(tmp_path).read("tt0000001")
+
+
+def test_atomic_writes_get_the_mode_of_a_plain_open(tmp_path):
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        RecordStore(tmp_path).write(record.from_imdbpy("0114709", {"title": "Toy Story"}), b"\xff\xd8poster")
+    finally:
+        os.umask(previous)
+    for name in ("0114709.json", "0114709.jpeg"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644
