@@ -12,9 +12,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import hdf5, parquet, paths
+from .dataset import hdf5, parquet
+from . import paths
 from .errors import MmimdbError, UsageError
-from .split import SPLITS
+from .dataset.split import SPLITS
 
 FORMATS: tuple[str, ...] = ("pandas", "numpy", "torch", "hf")
 BUILD_HINT = "run `mmimdb build` (after `mmimdb fetch`) to build it"
@@ -44,7 +45,7 @@ def split_file(split: str, root: str | os.PathLike | None = None) -> Path:
     return path
 
 
-def read_features(split: str, names: Sequence[str], root: str | os.PathLike | None = None,
+def split_features(split: str, names: Sequence[str], root: str | os.PathLike | None = None,
                   imdb_ids: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """The HDF5 datasets ``names`` for the rows of ``split`` (in Parquet row order).
 
@@ -65,12 +66,12 @@ def read_features(split: str, names: Sequence[str], root: str | os.PathLike | No
 
 def load(split: str = "train", root: str | os.PathLike | None = None, columns: Sequence[str] | None = None,
          format: str = "pandas", features: Sequence[str] | None = None,
-         transform: Callable[[Any], Any] | None = None) -> Any:
+         transform: Callable[[Any], Any] | None = None, verify: bool = False) -> Any:
     """Load one split of the built dataset.
 
     ``split`` is ``train``, ``dev`` or ``test``; ``root`` the data root (default
     ``$MMIMDB_HOME``, else ``~/.cache/mmimdb``); ``columns`` a subset of
-    :data:`mmimdb.parquet.COLUMNS` (default: all). ``features`` names row-aligned datasets
+    :data:`mmimdb.dataset.parquet.COLUMNS` (default: all). ``features`` names row-aligned datasets
     of the HDF5 file (``images``, or ``features``, ``vgg_features``, ... once
     ``mmimdb build-features`` has added them) to return with the rows. ``format``:
 
@@ -85,6 +86,10 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     * ``"hf"``: a Hugging Face ``datasets.Dataset`` (``poster`` is an ``Image`` feature);
       needs ``datasets`` installed; its cache goes to ``<root>/huggingface``.
 
+    ``verify=True`` first checks the files it reads (the split's Parquet file, and the HDF5
+    when ``features`` are asked for) against the sha256 the manifest recorded, and raises
+    :class:`MmimdbError` naming the file that differs.
+
     Raises :class:`UsageError` naming ``mmimdb build`` when the dataset is not built.
 
     >>> mmimdb.load("test", format="numpy", columns=["imdb_id", "labels"])["labels"].shape  # doctest: +SKIP
@@ -93,6 +98,8 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     columns = _check_arguments(split, format, columns)
     features = [features] if isinstance(features, str) else list(features or [])
     path = split_file(split, root)
+    if verify:
+        _verify(paths.data_root(root), [path] + ([paths.hdf5_path(paths.data_root(root))] if features else []))
     if format == "torch":
         from .torch_dataset import MovieDataset
 
@@ -103,7 +110,7 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
         return _load_hf(split, path, root, columns, features)
 
     table = parquet.read_table(path, columns)
-    feature_values = read_features(split, features, root, _ids(table, path)) if features else {}
+    feature_values = split_features(split, features, root, _ids(table, path)) if features else {}
     if format == "numpy":
         result: dict[str, np.ndarray] = {}
         for name in table.column_names:
@@ -122,6 +129,14 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     for name, values in feature_values.items():
         frame[name] = list(values)
     return frame
+
+
+def _verify(root: Path, files: Sequence[Path]) -> None:
+    from .storage import manifest
+
+    problems = manifest.verify(root, only=[str(path.relative_to(root)) for path in files])
+    if problems:
+        raise MmimdbError(f"{problems[0]}; rebuild with `mmimdb build` (and `mmimdb build-features`)")
 
 
 def _object_array(values: list[Any]) -> np.ndarray:
@@ -150,7 +165,7 @@ def _load_hf(split: str, path: Path, root: str | os.PathLike | None, columns: li
     if columns is not None:
         dataset = dataset.select_columns(columns)
     if features:
-        values = read_features(split, features, root, parquet.read_table(path, ["imdb_id"]).column("imdb_id").to_pylist())
+        values = split_features(split, features, root, parquet.read_table(path, ["imdb_id"]).column("imdb_id").to_pylist())
         for name, array in values.items():
             dataset = dataset.add_column(name, list(array))
     return dataset
