@@ -160,6 +160,19 @@ def predict_scores(network: Any, batcher: Batcher) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def start(network: Any, config: TrainConfig) -> np.random.Generator:
+    """Seed torch, initialise ``network`` and move it to the device, as a run begins; returns
+    the generator of the batch order. The batched search (``search.py``) starts each trial
+    here too, so that a trial starts where it would alone."""
+    import torch
+
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    initialize(network, config.init_range)
+    network.to(config.device)
+    return rng
+
+
 def fit_network(network: Any, train: Any, dev: Any, config: TrainConfig, vocabulary: int | None = None) -> dict[str, Any]:
     """Train ``network`` on split ``train`` with early stopping on ``dev``; keep the best epoch.
 
@@ -170,10 +183,7 @@ def fit_network(network: Any, train: Any, dev: Any, config: TrainConfig, vocabul
     import torch.nn.functional as F
 
     device = config.device
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    initialize(network, config.init_range)
-    network.to(device)
+    rng = start(network, config)
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr, foreach=device != "cpu")
     train_batcher = Batcher(train.inputs, device, vocabulary)
     dev_batcher = Batcher(dev.inputs, device, vocabulary)

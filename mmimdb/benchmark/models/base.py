@@ -86,16 +86,21 @@ class NeuralClassifier:
     def _vocabulary(self) -> int | None:
         return self.dims_.get("sequences") if "sequences" in self.inputs else None
 
-    def fit(self, train: Any, dev: Any) -> "NeuralClassifier":
-        """Train on ``train`` with early stopping on ``dev`` (both :class:`Split`)."""
+    def prepare(self, train: Any) -> tuple[nn.Module, TrainConfig]:
+        """The untrained network and how ``fit`` trains it (the batched search starts here too)."""
         self.device_ = resolve_device(self.device).type
         self.shared_ = dict(getattr(train, "shared", {}) or {})
         self.dims_ = input_dims(train, self.inputs)
         torch.manual_seed(self.seed)  # the initial weights depend on the seed only
-        self.network_ = self.build(self.dims_)
+        network = self.build(self.dims_)
         config = TrainConfig(epochs=self.epochs, patience=self.patience, batch_size=self.batch_size,
                              lr=self.lr, init_range=self.init_range, max_norm=self.max_norm,
                              seed=self.seed, device=self.device_, progress=self.progress)
+        return network, config
+
+    def fit(self, train: Any, dev: Any) -> "NeuralClassifier":
+        """Train on ``train`` with early stopping on ``dev`` (both :class:`Split`)."""
+        self.network_, config = self.prepare(train)
         select = lambda split: type(split)(split.name, {k: split.inputs[k] for k in self.inputs}, split.labels, split.ids)
         self.history_ = fit_network(self.network_, select(train), select(dev), config, self._vocabulary())
         return self

@@ -1,0 +1,345 @@
+"""The random search as one batched run: a model's trials trained together, stacked on a trial axis.
+
+The paper's protocol trains 25 random trials of every model. One after another, each trial is
+a small network whose steps leave most of the machine idle. Here the trials of one hidden
+size form a group: each trial's network is built and initialised exactly as a lone run would
+(:meth:`NeuralClassifier.prepare`, :func:`training.start`), their parameters are stacked along
+a leading trial axis (``torch.func.stack_module_state``) and the model's own forward runs once
+per step for the whole group under ``torch.func.vmap``. On the CPU a trial gives the numbers
+it gives alone (``spec.create(**params, seed=seed).fit(train, dev)``), within float rounding:
+
+* **batches**: a lone run shuffles with numpy's ``default_rng(seed)``, and the trials of a
+  search share the seed, so they share every batch (one gather serves the group);
+* **dropout**: a lone run draws each mask with ``bernoulli_(1 - p)`` from torch's generator.
+  Trials of one hidden size stand at the same point of the same stream (same seed, same
+  number of initialisation draws), so where ``bernoulli_`` compares one uniform double per
+  element with ``1 - p`` (checked at start: torch's own CPU kernel), one ``uniform_`` draw per
+  dropout call serves the whole group and each trial compares it with its own ``1 - p``.
+  Where it does not (torch with MKL on Intel CPUs seeds a stream per call), each trial's mask
+  is drawn by ``bernoulli_`` from a copy of the group's generator: exact, and fast there;
+* **its own hyper-parameters**: dropout (per-trial ``1 - p`` buffers), learning rate (Adam's
+  update with a learning rate per trial), init range (from its lone initialisation),
+  max-norm (a bound per trial, none = infinite);
+* **its own early stopping** on dev macro-F1 at 0.5, patience and best-epoch weights as in
+  :func:`training.fit_network`; a trial that stops leaves the stack, the others go on.
+
+On a GPU the group's masks come from one CUDA generator: the same distribution as a lone run,
+not its masks (a lone GPU run, under bfloat16 autocast, is not bit-reproducible either).
+
+Models that read token sequences or images (the RNNs, the CNN) or that are not a
+:class:`NeuralClassifier` (AVG_probs) train one trial after another. Imports torch: import
+this module where the benchmark runs, not where other commands load.
+
+>>> trials = [sample_params(rng) for _ in range(25)]                           # doctest: +SKIP
+>>> for params, estimator in zip(trials, train_trials(spec, trials, train, dev, {"epochs": 200}, seed=0)):  # doctest: +SKIP
+...     print(params["hidden"], estimator.history_["best_dev_macro_f1"])
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from functools import lru_cache
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from .metrics import macro_f1
+from .training import PREDICT_BATCH, Batcher, TrainConfig, _autocast, _batches, start
+
+#: Inputs a batched group cannot share as dense tensors: these models train trial by trial.
+UNBATCHED_INPUTS = frozenset({"sequences", "images"})
+_ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults, which fit_network uses
+_ADAM_EPS = 1e-8
+
+
+def can_batch(spec: Any) -> bool:
+    """Whether the trials of model ``spec`` can train as one batched run."""
+    from .models.base import NeuralClassifier
+
+    return (isinstance(spec.cls, type) and issubclass(spec.cls, NeuralClassifier) and bool(spec.inputs)
+            and not set(spec.inputs) & UNBATCHED_INPUTS)
+
+
+@lru_cache(maxsize=None)
+def mask_mode(device: str = "cpu") -> str | None:
+    """How a group draws its dropout masks on ``device``.
+
+    ``"uniform"``: one uniform draw per dropout call, compared per trial with ``1 - p``
+    (exact on the CPU when torch's ``bernoulli_`` does that: checked here on torch's own
+    kernels; the choice on a GPU). ``"bernoulli"``: one ``bernoulli_`` per trial from a copy
+    of the group's generator (exact; torch with MKL on Intel CPUs). ``None``: dropout here
+    does not draw through ``bernoulli_`` as expected, so trials train one by one.
+    """
+    if device != "cpu":
+        return "uniform"
+    x = torch.linspace(-1, 1, 3 * 67).view(3, 67)
+    torch_state = torch.get_rng_state()
+    try:
+        torch.manual_seed(1234)
+        dropped = F.dropout(x, 0.37, training=True)
+    finally:
+        torch.set_rng_state(torch_state)
+    first, second = torch.Generator().manual_seed(1234), torch.Generator().manual_seed(1234)
+    mask = torch.empty(x.shape).bernoulli_(0.63, generator=first)
+    if not torch.equal(dropped, x * mask.div_(0.63)):
+        return None
+    uniform = torch.empty(x.shape, dtype=torch.float64).uniform_(generator=second)
+    if torch.equal(mask > 0, uniform < 0.63) and torch.equal(first.get_state(), second.get_state()):
+        return "uniform"
+    return "bernoulli"
+
+
+class MaskStream:
+    """The dropout masks of one group: a generator at the point a lone trial's would be."""
+
+    def __init__(self, generator: Any, mode: str):
+        self.generator, self.mode = generator, mode
+        self.buffers: dict[str, Any] = {}   # the group's stacked buffers (the per-trial 1 - p)
+        self.lane: Any = None               # inside vmap: the trial's position in the stack
+
+    def noise(self, module: "StreamDropout", x: Any) -> Any:
+        """What dropout multiplies ``x`` by: mask / (1 - p), per trial."""
+        if self.mode == "uniform":
+            uniform = torch.empty(x.shape, dtype=torch.float64, device=x.device).uniform_(generator=self.generator)
+            return (uniform < module.keep).to(x.dtype).div_(module.keep.to(x.dtype))
+        state = self.generator.get_state()
+        masks = []
+        for keep in self.buffers[module.keep_name].tolist():
+            self.generator.set_state(state)  # every trial draws from the same point
+            masks.append(torch.empty(x.shape, dtype=x.dtype, device=x.device).bernoulli_(keep, generator=self.generator).div_(keep))
+        return torch.stack(masks)[self.lane]
+
+
+class StreamDropout(nn.Module):
+    """``nn.Dropout(p)`` whose masks come from the group's :class:`MaskStream`."""
+
+    def __init__(self, p: float, stream: MaskStream, keep_name: str):
+        super().__init__()
+        self.p, self.stream, self.keep_name = p, stream, keep_name
+        self.register_buffer("keep", torch.tensor(1.0 - p, dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # As torch's dropout: p = 0 draws nothing; p = 1 zeroes without drawing.
+        if not self.training or self.p == 0:
+            return x
+        if self.p == 1:
+            return x * 0
+        return x * self.stream.noise(self, x)
+
+
+def _with_stream_dropout(network: Any, stream: MaskStream) -> Any:
+    """``network`` with every ``nn.Dropout`` replaced by a :class:`StreamDropout` (in place)."""
+    for name, module in list(network.named_modules()):
+        for child_name, child in list(module.named_children()):
+            if type(child) is nn.Dropout:
+                qualified = f"{name}.{child_name}" if name else child_name
+                setattr(module, child_name, StreamDropout(child.p, stream, f"{qualified}.keep"))
+    return network
+
+
+class StackedAdam:
+    """``torch.optim.Adam``'s update (the single-tensor one a CPU run takes), one learning rate per trial."""
+
+    def __init__(self, params: dict[str, Any], lrs: Any):
+        self.lrs = lrs  # (trials,)
+        self.state = {name: (torch.zeros_like(p), torch.zeros_like(p)) for name, p in params.items()}
+        self.steps = 0
+
+    def step(self, params: dict[str, Any]) -> None:
+        beta1, beta2 = _ADAM_BETAS
+        self.steps += 1
+        bias_correction1 = 1 - beta1 ** self.steps
+        bias_correction2_sqrt = math.sqrt(1 - beta2 ** self.steps)
+        with torch.no_grad():
+            for name, param in params.items():
+                grad = param.grad
+                exp_avg, exp_avg_sq = self.state[name]
+                exp_avg.lerp_(grad, 1 - beta1)
+                exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(_ADAM_EPS)
+                step_size = (self.lrs / bias_correction1).neg().view(-1, *([1] * (param.dim() - 1)))
+                param.addcdiv_(exp_avg * step_size, denom)
+
+    def keep(self, lanes: Any) -> None:
+        self.lrs = self.lrs[lanes]
+        self.state = {name: (m[lanes], v[lanes]) for name, (m, v) in self.state.items()}
+
+
+def _apply_max_norm(params: dict[str, Any], linear_weights: Sequence[str], bounds: Any) -> None:
+    """:func:`training.apply_max_norm` per trial: ``bounds`` (trials,), inf = no bound."""
+    with torch.no_grad():
+        for name in linear_weights:
+            weight = params[name]  # (trials, out, in): one row per unit
+            norm = torch.linalg.vector_norm(weight, dim=-1, keepdim=True)
+            bound = bounds.view(-1, 1, 1)
+            weight.mul_(torch.where(norm > bound, bound / (norm + 1e-7), torch.ones_like(norm)))
+
+
+def _group_key(network: Any, config: TrainConfig, rng_state: Any) -> tuple:
+    """Trials train together when their shapes, schedule and dropout stream agree."""
+    shapes = tuple((name, tuple(t.shape)) for name, t in network.state_dict().items())
+    special = tuple(sorted({m.p for m in network.modules() if isinstance(m, nn.Dropout) and m.p in (0.0, 1.0)}))
+    return (shapes, config.epochs, config.patience, config.batch_size, config.device, special,
+            rng_state.numpy().tobytes() if rng_state is not None else None)
+
+
+def fit_batched(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: Any, fixed: dict[str, Any],
+                seed: int, progress: bool = False, mode: str | None = None) -> list[Any]:
+    """Fit one estimator of ``spec`` per hyper-parameter dict in ``trials``, batched.
+
+    ``fixed`` holds the settings every trial shares (epochs, patience, device). Returns the
+    fitted estimators in ``trials`` order, as ``spec.create(**params, **fixed, seed=seed)
+    .fit(train, dev)`` would return them. ``mode`` forces a :func:`mask_mode` (tests).
+    """
+    estimators = [spec.create(**params, **fixed, seed=seed) for params in trials]
+    prepared, groups = [], {}
+    for index, estimator in enumerate(estimators):
+        network, config = estimator.prepare(train)
+        rng = start(network, config)
+        rng_state = torch.get_rng_state() if config.device == "cpu" else None
+        prepared.append((estimator, network, config, rng, rng_state))
+        groups.setdefault(_group_key(network, config, rng_state), []).append(index)
+    select = lambda split, est: {k: split.inputs[k] for k in est.inputs}
+    for members in groups.values():
+        device = prepared[members[0]][2].device
+        chosen = mode or mask_mode(device)
+        if chosen is None:
+            raise RuntimeError("dropout here does not draw its masks through bernoulli_; train the trials one by one")
+        if device == "cpu":
+            generator = torch.Generator()
+            generator.set_state(prepared[members[0]][4])  # where each member's lone run would draw next
+        else:
+            generator = torch.Generator(device=device).manual_seed(seed)
+        first = prepared[members[0]][0]
+        label = None
+        if progress:
+            label = f"{spec.name} trials {','.join(str(i + 1) for i in members)} (hidden {trials[members[0]].get('hidden')})"
+        _train_group([prepared[i][:4] for i in members], MaskStream(generator, chosen),
+                     Batcher(select(train, first), device), Batcher(select(dev, first), device),
+                     train.labels, dev.labels, label)
+    return estimators
+
+
+def train_trials(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: Any, fixed: dict[str, Any],
+                 seed: int, progress: bool = False, batched: bool = True, log: Any = None) -> Iterator[Any]:
+    """The fitted estimators of a random search's ``trials``, in order.
+
+    Batched (:func:`fit_batched`) when the model allows it (:func:`can_batch`) and dropout
+    here draws as expected (:func:`mask_mode`); otherwise trial after trial, each fitted as
+    ``spec.create(**params, **fixed, seed=seed).fit(train, dev)``.
+    """
+    from ..device import resolve_device
+
+    device = resolve_device(fixed.get("device", "cpu")).type
+    if batched and can_batch(spec) and mask_mode(device) is not None:
+        yield from fit_batched(spec, trials, train, dev, fixed, seed, progress)
+        return
+    if batched and can_batch(spec) and log is not None:
+        log(f"{spec.name}: dropout here does not draw through bernoulli_ as expected; trials train one by one")
+    for trial, params in enumerate(trials):
+        label = f"{spec.name} trial {trial + 1}/{len(trials)}" if progress else None
+        yield spec.create(**params, **fixed, seed=seed, progress=label).fit(train, dev)
+
+
+def _train_group(members: list[tuple[Any, Any, TrainConfig, np.random.Generator]], stream: MaskStream,
+                 train_batcher: Batcher, dev_batcher: Batcher, train_labels: np.ndarray, dev_labels: np.ndarray,
+                 label: str | None) -> None:
+    """Train the group ``members`` (estimator, started network, config, batch-order rng) together."""
+    config, rng = members[0][2], members[0][3]
+    device = config.device
+    stackable = [_with_stream_dropout(copy.deepcopy(network), stream) for _, network, _, _ in members]
+    params, buffers = stack_module_state(stackable)
+    template = _with_stream_dropout(copy.deepcopy(members[0][1]).to("meta"), stream)
+    linear_weights = [f"{name}.weight" for name, module in template.named_modules() if isinstance(module, nn.Linear)]
+    stream.buffers = buffers
+    lrs = torch.tensor([c.lr for _, _, c, _ in members], dtype=torch.float32, device=device)
+    bounds = torch.tensor([c.max_norm if c.max_norm is not None else math.inf for _, _, c, _ in members],
+                          dtype=torch.float32, device=device)
+    optimizer = StackedAdam(params, lrs)
+    labels = torch.as_tensor(train_labels, dtype=torch.float32, device=device)
+    n_train, n_dev = len(train_labels), len(dev_labels)
+
+    def loss_of(p: dict, b: dict, lane: Any, batch: dict, target: Any) -> Any:
+        stream.lane = lane
+        with _autocast(device):
+            logits = functional_call(template, (p, b), (batch,))
+        return F.binary_cross_entropy_with_logits(logits.float(), target)
+
+    def scores_of(p: dict, b: dict, batch: dict) -> Any:
+        with _autocast(device):
+            return torch.sigmoid(functional_call(template, (p, b), (batch,)).float())
+
+    train_step = vmap(loss_of, in_dims=(0, 0, 0, None, None), randomness="same")
+    predict = vmap(scores_of, in_dims=(0, 0, None), randomness="same")
+    active = list(range(len(members)))          # positions in members of the trials still training
+    histories = [{"train_loss": [], "dev_macro_f1": [], "seconds": []} for _ in members]
+    best = [{"f1": -1.0, "epoch": 0, "since": 0, "state": None} for _ in members]
+    train_seconds = [0.0] * len(members)
+    progress = None
+    if label:
+        from tqdm import tqdm
+
+        progress = tqdm(total=config.epochs, desc=label, unit="epoch", leave=False)
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        template.train()
+        lanes = torch.arange(len(active), device=device)
+        loss_sum = torch.zeros(len(active), device=device)
+        for index in _batches(n_train, config.batch_size, rng.permutation(n_train)):
+            losses = train_step(params, buffers, lanes, train_batcher(index), labels[torch.as_tensor(index, device=device)])
+            for param in params.values():
+                param.grad = None
+            losses.sum().backward()  # trials do not interact: each gets its own loss's gradient
+            optimizer.step(params)
+            if bool(torch.isfinite(bounds).any()):
+                _apply_max_norm(params, linear_weights, bounds)
+            loss_sum += losses.detach() * len(index)
+        elapsed = time.perf_counter() - started
+        template.eval()
+        with torch.no_grad():
+            scores = np.concatenate([predict(params, buffers, dev_batcher(index)).cpu().numpy()
+                                     for index in _batches(n_dev, PREDICT_BATCH)], axis=1)
+        stopped = []
+        for lane, member in enumerate(active):
+            dev_f1 = macro_f1(dev_labels, scores[lane])
+            history, record = histories[member], best[member]
+            history["train_loss"].append(float(loss_sum[lane]) / n_train)
+            history["dev_macro_f1"].append(dev_f1)
+            history["seconds"].append(time.perf_counter() - started)
+            train_seconds[member] += elapsed
+            if dev_f1 > record["f1"]:
+                record.update(f1=dev_f1, epoch=epoch, since=0,
+                              state={k: v[lane].detach().clone() for k, v in {**params, **buffers}.items()})
+            else:
+                record["since"] += 1
+                if record["since"] >= members[member][2].patience:
+                    stopped.append(lane)
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix(training=len(active) - len(stopped))
+        if stopped:
+            kept = [lane for lane in range(len(active)) if lane not in stopped]
+            if not kept:
+                break
+            lanes_kept = torch.tensor(kept, device=device)
+            params = {k: v.detach()[lanes_kept].requires_grad_() for k, v in params.items()}
+            buffers = {k: v[lanes_kept] for k, v in buffers.items()}
+            stream.buffers = buffers
+            optimizer.keep(lanes_kept)
+            bounds = bounds[lanes_kept]
+            active = [active[lane] for lane in kept]
+    if progress is not None:
+        progress.close()
+    for member, (estimator, network, _, _) in enumerate(members):
+        record, history = best[member], histories[member]
+        own = network.state_dict()
+        network.load_state_dict({k: record["state"][k] for k in own})
+        trained_rows = len(history["train_loss"]) * n_train
+        history.update(best_epoch=record["epoch"], best_dev_macro_f1=record["f1"], batched_trials=len(members),
+                       samples_per_second=trained_rows / train_seconds[member] if train_seconds[member] else math.nan)
+        estimator.network_, estimator.history_ = network, history
