@@ -106,7 +106,9 @@ class MaskStream:
         """What dropout multiplies ``x`` by: mask / (1 - p), per trial."""
         if self.mode == "uniform":
             uniform = torch.empty(x.shape, dtype=torch.float64, device=x.device).uniform_(generator=self.generator)
-            return (uniform < module.keep).to(x.dtype).div_(module.keep.to(x.dtype))
+            # mask / (1 - p) as torch computes it: 1 / (1 - p) in x's precision, or 0.
+            scale = torch.ones((), dtype=x.dtype, device=x.device) / module.keep.to(x.dtype)
+            return torch.where(uniform < module.keep, scale, torch.zeros((), dtype=x.dtype, device=x.device))
         state = self.generator.get_state()
         masks = []
         for keep in self.buffers[module.keep_name].tolist():
@@ -132,38 +134,107 @@ class StreamDropout(nn.Module):
         return x * self.stream.noise(self, x)
 
 
-def _with_stream_dropout(network: Any, stream: MaskStream) -> Any:
-    """``network`` with every ``nn.Dropout`` replaced by a :class:`StreamDropout` (in place)."""
+def _is_batched(x: torch.Tensor) -> bool:
+    """Whether ``x``, inside vmap, differs per trial (unknown: assume it does)."""
+    check = getattr(getattr(torch._C, "_functorch", None), "is_batchedtensor", None)
+    return True if check is None else bool(check(x))
+
+
+class SharedStatsBatchNorm(nn.Module):
+    """``nn.BatchNorm1d`` in plain tensor operations, for a group.
+
+    Under vmap, torch's batch norm would normalise a group's shared input once per trial;
+    here the batch statistics of an input that all trials share (the features) are computed
+    once and only the per-trial scale and shift (and running statistics) are batched. Inputs
+    that differ per trial (hidden layers) go through torch's kernel.
+    """
+
+    def __init__(self, norm: nn.BatchNorm1d):
+        super().__init__()
+        self.eps, self.momentum = norm.eps, norm.momentum
+        self.weight, self.bias = norm.weight, norm.bias
+        self.register_buffer("running_mean", norm.running_mean)
+        self.register_buffer("running_var", norm.running_var)
+        self.register_buffer("num_batches_tracked", norm.num_batches_tracked)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _is_batched(x):  # an input that differs per trial: torch's own kernel, batched by vmap
+            out = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self.training,
+                               self.momentum, self.eps)
+        else:
+            out = self._shared(x)
+        if self.training:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+        return out
+
+    def _shared(self, x: torch.Tensor) -> torch.Tensor:
+        dims = [0] + list(range(2, x.dim()))
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        if self.training:
+            with torch.no_grad():  # the input needs no gradient: its statistics are constants
+                var, mean = torch.var_mean(x, dim=dims, correction=0)
+                n = x.numel() // x.shape[1]
+                self.running_mean.mul_(1 - self.momentum).add_(mean * self.momentum)
+                self.running_var.mul_(1 - self.momentum).add_(var * (self.momentum * n / max(n - 1, 1)))
+            normalized = (x - mean.view(shape)) * torch.rsqrt(var + self.eps).view(shape)  # once for all trials
+            return torch.addcmul(self.bias.view(shape), normalized, self.weight.view(shape))
+        alpha = self.weight / torch.sqrt(self.running_var + self.eps)  # per trial: (x - mean) / std * w + b
+        return torch.addcmul((self.bias - self.running_mean * alpha).view(shape), x, alpha.view(shape))
+
+
+def _for_group(network: Any, stream: MaskStream) -> Any:
+    """``network`` ready to stack (in place): every ``nn.Dropout`` draws from ``stream``
+    (:class:`StreamDropout`), every plain ``nn.BatchNorm1d`` shares its statistics
+    (:class:`SharedStatsBatchNorm`)."""
     for name, module in list(network.named_modules()):
         for child_name, child in list(module.named_children()):
+            qualified = f"{name}.{child_name}" if name else child_name
             if type(child) is nn.Dropout:
-                qualified = f"{name}.{child_name}" if name else child_name
                 setattr(module, child_name, StreamDropout(child.p, stream, f"{qualified}.keep"))
+            elif (type(child) is nn.BatchNorm1d and child.affine and child.track_running_stats
+                  and child.momentum is not None):
+                setattr(module, child_name, SharedStatsBatchNorm(child))
     return network
 
 
 class StackedAdam:
-    """``torch.optim.Adam``'s update (the single-tensor one a CPU run takes), one learning rate per trial."""
+    """``torch.optim.Adam`` (its defaults, as ``fit_network`` uses it) with a learning rate per trial.
+
+    Each trial's slices go through torch's fused Adam kernel, one call per trial (one pass
+    over the parameters instead of the eight of the per-tensor update; they agree to float
+    rounding); the per-tensor formula is the fallback where the kernel is missing.
+    """
 
     def __init__(self, params: dict[str, Any], lrs: Any):
         self.lrs = lrs  # (trials,)
         self.state = {name: (torch.zeros_like(p), torch.zeros_like(p)) for name, p in params.items()}
         self.steps = 0
+        self.fused = hasattr(torch, "_fused_adam_") and lrs.device.type in ("cpu", "cuda")
 
+    @torch.no_grad()
     def step(self, params: dict[str, Any]) -> None:
         beta1, beta2 = _ADAM_BETAS
         self.steps += 1
+        if self.fused:
+            step = torch.tensor(float(self.steps), device=self.lrs.device)
+            names = list(params)
+            for t, lr in enumerate(self.lrs.tolist()):
+                torch._fused_adam_([params[n][t] for n in names], [params[n].grad[t] for n in names],
+                                   [self.state[n][0][t] for n in names], [self.state[n][1][t] for n in names], [],
+                                   [step] * len(names), lr=lr, beta1=beta1, beta2=beta2, weight_decay=0.0,
+                                   eps=_ADAM_EPS, amsgrad=False, maximize=False)
+            return
         bias_correction1 = 1 - beta1 ** self.steps
         bias_correction2_sqrt = math.sqrt(1 - beta2 ** self.steps)
-        with torch.no_grad():
-            for name, param in params.items():
-                grad = param.grad
-                exp_avg, exp_avg_sq = self.state[name]
-                exp_avg.lerp_(grad, 1 - beta1)
-                exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-                denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(_ADAM_EPS)
-                step_size = (self.lrs / bias_correction1).neg().view(-1, *([1] * (param.dim() - 1)))
-                param.addcdiv_(exp_avg * step_size, denom)
+        for name, param in params.items():
+            grad = param.grad
+            exp_avg, exp_avg_sq = self.state[name]
+            exp_avg.lerp_(grad, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(_ADAM_EPS)
+            step_size = (self.lrs / bias_correction1).neg().view(-1, *([1] * (param.dim() - 1)))
+            param.addcdiv_(exp_avg * step_size, denom)
 
     def keep(self, lanes: Any) -> None:
         self.lrs = self.lrs[lanes]
@@ -252,9 +323,9 @@ def _train_group(members: list[tuple[Any, Any, TrainConfig, np.random.Generator]
     """Train the group ``members`` (estimator, started network, config, batch-order rng) together."""
     config, rng = members[0][2], members[0][3]
     device = config.device
-    stackable = [_with_stream_dropout(copy.deepcopy(network), stream) for _, network, _, _ in members]
+    stackable = [_for_group(copy.deepcopy(network), stream) for _, network, _, _ in members]
     params, buffers = stack_module_state(stackable)
-    template = _with_stream_dropout(copy.deepcopy(members[0][1]).to("meta"), stream)
+    template = _for_group(copy.deepcopy(members[0][1]).to("meta"), stream)
     linear_weights = [f"{name}.weight" for name, module in template.named_modules() if isinstance(module, nn.Linear)]
     stream.buffers = buffers
     lrs = torch.tensor([c.lr for _, _, c, _ in members], dtype=torch.float32, device=device)

@@ -1,0 +1,82 @@
+"""The random search batched (mmimdb.benchmark.search) against one trial after another, same run.
+
+``--search N`` trials of the paper's random search (hidden {64,128,256,512}, dropout, learning
+rate, init range, max-norm) for the GMU on random inputs of the paper's sizes (15,552 training
+and 2,608 dev movies, 300-d text + 4,096-d image vectors; random data: the speed does not
+depend on the values). Every trial trains ``--epochs`` epochs (patience = epochs, so no trial
+stops early and both paths do the same work), first all together (``fit_batched``), then one
+after another (``spec.create(**params).fit``, what ``--search`` did before). Prints both wall
+times, the ratio, the machine's load average, and trial by trial how far the batched results
+are from the lone ones (largest difference of dev probabilities, best epochs).
+
+    python benchmarks/search_speed.py                      # CPU, --search 25, 1 epoch per trial
+    python benchmarks/search_speed.py --device cuda --epochs 3
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+from mmimdb.benchmark import models
+from mmimdb.benchmark.search import fit_batched, mask_mode
+from mmimdb.benchmark.training import sample_params
+from mmimdb.device import resolve_device
+from train_speed import ORIGINAL, random_split
+
+TARGET_RATIO = 5.0
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--search", type=int, default=25, help="trials of the random search")
+    parser.add_argument("--model", default="GMU")
+    parser.add_argument("--rows", type=int, default=ORIGINAL["train"], help="training rows")
+    parser.add_argument("--dev-rows", type=int, default=ORIGINAL["dev"])
+    parser.add_argument("--epochs", type=int, default=1, help="epochs every trial trains")
+    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    device = resolve_device(args.device, print).type
+    spec = models.get(args.model)
+    train = random_split("train", args.rows, spec.inputs, 1)
+    dev = random_split("dev", args.dev_rows, spec.inputs, 2)
+    rng = np.random.default_rng(args.seed)
+    trials = [sample_params(rng) for _ in range(args.search)]
+    fixed = {"epochs": args.epochs, "patience": args.epochs, "device": device}
+    sizes = {h: sum(t["hidden"] == h for t in trials) for h in sorted({t["hidden"] for t in trials})}
+    print(f"{spec.name}: --search {args.search} on random inputs of the paper's sizes ({args.rows} train, "
+          f"{args.dev_rows} dev rows, inputs {', '.join(spec.inputs)}), {args.epochs} epoch(s) per trial")
+    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, dropout masks: "
+          f"{mask_mode(device)}; trials per hidden size {sizes}")
+    print(f"before: {load()}")
+
+    started = time.perf_counter()
+    batched = fit_batched(spec, trials, train, dev, fixed, args.seed)
+    batched_seconds = time.perf_counter() - started
+    print(f"batched      {batched_seconds:8.1f} s   ({load()})")
+    started = time.perf_counter()
+    alone = [spec.create(**params, **fixed, seed=args.seed).fit(train, dev) for params in trials]
+    alone_seconds = time.perf_counter() - started
+    print(f"one by one   {alone_seconds:8.1f} s   ({load()})")
+    ratio = alone_seconds / batched_seconds
+    print(f"ratio {ratio:.2f}x (target >= {TARGET_RATIO:.0f}x on a CPU: {'met' if ratio >= TARGET_RATIO else 'NOT met'})")
+
+    differences = [float(np.abs(b.predict_proba(dev.inputs) - a.predict_proba(dev.inputs)).max()) for b, a in zip(batched, alone)]
+    same_epochs = sum(b.history_["best_epoch"] == a.history_["best_epoch"] for b, a in zip(batched, alone))
+    print(f"trial by trial: largest dev-probability difference {max(differences):.2e} "
+          f"(median {np.median(differences):.2e}); same best epoch in {same_epochs}/{len(trials)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
