@@ -108,12 +108,12 @@ def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target
     trials: list[dict[str, Any]] = []
     best_params, best_model = dict(DEFAULT_PARAMS), None
     if spec.searchable and settings.search > 0:
+        from .search import train_trials  # batched where the model allows it (search.py)
+
         rng = np.random.default_rng(settings.seed)
+        searched = [sample_params(rng) for _ in range(settings.search)]
         best_f1 = -1.0
-        for trial in range(settings.search):
-            params = sample_params(rng)
-            label = f"{name} trial {trial + 1}/{settings.search}" if settings.progress else None
-            estimator = spec.create(**params, **fixed, seed=settings.seed, progress=label).fit(train, dev)
+        for params, estimator in zip(searched, train_trials(spec, searched, train, dev, fixed, settings.seed, settings.progress)):
             f1 = macro_f1(dev.labels, _predict(estimator, dev))
             trials.append({"params": params, "dev_macro_f1": f1, "best_epoch": estimator.history_.get("best_epoch")})
             if f1 > best_f1:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import warnings
 from functools import lru_cache
 from typing import Any, Iterator, Sequence
 
@@ -105,7 +106,9 @@ class MaskStream:
     def noise(self, module: "StreamDropout", x: Any) -> Any:
         """What dropout multiplies ``x`` by: mask / (1 - p), per trial."""
         if self.mode == "uniform":
-            uniform = torch.empty(x.shape, dtype=torch.float64, device=x.device).uniform_(generator=self.generator)
+            # Doubles as torch's CPU bernoulli_ draws them; on a GPU (no exactness to keep) floats.
+            dtype = torch.float64 if x.device.type == "cpu" else torch.float32
+            uniform = torch.empty(x.shape, dtype=dtype, device=x.device).uniform_(generator=self.generator)
             # mask / (1 - p) as torch computes it: 1 / (1 - p) in x's precision, or 0.
             scale = torch.ones((), dtype=x.dtype, device=x.device) / module.keep.to(x.dtype)
             return torch.where(uniform < module.keep, scale, torch.zeros((), dtype=x.dtype, device=x.device))
@@ -134,19 +137,13 @@ class StreamDropout(nn.Module):
         return x * self.stream.noise(self, x)
 
 
-def _is_batched(x: torch.Tensor) -> bool:
-    """Whether ``x``, inside vmap, differs per trial (unknown: assume it does)."""
-    check = getattr(getattr(torch._C, "_functorch", None), "is_batchedtensor", None)
-    return True if check is None else bool(check(x))
+class GroupBatchNorm(nn.Module):
+    """``nn.BatchNorm1d`` (training statistics, running averages) in plain tensor operations.
 
-
-class SharedStatsBatchNorm(nn.Module):
-    """``nn.BatchNorm1d`` in plain tensor operations, for a group.
-
-    Under vmap, torch's batch norm would normalise a group's shared input once per trial;
-    here the batch statistics of an input that all trials share (the features) are computed
-    once and only the per-trial scale and shift (and running statistics) are batched. Inputs
-    that differ per trial (hidden layers) go through torch's kernel.
+    Under vmap, torch's kernel would normalise the features, which every trial of a group
+    shares, once per trial, and folds a per-trial hidden layer into a strided tensor that it
+    reads slowly. Written out, the statistics of a shared input are computed once and only
+    the per-trial scale and shift are batched.
     """
 
     def __init__(self, norm: nn.BatchNorm1d):
@@ -158,35 +155,45 @@ class SharedStatsBatchNorm(nn.Module):
         self.register_buffer("num_batches_tracked", norm.num_batches_tracked)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if _is_batched(x):  # an input that differs per trial: torch's own kernel, batched by vmap
-            out = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self.training,
-                               self.momentum, self.eps)
-        else:
-            out = self._shared(x)
-        if self.training:
-            with torch.no_grad():
-                self.num_batches_tracked.add_(1)
-        return out
-
-    def _shared(self, x: torch.Tensor) -> torch.Tensor:
         dims = [0] + list(range(2, x.dim()))
         shape = [1, -1] + [1] * (x.dim() - 2)
+        x = x.float()  # statistics in float32 under autocast too, as torch's kernel keeps them
         if self.training:
-            with torch.no_grad():  # the input needs no gradient: its statistics are constants
-                var, mean = torch.var_mean(x, dim=dims, correction=0)
+            var, mean = torch.var_mean(x, dim=dims, correction=0)
+            with torch.no_grad():
                 n = x.numel() // x.shape[1]
-                self.running_mean.mul_(1 - self.momentum).add_(mean * self.momentum)
-                self.running_var.mul_(1 - self.momentum).add_(var * (self.momentum * n / max(n - 1, 1)))
-            normalized = (x - mean.view(shape)) * torch.rsqrt(var + self.eps).view(shape)  # once for all trials
-            return torch.addcmul(self.bias.view(shape), normalized, self.weight.view(shape))
-        alpha = self.weight / torch.sqrt(self.running_var + self.eps)  # per trial: (x - mean) / std * w + b
-        return torch.addcmul((self.bias - self.running_mean * alpha).view(shape), x, alpha.view(shape))
+                self.running_mean.mul_(1 - self.momentum).add_(mean.detach() * self.momentum)
+                self.running_var.mul_(1 - self.momentum).add_(var.detach() * (self.momentum * n / max(n - 1, 1)))
+                self.num_batches_tracked.add_(1)
+        else:
+            mean, var = self.running_mean, self.running_var
+        normalized = (x - mean.view(shape)) * torch.rsqrt(var + self.eps).view(shape)
+        return torch.addcmul(self.bias.view(shape), normalized, self.weight.view(shape))
+
+
+class GroupLinear(nn.Module):
+    """``nn.Linear`` with its weight stored transposed, ``weight_t`` (in, out).
+
+    Stacked, the group's matrix products then read and write every weight and weight
+    gradient in place: torch's (out, in) layout costs a transposed copy of each weight
+    gradient per step, as large as the weights.
+    """
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__()
+        self.weight_t = nn.Parameter(linear.weight.detach().t().contiguous())
+        self.bias = linear.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.bias is None:
+            return x @ self.weight_t
+        return torch.addmm(self.bias, x, self.weight_t) if x.dim() == 2 else x @ self.weight_t + self.bias
 
 
 def _for_group(network: Any, stream: MaskStream) -> Any:
     """``network`` ready to stack (in place): every ``nn.Dropout`` draws from ``stream``
-    (:class:`StreamDropout`), every plain ``nn.BatchNorm1d`` shares its statistics
-    (:class:`SharedStatsBatchNorm`)."""
+    (:class:`StreamDropout`), every plain ``nn.BatchNorm1d`` and ``nn.Linear`` becomes its
+    group form (:class:`GroupBatchNorm`, :class:`GroupLinear`)."""
     for name, module in list(network.named_modules()):
         for child_name, child in list(module.named_children()):
             qualified = f"{name}.{child_name}" if name else child_name
@@ -194,8 +201,15 @@ def _for_group(network: Any, stream: MaskStream) -> Any:
                 setattr(module, child_name, StreamDropout(child.p, stream, f"{qualified}.keep"))
             elif (type(child) is nn.BatchNorm1d and child.affine and child.track_running_stats
                   and child.momentum is not None):
-                setattr(module, child_name, SharedStatsBatchNorm(child))
+                setattr(module, child_name, GroupBatchNorm(child))
+            elif type(child) is nn.Linear:
+                setattr(module, child_name, GroupLinear(child))
     return network
+
+
+def _lone_state(state: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+    """A trial's state in its lone network's layout (``keys``): weights back to (out, in)."""
+    return {key: state[key] if key in state else state[f"{key}_t"].t().contiguous() for key in keys}
 
 
 class StackedAdam:
@@ -241,14 +255,16 @@ class StackedAdam:
         self.state = {name: (m[lanes], v[lanes]) for name, (m, v) in self.state.items()}
 
 
-def _apply_max_norm(params: dict[str, Any], linear_weights: Sequence[str], bounds: Any) -> None:
-    """:func:`training.apply_max_norm` per trial: ``bounds`` (trials,), inf = no bound."""
+def _apply_max_norm(params: dict[str, Any], linear_weights: Sequence[str], bounds: Sequence[float]) -> None:
+    """:func:`training.apply_max_norm` per trial: ``bounds[t]`` (inf = none) on every unit's
+    incoming weights (a column of a stacked ``weight_t``)."""
+    lanes = [(lane, bound) for lane, bound in enumerate(bounds) if math.isfinite(bound)]
     with torch.no_grad():
         for name in linear_weights:
-            weight = params[name]  # (trials, out, in): one row per unit
-            norm = torch.linalg.vector_norm(weight, dim=-1, keepdim=True)
-            bound = bounds.view(-1, 1, 1)
-            weight.mul_(torch.where(norm > bound, bound / (norm + 1e-7), torch.ones_like(norm)))
+            for lane, bound in lanes:  # one trial at a time: a slice's temporaries stay small
+                weight = params[name][lane]
+                norm = weight.square().sum(dim=0, keepdim=True).sqrt_()
+                weight.mul_(torch.where(norm > bound, bound / (norm + 1e-7), torch.ones_like(norm)))
 
 
 def _group_key(network: Any, config: TrainConfig, rng_state: Any) -> tuple:
@@ -257,6 +273,27 @@ def _group_key(network: Any, config: TrainConfig, rng_state: Any) -> tuple:
     special = tuple(sorted({m.p for m in network.modules() if isinstance(m, nn.Dropout) and m.p in (0.0, 1.0)}))
     return (shapes, config.epochs, config.patience, config.batch_size, config.device, special,
             rng_state.numpy().tobytes() if rng_state is not None else None)
+
+
+class NotBatchable(Exception):
+    """The trials of this model cannot train as one batched run that matches lone runs."""
+
+
+def _draws_only_through_dropout(network: Any, batch: dict[str, Any]) -> bool:
+    """Whether a training-mode forward of ``network`` draws random numbers only in its
+    ``nn.Dropout`` modules (which a group replaces). A functional dropout, say, would draw
+    from torch's generator, the same mask for every trial under vmap: not a lone run's."""
+    probe = _for_group(copy.deepcopy(network), MaskStream(torch.Generator(device=batch_device(batch)).manual_seed(0), "uniform"))
+    probe.train()
+    states = [torch.get_rng_state()] + ([torch.cuda.get_rng_state()] if torch.cuda.is_available() else [])
+    with torch.no_grad():
+        probe(batch)
+    after = [torch.get_rng_state()] + ([torch.cuda.get_rng_state()] if torch.cuda.is_available() else [])
+    return all(torch.equal(a, b) for a, b in zip(states, after))
+
+
+def batch_device(batch: dict[str, Any]) -> Any:
+    return next(iter(batch.values())).device
 
 
 def fit_batched(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: Any, fixed: dict[str, Any],
@@ -280,7 +317,7 @@ def fit_batched(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: An
         device = prepared[members[0]][2].device
         chosen = mode or mask_mode(device)
         if chosen is None:
-            raise RuntimeError("dropout here does not draw its masks through bernoulli_; train the trials one by one")
+            raise NotBatchable("torch's dropout here does not draw its masks through bernoulli_")
         if device == "cpu":
             generator = torch.Generator()
             generator.set_state(prepared[members[0]][4])  # where each member's lone run would draw next
@@ -290,28 +327,30 @@ def fit_batched(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: An
         label = None
         if progress:
             label = f"{spec.name} trials {','.join(str(i + 1) for i in members)} (hidden {trials[members[0]].get('hidden')})"
-        _train_group([prepared[i][:4] for i in members], MaskStream(generator, chosen),
-                     Batcher(select(train, first), device), Batcher(select(dev, first), device),
-                     train.labels, dev.labels, label)
+        train_batcher = Batcher(select(train, first), device)
+        if not _draws_only_through_dropout(prepared[members[0]][1], train_batcher(np.arange(min(4, len(train))))):
+            raise NotBatchable(f"{spec.name} draws random numbers outside nn.Dropout modules")
+        _train_group([prepared[i][:4] for i in members], MaskStream(generator, chosen), train_batcher,
+                     Batcher(select(dev, first), device), train.labels, dev.labels, label)
     return estimators
 
 
 def train_trials(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: Any, fixed: dict[str, Any],
-                 seed: int, progress: bool = False, batched: bool = True, log: Any = None) -> Iterator[Any]:
+                 seed: int, progress: bool = False, batched: bool = True) -> Iterator[Any]:
     """The fitted estimators of a random search's ``trials``, in order.
 
     Batched (:func:`fit_batched`) when the model allows it (:func:`can_batch`) and dropout
     here draws as expected (:func:`mask_mode`); otherwise trial after trial, each fitted as
     ``spec.create(**params, **fixed, seed=seed).fit(train, dev)``.
     """
-    from ..device import resolve_device
-
-    device = resolve_device(fixed.get("device", "cpu")).type
-    if batched and can_batch(spec) and mask_mode(device) is not None:
-        yield from fit_batched(spec, trials, train, dev, fixed, seed, progress)
-        return
-    if batched and can_batch(spec) and log is not None:
-        log(f"{spec.name}: dropout here does not draw through bernoulli_ as expected; trials train one by one")
+    if batched and can_batch(spec):
+        try:
+            estimators = fit_batched(spec, trials, train, dev, fixed, seed, progress)
+        except NotBatchable as reason:
+            warnings.warn(f"{reason}: its {len(trials)} search trials train one after another")
+        else:
+            yield from estimators
+            return
     for trial, params in enumerate(trials):
         label = f"{spec.name} trial {trial + 1}/{len(trials)}" if progress else None
         yield spec.create(**params, **fixed, seed=seed, progress=label).fit(train, dev)
@@ -326,11 +365,10 @@ def _train_group(members: list[tuple[Any, Any, TrainConfig, np.random.Generator]
     stackable = [_for_group(copy.deepcopy(network), stream) for _, network, _, _ in members]
     params, buffers = stack_module_state(stackable)
     template = _for_group(copy.deepcopy(members[0][1]).to("meta"), stream)
-    linear_weights = [f"{name}.weight" for name, module in template.named_modules() if isinstance(module, nn.Linear)]
+    linear_weights = [f"{name}.weight_t" for name, module in template.named_modules() if isinstance(module, GroupLinear)]
     stream.buffers = buffers
     lrs = torch.tensor([c.lr for _, _, c, _ in members], dtype=torch.float32, device=device)
-    bounds = torch.tensor([c.max_norm if c.max_norm is not None else math.inf for _, _, c, _ in members],
-                          dtype=torch.float32, device=device)
+    bounds = [c.max_norm if c.max_norm is not None else math.inf for _, _, c, _ in members]
     optimizer = StackedAdam(params, lrs)
     labels = torch.as_tensor(train_labels, dtype=torch.float32, device=device)
     n_train, n_dev = len(train_labels), len(dev_labels)
@@ -367,8 +405,7 @@ def _train_group(members: list[tuple[Any, Any, TrainConfig, np.random.Generator]
                 param.grad = None
             losses.sum().backward()  # trials do not interact: each gets its own loss's gradient
             optimizer.step(params)
-            if bool(torch.isfinite(bounds).any()):
-                _apply_max_norm(params, linear_weights, bounds)
+            _apply_max_norm(params, linear_weights, bounds)
             loss_sum += losses.detach() * len(index)
         elapsed = time.perf_counter() - started
         template.eval()
@@ -402,14 +439,13 @@ def _train_group(members: list[tuple[Any, Any, TrainConfig, np.random.Generator]
             buffers = {k: v[lanes_kept] for k, v in buffers.items()}
             stream.buffers = buffers
             optimizer.keep(lanes_kept)
-            bounds = bounds[lanes_kept]
+            bounds = [bounds[lane] for lane in kept]
             active = [active[lane] for lane in kept]
     if progress is not None:
         progress.close()
     for member, (estimator, network, _, _) in enumerate(members):
         record, history = best[member], histories[member]
-        own = network.state_dict()
-        network.load_state_dict({k: record["state"][k] for k in own})
+        network.load_state_dict(_lone_state(record["state"], list(network.state_dict())))
         trained_rows = len(history["train_loss"]) * n_train
         history.update(best_epoch=record["epoch"], best_dev_macro_f1=record["f1"], batched_trials=len(members),
                        samples_per_second=trained_rows / train_seconds[member] if train_seconds[member] else math.nan)
