@@ -24,10 +24,15 @@ class MovieDataset(Dataset):
     """One split as items ``{"imdb_id", "plot", "labels", "image", <features>...}``.
 
     ``labels`` is a float32 tensor (23,), ready for a BCE loss. The poster bytes stay in
-    memory and decode in ``__getitem__`` (so in the DataLoader's workers) into ``image``:
-    by default the (3, 256, 160) float32 tensor of the original preprocessing
+    memory and decode in the DataLoader's workers into ``image``: by default the
+    (3, 256, 160) float32 tensor of the original preprocessing
     (:func:`mmimdb.posters.preprocess_poster`), else ``transform(PIL image)``. HDF5
-    ``features`` are read row by row through a file handle opened in each worker process.
+    ``features`` are read through a file handle opened in each worker process.
+
+    A DataLoader asks for whole batches (``__getitems__``): each HDF5 feature is read once
+    per batch (:func:`mmimdb.dataset.hdf5.take_rows`: sorted, runs of rows as slices, image
+    chunks inflated in the worker that asks), and the items come back in exactly the order
+    the sampler chose, so ``shuffle=True`` is a true shuffle of rows, not of chunks.
 
     >>> loader = torch.utils.data.DataLoader(mmimdb.load("train", format="torch"), batch_size=32, num_workers=2)  # doctest: +SKIP
     """
@@ -71,10 +76,13 @@ class MovieDataset(Dataset):
         state["_handle_pid"] = None
         return state
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def _position(self, index: int) -> int:
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} movies")
-        index = index % len(self)
+        return int(index) % len(self)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        index = self._position(index)
         item: dict[str, Any] = {name: values[index] for name, values in self._values.items()}
         if self._labels is not None:
             item["labels"] = torch.from_numpy(self._labels[index])
@@ -83,6 +91,24 @@ class MovieDataset(Dataset):
         for name in self.features:
             item[name] = torch.as_tensor(self._file()[name][self._start + index])
         return item
+
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        """The items at ``indices``, in that order (what a DataLoader asks for per batch),
+        equal to ``[self[i] for i in indices]`` with each HDF5 feature read once per batch."""
+        positions = [self._position(index) for index in indices]
+        items: list[dict[str, Any]] = [{name: values[i] for name, values in self._values.items()} for i in positions]
+        if self._labels is not None:
+            for item, row in zip(items, torch.from_numpy(self._labels[positions])):
+                item["labels"] = row
+        if self._posters is not None:
+            for item, i in zip(items, positions):
+                item["image"] = self._image(self._posters[i], self.imdb_ids[i])
+        for name in self.features:
+            rows = hdf5.take_rows(self._file()[name], np.asarray(positions, dtype=np.int64) + self._start)
+            batch = rows if rows.dtype == object else torch.from_numpy(rows)
+            for item, row in zip(items, batch):
+                item[name] = torch.as_tensor(row)
+        return items
 
     def _image(self, poster: bytes, imdb_id: str) -> Any:
         if self.transform is None:

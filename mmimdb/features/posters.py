@@ -2,8 +2,11 @@
 decode and preprocess posters, in resumable chunks.
 
 Each finished chunk is saved under ``<root>/features/.partial/<name>/``, so an interrupted
-run continues from the last finished chunk; mixed precision is used on a GPU only when it
-matches fp32 on the first batch.
+run continues from the last finished chunk. Mixed precision is used only when it matches
+fp32 on the first batch of real posters: fp16 autocast on a GPU; on a CPU with bfloat16
+instructions (AVX-512 BF16 or AMX, through oneDNN) bf16 autocast with channels-last
+activations, kept when every feature vector is within cosine :data:`CPU_BF16_MIN_COSINE` of
+its fp32 vector. The manifest records which precision ran.
 """
 from __future__ import annotations
 
@@ -28,10 +31,11 @@ from .rows import Rows
 from .writer import DEFAULT_CHUNK_ROWS, Log, save_dense, stderr_log
 
 #: Largest max-abs difference of mixed-precision features to fp32, relative to the
-#: largest fp32 value, that keeps autocast on.
+#: largest fp32 value, that keeps fp16 autocast on (GPU).
 AUTOCAST_TOLERANCE = 1e-2
-
-
+#: Smallest cosine similarity between a poster's bf16 and fp32 features that keeps bf16
+#: autocast on (CPU).
+CPU_BF16_MIN_COSINE = 0.999
 
 
 class PosterInputs:
@@ -89,22 +93,96 @@ def _load_chunk(directory: Path, chunk: int) -> tuple[np.ndarray, np.ndarray]:
         return saved["features"], saved["ok"]
 
 
-def _autocast_checked(model: Any, images: Any, device: Any, log: Log) -> tuple[bool, str]:
-    """Whether mixed precision on ``device`` matches fp32 on this batch (and how closely)."""
+def cpu_bf16_supported() -> bool:
+    """Whether this CPU runs bfloat16 matrix work natively through oneDNN (AVX-512 BF16 or AMX)."""
     import torch
 
-    if device.type != "cuda":
-        return False, "fp32"
+    if not torch.backends.mkldnn.is_available():
+        return False
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+
+
+@dataclass
+class Precision:
+    """How the encoder runs: ``autocast`` dtype (None: fp32) and channels-last activations."""
+
+    autocast: Any = None
+    channels_last: bool = False
+    description: str = "fp32"
+
+    def prepare(self, model: Any) -> Any:
+        """``model`` with its weights in this precision's memory layout."""
+        import torch
+
+        return model.to(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
+
+    def run(self, model: Any, images: Any) -> Any:
+        import torch
+
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        if self.autocast is None:
+            return model(images)
+        with torch.autocast(images.device.type, dtype=self.autocast):
+            return model(images)
+
+
+def candidate_precision(device: Any) -> Precision:
+    """The mixed precision worth trying on ``device`` (unchecked), or fp32."""
+    import torch
+
+    if device.type == "cuda":
+        return Precision(torch.float16, False, "fp16 autocast")
+    if device.type == "cpu" and cpu_bf16_supported():
+        return Precision(torch.bfloat16, True, "bf16 autocast, channels-last")
+    return Precision()
+
+
+def choose_precision(model: Any, images: Any, device: Any, log: Log) -> Precision:
+    """The fastest precision whose features on ``images`` (a batch of real posters) match fp32.
+
+    GPU: fp16 autocast, kept when its largest difference is within :data:`AUTOCAST_TOLERANCE`
+    of the largest fp32 value. CPU with bf16 instructions (:func:`cpu_bf16_supported`): bf16
+    autocast on channels-last activations (``model`` is converted; converted back if refused),
+    kept when every poster's features are within cosine :data:`CPU_BF16_MIN_COSINE` of fp32.
+    Anything else: fp32.
+    """
+    import torch
+
+    candidate = candidate_precision(device)
+    if candidate.autocast is None:
+        return candidate
+    candidate.prepare(model)
     with torch.inference_mode():
-        exact = model(images).float()
-        with torch.autocast("cuda", dtype=torch.float16):
-            mixed = model(images).float()
-    scale = float(exact.abs().max().clamp_min(1e-6))
-    difference = float((mixed - exact).abs().max()) / scale
-    if difference > AUTOCAST_TOLERANCE:
-        log(f"fp16 autocast differs from fp32 by {difference:.2e} (relative) on the first batch; using fp32")
-        return False, f"fp32 (fp16 autocast differed by {difference:.2e})"
-    return True, f"fp16 autocast (max difference to fp32 on the first batch: {difference:.2e} of the largest value)"
+        exact = Precision().run(model, images).float().flatten(1)
+        mixed = candidate.run(model, images).float().flatten(1)
+    if device.type == "cuda":
+        scale = float(exact.abs().max().clamp_min(1e-6))
+        difference = float((mixed - exact).abs().max()) / scale
+        if difference > AUTOCAST_TOLERANCE:
+            log(f"fp16 autocast differs from fp32 by {difference:.2e} (relative) on the first batch; using fp32")
+            return Precision(description=f"fp32 (fp16 autocast differed by {difference:.2e})")
+        candidate.description += f" (max difference to fp32 on the first batch: {difference:.2e} of the largest value)"
+        return candidate
+    cosine = feature_cosine(mixed, exact)
+    if cosine < CPU_BF16_MIN_COSINE:
+        Precision().prepare(model)
+        log(f"bf16 autocast features reach only cosine {cosine:.5f} to fp32 on the first batch "
+            f"(< {CPU_BF16_MIN_COSINE}); using fp32")
+        return Precision(description=f"fp32 (bf16 autocast: min cosine {cosine:.5f} to fp32 on the first batch)")
+    candidate.description += f" (min cosine to fp32 on the first batch of {len(exact)}: {cosine:.5f})"
+    return candidate
+
+
+def feature_cosine(mixed: Any, exact: Any) -> float:
+    """The smallest cosine similarity between matching rows; rows that are zero in both count as 1."""
+    import torch
+
+    norms = mixed.norm(dim=1) * exact.norm(dim=1)
+    both_zero = (mixed.abs().amax(dim=1) == 0) & (exact.abs().amax(dim=1) == 0)
+    cosine = (mixed * exact).sum(dim=1) / norms.clamp_min(1e-30)
+    return float(torch.where(both_zero, torch.ones_like(cosine), cosine).min())
 
 
 #: Batch sizes tried on the CPU when none is given. Bigger is not always faster there:
@@ -114,21 +192,24 @@ CPU_BATCH_CANDIDATES = (1, 4, 16, 64)
 GPU_BATCH_SIZE = 64
 
 
-def choose_batch_size(model: Any, image_size: int, device: Any, log: Log = stderr_log, seconds: float = 0.4) -> int:
+def choose_batch_size(model: Any, image_size: int, device: Any, log: Log = stderr_log, seconds: float = 0.4,
+                      precision: Precision | None = None) -> int:
     """The batch size to use on ``device``: :data:`GPU_BATCH_SIZE` on a GPU; on the CPU the
-    fastest of :data:`CPU_BATCH_CANDIDATES`, timed on random inputs for ``seconds`` each."""
+    fastest of :data:`CPU_BATCH_CANDIDATES` in ``precision`` (default fp32), timed on random
+    inputs for ``seconds`` each."""
     import torch
 
     if device.type != "cpu":
         return GPU_BATCH_SIZE
+    precision = precision or Precision()
     rates = {}
     with torch.inference_mode():
         for size in CPU_BATCH_CANDIDATES:
             batch = torch.randn(size, 3, image_size, image_size)
-            model(batch)  # warm-up: allocations and kernel choice
+            precision.run(model, batch)  # warm-up: allocations and kernel choice
             started, done = time.perf_counter(), 0
             while time.perf_counter() - started < seconds:
-                model(batch)
+                precision.run(model, batch)
                 done += size
             rates[size] = done / (time.perf_counter() - started)
     best = max(rates, key=rates.get)
@@ -181,15 +262,17 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
     if pending:
         torch_device = resolve_device(device, log)
         model = encoder.build().to(torch_device)
-        if batch_size is None:
-            batch_size = choose_batch_size(model, encoder.preprocess.size, torch_device, log)
+        if batch_size is None:  # timed in the precision the first batch will most likely keep
+            candidate = candidate_precision(torch_device)
+            batch_size = choose_batch_size(candidate.prepare(model), encoder.preprocess.size, torch_device, log,
+                                           precision=candidate)
         if workers is None:
             workers = default_workers()
         batches = [list(range(s, min(s + batch_size, chunks[k][1]))) for k in pending for s in range(chunks[k][0], chunks[k][1], batch_size)]
         loader = DataLoader(PosterInputs(paths.dataset_dir(root), rows.ids, encoder.preprocess), batch_sampler=batches,
                             num_workers=workers, pin_memory=torch_device.type == "cuda",
                             persistent_workers=False, prefetch_factor=2 if workers else None)
-        use_autocast: bool | None = None
+        precision: Precision | None = None
         bar = tqdm(total=sum(chunks[k][1] - chunks[k][0] for k in pending), unit="poster", desc=encoder.output,
                    file=sys.stderr, disable=not progress)
         current, buffer, ok, filled = -1, None, None, 0
@@ -197,13 +280,10 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
             with torch.inference_mode():
                 for batch_rows, images, errors in loader:
                     images = images.to(torch_device, non_blocking=True)
-                    if use_autocast is None:
-                        use_autocast, report.precision = _autocast_checked(model, images, torch_device, log)
-                    if use_autocast:
-                        with torch.autocast("cuda", dtype=torch.float16):
-                            output = model(images)
-                    else:
-                        output = model(images)
+                    if precision is None:
+                        precision = choose_precision(model, images, torch_device, log)
+                        report.precision = precision.description
+                    output = precision.run(model, images)
                     output = output.float().cpu().numpy()
                     chunk = int(batch_rows[0]) // chunk_rows
                     if chunk != current:
