@@ -142,9 +142,12 @@ def test_vgg16_state_dict_in_torchvision_layout_loads_and_gives_fc7(small_root, 
 def test_batched_features_equal_one_at_a_time(small_root):
     encoder = image_encoder("efficientnet-lite0", EncoderOptions(image_size=64))
     rows = features.rows.dataset_rows(small_root)
-    features.posters.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=SMALL_ROWS, workers=1, progress=False)
+    # fp32 both times: bf16 (tests/test_poster_precision.py) rounds differently at each batch size.
+    features.posters.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=SMALL_ROWS, workers=1,
+                                            progress=False, precision="fp32")
     batched = features.read_features(small_root, ["efficientnet_features"])["efficientnet_features"]
-    features.posters.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=1, workers=0, force=True, progress=False)
+    features.posters.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=1, workers=0, force=True,
+                                            progress=False, precision="fp32")
     single = features.read_features(small_root, ["efficientnet_features"])["efficientnet_features"]
     assert batched.shape == (SMALL_ROWS, 1280) and np.abs(batched).sum() > 0
     np.testing.assert_allclose(batched, single, rtol=1e-4, atol=1e-5)

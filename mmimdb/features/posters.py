@@ -221,10 +221,12 @@ def choose_batch_size(model: Any, image_size: int, device: Any, log: Log = stder
 def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device: str = "auto", batch_size: int | None = None,
                            workers: int | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS, force: bool = False,
                            progress: bool = True, on_chunk: Callable[[int], None] | None = None,
-                           log: Log = stderr_log) -> ExtractionReport:
+                           log: Log = stderr_log, precision: str = "auto") -> ExtractionReport:
     """Run ``encoder`` on every poster, in resumable chunks, and save ``encoder.output``.
 
-    ``batch_size`` None picks one (:func:`choose_batch_size`). ``on_chunk(chunk_index)`` is
+    ``batch_size`` None picks one (:func:`choose_batch_size`). ``precision`` ``"auto"``
+    checks mixed precision on the first batch (:func:`choose_precision`); ``"fp32"`` never
+    uses it. ``on_chunk(chunk_index)`` is
     called after each newly computed chunk is saved (a hook
     for progress reports and tests). An interrupted run keeps its finished chunks; the next
     run with the same encoder, weights, preprocessing and rows continues after them.
@@ -262,8 +264,10 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
     if pending:
         torch_device = resolve_device(device, log)
         model = encoder.build().to(torch_device)
+        if precision not in ("auto", "fp32"):
+            raise ValueError(f"precision must be 'auto' or 'fp32', not {precision!r}")
         if batch_size is None:  # timed in the precision the first batch will most likely keep
-            candidate = candidate_precision(torch_device)
+            candidate = candidate_precision(torch_device) if precision == "auto" else Precision()
             batch_size = choose_batch_size(candidate.prepare(model), encoder.preprocess.size, torch_device, log,
                                            precision=candidate)
         if workers is None:
@@ -272,7 +276,7 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
         loader = DataLoader(PosterInputs(paths.dataset_dir(root), rows.ids, encoder.preprocess), batch_sampler=batches,
                             num_workers=workers, pin_memory=torch_device.type == "cuda",
                             persistent_workers=False, prefetch_factor=2 if workers else None)
-        precision: Precision | None = None
+        chosen: Precision | None = None if precision == "auto" else Precision()
         bar = tqdm(total=sum(chunks[k][1] - chunks[k][0] for k in pending), unit="poster", desc=encoder.output,
                    file=sys.stderr, disable=not progress)
         current, buffer, ok, filled = -1, None, None, 0
@@ -280,10 +284,10 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
             with torch.inference_mode():
                 for batch_rows, images, errors in loader:
                     images = images.to(torch_device, non_blocking=True)
-                    if precision is None:
-                        precision = choose_precision(model, images, torch_device, log)
-                        report.precision = precision.description
-                    output = precision.run(model, images)
+                    if chosen is None:
+                        chosen = choose_precision(model, images, torch_device, log)
+                    report.precision = chosen.description
+                    output = chosen.run(model, images)
                     output = output.float().cpu().numpy()
                     chunk = int(batch_rows[0]) // chunk_rows
                     if chunk != current:
