@@ -104,20 +104,22 @@ class MaskStream:
         self.lane: Any = None               # inside vmap: the trial's position in the stack
 
     def noise(self, module: "StreamDropout", x: Any) -> Any:
-        """What dropout multiplies ``x`` by: mask / (1 - p), per trial."""
+        """What dropout multiplies ``x`` by: mask / (1 - p), per trial (``x``: one trial's view)."""
         if self.mode == "uniform":
             # Doubles as torch's CPU bernoulli_ draws them; on a GPU (no exactness to keep) floats.
             dtype = torch.float64 if x.device.type == "cpu" else torch.float32
             uniform = torch.empty(x.shape, dtype=dtype, device=x.device).uniform_(generator=self.generator)
-            # mask / (1 - p) as torch computes it: 1 / (1 - p) in x's precision, or 0.
+            # Compare, then scale in x's dtype: (mixed bool-float kernels are many times slower).
             scale = torch.ones((), dtype=x.dtype, device=x.device) / module.keep.to(x.dtype)
-            return torch.where(uniform < module.keep, scale, torch.zeros((), dtype=x.dtype, device=x.device))
+            return (uniform < module.keep).to(x.dtype).mul_(scale)
+        # The trials still training, in lane order; outside vmap (one network) its own 1 - p.
+        keeps = self.buffers[module.keep_name].tolist() if self.lane is not None else [float(module.keep)]
+        noise = torch.empty((len(keeps), *x.shape), dtype=x.dtype, device=x.device)
         state = self.generator.get_state()
-        masks = []
-        for keep in self.buffers[module.keep_name].tolist():
+        for out, keep in zip(noise, keeps):
             self.generator.set_state(state)  # every trial draws from the same point
-            masks.append(torch.empty(x.shape, dtype=x.dtype, device=x.device).bernoulli_(keep, generator=self.generator).div_(keep))
-        return torch.stack(masks)[self.lane]
+            out.bernoulli_(keep, generator=self.generator).div_(keep)
+        return noise[self.lane] if self.lane is not None else noise[0]
 
 
 class StreamDropout(nn.Module):
