@@ -1,34 +1,41 @@
 """The random search as one batched run: a model's trials trained together, stacked on a trial axis.
 
-The paper's protocol trains 25 random trials of every model. One after another, each trial is
-a small network whose steps leave most of the machine idle. Here the trials of one hidden
-size form a group: each trial's network is built and initialised exactly as a lone run would
-(:meth:`NeuralClassifier.prepare`, :func:`training.start`), their parameters are stacked along
-a leading trial axis (``torch.func.stack_module_state``) and the model's own forward runs once
-per step for the whole group under ``torch.func.vmap``. On the CPU a trial gives the numbers
-it gives alone (``spec.create(**params, seed=seed).fit(train, dev)``), within float rounding:
+The paper's protocol trains 25 random trials of every model; one after another, each is a
+small network. Here the trials of one hidden size form a group: each trial's network is built
+and initialised exactly as a lone run would be (:meth:`NeuralClassifier.prepare`,
+:func:`training.start`), the group's parameters are stacked along a leading trial axis
+(``torch.func.stack_module_state``), and the model's own forward runs once per step for the
+whole group under ``torch.func.vmap``. On the CPU each trial gives the numbers it gives alone
+(``spec.create(**params, seed=seed).fit(train, dev)``), to float rounding:
 
-* **batches**: a lone run shuffles with numpy's ``default_rng(seed)``, and the trials of a
-  search share the seed, so they share every batch (one gather serves the group);
+* **batches**: a lone run shuffles with numpy's ``default_rng(seed)``; the trials of a search
+  share the seed, so they share every batch, gathered once for the group;
 * **dropout**: a lone run draws each mask with ``bernoulli_(1 - p)`` from torch's generator.
   Trials of one hidden size stand at the same point of the same stream (same seed, same
-  number of initialisation draws), so where ``bernoulli_`` compares one uniform double per
-  element with ``1 - p`` (checked at start: torch's own CPU kernel), one ``uniform_`` draw per
-  dropout call serves the whole group and each trial compares it with its own ``1 - p``.
-  Where it does not (torch with MKL on Intel CPUs seeds a stream per call), each trial's mask
-  is drawn by ``bernoulli_`` from a copy of the group's generator: exact, and fast there;
-* **its own hyper-parameters**: dropout (per-trial ``1 - p`` buffers), learning rate (Adam's
-  update with a learning rate per trial), init range (from its lone initialisation),
-  max-norm (a bound per trial, none = infinite);
+  number of initialisation draws). Where ``bernoulli_`` compares one uniform double per
+  element with ``1 - p`` (checked at start on torch's own kernels: :func:`mask_mode`), one
+  ``uniform_`` draw per dropout call serves the whole group and each trial compares it with
+  its own ``1 - p``; where it does not (torch with MKL on Intel CPUs seeds a stream per call),
+  each trial's mask is drawn by ``bernoulli_`` from a copy of the group's generator;
+* **its own hyper-parameters**: dropout (a ``1 - p`` per trial), learning rate
+  (:class:`StackedAdam`), init range (its lone initialisation), max-norm (a bound per trial);
 * **its own early stopping** on dev macro-F1 at 0.5, patience and best-epoch weights as in
   :func:`training.fit_network`; a trial that stops leaves the stack, the others go on.
 
-On a GPU the group's masks come from one CUDA generator: the same distribution as a lone run,
+Three layers take a group form (same arithmetic, laid out for the stack): ``nn.Dropout``
+(:class:`StreamDropout`), ``nn.BatchNorm1d`` (:class:`GroupBatchNorm`: the statistics of the
+features every trial shares are computed once) and ``nn.Linear`` (:class:`GroupLinear`: weights
+stored (in, out), so no gradient needs a transposed copy). A model that draws random numbers
+anywhere else (a functional dropout) would give every trial the same mask; a probe forward
+finds it and its trials train one after another (:class:`NotBatchable`), as do models that
+read token sequences or images (the RNNs, the CNN) or are not a :class:`NeuralClassifier`
+(AVG_probs). On a GPU a group's masks come from one CUDA generator: a lone run's distribution,
 not its masks (a lone GPU run, under bfloat16 autocast, is not bit-reproducible either).
 
-Models that read token sequences or images (the RNNs, the CNN) or that are not a
-:class:`NeuralClassifier` (AVG_probs) train one trial after another. Imports torch: import
-this module where the benchmark runs, not where other commands load.
+Float rounding differs between a stacked and a lone product, as it does between a lone run
+on one thread and on two; Adam divides each gradient by its own size, so on parameters whose
+gradient is near zero (tiny initial weights, large learning rates) such differences can grow
+over epochs, in either comparison. Imports torch: import it where the benchmark runs.
 
 >>> trials = [sample_params(rng) for _ in range(25)]                           # doctest: +SKIP
 >>> for params, estimator in zip(trials, train_trials(spec, trials, train, dev, {"epochs": 200}, seed=0)):  # doctest: +SKIP
@@ -40,6 +47,7 @@ import copy
 import math
 import time
 import warnings
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterator, Sequence
 
@@ -285,17 +293,28 @@ def _draws_only_through_dropout(network: Any, batch: dict[str, Any]) -> bool:
     """Whether a training-mode forward of ``network`` draws random numbers only in its
     ``nn.Dropout`` modules (which a group replaces). A functional dropout, say, would draw
     from torch's generator, the same mask for every trial under vmap: not a lone run's."""
-    probe = _for_group(copy.deepcopy(network), MaskStream(torch.Generator(device=batch_device(batch)).manual_seed(0), "uniform"))
+    device = next(iter(batch.values())).device
+    probe = _for_group(copy.deepcopy(network), MaskStream(torch.Generator(device=device).manual_seed(0), "uniform"))
     probe.train()
-    states = [torch.get_rng_state()] + ([torch.cuda.get_rng_state()] if torch.cuda.is_available() else [])
+
+    def states() -> list[Any]:
+        return [torch.get_rng_state()] + ([torch.cuda.get_rng_state()] if torch.cuda.is_available() else [])
+
+    before = states()
     with torch.no_grad():
         probe(batch)
-    after = [torch.get_rng_state()] + ([torch.cuda.get_rng_state()] if torch.cuda.is_available() else [])
-    return all(torch.equal(a, b) for a, b in zip(states, after))
+    return all(torch.equal(a, b) for a, b in zip(before, states()))
 
 
-def batch_device(batch: dict[str, Any]) -> Any:
-    return next(iter(batch.values())).device
+@dataclass
+class _Trial:
+    """One trial, started as its lone run would start: network initialised, generators seeded."""
+
+    estimator: Any
+    network: Any
+    config: TrainConfig
+    batch_order: np.random.Generator
+    rng_state: Any  # torch's CPU generator after initialisation (None on a GPU)
 
 
 def fit_batched(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: Any, fixed: dict[str, Any],
@@ -305,36 +324,38 @@ def fit_batched(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: An
     ``fixed`` holds the settings every trial shares (epochs, patience, device). Returns the
     fitted estimators in ``trials`` order, as ``spec.create(**params, **fixed, seed=seed)
     .fit(train, dev)`` would return them. ``mode`` forces a :func:`mask_mode` (tests).
+    Raises :class:`NotBatchable` when the trials cannot match their lone runs this way.
     """
-    estimators = [spec.create(**params, **fixed, seed=seed) for params in trials]
-    prepared, groups = [], {}
-    for index, estimator in enumerate(estimators):
+    started: list[_Trial] = []
+    groups: dict[tuple, list[int]] = {}
+    for index, params in enumerate(trials):
+        estimator = spec.create(**params, **fixed, seed=seed)
         network, config = estimator.prepare(train)
-        rng = start(network, config)
-        rng_state = torch.get_rng_state() if config.device == "cpu" else None
-        prepared.append((estimator, network, config, rng, rng_state))
-        groups.setdefault(_group_key(network, config, rng_state), []).append(index)
-    select = lambda split, est: {k: split.inputs[k] for k in est.inputs}
+        batch_order = start(network, config)
+        trial = _Trial(estimator, network, config, batch_order, torch.get_rng_state() if config.device == "cpu" else None)
+        started.append(trial)
+        groups.setdefault(_group_key(network, config, trial.rng_state), []).append(index)
     for members in groups.values():
-        device = prepared[members[0]][2].device
+        first = started[members[0]]
+        device = first.config.device
         chosen = mode or mask_mode(device)
         if chosen is None:
             raise NotBatchable("torch's dropout here does not draw its masks through bernoulli_")
         if device == "cpu":
             generator = torch.Generator()
-            generator.set_state(prepared[members[0]][4])  # where each member's lone run would draw next
+            generator.set_state(first.rng_state)  # where every member's lone run draws next
         else:
             generator = torch.Generator(device=device).manual_seed(seed)
-        first = prepared[members[0]][0]
+        inputs = first.estimator.inputs
+        train_batcher = Batcher({k: train.inputs[k] for k in inputs}, device)
+        if not _draws_only_through_dropout(first.network, train_batcher(np.arange(min(4, len(train))))):
+            raise NotBatchable(f"{spec.name} draws random numbers outside nn.Dropout modules")
         label = None
         if progress:
             label = f"{spec.name} trials {','.join(str(i + 1) for i in members)} (hidden {trials[members[0]].get('hidden')})"
-        train_batcher = Batcher(select(train, first), device)
-        if not _draws_only_through_dropout(prepared[members[0]][1], train_batcher(np.arange(min(4, len(train))))):
-            raise NotBatchable(f"{spec.name} draws random numbers outside nn.Dropout modules")
-        _train_group([prepared[i][:4] for i in members], MaskStream(generator, chosen), train_batcher,
-                     Batcher(select(dev, first), device), train.labels, dev.labels, label)
-    return estimators
+        _train_group([started[i] for i in members], MaskStream(generator, chosen), train_batcher,
+                     Batcher({k: dev.inputs[k] for k in inputs}, device), train.labels, dev.labels, label)
+    return [trial.estimator for trial in started]
 
 
 def train_trials(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: Any, fixed: dict[str, Any],
@@ -358,19 +379,17 @@ def train_trials(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: A
         yield spec.create(**params, **fixed, seed=seed, progress=label).fit(train, dev)
 
 
-def _train_group(members: list[tuple[Any, Any, TrainConfig, np.random.Generator]], stream: MaskStream,
-                 train_batcher: Batcher, dev_batcher: Batcher, train_labels: np.ndarray, dev_labels: np.ndarray,
-                 label: str | None) -> None:
-    """Train the group ``members`` (estimator, started network, config, batch-order rng) together."""
-    config, rng = members[0][2], members[0][3]
+def _train_group(members: list[_Trial], stream: MaskStream, train_batcher: Batcher, dev_batcher: Batcher,
+                 train_labels: np.ndarray, dev_labels: np.ndarray, label: str | None) -> None:
+    """Train the trials ``members`` together, as :func:`training.fit_network` trains each."""
+    config, rng = members[0].config, members[0].batch_order
     device = config.device
-    stackable = [_for_group(copy.deepcopy(network), stream) for _, network, _, _ in members]
-    params, buffers = stack_module_state(stackable)
-    template = _for_group(copy.deepcopy(members[0][1]).to("meta"), stream)
+    params, buffers = stack_module_state([_for_group(copy.deepcopy(m.network), stream) for m in members])
+    template = _for_group(copy.deepcopy(members[0].network).to("meta"), stream)
     linear_weights = [f"{name}.weight_t" for name, module in template.named_modules() if isinstance(module, GroupLinear)]
     stream.buffers = buffers
-    lrs = torch.tensor([c.lr for _, _, c, _ in members], dtype=torch.float32, device=device)
-    bounds = [c.max_norm if c.max_norm is not None else math.inf for _, _, c, _ in members]
+    lrs = torch.tensor([m.config.lr for m in members], dtype=torch.float32, device=device)
+    bounds = [m.config.max_norm if m.config.max_norm is not None else math.inf for m in members]
     optimizer = StackedAdam(params, lrs)
     labels = torch.as_tensor(train_labels, dtype=torch.float32, device=device)
     n_train, n_dev = len(train_labels), len(dev_labels)
@@ -427,7 +446,7 @@ def _train_group(members: list[tuple[Any, Any, TrainConfig, np.random.Generator]
                               state={k: v[lane].detach().clone() for k, v in {**params, **buffers}.items()})
             else:
                 record["since"] += 1
-                if record["since"] >= members[member][2].patience:
+                if record["since"] >= members[member].config.patience:
                     stopped.append(lane)
         if progress is not None:
             progress.update(1)
@@ -445,10 +464,10 @@ def _train_group(members: list[tuple[Any, Any, TrainConfig, np.random.Generator]
             active = [active[lane] for lane in kept]
     if progress is not None:
         progress.close()
-    for member, (estimator, network, _, _) in enumerate(members):
+    for member, trial in enumerate(members):
         record, history = best[member], histories[member]
-        network.load_state_dict(_lone_state(record["state"], list(network.state_dict())))
+        trial.network.load_state_dict(_lone_state(record["state"], list(trial.network.state_dict())))
         trained_rows = len(history["train_loss"]) * n_train
         history.update(best_epoch=record["epoch"], best_dev_macro_f1=record["f1"], batched_trials=len(members),
                        samples_per_second=trained_rows / train_seconds[member] if train_seconds[member] else math.nan)
-        estimator.network_, estimator.history_ = network, history
+        trial.estimator.network_, trial.estimator.history_ = trial.network, history
