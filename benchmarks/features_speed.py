@@ -1,10 +1,11 @@
 """Posters per second of the feature extractor against the naive fp32 batch-1 loop, same run.
 
-mmimdb: what ``mmimdb build-features`` does. The precision is checked on the first batch of
+mmimdb: what ``mmimdb build-features`` does. The way the model runs is checked on the first
 real posters (:func:`mmimdb.features.posters.choose_precision`: on a CPU with bfloat16
 instructions, bf16 autocast on channels-last activations when every poster's features are
-within cosine 0.999 of fp32), the batch size is the fastest measured in that precision, and
-DataLoader workers decode posters (Pillow draft mode) while the model runs. Naive: one
+within cosine 0.999 of fp32; else a frozen fp32 graph with oneDNN's fusions when it matches),
+the batch size is the fastest measured that way, and DataLoader workers decode posters
+(Pillow draft mode) while the model runs. Naive: one
 poster at a time in the main process, full decode, fp32, contiguous tensors. Both use the
 same model, threads and posters. VGG16 runs with random weights (its speed does not depend
 on them); EfficientNet-Lite0 with its real weights.
@@ -32,7 +33,7 @@ from mmimdb.features.encoders import ImageEncoder, image_encoder
 from mmimdb.features.encoders.base import EncoderOptions
 from mmimdb.features.encoders.preprocessing import Preprocessing
 from mmimdb.features.encoders.vgg16 import FC7_DIM, vgg16_module
-from mmimdb.features.posters import Precision, choose_batch_size, choose_precision, default_workers, candidate_precision
+from mmimdb.features.posters import SAMPLE_POSTERS, Precision, choose_batch_size, choose_precision, default_workers
 
 DEFAULT_POSTERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "greatest-films" / "posters"
 TARGET_RATIO = 2.0
@@ -80,23 +81,21 @@ def image_gflop(model, size: int) -> float:
 
 def mmimdb_path(model, files: list[Path], preprocess: Preprocessing, device, workers: int,
                 batch_size: int | None) -> tuple[float, Precision, int]:
-    """Posters/s the way build-features runs: precision checked, batch size timed, workers."""
+    """Posters/s the way build-features runs: precision checked on the first posters, batch
+    size timed in it, workers decoding (the checks and timing before the run not counted)."""
     import torch
     from torch.utils.data import DataLoader
 
+    posters = PosterFiles(files, preprocess)
+    sample = torch.from_numpy(np.stack([posters[i] for i in range(min(SAMPLE_POSTERS, len(files)))])).to(device)
+    precision = choose_precision(model, sample, device, print)
     if batch_size is None:
-        candidate = candidate_precision(device)
-        batch_size = choose_batch_size(candidate.prepare(model), preprocess.size, device, log=print, precision=candidate)
-    loader = DataLoader(PosterFiles(files, preprocess), batch_size=batch_size, num_workers=workers,
-                        pin_memory=device.type == "cuda")
-    precision = None
+        batch_size = choose_batch_size(model, preprocess.size, device, log=print, precision=precision)
+    loader = DataLoader(posters, batch_size=batch_size, num_workers=workers, pin_memory=device.type == "cuda")
     started = time.perf_counter()
     with torch.inference_mode():
         for images in loader:
-            images = images.to(device, non_blocking=True)
-            if precision is None:
-                precision = choose_precision(model, images, device, print)  # as build-features: on the first batch
-            precision.run(model, images).float().cpu()
+            precision.run(model, images.to(device, non_blocking=True)).float().cpu()
     if device.type == "cuda":
         torch.cuda.synchronize()
     return len(files) / (time.perf_counter() - started), precision, batch_size

@@ -57,6 +57,7 @@ class MovieDataset(Dataset):
             self._start = hdf5.read_split_ranges(self._hdf5_path)[split][0]
         self._handle = None
         self._handle_pid: int | None = None
+        self._datasets: dict[str, Any] = {}
 
     def __len__(self) -> int:
         return len(self.imdb_ids)
@@ -68,12 +69,22 @@ class MovieDataset(Dataset):
 
             self._handle = h5py.File(self._hdf5_path, "r")
             self._handle_pid = os.getpid()
+            self._datasets = {}
         return self._handle
+
+    def _dataset(self, name: str):
+        """The h5py dataset ``name`` of this process's handle (looked up once: h5py's lookup
+        costs as much as reading a batch of small rows)."""
+        handle = self._file()
+        if name not in self._datasets:
+            self._datasets[name] = handle[name]
+        return self._datasets[name]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_handle"] = None
         state["_handle_pid"] = None
+        state["_datasets"] = {}
         return state
 
     def _position(self, index: int) -> int:
@@ -89,26 +100,28 @@ class MovieDataset(Dataset):
         if self._posters is not None:
             item["image"] = self._image(self._posters[index], self.imdb_ids[index])
         for name in self.features:
-            item[name] = torch.as_tensor(self._file()[name][self._start + index])
+            item[name] = torch.as_tensor(self._dataset(name)[self._start + index])
         return item
 
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         """The items at ``indices``, in that order (what a DataLoader asks for per batch),
         equal to ``[self[i] for i in indices]`` with each HDF5 feature read once per batch."""
-        positions = [self._position(index) for index in indices]
-        items: list[dict[str, Any]] = [{name: values[i] for name, values in self._values.items()} for i in positions]
+        positions = np.asarray(indices, dtype=np.int64).reshape(-1)
+        outside = (positions < -len(self)) | (positions >= len(self))
+        if outside.any():
+            raise IndexError(f"index {int(positions[outside][0])} out of range for {len(self)} movies")
+        positions %= max(len(self), 1)
+        listed = positions.tolist()
+        columns: dict[str, Sequence[Any]] = {name: [values[i] for i in listed] for name, values in self._values.items()}
         if self._labels is not None:
-            for item, row in zip(items, torch.from_numpy(self._labels[positions])):
-                item["labels"] = row
+            columns["labels"] = torch.from_numpy(self._labels[positions]).unbind(0)
         if self._posters is not None:
-            for item, i in zip(items, positions):
-                item["image"] = self._image(self._posters[i], self.imdb_ids[i])
+            columns["image"] = [self._image(self._posters[i], self.imdb_ids[i]) for i in listed]
         for name in self.features:
-            rows = hdf5.take_rows(self._file()[name], np.asarray(positions, dtype=np.int64) + self._start)
-            batch = rows if rows.dtype == object else torch.from_numpy(rows)
-            for item, row in zip(items, batch):
-                item[name] = torch.as_tensor(row)
-        return items
+            rows = hdf5.take_rows(self._dataset(name), positions + self._start)
+            columns[name] = [torch.as_tensor(row) for row in rows] if rows.dtype == object else torch.from_numpy(rows).unbind(0)
+        names = list(columns)
+        return [dict(zip(names, row)) for row in zip(*columns.values())] if names else [{} for _ in listed]
 
     def _image(self, poster: bytes, imdb_id: str) -> Any:
         if self.transform is None:

@@ -28,7 +28,8 @@ def posters() -> torch.Tensor:
 def conv_net() -> torch.nn.Module:
     torch.manual_seed(0)
     return torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(16, 32, 3, stride=2),
-                               torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(128, 64)).eval()
+                               torch.nn.BatchNorm2d(32), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                               torch.nn.Linear(32, 64)).eval()
 
 
 TINY = ImageEncoder(name="tiny-conv", output="tiny_conv_features", dim=64, build=conv_net,
@@ -54,7 +55,7 @@ def test_bf16_with_channels_last_is_kept_when_real_posters_match_fp32(posters):
     model, said = conv_net(), []
     precision = choose_precision(model, posters, CPU, said.append)
     assert precision.autocast is torch.bfloat16 and precision.channels_last
-    assert precision.description.startswith("bf16 autocast, channels-last (min cosine to fp32 on the first batch of 8: ")
+    assert precision.description.startswith("bf16 autocast, channels-last (min cosine to fp32 on the first 8 posters: ")
     assert next(model.parameters()).is_contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         mixed, exact = precision.run(model, posters), Precision().run(conv_net(), posters)
@@ -67,15 +68,38 @@ def test_bf16_is_refused_when_features_drift_from_fp32(posters):
     model, said = Cancelling(), []
     precision = choose_precision(model, posters, CPU, said.append)
     assert precision.autocast is None and not precision.channels_last
-    assert precision.description.startswith("fp32 (bf16 autocast: min cosine")
+    assert precision.description.startswith("fp32") and "bf16 autocast refused: min cosine" in precision.description
     assert said and "using fp32" in said[0]
     assert model.conv.weight.is_contiguous()  # layout given back for fp32
+    with torch.inference_mode():
+        np.testing.assert_allclose(precision.run(model, posters), model(posters), atol=1e-5)
 
 
-def test_fp32_on_a_cpu_without_bf16(posters, monkeypatch):
+def test_fp32_on_a_cpu_without_bf16_runs_a_frozen_graph_only_when_it_matches(posters, monkeypatch):
     monkeypatch.setattr(features.posters, "cpu_bf16_supported", lambda: False)
+    model = conv_net()
+    precision = choose_precision(model, posters, CPU, print)
+    assert precision.autocast is None and precision.description.startswith("fp32")
+    if precision.graph is not None:  # kept only when not slower than the model
+        assert precision.description.startswith("fp32, frozen graph")
+    with torch.inference_mode():
+        np.testing.assert_allclose(precision.run(model, posters), model(posters), rtol=1e-4, atol=1e-5)
+
+
+def test_a_frozen_graph_computes_the_models_features(posters):
+    model = conv_net()
+    graph = features.posters._frozen_graph(model, posters)
+    assert graph is not None
+    with torch.inference_mode():
+        np.testing.assert_allclose(graph(posters), model(posters), rtol=1e-4, atol=1e-5)
+        assert feature_cosine(graph(posters[:3]), model(posters[:3])) >= features.posters.FROZEN_MIN_COSINE  # any batch size
+
+
+def test_a_frozen_graph_that_drifts_is_refused(posters, monkeypatch):
+    monkeypatch.setattr(features.posters, "cpu_bf16_supported", lambda: False)
+    monkeypatch.setattr(features.posters, "_frozen_graph", lambda model, images: (lambda x: model(x) + 0.5 * torch.rand_like(model(x))))
     precision = choose_precision(conv_net(), posters, CPU, print)
-    assert precision == Precision() and precision.description == "fp32"
+    assert precision.graph is None and precision.description == "fp32"
 
 
 def test_zero_rows_in_both_count_as_matching():

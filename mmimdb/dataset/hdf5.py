@@ -52,8 +52,11 @@ IMAGE_GZIP_LEVEL = 1
 #: e.g. MultiBench, hard-code these published ranges).
 ORIGINAL_ROWS = 25_959
 ORIGINAL_SPLIT_ROWS: dict[str, tuple[int, int]] = {"train": (0, 15_552), "dev": (15_552, 18_160), "test": (18_160, 25_959)}
-#: :func:`take_rows` reads up to this many runs of consecutive rows as slices, more in one selection.
+#: :func:`take_rows` reads up to this many runs of consecutive rows as slices; more, one slice
+#: covering them all when it is at most this many bytes (HDF5 reads a slice far faster than
+#: it walks a selection of scattered rows), else one selection.
 _SLICE_READS = 4
+_COVER_BYTES = 4 * 2**20
 #: Suffix of a dataset being written by :func:`add_dataset` (removed if left behind).
 PARTIAL_SUFFIX = ".partial"
 
@@ -70,10 +73,18 @@ def encode_image_chunk(image: np.ndarray) -> bytes:
     return _deflate(shuffled.tobytes(), IMAGE_GZIP_LEVEL)
 
 
-def decode_image_chunk(chunk: bytes, shape: Sequence[int]) -> np.ndarray:
-    """The int32 image of ``shape`` in an ``images`` chunk (:func:`encode_image_chunk`'s inverse)."""
-    shuffled = np.frombuffer(_inflate(chunk), dtype=np.uint8).reshape(4, -1)
-    return np.ascontiguousarray(shuffled.T).view("<i4").reshape(shape)
+def decode_image_chunk(chunk: bytes, shape: Sequence[int], out: np.ndarray | None = None) -> np.ndarray:
+    """The int32 image of ``shape`` in an ``images`` chunk (:func:`encode_image_chunk`'s
+    inverse), written into ``out`` when given (a C-contiguous int32 array of ``shape``)."""
+    planes = np.frombuffer(_inflate(chunk), dtype=np.uint8).reshape(4, -1)  # byte k of every value
+    out = np.empty(shape, dtype="<i4") if out is None else out
+    value = out.reshape(-1).view("<u4")
+    # Undo the byte shuffle with shifts: several times faster than a byte transpose.
+    np.copyto(value, planes[3])
+    for plane in (planes[2], planes[1], planes[0]):
+        value <<= 8
+        value |= plane
+    return out
 
 
 def reads_image_chunks(dataset: Any) -> bool:
@@ -99,18 +110,31 @@ def take_rows(dataset: Any, positions: Sequence[int] | np.ndarray) -> np.ndarray
     """
     positions = np.asarray(positions, dtype=np.int64)
     unique, inverse = np.unique(positions, return_inverse=True)
+    shape, dtype = dataset.shape, dataset.dtype  # h5py computes these anew at every access
     if len(unique) == 0:
-        return np.empty((0, *dataset.shape[1:]), dtype=dataset.dtype)
-    if dataset.ndim == 4 and reads_image_chunks(dataset):
-        rows = np.empty((len(unique), *dataset.shape[1:]), dtype=np.int32)
-        for out, row in zip(rows, unique.tolist()):
+        return np.empty((0, *shape[1:]), dtype=dtype)
+    if len(shape) == 4 and reads_image_chunks(dataset):
+        rows = np.empty((len(positions), *shape[1:]), dtype=np.int32)
+        first: dict[int, int] = {}
+        for k in np.argsort(positions, kind="stable").tolist():  # file order, straight into place
+            row = int(positions[k])
+            if row in first:
+                rows[k] = rows[first[row]]
+                continue
+            first[row] = k
             mask, chunk = dataset.id.read_direct_chunk((row, 0, 0, 0))
-            out[...] = decode_image_chunk(chunk, dataset.shape[1:]) if mask == 0 else dataset[row]
-        return rows[inverse]
+            if mask == 0:
+                decode_image_chunk(chunk, shape[1:], out=rows[k])
+            else:  # a filter was skipped for this chunk: let HDF5 read it
+                rows[k] = dataset[row]
+        return rows
     breaks = np.flatnonzero(np.diff(unique) != 1) + 1
     starts, stops = unique[np.r_[0, breaks]], unique[np.r_[breaks - 1, len(unique) - 1]] + 1
+    row_bytes = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
     if len(starts) <= _SLICE_READS:
         rows = np.concatenate([dataset[a:b] for a, b in zip(starts.tolist(), stops.tolist())])
+    elif (stops[-1] - starts[0]) * row_bytes <= _COVER_BYTES and dtype != object:
+        rows = dataset[starts[0]:stops[-1]][unique - starts[0]]  # one slice read covering them all
     else:
         rows = dataset[unique]  # one read of a sorted point selection
     return rows[inverse]

@@ -2,11 +2,12 @@
 decode and preprocess posters, in resumable chunks.
 
 Each finished chunk is saved under ``<root>/features/.partial/<name>/``, so an interrupted
-run continues from the last finished chunk. Mixed precision is used only when it matches
-fp32 on the first batch of real posters: fp16 autocast on a GPU; on a CPU with bfloat16
-instructions (AVX-512 BF16 or AMX, through oneDNN) bf16 autocast with channels-last
-activations, kept when every feature vector is within cosine :data:`CPU_BF16_MIN_COSINE` of
-its fp32 vector. The manifest records which precision ran.
+run continues from the last finished chunk. Before a run, :func:`choose_precision` checks the
+faster ways to run the encoder on its first real posters and keeps the fastest that matches
+fp32: fp16 autocast on a GPU; on a CPU with bfloat16 instructions (AVX-512 BF16 or AMX,
+through oneDNN) bf16 autocast with channels-last activations, when every feature vector is
+within cosine :data:`CPU_BF16_MIN_COSINE` of its fp32 vector; else, on a CPU, a frozen fp32
+graph. The manifest records which ran (``precision``).
 """
 from __future__ import annotations
 
@@ -105,11 +106,13 @@ def cpu_bf16_supported() -> bool:
 
 @dataclass
 class Precision:
-    """How the encoder runs: ``autocast`` dtype (None: fp32) and channels-last activations."""
+    """How the encoder runs: ``autocast`` dtype (None: fp32), channels-last activations, or a
+    frozen fp32 ``graph`` that stands in for the model."""
 
     autocast: Any = None
     channels_last: bool = False
     description: str = "fp32"
+    graph: Any = None
 
     def prepare(self, model: Any) -> Any:
         """``model`` with its weights in this precision's memory layout."""
@@ -122,57 +125,103 @@ class Precision:
 
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
+        if self.graph is not None:
+            return self.graph(images)
         if self.autocast is None:
             return model(images)
         with torch.autocast(images.device.type, dtype=self.autocast):
             return model(images)
 
 
-def candidate_precision(device: Any) -> Precision:
-    """The mixed precision worth trying on ``device`` (unchecked), or fp32."""
-    import torch
-
-    if device.type == "cuda":
-        return Precision(torch.float16, False, "fp16 autocast")
-    if device.type == "cpu" and cpu_bf16_supported():
-        return Precision(torch.bfloat16, True, "bf16 autocast, channels-last")
-    return Precision()
+#: Posters the precision is checked on before a run (the first ones it computes).
+SAMPLE_POSTERS = 8
+#: Smallest cosine between a frozen graph's features and the model's that keeps the graph
+#: (both fp32: only the order of operations differs).
+FROZEN_MIN_COSINE = 0.99999
 
 
 def choose_precision(model: Any, images: Any, device: Any, log: Log) -> Precision:
-    """The fastest precision whose features on ``images`` (a batch of real posters) match fp32.
+    """The fastest way to run ``model`` whose features on ``images`` (real posters) match fp32.
 
     GPU: fp16 autocast, kept when its largest difference is within :data:`AUTOCAST_TOLERANCE`
     of the largest fp32 value. CPU with bf16 instructions (:func:`cpu_bf16_supported`): bf16
-    autocast on channels-last activations (``model`` is converted; converted back if refused),
-    kept when every poster's features are within cosine :data:`CPU_BF16_MIN_COSINE` of fp32.
-    Anything else: fp32.
+    autocast on channels-last activations, kept when every poster's features are within
+    cosine :data:`CPU_BF16_MIN_COSINE` of fp32 (``model`` is converted to channels-last, and
+    back if refused). Otherwise, on a CPU, fp32 as a frozen TorchScript graph with oneDNN's
+    fusions (batch norm folded into convolutions), kept when it matches the model within
+    cosine :data:`FROZEN_MIN_COSINE` and is not slower on ``images``. Else eager fp32.
     """
     import torch
 
-    candidate = candidate_precision(device)
-    if candidate.autocast is None:
-        return candidate
-    candidate.prepare(model)
+    Precision().prepare(model)
     with torch.inference_mode():
-        exact = Precision().run(model, images).float().flatten(1)
-        mixed = candidate.run(model, images).float().flatten(1)
+        exact = model(images).float().flatten(1)
     if device.type == "cuda":
+        candidate = Precision(torch.float16, False, "fp16 autocast")
+        with torch.inference_mode():
+            mixed = candidate.run(model, images).float().flatten(1)
         scale = float(exact.abs().max().clamp_min(1e-6))
         difference = float((mixed - exact).abs().max()) / scale
         if difference > AUTOCAST_TOLERANCE:
-            log(f"fp16 autocast differs from fp32 by {difference:.2e} (relative) on the first batch; using fp32")
+            log(f"fp16 autocast differs from fp32 by {difference:.2e} (relative) on the first posters; using fp32")
             return Precision(description=f"fp32 (fp16 autocast differed by {difference:.2e})")
-        candidate.description += f" (max difference to fp32 on the first batch: {difference:.2e} of the largest value)"
+        candidate.description += f" (max difference to fp32 on the first posters: {difference:.2e} of the largest value)"
         return candidate
-    cosine = feature_cosine(mixed, exact)
-    if cosine < CPU_BF16_MIN_COSINE:
+    if device.type != "cpu":
+        return Precision()
+    refused = ""
+    if cpu_bf16_supported():
+        candidate = Precision(torch.bfloat16, True, "bf16 autocast, channels-last")
+        with torch.inference_mode():
+            mixed = candidate.run(candidate.prepare(model), images).float().flatten(1)
+        cosine = feature_cosine(mixed, exact)
+        if cosine >= CPU_BF16_MIN_COSINE:
+            candidate.description += f" (min cosine to fp32 on the first {len(exact)} posters: {cosine:.5f})"
+            return candidate
         Precision().prepare(model)
-        log(f"bf16 autocast features reach only cosine {cosine:.5f} to fp32 on the first batch "
+        log(f"bf16 autocast features reach only cosine {cosine:.5f} to fp32 on the first posters "
             f"(< {CPU_BF16_MIN_COSINE}); using fp32")
-        return Precision(description=f"fp32 (bf16 autocast: min cosine {cosine:.5f} to fp32 on the first batch)")
-    candidate.description += f" (min cosine to fp32 on the first batch of {len(exact)}: {cosine:.5f})"
-    return candidate
+        refused = f"; bf16 autocast refused: min cosine {cosine:.5f} to fp32 on the first {len(exact)} posters"
+    graph = _frozen_graph(model, images)
+    if graph is not None:
+        with torch.inference_mode():
+            cosine = feature_cosine(graph(images).float().flatten(1), exact)
+        if cosine >= FROZEN_MIN_COSINE and _seconds(graph, images) <= _seconds(model, images):
+            return Precision(graph=graph, description=f"fp32, frozen graph (TorchScript, oneDNN fusions; min cosine "
+                                                      f"to the model {cosine:.6f}){refused}")
+    return Precision(description="fp32" + (f" ({refused[2:]})" if refused else ""))
+
+
+def _frozen_graph(model: Any, images: Any) -> Any:
+    """``model`` traced, frozen and optimised for inference, or None if that fails on ``images``."""
+    import copy
+    import warnings
+
+    import torch
+
+    try:
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(copy.deepcopy(model).eval(), images.clone())
+            graph = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+            graph(images)  # oneDNN's versions of some layers refuse some shapes only when run
+            return graph
+    except Exception:  # whatever TorchScript or oneDNN cannot take runs eagerly
+        return None
+
+
+def _seconds(model: Any, images: Any) -> float:
+    """The best of two timed forward passes (after one warm-up)."""
+    import torch
+
+    with torch.inference_mode():
+        model(images)
+        best = float("inf")
+        for _ in range(2):
+            started = time.perf_counter()
+            model(images)
+            best = min(best, time.perf_counter() - started)
+    return best
 
 
 def feature_cosine(mixed: Any, exact: Any) -> float:
@@ -263,20 +312,24 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
     started = time.perf_counter()
     if pending:
         torch_device = resolve_device(device, log)
-        model = encoder.build().to(torch_device)
+        model = encoder.build().to(torch_device).eval()
         if precision not in ("auto", "fp32"):
             raise ValueError(f"precision must be 'auto' or 'fp32', not {precision!r}")
-        if batch_size is None:  # timed in the precision the first batch will most likely keep
-            candidate = candidate_precision(torch_device) if precision == "auto" else Precision()
-            batch_size = choose_batch_size(candidate.prepare(model), encoder.preprocess.size, torch_device, log,
-                                           precision=candidate)
+        inputs = PosterInputs(paths.dataset_dir(root), rows.ids, encoder.preprocess)
+        chosen = Precision()
+        if precision == "auto":  # checked on the first posters this run computes
+            first = [row for k in pending for row in range(*chunks[k])][:SAMPLE_POSTERS]
+            sample = torch.from_numpy(np.stack([inputs[row][1] for row in first])).to(torch_device)
+            chosen = choose_precision(model, sample, torch_device, log)
+        report.precision = chosen.description
+        if batch_size is None:
+            batch_size = choose_batch_size(model, encoder.preprocess.size, torch_device, log, precision=chosen)
         if workers is None:
             workers = default_workers()
         batches = [list(range(s, min(s + batch_size, chunks[k][1]))) for k in pending for s in range(chunks[k][0], chunks[k][1], batch_size)]
-        loader = DataLoader(PosterInputs(paths.dataset_dir(root), rows.ids, encoder.preprocess), batch_sampler=batches,
+        loader = DataLoader(inputs, batch_sampler=batches,
                             num_workers=workers, pin_memory=torch_device.type == "cuda",
                             persistent_workers=False, prefetch_factor=2 if workers else None)
-        chosen: Precision | None = None if precision == "auto" else Precision()
         bar = tqdm(total=sum(chunks[k][1] - chunks[k][0] for k in pending), unit="poster", desc=encoder.output,
                    file=sys.stderr, disable=not progress)
         current, buffer, ok, filled = -1, None, None, 0
@@ -284,9 +337,6 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
             with torch.inference_mode():
                 for batch_rows, images, errors in loader:
                     images = images.to(torch_device, non_blocking=True)
-                    if chosen is None:
-                        chosen = choose_precision(model, images, torch_device, log)
-                    report.precision = chosen.description
                     output = chosen.run(model, images)
                     output = output.float().cpu().numpy()
                     chunk = int(batch_rows[0]) // chunk_rows
