@@ -4,10 +4,11 @@
 rate, init range, max-norm) for the GMU on random inputs of the paper's sizes (15,552 training
 and 2,608 dev movies, 300-d text + 4,096-d image vectors; random data: the speed does not
 depend on the values). Every trial trains ``--epochs`` epochs (patience = epochs, so no trial
-stops early and both paths do the same work), first all together (``fit_batched``), then one
-after another (``spec.create(**params).fit``, what ``--search`` did before). Prints both wall
-times, the ratio, the machine's load average, and trial by trial how far the batched results
-are from the lone ones (largest difference of dev probabilities, best epochs).
+stops early and both paths do the same work), the trials of each hidden size first together
+(``fit_batched``), then one after another (``spec.create(**params).fit``, what ``--search``
+did before), group by group so that both see the same load. Prints the wall times per group
+and in all, the ratio, the machine's load average, and trial by trial how far the batched
+results are from the lone ones (largest difference of dev probabilities, best epochs).
 
     python benchmarks/search_speed.py                      # CPU, --search 25, 1 epoch per trial
     python benchmarks/search_speed.py --device cuda --epochs 3
@@ -44,7 +45,10 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=1, help="epochs every trial trains")
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     device = resolve_device(args.device, print).type
     spec = models.get(args.model)
@@ -60,21 +64,44 @@ def main() -> int:
           f"{mask_mode(device)}; trials per hidden size {sizes}")
     print(f"before: {load()}")
 
-    started = time.perf_counter()
-    batched = fit_batched(spec, trials, train, dev, fixed, args.seed)
-    batched_seconds = time.perf_counter() - started
-    print(f"batched      {batched_seconds:8.1f} s   ({load()})")
-    started = time.perf_counter()
-    alone = [spec.create(**params, **fixed, seed=args.seed).fit(train, dev) for params in trials]
-    alone_seconds = time.perf_counter() - started
-    print(f"one by one   {alone_seconds:8.1f} s   ({load()})")
+    # Group by group (the trials of one hidden size train together), batched then one by one,
+    # so that both see the same load when other processes share the machine.
+    batched, alone = [None] * len(trials), [None] * len(trials)
+    batched_seconds = alone_seconds = 0.0
+    for hidden, count in sizes.items():
+        members = [i for i, t in enumerate(trials) if t["hidden"] == hidden]
+        started = time.perf_counter()
+        for i, estimator in zip(members, fit_batched(spec, [trials[i] for i in members], train, dev, fixed, args.seed)):
+            batched[i] = estimator
+        group_batched = time.perf_counter() - started
+        started = time.perf_counter()
+        for i in members:
+            alone[i] = spec.create(**trials[i], **fixed, seed=args.seed).fit(train, dev)
+        group_alone = time.perf_counter() - started
+        batched_seconds, alone_seconds = batched_seconds + group_batched, alone_seconds + group_alone
+        print(f"  hidden {hidden:3d} x{count:2d}: batched {group_batched:7.1f} s, one by one {group_alone:7.1f} s, "
+              f"ratio {group_alone / group_batched:.2f}x   ({load()})", flush=True)
+    print(f"batched      {batched_seconds:8.1f} s")
+    print(f"one by one   {alone_seconds:8.1f} s")
     ratio = alone_seconds / batched_seconds
     print(f"ratio {ratio:.2f}x (target >= {TARGET_RATIO:.0f}x on a CPU: {'met' if ratio >= TARGET_RATIO else 'NOT met'})")
 
     differences = [float(np.abs(b.predict_proba(dev.inputs) - a.predict_proba(dev.inputs)).max()) for b, a in zip(batched, alone)]
     same_epochs = sum(b.history_["best_epoch"] == a.history_["best_epoch"] for b, a in zip(batched, alone))
+    f1_gap = max(abs(b.history_["best_dev_macro_f1"] - a.history_["best_dev_macro_f1"]) for b, a in zip(batched, alone))
     print(f"trial by trial: largest dev-probability difference {max(differences):.2e} "
-          f"(median {np.median(differences):.2e}); same best epoch in {same_epochs}/{len(trials)}")
+          f"(median {np.median(differences):.2e}), largest dev macro-F1 difference {f1_gap:.4f}; "
+          f"same best epoch in {same_epochs}/{len(trials)}")
+    # Control: how far float rounding alone moves that trial (a lone run on another thread count).
+    worst = int(np.argmax(differences))
+    threads = torch.get_num_threads()
+    other_threads = 1 if threads > 1 else 2
+    torch.set_num_threads(other_threads)
+    other = spec.create(**trials[worst], **fixed, seed=args.seed).fit(train, dev)
+    torch.set_num_threads(threads)
+    control = float(np.abs(other.predict_proba(dev.inputs) - alone[worst].predict_proba(dev.inputs)).max())
+    print(f"control: trial {worst + 1} (lr {trials[worst]['lr']:.3g}, init range {trials[worst]['init_range']:.3g}) "
+          f"alone on {other_threads} vs {threads} thread(s) differs by {control:.2e} (float rounding alone)")
     return 0
 
 
