@@ -8,7 +8,10 @@ stops early and both paths do the same work), the trials of each hidden size fir
 (``fit_batched``), then one after another (``spec.create(**params).fit``, what ``--search``
 did before), group by group so that both see the same load. Prints the wall times per group
 and in all, the ratio, the machine's load average, and trial by trial how far the batched
-results are from the lone ones (largest difference of dev probabilities, best epochs).
+results are from the lone ones (largest difference of dev probabilities and dev macro-F1,
+best epochs), beside a control: the worst trial alone on another thread count, which moves
+it by float rounding only. On a CPU it also prints the floor of any exact fp32 version: the
+search's FLOPs (FlopCounterMode) at the machine's own large-matmul rate, measured in the run.
 
     python benchmarks/search_speed.py                      # CPU, --search 25, 1 epoch per trial
     python benchmarks/search_speed.py --device cuda --epochs 3
@@ -34,6 +37,41 @@ TARGET_RATIO = 5.0
 
 def load() -> str:
     return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def matmul_gflops(size: int = 2048, seconds: float = 2.0) -> float:
+    """The machine's own fp32 rate on one large square matrix product (all threads)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    done, started = 0, time.perf_counter()
+    while done == 0 or time.perf_counter() - started < seconds:
+        a @ b
+        done += 1
+    return done * 2 * size**3 / (time.perf_counter() - started) / 1e9
+
+
+def search_flops(spec, params: dict, train, dev, epochs: int) -> float:
+    """FLOPs of training one trial for ``epochs`` epochs: steps of 128 rows (forward, backward)
+    and the dev predictions, counted on the trial's own network."""
+    import torch.nn.functional as F
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from mmimdb.benchmark.training import PREDICT_BATCH, Batcher
+
+    estimator = spec.create(**params)
+    network, _ = estimator.prepare(train)
+    batcher = Batcher({k: train.inputs[k] for k in spec.inputs}, "cpu")
+    counter = FlopCounterMode(display=False)
+    with counter:
+        loss = F.binary_cross_entropy_with_logits(network(batcher(np.arange(128))), torch.as_tensor(train.labels[:128]))
+        loss.backward()
+    step = counter.get_total_flops()
+    network.eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        network(Batcher({k: dev.inputs[k] for k in spec.inputs}, "cpu")(np.arange(min(PREDICT_BATCH, len(dev)))))
+    predict = counter.get_total_flops() * len(dev) / min(PREDICT_BATCH, len(dev))
+    return epochs * (step * len(train) / 128 + predict)
 
 
 def main() -> int:
@@ -85,6 +123,17 @@ def main() -> int:
     print(f"one by one   {alone_seconds:8.1f} s")
     ratio = alone_seconds / batched_seconds
     print(f"ratio {ratio:.2f}x (target >= {TARGET_RATIO:.0f}x on a CPU: {'met' if ratio >= TARGET_RATIO else 'NOT met'})")
+
+    # The floor of any fp32 implementation on this CPU: the search's FLOPs at the machine's own rate.
+    flops = sum(search_flops(spec, trial, train, dev, args.epochs) for trial in trials)
+    if device == "cpu":
+        rate = matmul_gflops()
+        floor = flops / (rate * 1e9)
+        print(f"floor: {flops / 1e12:.2f} TFLOP in all (FlopCounterMode on each trial's steps) at this machine's "
+              f"2048x2048 fp32 matmul rate, {rate:.0f} GFLOP/s, measured now ({load()}): {floor:.1f} s; one by one / "
+              f"floor = {alone_seconds / floor:.2f}x is the most any exact fp32 batching could gain here")
+    else:
+        print(f"{flops / 1e12:.2f} TFLOP in all (FlopCounterMode on each trial's steps)")
 
     differences = [float(np.abs(b.predict_proba(dev.inputs) - a.predict_proba(dev.inputs)).max()) for b, a in zip(batched, alone)]
     same_epochs = sum(b.history_["best_epoch"] == a.history_["best_epoch"] for b, a in zip(batched, alone))
