@@ -279,7 +279,8 @@ def test_missing_word2vec_file_names_the_file_option_and_variable(small_root, tm
     assert result.exit_code == 2
     line = one_line_error(result)
     assert str(missing) in line and "--word2vec" in line and "$MMIMDB_WORD2VEC" in line
-    result = run_cli("--root", str(small_root), "--only", "text")  # neither option nor variable
+    monkeypatch.setenv("GENSIM_DATA_DIR", str(tmp_path / "gensim-data"))  # no gensim cache either
+    result = run_cli("--root", str(small_root), "--only", "text", "--no-download")  # neither option nor variable
     assert result.exit_code == 2 and "--word2vec PATH or $MMIMDB_WORD2VEC" in one_line_error(result)
 
 
@@ -296,7 +297,7 @@ def test_missing_or_wrong_vgg16_weights_are_refused(small_root, tmp_path, monkey
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # no hub cache
     monkeypatch.delenv("MMIMDB_VGG16_WEIGHTS", raising=False)
-    result = run_cli("--root", str(small_root), "--only", "image")
+    result = run_cli("--root", str(small_root), "--only", "image", "--no-download")
     line = one_line_error(result)
     assert result.exit_code == 2 and "--vgg16-weights PATH or $MMIMDB_VGG16_WEIGHTS" in line and "vgg16-397923af.pth" in line
 
