@@ -38,18 +38,23 @@ from .options import root_option
               help="HDF5 dataset that serves the text vector (e.g. glove_features for the offline encoder).")
 @click.option("--image-features", default="vgg_features", show_default=True,
               help="HDF5 dataset that serves the image vector (e.g. efficientnet_features).")
+@click.option("--probe", "probes", multiple=True,
+              help="Add a linear-probe row (logistic regression, C chosen on dev) for these feature datasets, "
+                   "e.g. minilm_features,clip_image_features, or 'all' (every encoder output in the file).")
 @click.option("--fresh", is_flag=True, help="Retrain models whose results from an identical run are saved.")
 @click.option("--list", "list_models", is_flag=True, help="List the models and their inputs, then exit.")
 def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: int, epochs: int | None,
               patience: int, device: str, root: str | None, hdf5_file: str | None, out_dir: str | None,
-              plugins: tuple[str, ...], text_features: str, image_features: str, fresh: bool,
-              list_models: bool) -> None:
+              plugins: tuple[str, ...], text_features: str, image_features: str, probes: tuple[str, ...],
+              fresh: bool, list_models: bool) -> None:
     """Train the GMU and the baselines of the paper's Table 2; write tables and plots.
 
     \b
     mmimdb benchmark --model gmu                 # the GMU, paper defaults
     mmimdb benchmark --model all --search 25     # the whole Table 2 as in the paper
     mmimdb benchmark --dataset synthetic         # section 5.1, 1000 seeds
+    mmimdb benchmark --model gmu --text-features minilm_features \
+        --image-features clip_image_features --probe all    # today's encoders
     """
     from mmimdb.benchmark import models
     from mmimdb.device import resolve_device
@@ -77,7 +82,7 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         from mmimdb.benchmark.reports import write_benchmark_reports
 
         names = [name for name in model.split(",") if name.strip()]
-        if not names:
+        if not names and not probes:
             raise UsageError("--model: give a model name or 'all'")
         path = Path(hdf5_file) if hdf5_file else paths.hdf5_path(paths.data_root(root))
         if not path.is_file():
@@ -88,6 +93,10 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         aliases = {name: stored for name, stored in (("features", text_features), ("vgg_features", image_features))
                    if stored != name}
         data = BenchmarkData(path, aliases)
+        if probes:
+            from mmimdb.benchmark.models.probe import register_probes
+
+            names += register_probes([p.strip() for value in probes for p in value.split(",") if p.strip()], data)
         results = run_benchmark(data, names, settings, runs_dir=out / "runs", fresh=fresh)
         written = write_benchmark_reports(results, out)
         for name, result in results["models"].items():

@@ -47,7 +47,8 @@ def minilm(options: EncoderOptions) -> TextEncoder:
         where = "could not be loaded" if local else "is not on this machine and could not be downloaded from the hub"
         raise MINILM.missing(ref.name, f"{where} ({first_line(error)})") from None
     model.eval()
-    dim = int(model.get_sentence_embedding_dimension())
+    dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    dim = int(dimension())
     info = {**provenance(ref, "sentence_transformers"), **({"package": package} if package and ref.name == default else {}),
             "max_seq_length": int(model.max_seq_length),
             "preprocessing": f"the longest plot as written; the model's word pieces (at most {model.max_seq_length}), "
