@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark_fixture import benchmark_root, use_one_thread
-from features_fixture import built_dataset
+from features_fixture import first_films, one_line_error
 from mmimdb import paths
 from mmimdb.dataset.store import RecordStore
 from mmimdb.errors import UsageError
@@ -46,8 +46,7 @@ def _registry_as_it_was():
 @pytest.fixture(scope="module")
 def root(greatest_films_root, tmp_path_factory) -> Path:
     """24 built films; the tests of this module add their outputs to it."""
-    ids = RecordStore(paths.dataset_dir(greatest_films_root)).ids()[:ROWS]
-    return built_dataset(greatest_films_root, tmp_path_factory.mktemp("encoders") / "root", ids)
+    return first_films(greatest_films_root, tmp_path_factory.mktemp("encoders") / "root", ROWS)
 
 
 @pytest.fixture(scope="module")
@@ -99,13 +98,6 @@ def library_or_skip(module: str, package: str, extra: str):
 def build(root: Path, *args: str):
     return CliRunner().invoke(cli, ["build-features", "--root", str(root), "--device", "cpu", "--no-progress",
                                     "--workers", "0", "--batch-size", "8", *args])
-
-
-def one_line_error(result) -> str:
-    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return lines[0]
 
 
 def features_of(root: Path, name: str) -> tuple[np.ndarray, dict]:

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from features_fixture import built_dataset
+from features_fixture import built_dataset, one_line_error
 from mmimdb import features, paths
 from mmimdb.features.encoders import EncoderOptions, ImageEncoder, image_encoder, register_image_encoder, text_encoder
 from mmimdb.features.encoders.preprocessing import Preprocessing
@@ -54,13 +54,6 @@ def random_vgg16_file(tmp_path_factory) -> Path:
 
 def run_cli(*args: str):
     return CliRunner().invoke(cli, ["build-features", *args])
-
-
-def one_line_error(result) -> str:
-    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return lines[0]
 
 
 # --------------------------------------------------------------------------- text
@@ -347,7 +340,7 @@ def test_an_unreadable_poster_is_reported_and_flagged_and_the_run_goes_on(small_
 
 @pytest.mark.parametrize("args, message", [
     (["--only", "posters"], "unknown output 'posters'"),
-    (["--text", "bert", "--only", "text"], "unknown text encoder 'bert'"),
+    (["--text", "elmo", "--only", "text"], "unknown text encoder 'elmo'"),
     (["--image", "resnet", "--only", "image"], "unknown image encoder 'resnet'"),
 ])
 def test_unknown_names_are_refused(small_root, args, message):

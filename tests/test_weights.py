@@ -20,10 +20,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from features_fixture import built_dataset
+from features_fixture import first_films, one_line_error
 from loopback import ServerThread, handler_from
-from mmimdb import paths
-from mmimdb.dataset.store import RecordStore
 from mmimdb.errors import DownloadError, UsageError
 from mmimdb.features.encoders import EncoderOptions, text_encoder
 from mmimdb.features.encoders.downloads import (GOOGLE_NEWS_WORD2VEC, VGG16_IMAGENET, Checksum, PublishedFile, fetch,
@@ -82,8 +80,7 @@ def server():
 
 @pytest.fixture(scope="module")
 def root(greatest_films_root, tmp_path_factory) -> Path:
-    ids = RecordStore(paths.dataset_dir(greatest_films_root)).ids()[:ROWS]
-    return built_dataset(greatest_films_root, tmp_path_factory.mktemp("weights") / "root", ids)
+    return first_films(greatest_films_root, tmp_path_factory.mktemp("weights") / "root", ROWS)
 
 
 @pytest.fixture(scope="module")
@@ -127,13 +124,6 @@ def isolated_caches(tmp_path, monkeypatch):
 
 def md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
-
-
-def one_line_error(result) -> str:
-    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return lines[0]
 
 
 # ------------------------------------------------------------------------ end to end

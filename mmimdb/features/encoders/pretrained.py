@@ -132,7 +132,7 @@ def _let_torchvision_import_without_its_ops() -> None:
     if "torchvision" in sys.modules or importlib.util.find_spec("torchvision") is None:
         return
     try:
-        import torchvision  # noqa: F401
+        importlib.import_module("torchvision")
         return
     except RuntimeError as error:
         if "torchvision::" not in str(error):
@@ -144,7 +144,7 @@ def _let_torchvision_import_without_its_ops() -> None:
             torch.library.define(f"torchvision::{op}", "(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
         except RuntimeError:
             pass  # already declared
-    import torchvision  # noqa: F401,F811
+    importlib.import_module("torchvision")
 
 
 def import_library(module: str, package: str, extra: str) -> Any:
