@@ -66,20 +66,19 @@ def _crawl(links: list[Link], sources: list[Source], root: Path, *, session: Pol
     per_source: dict[str, Counter] = {s.name: Counter() for s in sources}
     health = SourceHealth([s.name for s in sources])
     this_run: Counter = Counter()
-    errored: dict[str, str | None] = {}  # ids that ended in "error" in this run
+    no_answer: dict[str, str | None] = {}  # ids of this run that failed for a source's silence
     stop_message: str | None = None
     stop = threading.Event()
 
     def settle(outcome: Outcome) -> None:
         """Record one finished id: its state, the counts, and the sources' health."""
-        nonlocal stop_message
         status = outcome.status
         if status == "error" and outcome.unavailable and stop.is_set():
             status = "blocked"  # failed because a source was going away: ask again on a rerun
         state.set(outcome.imdb_id, status, outcome.error, outcome.sources, commit=False)
         this_run[status] += 1
-        if status == "error":
-            errored[outcome.imdb_id] = outcome.error
+        if status == "error" and outcome.unavailable:
+            no_answer[outcome.imdb_id] = outcome.error
         for name in outcome.found_by:
             per_source[name]["found"] += 1
         for name in outcome.not_found_by:
@@ -90,14 +89,21 @@ def _crawl(links: list[Link], sources: list[Source], root: Path, *, session: Pol
             for name in outcome.sources:
                 per_source[name]["in records"] += 1
         failing = health.record(outcome)
-        if failing and stop_message is None:
-            stop_message = failing
-            stop.set()  # queued ids must not knock on a door that keeps failing
-            for imdb_id, _ in health.failed_in_a_row():
-                if imdb_id in errored:
-                    state.set(imdb_id, "blocked", errored.pop(imdb_id), attempted=False, commit=False)
-                    this_run["error"] -= 1
-                    this_run["blocked"] += 1
+        if failing:
+            stop_now(failing)
+
+    def stop_now(message: str) -> None:
+        """Stop queued ids from starting. The ids of this run that failed because a source
+        gave no answer are set back to ``blocked``: now that the source is known to refuse
+        or fail, they are asked again on a rerun (not only with ``--retry-failed``)."""
+        nonlocal stop_message
+        stop_message = stop_message or message
+        stop.set()
+        for imdb_id, error in no_answer.items():
+            state.set(imdb_id, "blocked", error, attempted=False, commit=False)
+        this_run["error"] -= len(no_answer)
+        this_run["blocked"] += len(no_answer)
+        no_answer.clear()
 
     try:
         state.add(links)
@@ -147,10 +153,9 @@ def _crawl(links: list[Link], sources: list[Source], root: Path, *, session: Pol
                         try:
                             outcome = future.result()
                         except StoppedEarly as error:  # blocked, a refused key, rate-limited
-                            stop_message = stop_message or str(error)
-                            stop.set()
                             state.set(link.imdb_id, "blocked", str(error))
                             this_run["blocked"] += 1
+                            stop_now(str(error))
                             continue
                         except MmimdbError as error:  # a usage error from a source, a full disk
                             stop_message = stop_message or str(error)

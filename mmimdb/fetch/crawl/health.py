@@ -6,8 +6,8 @@ after the retries) stop it at the first one (:class:`~mmimdb.fetch.sources.base.
 What may be one bad moment (a 5xx after the retries, a lost connection, a host that does not
 resolve, a poster host that refuses one image) fails only that id; :class:`SourceHealth`
 counts such ids per source, and any answer from the source resets its count. At
-:data:`STOP_AFTER` ids in a row the crawl stops (exit 3), and those ids are set back to
-``blocked`` so that a rerun asks for them again.
+:data:`STOP_AFTER` ids in a row the crawl stops (exit 3); the engine sets the ids that failed
+that way back to ``blocked``, so that a rerun asks for them again.
 
 >>> health = SourceHealth(["omdb"], stop_after=2)
 >>> from mmimdb.fetch.crawl.pipeline import Outcome
@@ -27,26 +27,24 @@ STOP_AFTER = 5
 
 
 class SourceHealth:
-    """Per source, the ids it gave no answer for since its last answer."""
+    """Per source, how many ids in a row it gave no answer for, and what happened last."""
 
     def __init__(self, names: list[str], stop_after: int = STOP_AFTER):
         self.stop_after = max(1, stop_after)
-        self.streaks: dict[str, list[tuple[str, str]]] = {name: [] for name in names}
+        self.streaks: dict[str, int] = {name: 0 for name in names}
+        self.last: dict[str, str] = {}
 
     def record(self, outcome: Outcome) -> str | None:
         """Count ``outcome``; the stop message when a source has now failed
         :attr:`stop_after` ids in a row, else None."""
         for name in outcome.answered:
             if name not in outcome.unavailable:
-                self.streaks.setdefault(name, []).clear()
+                self.streaks[name] = 0
         for name, message in outcome.unavailable.items():
-            self.streaks.setdefault(name, []).append((outcome.imdb_id, message))
+            self.streaks[name] = self.streaks.get(name, 0) + 1
+            self.last[name] = message
         for name, streak in self.streaks.items():
-            if len(streak) >= self.stop_after:
-                return (f"{name} keeps failing: {len(streak)} ids in a row got no answer "
-                        f"(last: {streak[-1][1]}); {NEXT_STEP}")
+            if streak >= self.stop_after:
+                return (f"{name} keeps failing: {streak} ids in a row got no answer "
+                        f"(last: {self.last[name]}); {NEXT_STEP}")
         return None
-
-    def failed_in_a_row(self) -> list[tuple[str, str]]:
-        """(id, error) of every id in a source's current run of failures."""
-        return [item for streak in self.streaks.values() for item in streak]

@@ -15,13 +15,15 @@ from ..archive import SOURCE_NAME
 from ...errors import RecordError, UsageError
 from ..http import PoliteSession
 from ..movielens import Link
+from ...dataset.record import is_file_id
 from ...dataset.store import RecordStore
 from .base import NEXT_STEP, Found, NotFound, Source, SourceFailed, SourceStopped, SourceUnavailable
 
 
 def _dataset_folder(location: Path) -> Path:
     for candidate in (location, location / "dataset", location / "mmimdb" / "dataset"):
-        if candidate.is_dir() and next(candidate.glob("*.json"), None) is not None:
+        # A record's name, not any JSON: the release's top folder holds split.json.
+        if candidate.is_dir() and any(is_file_id(path.stem) for path in candidate.glob("*.json")):
             return candidate
     raise UsageError(f"--archive-dir: {location} holds no extracted release (no <id>.json under it, dataset/ or mmimdb/dataset/)")
 
