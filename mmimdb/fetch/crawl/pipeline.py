@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError, ReadTimeoutError
@@ -51,7 +52,8 @@ def describe(error: BaseException) -> str:
     # urllib3 makes a failed name lookup and a refused connection kinds of ConnectTimeoutError:
     # ask about them first, or a typo in a host name reads "timed out".
     if isinstance(reason, NameResolutionError):
-        return f"{getattr(reason, 'host', None) or 'the host'} does not resolve (DNS): {_url_of(error)}"
+        url = _url_of(error)
+        return f"{urlsplit(url).hostname or 'the host'} does not resolve (DNS): {url}"
     if isinstance(reason, NewConnectionError):
         return f"connection failed: {_url_of(error)}"
     if isinstance(error, requests.Timeout) or isinstance(reason, (ReadTimeoutError, ConnectTimeoutError)):
