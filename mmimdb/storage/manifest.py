@@ -37,6 +37,12 @@ def read_manifest(root: str | os.PathLike) -> dict[str, Any]:
         raise MmimdbError(f"{path}: not a readable manifest ({error}); rerun `mmimdb build`") from None
     if not isinstance(manifest, dict):
         raise MmimdbError(f"{path}: not a readable manifest (a JSON object is expected); rerun `mmimdb build`")
+    # Every reader goes through here: a section of the wrong shape (valid JSON, damaged or
+    # hand-edited) is refused once, in one line, instead of failing later in each reader.
+    for section in (OUTPUTS, FEATURES):
+        entries = manifest.get(section, {})
+        if not isinstance(entries, dict) or not all(isinstance(entry, dict) for entry in entries.values()):
+            raise MmimdbError(f"{path}: not a readable manifest ('{section}' is not an object of objects); rerun `mmimdb build`")
     return manifest
 
 
