@@ -15,8 +15,9 @@ from .download import sha256_of
 from .errors import MmimdbError, UsageError
 from .store import RecordStore
 
-#: Folders under the root whose files are listed with checksums (the records are counted).
-_SKIPPED_FOLDERS = ("dataset", "downloads", ".import-staging")
+#: Folders under the root whose files are not listed with checksums (the records are counted;
+#: exports hold a copy of every poster, hashing them would make `info` slow).
+_SKIPPED_FOLDERS = ("dataset", "downloads", ".import-staging", "exports")
 
 
 def _output_files(root: Path) -> list[Path]:
