@@ -41,6 +41,9 @@ TYPES: tuple[str, ...] = ("text", "image", "both")
 COMPLETE, TEXT_MISSING, IMAGE_MISSING = 0, 1, 2
 #: The ViLT readers' default share of image-missing rows among the missing ones ("both").
 DEFAULT_BOTH_RATIO = 0.5
+#: Parquet columns blanked where the text (to "") or the poster (to None) is missing.
+TEXT_COLUMNS: tuple[str, ...] = ("plot", "plot_outline")
+IMAGE_COLUMNS: tuple[str, ...] = ("poster", "poster_sha256")
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,8 @@ class MissingSpec:
         return f"mmimdb_{split}_missing_{self.type}_{self.ratio_tag}{suffix}"
 
     def describe(self) -> str:
-        both = f", both ratio {self.both_ratio}" if self.type == "both" else ""
+        """The ``mmimdb missing`` options that write this table."""
+        both = f" --both-ratio {self.both_ratio}" if self.type == "both" and self.both_ratio != DEFAULT_BOTH_RATIO else ""
         return f"--rate {self.rate} --type {self.type}{both} --seed {self.seed}"
 
 
@@ -123,6 +127,17 @@ def draw(n: int, spec: MissingSpec, split: str) -> np.ndarray:
         if spec.type == "both":
             codes[rng.choice(chosen, int(len(chosen) * spec.both_ratio), replace=False)] = IMAGE_MISSING
     return codes
+
+
+def blank(column: str, values: Sequence[Any], codes: Sequence[Any]) -> list[Any]:
+    """``values`` of a Parquet column with the missing modality blanked per ``codes``: text
+    columns become ``""`` where the text is missing, poster columns ``None`` where the
+    poster is; other columns are returned as they are."""
+    if column in TEXT_COLUMNS:
+        return ["" if code == TEXT_MISSING else value for value, code in zip(values, codes)]
+    if column in IMAGE_COLUMNS:
+        return [None if code == IMAGE_MISSING else value for value, code in zip(values, codes)]
+    return list(values)
 
 
 def folder(root: Path, spec: MissingSpec) -> Path:
