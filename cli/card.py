@@ -9,7 +9,7 @@ from .options import root_option
 
 
 @click.command("card")
-@click.option("--out", type=click.Path(file_okay=False), default=None,
+@click.option("--out", default=None, metavar="DIR",
               help="Folder for README.md, croissant.json and figures/ [default: ROOT, beside the data].")
 @root_option
 def card(out: str | None, root: str | None) -> None:

@@ -21,8 +21,10 @@ from typing import Any
 from .. import paths
 from ..download import sha256_of
 from ..errors import UsageError
+from ..record import file_id
 from . import arrow, hdf5, jsonl, mmf
-from .rows import GENRE_CHOICES, MARKER, TEXT_CHOICES, Choices, check_built, default_out, record_export, staged_folder
+from .rows import (GENRE_CHOICES, MARKER, TEXT_CHOICES, Choices, check_built, default_out, record_export, split_ids,
+                   staged_folder)
 
 FORMATS: tuple[str, ...] = ("jsonl", "mmf", "arrow", "hdf5")
 #: The reader each format was checked against (for messages and the manifest).
@@ -64,6 +66,8 @@ def export(format: str, root: str | os.PathLike | None = None, out: str | os.Pat
     root = paths.data_root(root)
     check_built(root)
     hard_ids = jsonl.read_id_list(test_hard_ids) if test_hard_ids is not None else None
+    if hard_ids is not None and not set(hard_ids) & {file_id(i) for i in split_ids(root, "test")}:
+        raise UsageError(f"none of the {len(set(hard_ids))} ids of --test-hard-ids is in this build's test split")
     target = Path(out).expanduser() if out is not None else _default_out(root, format)
     with staged_folder(target) as staging:
         if format == "jsonl":

@@ -132,6 +132,13 @@ def split_size(root: Path, split: str) -> int:
     return pq.ParquetFile(str(split_file(split, root))).metadata.num_rows
 
 
+def split_ids(root: Path, split: str) -> list[str]:
+    """The ids (``tt...``) of ``split``, in row order."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(str(split_file(split, root)), columns=["imdb_id"]).column("imdb_id").to_pylist()
+
+
 def movies(root: Path, split: str, choices: Choices, tally: Counter[str] | None = None) -> Iterator[Movie]:
     """The movies of ``split`` in the build's row order, with ``choices`` applied.
 
