@@ -99,6 +99,13 @@ def test_mmf_layout_is_read_by_mmfs_dataset(root):
     assert set(vocabulary) == train_words and len(vocabulary) == len(train_words)
 
 
+def test_mmf_finds_posters_under_a_data_folder_with_dots(generated, tmp_path):
+    """MMF's default data folder is ~/.cache/torch/mmf/data: its image lookup cuts the path at
+    the last dot, so the image key must carry the poster's extension."""
+    out = export(generated, "mmf", "--out", str(tmp_path / ".cache" / "torch" / "mmf" / "data"))
+    assert read_back(readers.mmf_split(str(out), "test")) == expected(generated, "test")
+
+
 def test_arrow_is_read_by_the_vilt_readers_with_missing_tables(root):
     out = export(root, "arrow")
     result = CliRunner().invoke(cli, ["missing", "--rate", "0.7", "--type", "both", "--seed", "3", "--root", str(root)])

@@ -42,5 +42,7 @@ def write_card(root: str | os.PathLike | None = None, out: str | os.PathLike | N
     written += [card_file, croissant_file]
     entry = {"out": str(folder.resolve()), **summary(stats),
              "files": {os.path.relpath(path, folder): sha256_of(path) for path in written}}
-    manifest.record(root, "card", "card", entry)
+    # One entry per place a card was written ("." = beside the data).
+    where = os.path.relpath(folder.resolve(), root.resolve())
+    manifest.record(root, "card", where if not where.startswith("..") else str(folder.resolve()), entry)
     return entry
