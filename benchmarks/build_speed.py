@@ -21,17 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 FULL_DATASET = 25_959
 
 
 def write_records(root: Path) -> int:
     """The complete greatest films as records + posters under ``root/dataset``."""
-    import greatest_films
-    from mmimdb.store import RecordStore
+    from mmimdb import demo
+    from mmimdb.dataset.store import RecordStore
 
-    greatest_films.write_store(root)
+    demo.write_store(root)
     return len(RecordStore(root / "dataset"))
 
 
@@ -45,7 +44,7 @@ def naive_loop(posters: list[Path]) -> float:
     """Seconds to open, convert and resize every poster one by one (no draft, one core)."""
     from PIL import Image
 
-    from mmimdb.hdf5 import CAFFE_MEAN_BGR, IMAGE_SIZE, crop_box
+    from mmimdb.dataset.posters import CAFFE_MEAN_BGR, IMAGE_SIZE, crop_box
 
     start = time.perf_counter()
     for path in posters:
@@ -60,8 +59,8 @@ def naive_loop(posters: list[Path]) -> float:
 def image_stage(root: Path, workers: int | None) -> float:
     """Seconds for the build's image stage alone: decode (draft), crop, resize, compress
     the HDF5 chunks, on every core."""
-    from mmimdb.build import _image_task, _parallel_map
-    from mmimdb.store import RecordStore
+    from mmimdb.dataset.build import _image_task, _parallel_map
+    from mmimdb.dataset.store import RecordStore
 
     store = RecordStore(root / "dataset")
     tasks = [(str(store.directory), imdb_id) for imdb_id in store.ids()]
@@ -77,8 +76,8 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="build in this folder and keep it")
     args = parser.parse_args()
 
-    from mmimdb.build import build
-    from mmimdb.store import RecordStore
+    from mmimdb.dataset.build import build
+    from mmimdb.dataset.store import RecordStore
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="mmimdb-build-speed-"))
     count = write_records(root)

@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mmimdb.encoders import ImageEncoder, image_encoder
-from mmimdb.encoders.base import EncoderOptions
-from mmimdb.encoders.preprocessing import Preprocessing
-from mmimdb.encoders.vgg16 import FC7_DIM, vgg16_module
-from mmimdb.features import choose_batch_size, default_workers, resolve_device
+from mmimdb.features.encoders import ImageEncoder, image_encoder
+from mmimdb.features.encoders.base import EncoderOptions
+from mmimdb.features.encoders.preprocessing import Preprocessing
+from mmimdb.features.encoders.vgg16 import FC7_DIM, vgg16_module
+from mmimdb.device import resolve_device
+from mmimdb.features.posters import choose_batch_size, default_workers
 
 DEFAULT_POSTERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "greatest-films" / "posters"
 TARGET_RATIO = 3.0

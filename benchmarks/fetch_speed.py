@@ -3,7 +3,7 @@
 Serves the real greatest-films values and posters (../shared/data) from
 ``tests/omdb_server.py`` in its own process, every answer delayed by ``--latency``
 (default 50 ms), and crawls the films that are in ml-20m with the real engine
-(:func:`mmimdb.crawl.crawl`: state database, poster decode check, atomic record writes)
+(:func:`mmimdb.fetch.crawl.crawl`: state database, poster decode check, atomic record writes)
 at concurrency 1, 4 and 16, with no rate limit. Each record takes two requests (the API
 answer and the poster), so the ideal is ``concurrency / (2 x latency)`` records/s, i.e.
 ``concurrency / latency`` requests/s; the ratio to it says whether the crawler or the
@@ -33,14 +33,14 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["MMIMDB_SHARED_DATA"] = args.shared_data
 
-    import greatest_films
+    from mmimdb import demo
     from omdb_server import API_KEY
-    from mmimdb.crawl import crawl
-    from mmimdb.http import PoliteSession
-    from mmimdb.movielens import read_links
-    from mmimdb.sources.omdb import OmdbSource
+    from mmimdb.fetch.crawl import crawl
+    from mmimdb.fetch.http import PoliteSession
+    from mmimdb.fetch.movielens import read_links
+    from mmimdb.fetch.sources.omdb import OmdbSource
 
-    complete = {row["imdb_id"] for row in greatest_films.read_rows() if greatest_films.is_complete(row)}
+    complete = {row["imdb_id"] for row in demo.read_films() if demo.is_complete(row)}
     links = [link for link in read_links(Path(args.shared_data) / "ml-20m-links.csv") if link.imdb_id in complete]
     server = subprocess.Popen([sys.executable, str(HERE.parent / "tests" / "omdb_server.py"), args.shared_data,
                                "--latency", str(args.latency)], stdout=subprocess.PIPE, text=True)

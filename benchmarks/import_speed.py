@@ -20,7 +20,6 @@ from pathlib import Path
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
 
 
 def main() -> None:
@@ -29,16 +28,16 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["MMIMDB_SHARED_DATA"] = args.shared_data
 
-    import greatest_films
-    from mmimdb.archive import import_release
-    from mmimdb.images import check_poster
+    from mmimdb import demo
+    from mmimdb.fetch.archive import import_release
+    from mmimdb.dataset.posters import check_poster
 
-    rows = [row for row in greatest_films.read_rows() if greatest_films.is_complete(row)]
+    rows = [row for row in demo.read_films() if demo.is_complete(row)]
     print(f"{'films':>6} {'archive MB':>10} {'seconds':>8} {'records/s':>10}")
     with tempfile.TemporaryDirectory() as tmp:
         for count in (100, 400, len(rows)):
             work = Path(tmp) / str(count)
-            archive = greatest_films.write_archive(work, rows[:count])
+            archive = demo.write_archive(work, rows[:count])
             start = time.perf_counter()
             report = import_release(archive, work / "root", progress=False)
             seconds = time.perf_counter() - start
@@ -46,7 +45,7 @@ def main() -> None:
             print(f"{count:>6} {archive.stat().st_size / 1e6:>10.1f} {seconds:>8.2f} {count / seconds:>10.1f}")
         print(f"extrapolated full release (25,959 films): {25959 / (count / seconds) / 60:.1f} min")
 
-    posters = [greatest_films.poster_file(row["imdb_id"]).read_bytes() for row in rows]
+    posters = [demo.poster_file(row["imdb_id"]).read_bytes() for row in rows]
     start = time.perf_counter()
     for data in posters:
         with Image.open(io.BytesIO(data)) as image:

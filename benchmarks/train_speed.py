@@ -3,7 +3,7 @@
 Measures, in one run on random inputs of the paper's sizes (word2vec 300-d, VGG fc7 4096-d,
 15,552 training movies by default):
 
-1. samples/s of ``mmimdb.models`` GMU training (``fit``: batching, max-norm hook, history),
+1. samples/s of ``mmimdb.benchmark.models`` GMU training (``fit``: batching, max-norm hook, history),
    train epochs only, dev evaluation excluded;
 2. samples/s of a plain reference loop on the same network (pre-made tensors, randperm,
    forward, BCE, Adam step, nothing else), and the ratio ours / reference;
@@ -28,9 +28,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mmimdb import models
+from mmimdb.benchmark import models
 from mmimdb.benchmark.data import Split
-from mmimdb.training import resolve_device
+from mmimdb.device import resolve_device
 
 PAPER_DIMS = {"features": 300, "vgg_features": 4096, "three_grams": 9946, "word_grams": 13253}
 ORIGINAL = {"train": 15552, "dev": 2608, "test": 7799}
@@ -94,8 +94,8 @@ def step_cost(name: str, batch: int = 128) -> tuple[int, float]:
     split = random_split("train", batch, spec.inputs, 0)
     estimator = spec.create(device="cpu")
     estimator.device_, estimator.shared_ = "cpu", split.shared
-    from mmimdb.models.base import input_dims
-    from mmimdb.training import Batcher
+    from mmimdb.benchmark.models.base import input_dims
+    from mmimdb.benchmark.training import Batcher
 
     estimator.dims_ = input_dims(split, spec.inputs)
     networks = [m.build(m.dims_) for m in _members(estimator, split)]
@@ -118,8 +118,8 @@ def step_cost(name: str, batch: int = 128) -> tuple[int, float]:
 
 def _members(estimator, split):
     if hasattr(estimator, "params") and not hasattr(estimator, "build"):  # AVG_probs: one MaxoutMLP per input
-        from mmimdb.models.base import input_dims
-        from mmimdb.models.mlp import MaxoutMLP
+        from mmimdb.benchmark.models.base import input_dims
+        from mmimdb.benchmark.models.mlp import MaxoutMLP
 
         members = [MaxoutMLP((name,), device="cpu") for name in estimator.inputs]
         for member in members:
@@ -133,7 +133,7 @@ def per_op_overhead() -> float:
     """Seconds per aten op of an eager training step, measured on a tiny GMU (batch 2)."""
     split = random_split("train", 2, ("vgg_features", "features"), 0)
     split.inputs = {"vgg_features": split.inputs["vgg_features"][:, :8], "features": split.inputs["features"][:, :8]}
-    from mmimdb.models.gmu import GMUNetwork
+    from mmimdb.benchmark.models.gmu import GMUNetwork
 
     network = GMUNetwork(("vgg_features", "features"), {"vgg_features": 8, "features": 8}, 8, 0.5)
     xs = {k: torch.as_tensor(v) for k, v in split.inputs.items()}
@@ -172,7 +172,7 @@ def main() -> None:
     parser.add_argument("--host-to-device-gbs", type=float, default=10.0,
                         help="assumed host-to-GPU copy rate in GB/s (images move per batch)")
     args = parser.parse_args()
-    device = resolve_device(args.device)
+    device = resolve_device(args.device).type
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from mmimdb.errors import UsageError
+from mmimdb import paths
 from mmimdb.paths import data_root
 
 from .options import root_option
@@ -32,7 +33,7 @@ from .options import root_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Where reports go [default: ROOT/benchmark].")
 @click.option("--plugin", "plugins", type=click.Path(dir_okay=False), multiple=True,
-              help="A Python file that registers more models (mmimdb.models.register).")
+              help="A Python file that registers more models (mmimdb.benchmark.models.register).")
 @click.option("--text-features", default="features", show_default=True,
               help="HDF5 dataset that serves the text vector (e.g. glove_features for the offline encoder).")
 @click.option("--image-features", default="vgg_features", show_default=True,
@@ -59,8 +60,8 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
     mmimdb benchmark --dataset synthetic         # section 5.1, 1000 seeds
     mmimdb benchmark --model GMU,Linear_sum,Concatenate,AVG_probs --missing-rate 0,0.1,0.5,0.9
     """
-    from mmimdb import models
-    from mmimdb.training import resolve_device
+    from mmimdb.benchmark import models
+    from mmimdb.device import resolve_device
 
     for plugin in plugins:
         models.load_plugin(plugin)
@@ -69,10 +70,10 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
             click.echo(f"{spec.name:24s} {spec.modality:10s} {', '.join(spec.inputs + spec.shared) or '-'}")
         return
     out = Path(out_dir) if out_dir else data_root(root) / "benchmark"
-    resolved = resolve_device(device)
+    resolved = resolve_device(device).type
     if dataset == "synthetic":
-        from mmimdb.reports import write_synthetic_reports
-        from mmimdb.synthetic import SyntheticConfig, run_synthetic
+        from mmimdb.benchmark.reports import write_synthetic_reports
+        from mmimdb.benchmark.synthetic import SyntheticConfig, run_synthetic
 
         config = SyntheticConfig(**({"epochs": epochs} if epochs else {}))
         result = run_synthetic(seeds=seeds or 1000, first_seed=seed, config=config, device=resolved)
@@ -80,14 +81,14 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         click.echo(f"synthetic, {result['seeds']} seeds: GMU better {result['gmu_wins']}, tied {result['ties']}, "
                    f"worse {result['gmu_losses']}")
     else:
-        from mmimdb.benchmark.data import BenchmarkData, hdf5_path
+        from mmimdb.benchmark.data import BenchmarkData
         from mmimdb.benchmark.runner import RunSettings, run_benchmark
-        from mmimdb.reports import write_benchmark_reports
+        from mmimdb.benchmark.reports import write_benchmark_reports
 
         names = [name for name in model.split(",") if name.strip()]
         if not names:
             raise UsageError("--model: give a model name or 'all'")
-        path = Path(hdf5_file) if hdf5_file else hdf5_path(root)
+        path = Path(hdf5_file) if hdf5_file else paths.hdf5_path(paths.data_root(root))
         if not path.is_file():
             raise UsageError(f"no dataset at {path}: build it with `mmimdb build` then `mmimdb build-features`"
                              + ("" if hdf5_file else " (or pass --hdf5 FILE)"))
@@ -97,7 +98,7 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
                    if stored != name}
         if missing_rate is not None:
             from mmimdb.benchmark.missing import missing_markdown, parse_rates, run_missing_benchmark, write_missing_reports
-            from mmimdb.missing import MissingSpec
+            from mmimdb.dataset.missing import MissingSpec
 
             MissingSpec(1.0, missing_type, both_ratio, missing_seed)  # checks the type and ratio up front
             missing_out = out / f"missing-{missing_type}"

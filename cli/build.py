@@ -4,8 +4,8 @@ from __future__ import annotations
 import click
 
 from mmimdb import paths
-from mmimdb.build import build as build_dataset
-from mmimdb.split import METHODS
+from mmimdb.dataset.build import build as build_dataset
+from mmimdb.dataset.split import METHODS
 
 from .options import root_option
 

@@ -44,7 +44,7 @@ def build_features(text, image, word2vec, word2vec_limit, vgg16_weights, preproc
     and --vgg16-weights vgg16-397923af.pth. Offline alternatives: --text glove-50
     --image efficientnet-lite0. Interrupted runs resume from the last finished chunk.
     """
-    from mmimdb.encoders import EncoderOptions
+    from mmimdb.features.encoders import EncoderOptions
     from mmimdb.features import build_features as build
 
     options = EncoderOptions(word2vec=word2vec, word2vec_limit=word2vec_limit, vgg16_weights=vgg16_weights,

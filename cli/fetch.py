@@ -2,7 +2,7 @@
 
 Either import the original release (``--from-archive``) or crawl MovieLens ids from
 today's sources (``--movielens ml-20m --source ...``); the work is in
-:mod:`mmimdb.crawl`, :mod:`mmimdb.sources` and :mod:`mmimdb.movielens`.
+:mod:`mmimdb.fetch`.
 """
 from __future__ import annotations
 
@@ -73,10 +73,10 @@ def fetch(archive: str | None, sha256: str | None, movielens: str | None, source
     if not movielens:
         raise UsageError("give --movielens RELEASE_OR_PATH (with --source) to crawl, or --from-archive PATH_OR_URL")
 
-    from mmimdb import crawl, movielens as ml
-    from mmimdb.http import PoliteSession
+    from mmimdb.fetch import crawl, movielens as ml
+    from mmimdb.fetch.hosts import crawl_session
     from mmimdb.paths import data_root
-    from mmimdb.sources import SourceOptions, make_sources, parse_source_names
+    from mmimdb.fetch.sources import SourceOptions, make_sources, parse_source_names
 
     names = parse_source_names(source_values or ())
     sources = make_sources(names, SourceOptions(
@@ -84,11 +84,7 @@ def fetch(archive: str | None, sha256: str | None, movielens: str | None, source
         imdb_url=imdb_url, imdb_datasets=imdb_datasets, db_url=db_url, archive_dir=archive_dir,
     ))
     data = data_root(root)
-    # Private and loopback addresses are refused unless the crawl itself targets a
-    # loopback server (a test server, a local mirror of saved pages).
-    loopback = any(source.is_loopback for source in sources)
-    session = PoliteSession(rate=rate, concurrency=concurrency, timeout=(min(10.0, timeout), timeout),
-                            retries=retries, allow_private=loopback)
+    session = crawl_session(sources, rate=rate, concurrency=concurrency, timeout=timeout, retries=retries)
     links = ml.load_links(movielens, data, session=session)
     ids = _read_ids(ids_value) if ids_value else None
     links = ml.select(links, ids, limit)

@@ -6,7 +6,7 @@ import sys
 import click
 
 from mmimdb import paths
-from mmimdb.archive import REPORT_NAME, import_release
+from mmimdb.fetch.archive import REPORT_NAME, import_release
 from mmimdb.errors import EXIT_ERROR
 
 #: How many ids a summary line lists before it says "and N more".

@@ -5,7 +5,11 @@ import json
 
 import click
 
-from mmimdb.info import describe
+from mmimdb import paths
+from mmimdb.dataset.info import describe
+from mmimdb.dataset.split import SPLITS
+from mmimdb.errors import EXIT_ERROR
+from mmimdb.storage import manifest
 
 from .options import root_option
 
@@ -14,8 +18,12 @@ from .options import root_option
 @root_option
 @click.option("--checksums/--no-checksums", default=True, show_default=True, help="Compute the sha256 of each output file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def info(root: str | None, checksums: bool, as_json: bool) -> None:
+@click.option("--verify", is_flag=True, help="Check every output against the sha256 the manifest recorded; exit 1 if any differs.")
+def info(root: str | None, checksums: bool, as_json: bool, verify: bool) -> None:
     """Counts, genre table, paths and checksums of the data on disk."""
+    if verify:
+        _verify(paths.data_root(root))
+        return
     summary = describe(root, checksums=checksums)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
@@ -26,7 +34,7 @@ def info(root: str | None, checksums: bool, as_json: bool) -> None:
     if summary["unreadable_records"]:
         click.echo(f"unreadable records: {len(summary['unreadable_records'])} ({', '.join(summary['unreadable_records'][:10])})")
     split = summary["split"]
-    parts = [p for p in ("train", "dev", "test") if split and p in split.get("counts", {})]
+    parts = [p for p in SPLITS if split and p in split.get("counts", {})]
     if split:
         detail = split.get("error") or ", ".join(f"{p} {split['counts'][p]}" for p in parts)
         click.echo(f"split:    {detail} ({split['path']}; ids without a record: {split.get('ids_without_record', '?')})")
@@ -40,3 +48,18 @@ def info(root: str | None, checksums: bool, as_json: bool) -> None:
         click.echo("\nfiles:")
         for entry in summary["files"]:
             click.echo(f"  {entry['path']:<40} {entry['bytes']:>12,} B  {entry.get('sha256', '')}")
+
+
+def _verify(root) -> None:
+    from tqdm import tqdm
+
+    listed = manifest.read_manifest(root).get(manifest.OUTPUTS, {})
+    with tqdm(total=len(listed), unit="file", desc="verify", disable=None) as bar:
+        problems = manifest.verify(root, on_file=lambda name: (bar.set_postfix_str(name[-40:]), bar.update(1)))
+    for problem in problems:
+        click.echo(f"differs: {problem}", err=True)
+    if problems:
+        click.echo(f"error: {len(problems)} of {len(listed)} output(s) differ from {paths.manifest_path(root)}; "
+                   "rebuild them (`mmimdb build`, `mmimdb build-features`)", err=True)
+        raise SystemExit(EXIT_ERROR)
+    click.echo(f"verified: {len(listed)} outputs match {paths.manifest_path(root)}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from mmimdb.missing import DEFAULT_BOTH_RATIO, TYPES, MissingSpec, write_tables
+from mmimdb.dataset.missing import DEFAULT_BOTH_RATIO, TYPES, MissingSpec, write_tables
 
 from .options import root_option
 

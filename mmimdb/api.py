@@ -12,9 +12,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import hdf5, parquet, paths
+from .dataset import hdf5, parquet
+from . import paths
 from .errors import MmimdbError, UsageError
-from .split import SPLITS
+from .dataset.split import SPLITS
 
 FORMATS: tuple[str, ...] = ("pandas", "numpy", "torch", "hf")
 BUILD_HINT = "run `mmimdb build` (after `mmimdb fetch`) to build it"
@@ -44,7 +45,7 @@ def split_file(split: str, root: str | os.PathLike | None = None) -> Path:
     return path
 
 
-def read_features(split: str, names: Sequence[str], root: str | os.PathLike | None = None,
+def split_features(split: str, names: Sequence[str], root: str | os.PathLike | None = None,
                   imdb_ids: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """The HDF5 datasets ``names`` for the rows of ``split`` (in Parquet row order).
 
@@ -65,12 +66,12 @@ def read_features(split: str, names: Sequence[str], root: str | os.PathLike | No
 
 def load(split: str = "train", root: str | os.PathLike | None = None, columns: Sequence[str] | None = None,
          format: str = "pandas", features: Sequence[str] | None = None,
-         transform: Callable[[Any], Any] | None = None, missing: Any = None) -> Any:
+         transform: Callable[[Any], Any] | None = None, verify: bool = False, missing: Any = None) -> Any:
     """Load one split of the built dataset.
 
     ``split`` is ``train``, ``dev`` or ``test``; ``root`` the data root (default
     ``$MMIMDB_HOME``, else ``~/.cache/mmimdb``); ``columns`` a subset of
-    :data:`mmimdb.parquet.COLUMNS` (default: all). ``features`` names row-aligned datasets
+    :data:`mmimdb.dataset.parquet.COLUMNS` (default: all). ``features`` names row-aligned datasets
     of the HDF5 file (``images``, or ``features``, ``vgg_features``, ... once
     ``mmimdb build-features`` has added them) to return with the rows. ``format``:
 
@@ -85,8 +86,11 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     * ``"hf"``: a Hugging Face ``datasets.Dataset`` (``poster`` is an ``Image`` feature);
       needs ``datasets`` installed; its cache goes to ``<root>/huggingface``.
 
+    ``verify=True`` first checks the files it reads (the split's Parquet file, and the HDF5
+    when ``features`` are asked for) against the sha256 the manifest recorded, and raises
+    :class:`MmimdbError` naming the file that differs.
     ``missing`` applies a missing-modality table written by ``mmimdb missing`` (a
-    :class:`mmimdb.missing.MissingSpec` or a dict such as ``{"rate": 0.7, "type": "both",
+    :class:`mmimdb.dataset.missing.MissingSpec` or a dict such as ``{"rate": 0.7, "type": "both",
     "seed": 0}``): where the table says text missing, ``plot`` and ``plot_outline`` are
     ``""``; where it says image missing, ``poster`` (and ``poster_sha256``, torch's
     ``image``) is ``None``; a ``missing`` column holds the codes (0, 1, 2). HDF5
@@ -100,6 +104,8 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     columns = _check_arguments(split, format, columns)
     features = [features] if isinstance(features, str) else list(features or [])
     path = split_file(split, root)
+    if verify:
+        _verify(paths.data_root(root), [path] + ([paths.hdf5_path(paths.data_root(root))] if features else []))
     spec = _missing_spec(missing, features)
     if format == "torch":
         from .torch_dataset import MovieDataset
@@ -111,7 +117,7 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
         return _load_hf(split, path, root, columns, features, spec)
 
     table = parquet.read_table(path, columns)
-    feature_values = read_features(split, features, root, _ids(table, path)) if features else {}
+    feature_values = split_features(split, features, root, _ids(table, path)) if features else {}
     codes = missing_codes(split, spec, root, _ids(table, path)) if spec is not None else None
     if format == "numpy":
         result: dict[str, np.ndarray] = {}
@@ -142,7 +148,7 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
 def _missing_spec(missing: Any, features: list[str]):
     if missing is None:
         return None
-    from .missing import MissingSpec
+    from .dataset.missing import MissingSpec
 
     if features:
         raise UsageError("missing= blanks plots and posters, not HDF5 features; load the features without it "
@@ -152,16 +158,24 @@ def _missing_spec(missing: Any, features: list[str]):
 
 def missing_codes(split: str, spec: Any, root: str | os.PathLike | None, imdb_ids: Sequence[str]) -> np.ndarray:
     """The missing codes of ``split``'s rows under ``spec`` (from ``mmimdb missing``'s table)."""
-    from .missing import read_codes
+    from .dataset.missing import read_codes
 
     return read_codes(split, spec, paths.data_root(root), imdb_ids)
 
 
 def _blanked(columns: dict[str, Any], codes: np.ndarray, wrap: Callable[[list[Any]], Any]) -> dict[str, Any]:
     """``columns`` with the absent modality of each row blanked: text "" and poster None."""
-    from .missing import blank
+    from .dataset.missing import blank
 
     return {name: wrap(blank(name, list(values), codes)) for name, values in columns.items()}
+
+
+def _verify(root: Path, files: Sequence[Path]) -> None:
+    from .storage import manifest
+
+    problems = manifest.verify(root, only=[str(path.relative_to(root)) for path in files])
+    if problems:
+        raise MmimdbError(f"{problems[0]}; rebuild with `mmimdb build` (and `mmimdb build-features`)")
 
 
 def _object_array(values: list[Any]) -> np.ndarray:
@@ -191,11 +205,11 @@ def _load_hf(split: str, path: Path, root: str | os.PathLike | None, columns: li
     if columns is not None:
         dataset = dataset.select_columns(columns)
     if features:
-        values = read_features(split, features, root, parquet.read_table(path, ["imdb_id"]).column("imdb_id").to_pylist())
+        values = split_features(split, features, root, parquet.read_table(path, ["imdb_id"]).column("imdb_id").to_pylist())
         for name, array in values.items():
             dataset = dataset.add_column(name, list(array))
     if spec is not None:
-        from .missing import blank
+        from .dataset.missing import blank
 
         codes = missing_codes(split, spec, root, parquet.read_table(path, ["imdb_id"]).column("imdb_id").to_pylist())
         names = list(dataset.column_names)

@@ -11,7 +11,8 @@ original release (``dataset/`` + ``split.json``) so that the original tools read
     <root>/multimodal_imdb.hdf5        the original HDF5 layout (``mmimdb build``)
     <root>/parquet/<split>.parquet     one Parquet file per split (``mmimdb build``)
     <root>/split-report.md, .json      per-genre counts of the split (``mmimdb build``)
-    <root>/manifest.json               what the last build wrote, with checksums
+    <root>/features/<name>.parquet     features of ``mmimdb build-features``, aligned by imdb_id
+    <root>/manifest.json               what was built, with the sha256 of every output
     <root>/exports/<format>/           peers' formats (``mmimdb export``)
     <root>/missing/seed-<N>/           missing-modality tables (``mmimdb missing``)
     <root>/README.md, croissant.json   dataset card and Croissant metadata (``mmimdb card``)
@@ -52,8 +53,8 @@ def downloads_dir(root: Path) -> Path:
 
 
 def hdf5_path(root: Path) -> Path:
-    """The HDF5 file in the original layout (see :mod:`mmimdb.hdf5`)."""
-    from .hdf5 import FILE_NAME  # the layout module owns the file name
+    """The HDF5 file in the original layout (see :mod:`mmimdb.dataset.hdf5`)."""
+    from .dataset.hdf5 import FILE_NAME  # the layout module owns the file name
 
     return root / FILE_NAME
 
@@ -65,6 +66,11 @@ def parquet_dir(root: Path) -> Path:
 def parquet_path(root: Path, split: str) -> Path:
     """``root/parquet/<split>.parquet`` for ``split`` in train, dev, test."""
     return parquet_dir(root) / f"{split}.parquet"
+
+
+def features_dir(root: Path) -> Path:
+    """``root/features``: feature Parquet files, vocabularies and resumable partial results."""
+    return root / "features"
 
 
 def manifest_path(root: Path) -> Path:

@@ -12,9 +12,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from . import hdf5, parquet, paths
-from .api import read_features, split_file
-from .missing import COMPLETE, IMAGE_MISSING, TEXT_COLUMNS, TEXT_MISSING
+from .dataset import hdf5, parquet, posters
+from . import paths
+from .api import split_features, split_file
+from .dataset.missing import COMPLETE, IMAGE_MISSING, TEXT_COLUMNS, TEXT_MISSING
 
 #: Columns of an item when none are asked for.
 DEFAULT_COLUMNS: tuple[str, ...] = ("imdb_id", "plot", "labels", "poster")
@@ -26,7 +27,7 @@ class MovieDataset(Dataset):
     ``labels`` is a float32 tensor (23,), ready for a BCE loss. The poster bytes stay in
     memory and decode in ``__getitem__`` (so in the DataLoader's workers) into ``image``:
     by default the (3, 256, 160) float32 tensor of the original preprocessing
-    (:func:`mmimdb.hdf5.preprocess_poster`), else ``transform(PIL image)``. HDF5
+    (:func:`mmimdb.posters.preprocess_poster`), else ``transform(PIL image)``. HDF5
     ``features`` are read row by row through a file handle opened in each worker process.
     With ``missing`` (a table of ``mmimdb missing``), items get ``missing`` (0, 1, 2), an empty
     ``plot`` where the text is missing and ``image`` None where the poster is.
@@ -47,7 +48,7 @@ class MovieDataset(Dataset):
         self._labels = parquet.labels_matrix(table).astype(np.float32) if "labels" in self.columns else None
         self._posters = table.column("poster").combine_chunks().field("bytes").to_pylist() if "poster" in self.columns else None
         self.transform = transform
-        # A missing-modality table (mmimdb.missing): codes per row, 1 = no text, 2 = no poster.
+        # A missing-modality table (mmimdb.dataset.missing): codes per row, 1 = no text, 2 = no poster.
         self._missing = None
         if missing is not None:
             from .api import missing_codes
@@ -55,7 +56,7 @@ class MovieDataset(Dataset):
             self._missing = missing_codes(split, missing, root, self.imdb_ids)
         self.features = list(features)
         if self.features:
-            read_features(split, [], root, self.imdb_ids)  # checks the HDF5 matches the Parquet
+            split_features(split, [], root, self.imdb_ids)  # checks the HDF5 matches the Parquet
             self._hdf5_path = str(paths.hdf5_path(paths.data_root(root)))
             self._start = hdf5.read_split_ranges(self._hdf5_path)[split][0]
         self._handle = None
@@ -100,7 +101,7 @@ class MovieDataset(Dataset):
 
     def _image(self, poster: bytes, imdb_id: str) -> Any:
         if self.transform is None:
-            return torch.from_numpy(hdf5.preprocess_poster(poster, imdb_id).astype(np.float32))
+            return torch.from_numpy(posters.preprocess_poster(poster, imdb_id).astype(np.float32))
         from PIL import Image
 
         with Image.open(io.BytesIO(poster)) as image:

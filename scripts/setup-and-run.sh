@@ -21,7 +21,7 @@ pip install -q -e '.[features,benchmark]'
 
 if [ "$source_arg" = "--demo" ]; then
   export MMIMDB_HOME=${MMIMDB_HOME:-$PWD/demo-data/root}
-  source_arg=$(python tests/greatest_films.py "$PWD/demo-data/archive" | tail -n 1)
+  source_arg=$(python -m mmimdb.demo "$PWD/demo-data/archive" | tail -n 1)
 fi
 home=$(python -c 'from mmimdb.paths import data_root; print(data_root())')
 

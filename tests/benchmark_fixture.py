@@ -72,8 +72,8 @@ def build_benchmark_root(records_root: Path, out_root: Path) -> Path:
     import h5py
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from mmimdb import genres, record
-    from mmimdb.store import RecordStore
+    from mmimdb.dataset import genres, record
+    from mmimdb.dataset.store import RecordStore
 
     store = RecordStore(records_root / "dataset")
     ids = store.ids()

@@ -8,7 +8,7 @@ import pytest
 
 import sys
 
-sys.path.insert(0, str(Path(__file__).parent))  # lets tests import greatest_films
+sys.path.insert(0, str(Path(__file__).parent))  # lets tests import their shared helpers
 
 SHARED_DATA = Path(os.environ.get("MMIMDB_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
 
@@ -19,6 +19,12 @@ def shared_path(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"real data not available: {path} (set MMIMDB_SHARED_DATA to the shared/data folder)")
     return path
+
+
+# The demo data lookup skips a test (with the reason) instead of failing when it is absent.
+from mmimdb import demo  # noqa: E402
+
+demo.locate = shared_path
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +40,6 @@ def greatest_films_root(tmp_path_factory) -> Path:
     Built once per test session by writing records straight into the store (the archive
     import has its own tests). Treat it as read-only: copy it before changing anything.
     """
-    import greatest_films
+    from mmimdb import demo as greatest_films
 
     return greatest_films.write_store(tmp_path_factory.mktemp("greatest-films-root"))

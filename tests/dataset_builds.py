@@ -9,8 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from mmimdb.build import build
-from mmimdb.store import RecordStore
+from mmimdb.dataset.build import build
+from mmimdb.dataset.store import RecordStore
 
 _BUILT: dict[str, Path] = {}
 

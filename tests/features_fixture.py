@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from dataset_builds import copy_records, linked_root
-from mmimdb.build import build
+from mmimdb.dataset.build import build
 
 
 def built_dataset(records_root: Path, root: Path, ids: Sequence[str] | None = None) -> Path:

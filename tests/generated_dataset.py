@@ -5,13 +5,17 @@ every genre in train, dev and test. Some movies carry News (a genre outside the 
 have several plots (IMDbPY's ``text::author`` form) or an outline, and some posters are PNG
 rather than JPEG. Posters are drawn with Pillow: a coloured background, a frame and the
 title. The records go through the real records store and ``mmimdb build``.
+
+It stays apart from tests/generated_films.py, which plants learnable signal in 8 genres with
+one plot and a JPEG per film: the exports need all 23 genres, several plots, outlines, a
+genre outside the 23 and posters that are not JPEG.
 """
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
-from mmimdb.genres import GENRES
+from mmimdb.dataset.genres import GENRES
 
 MOVIES = 92
 _BUILT: dict[str, Path] = {}
@@ -50,13 +54,13 @@ def record(index: int) -> dict:
 
 def write_store(root: Path) -> Path:
     """Write the generated records and posters into ``root/dataset``; return ``root``."""
-    from mmimdb import images
-    from mmimdb.store import RecordStore
+    from mmimdb.dataset.posters import check_poster
+    from mmimdb.dataset.store import RecordStore
 
     store = RecordStore(root / "dataset")
     for index in range(MOVIES):
         data = poster(index)
-        info = images.check_poster(data, str(index))
+        info = check_poster(data, str(index))
         movie = record(index)
         movie["poster"] = {"sha256": info.sha256, "width": info.width, "height": info.height}
         store.write(movie, data)
@@ -66,7 +70,7 @@ def write_store(root: Path) -> Path:
 def built_root(tmp_path_factory) -> Path:
     """The generated movies built with the original split, once per session (read-only)."""
     if "root" not in _BUILT:
-        from mmimdb.build import build
+        from mmimdb.dataset.build import build
 
         root = write_store(tmp_path_factory.mktemp("generated-root"))
         build(root, method="original", workers=1)

@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import greatest_films
+from mmimdb import demo as greatest_films
 from conftest import shared_path
-from mmimdb.store import RecordStore
+from mmimdb.dataset.store import RecordStore
 from mmimdb_cli.main import cli
 
 
 @pytest.fixture(scope="module")
 def complete_rows():
-    return [row for row in greatest_films.read_rows() if greatest_films.is_complete(row)]
+    return [row for row in greatest_films.read_films() if greatest_films.is_complete(row)]
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_extracted_folder_imports_like_the_archive(tmp_path, complete_rows):
 
 
 def test_movies_without_poster_plot_or_genres_are_skipped_by_id(tmp_path):
-    rows = greatest_films.read_rows()  # every distinct film; those without a poster file get no JPEG
+    rows = greatest_films.read_films()  # every distinct film; those without a poster file get no JPEG
     archive = greatest_films.write_archive(tmp_path, rows)
     result = run_fetch("--from-archive", str(archive), "--root", str(tmp_path / "root"))
     assert result.exit_code == 1
@@ -224,7 +224,7 @@ def test_a_bad_split_json_in_the_archive_is_a_one_line_error(tmp_path, split_jso
 
 
 def test_the_release_split_is_what_build_split_file_uses_by_default(tmp_path):
-    from mmimdb.build import build
+    from mmimdb.dataset.build import build
 
     members = {"mmimdb/dataset/0000417.json": a_record(), "mmimdb/dataset/0000417.jpeg": a_poster(),
                "mmimdb/split.json": b'{"train": ["0000417"], "dev": [], "test": ["1234567"]}'}
@@ -259,7 +259,7 @@ def test_kill_during_import_leaves_only_whole_records_and_a_rerun_completes(rele
 
 
 def test_a_second_import_on_the_same_root_is_refused_while_the_first_runs(tmp_path):
-    from mmimdb import lock
+    from mmimdb.storage import lock
 
     root = tmp_path / "root"
     archive = tar_with({"mmimdb/dataset/0000417.json": a_record(), "mmimdb/dataset/0000417.jpeg": a_poster()}, tmp_path / "a.tar.gz")

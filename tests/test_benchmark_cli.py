@@ -116,9 +116,9 @@ def test_not_an_hdf5_file_is_a_usage_error(tmp_path):
 def test_a_plugin_file_adds_a_model(root, tmp_path):
     plugin = tmp_path / "my_model.py"
     plugin.write_text(
-        "from mmimdb.models.base import NeuralClassifier\n"
-        "from mmimdb.models.mlp import SingleInput, logistic\n"
-        "from mmimdb.models.registry import register\n\n"
+        "from mmimdb.benchmark.models.base import NeuralClassifier\n"
+        "from mmimdb.benchmark.models.mlp import SingleInput, logistic\n"
+        "from mmimdb.benchmark.models.registry import register\n\n"
         "@register('Poster_logistic', inputs=('vgg_features',), modality='Visual')\n"
         "class PosterLogistic(NeuralClassifier):\n"
         "    def build(self, dims):\n"

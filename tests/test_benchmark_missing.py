@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from benchmark_fixture import benchmark_root, use_one_thread
 from mmimdb.benchmark.data import BenchmarkData
 from mmimdb.benchmark.missing import MaskedBenchmarkData, missing_table
-from mmimdb.missing import IMAGE_MISSING, TEXT_MISSING, MissingSpec, draw
+from mmimdb.dataset.missing import IMAGE_MISSING, TEXT_MISSING, MissingSpec, draw
 from mmimdb_cli.main import cli
 
 pytest.importorskip("torch")

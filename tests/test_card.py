@@ -18,9 +18,9 @@ import mmimdb
 from dataset_builds import built_root
 from mmimdb import paths
 from mmimdb.card.figures import FIGURES
-from mmimdb.genres import GENRES
-from mmimdb.parquet import COLUMNS
-from mmimdb.split import SPLITS
+from mmimdb.dataset.genres import GENRES
+from mmimdb.dataset.parquet import COLUMNS
+from mmimdb.dataset.split import SPLITS
 from mmimdb_cli.main import cli
 
 yaml = pytest.importorskip("yaml")

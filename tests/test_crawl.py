@@ -15,15 +15,15 @@ import time
 from pathlib import Path
 
 
-import greatest_films
+from mmimdb import demo as greatest_films
 from conftest import SHARED_DATA, shared_path
 from loopback import ServerProcess, ServerThread, mmimdb
 from omdb_server import API_KEY, make_handler
-from mmimdb import images, record
-from mmimdb.crawl import STATUSES, StateDb, merge
-from mmimdb.movielens import Link, read_links
-from mmimdb.sources.base import Found
-from mmimdb.store import RecordStore
+from mmimdb.dataset import posters as images, record
+from mmimdb.fetch.crawl import STATUSES, StateDb, merge
+from mmimdb.fetch.movielens import Link, read_links
+from mmimdb.fetch.sources.base import Found
+from mmimdb.dataset.store import RecordStore
 
 #: Films of greatest-films that are in ml-20m and have genres, a plot and a poster.
 COMPLETE_IN_ML20M = 1178
@@ -37,7 +37,7 @@ def _expected() -> tuple[set[str], set[str]]:
     """(ids with a poster, ids complete for the dataset) among greatest films in ml-20m."""
     in_ml20m = {link.imdb_id for link in read_links(shared_path("ml-20m-links.csv"))}
     with_poster, complete = set(), set()
-    for row in greatest_films.read_rows():
+    for row in greatest_films.read_films():
         if row["imdb_id"] in in_ml20m and row["poster"].strip() not in ("", "N/A") and greatest_films.poster_file(row["imdb_id"]):
             with_poster.add(row["imdb_id"])
             if greatest_films.is_complete(row):
@@ -204,7 +204,7 @@ def test_states_are_the_documented_ones():
 
 
 def test_a_second_crawl_on_the_same_root_is_refused(tmp_path):
-    from mmimdb.lock import exclusive
+    from mmimdb.storage.lock import exclusive
 
     links = _write_links(tmp_path / "links.csv", _some_films(1))
     with exclusive(tmp_path / "root", "another crawl"):

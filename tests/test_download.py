@@ -8,9 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from click.testing import CliRunner
 
-from mmimdb.download import download
+from mmimdb.fetch.download import download
 from mmimdb.errors import DownloadError
-from mmimdb.store import RecordStore
+from mmimdb.dataset.store import RecordStore
 from mmimdb_cli.main import cli
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
@@ -118,9 +118,9 @@ def test_size_cap_and_http_errors(server, tmp_path):
 
 
 def test_fetch_from_archive_url_downloads_then_imports(tmp_path):
-    import greatest_films
+    from mmimdb import demo as greatest_films
 
-    rows = [row for row in greatest_films.read_rows() if greatest_films.is_complete(row)][:25]
+    rows = [row for row in greatest_films.read_films() if greatest_films.is_complete(row)][:25]
     archive = greatest_films.write_archive(tmp_path, rows).read_bytes()
     running = RangeServer(archive)
     try:

@@ -15,11 +15,12 @@ import export_readers as readers
 import generated_dataset
 import mmimdb
 from dataset_builds import built_root
-from mmimdb import hdf5, paths
-from mmimdb.genres import GENRES
-from mmimdb.record import plot_texts
-from mmimdb.split import SPLITS
-from mmimdb.store import RecordStore
+from mmimdb import paths
+from mmimdb.dataset import hdf5
+from mmimdb.dataset.genres import GENRES
+from mmimdb.dataset.record import plot_texts
+from mmimdb.dataset.split import SPLITS
+from mmimdb.dataset.store import RecordStore
 from mmimdb_cli.main import cli
 
 

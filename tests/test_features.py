@@ -16,12 +16,13 @@ from click.testing import CliRunner
 
 from features_fixture import built_dataset
 from mmimdb import features, paths
-from mmimdb.encoders import EncoderOptions, ImageEncoder, image_encoder, register_image_encoder, text_encoder
-from mmimdb.encoders.preprocessing import Preprocessing
-from mmimdb.encoders.vgg16 import vgg16_module
+from mmimdb.features.encoders import EncoderOptions, ImageEncoder, image_encoder, register_image_encoder, text_encoder
+from mmimdb.features.encoders.preprocessing import Preprocessing
+from mmimdb.features.encoders.vgg16 import vgg16_module
 from mmimdb.errors import UsageError
-from mmimdb.store import RecordStore
-from mmimdb.text import tokenize
+from mmimdb.dataset.store import RecordStore
+from mmimdb.features.tokenize import tokenize
+from mmimdb.device import resolve_device
 from mmimdb_cli.main import cli
 
 SMALL_ROWS = 40
@@ -81,7 +82,7 @@ def test_word2vec_binary_loads_once_then_comes_from_the_cache(small_root, tmp_pa
 
     options = EncoderOptions(word2vec=str(vectors_file))
     features.build_features(small_root, text=["word2vec"], only=["text"], options=options, progress=False)
-    rows = features.read_rows(small_root)
+    rows = features.rows.dataset_rows(small_root)
     tokens = features.plot_tokens(small_root, rows.ids)
     known = [words.index(t) for t in tokens[0] if t in words]
     with h5py.File(small_root / "multimodal_imdb.hdf5") as handle:
@@ -103,13 +104,13 @@ def test_word2vec_binary_loads_once_then_comes_from_the_cache(small_root, tmp_pa
 
 def test_tfidf_is_fitted_on_train_only_and_sequences_keep_their_vocabulary(small_root):
     built = features.build_features(small_root, only=["three_grams", "word_grams", "sequences"], progress=False)
-    rows = features.read_rows(small_root)
+    rows = features.rows.dataset_rows(small_root)
     tokens = features.plot_tokens(small_root, rows.ids)
     train_words = {t for i in rows.indices("train") for t in tokens[i]}
     terms = json.loads((small_root / "features" / "three_grams.vocabulary.json").read_text())["terms"]
     assert set(terms) <= {" ".join(tokens[i])[j:j + 3] for i in rows.indices("train") for j in range(len(" ".join(tokens[i])))}
     vocabulary = json.loads((small_root / "features" / "sequences.vocabulary.json").read_text())
-    assert vocabulary[0] == features.UNKNOWN_TOKEN and set(vocabulary[1:]) <= train_words
+    assert vocabulary[0] == features.text.UNKNOWN_TOKEN and set(vocabulary[1:]) <= train_words
     with h5py.File(small_root / "multimodal_imdb.hdf5") as handle:
         assert handle["three_grams"].shape == (SMALL_ROWS, len(terms))
         sequences = handle["sequences"][()]
@@ -130,7 +131,7 @@ def test_vgg16_state_dict_in_torchvision_layout_loads_and_gives_fc7(small_root, 
     saved = torch.load(random_vgg16_file, weights_only=True)
     assert set(model.state_dict()) == set(saved) and "classifier.6.weight" in saved
     assert torch.equal(model.state_dict()["features.28.weight"], saved["features.28.weight"])
-    report = features.extract_image_features(small_root, features.read_rows(small_root), encoder, device="cpu",
+    report = features.posters.extract_image_features(small_root, features.rows.dataset_rows(small_root), encoder, device="cpu",
                                              batch_size=6, workers=1, progress=False)
     with h5py.File(small_root / "multimodal_imdb.hdf5") as handle:
         fc7 = handle["vgg_features"][()]
@@ -140,10 +141,10 @@ def test_vgg16_state_dict_in_torchvision_layout_loads_and_gives_fc7(small_root, 
 
 def test_batched_features_equal_one_at_a_time(small_root):
     encoder = image_encoder("efficientnet-lite0", EncoderOptions(image_size=64))
-    rows = features.read_rows(small_root)
-    features.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=SMALL_ROWS, workers=1, progress=False)
+    rows = features.rows.dataset_rows(small_root)
+    features.posters.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=SMALL_ROWS, workers=1, progress=False)
     batched = features.read_features(small_root, ["efficientnet_features"])["efficientnet_features"]
-    features.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=1, workers=0, force=True, progress=False)
+    features.posters.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=1, workers=0, force=True, progress=False)
     single = features.read_features(small_root, ["efficientnet_features"])["efficientnet_features"]
     assert batched.shape == (SMALL_ROWS, 1280) and np.abs(batched).sum() > 0
     np.testing.assert_allclose(batched, single, rtol=1e-4, atol=1e-5)
@@ -167,26 +168,26 @@ class Stop(KeyboardInterrupt):
 
 def test_an_interrupted_run_resumes_from_the_last_finished_chunk(small_root, tmp_path):
     encoder = image_encoder("mean-colour")
-    rows = features.read_rows(small_root)
+    rows = features.rows.dataset_rows(small_root)
 
     def stop_after_first(chunk: int) -> None:
         raise Stop
 
     with pytest.raises(Stop):
-        features.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=8, workers=0,
+        features.posters.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=8, workers=0,
                                         chunk_rows=16, progress=False, on_chunk=stop_after_first)
     assert sorted(p.name for p in (small_root / "features" / ".partial" / "mean_colour_features").glob("chunk-*")) == ["chunk-00000.npz"]
     computed: list[int] = []
-    report = features.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=8, workers=0,
+    report = features.posters.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=8, workers=0,
                                              chunk_rows=16, progress=False, on_chunk=computed.append)
     assert computed == [1, 2] and report.reused_chunks == 1
     resumed = features.read_features(small_root, ["mean_colour_features"])["mean_colour_features"]
     assert not (small_root / "features" / ".partial" / "mean_colour_features").exists()
 
     # Same numbers as one uninterrupted run; a finished output is not recomputed.
-    features.extract_image_features(small_root, rows, encoder, device="cpu", workers=0, force=True, progress=False)
+    features.posters.extract_image_features(small_root, rows, encoder, device="cpu", workers=0, force=True, progress=False)
     np.testing.assert_allclose(features.read_features(small_root, ["mean_colour_features"])["mean_colour_features"], resumed, rtol=1e-6)
-    assert features.extract_image_features(small_root, rows, encoder, device="cpu", progress=False).skipped
+    assert features.posters.extract_image_features(small_root, rows, encoder, device="cpu", progress=False).skipped
 
 
 # --------------------------------------------------------------------------- real encoders
@@ -255,7 +256,7 @@ def test_cli_builds_every_output_with_the_offline_encoders(small_root):
     names = ["glove_features", "three_grams", "word_grams", "sequences", "efficientnet_features"]
     manifest = json.loads((small_root / "manifest.json").read_text())
     assert set(names) <= set(manifest["features"]) and manifest["counts"]["total"] == SMALL_ROWS  # build keys kept
-    ids = features.read_rows(small_root).ids
+    ids = features.rows.dataset_rows(small_root).ids
     with h5py.File(small_root / "multimodal_imdb.hdf5") as handle:
         assert all(handle[name].shape[0] == SMALL_ROWS for name in names)
     for name in names:
@@ -325,15 +326,15 @@ def test_cuda_without_a_gpu_is_a_clear_error(small_root):
     result = run_cli("--root", str(small_root), "--image", "efficientnet-lite0", "--only", "image", "--device", "cuda")
     assert result.exit_code == 2 and "no CUDA GPU" in one_line_error(result)
     messages: list[str] = []
-    assert features.resolve_device("auto", messages.append).type in ("cpu", "mps")
+    assert resolve_device("auto", messages.append).type in ("cpu", "mps")
     assert any("CPU" in message for message in messages) or not messages
 
 
 def test_an_unreadable_poster_is_reported_and_flagged_and_the_run_goes_on(small_root, capsys):
-    ids = features.read_rows(small_root).ids
+    ids = features.rows.dataset_rows(small_root).ids
     broken = ids[5]
     RecordStore(paths.dataset_dir(small_root)).poster_path(broken).write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
-    report = features.extract_image_features(small_root, features.read_rows(small_root), image_encoder("mean-colour"),
+    report = features.posters.extract_image_features(small_root, features.rows.dataset_rows(small_root), image_encoder("mean-colour"),
                                              device="cpu", workers=1, progress=False)
     assert report.failed_ids == [broken]
     assert broken in capsys.readouterr().err
@@ -387,7 +388,7 @@ def test_batch_size_is_timed_on_the_cpu_and_fixed_on_a_gpu():
 
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
     said = []
-    chosen = features.choose_batch_size(model, 32, torch.device("cpu"), log=said.append, seconds=0.05)
-    assert chosen in features.CPU_BATCH_CANDIDATES
+    chosen = features.posters.choose_batch_size(model, 32, torch.device("cpu"), log=said.append, seconds=0.05)
+    assert chosen in features.posters.CPU_BATCH_CANDIDATES
     assert said and said[0].startswith(f"batch size {chosen} (fastest on this CPU: 1: ")
-    assert features.choose_batch_size(model, 32, torch.device("cuda"), log=said.append) == features.GPU_BATCH_SIZE
+    assert features.posters.choose_batch_size(model, 32, torch.device("cuda"), log=said.append) == features.posters.GPU_BATCH_SIZE

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mmimdb import genres
+from mmimdb.dataset import genres
 
 
 def test_vocabulary_is_the_original_23_in_frequency_order():

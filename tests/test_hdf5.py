@@ -7,9 +7,9 @@ import h5py
 import numpy as np
 import pytest
 
-from mmimdb import hdf5
+from mmimdb.dataset import hdf5
 from mmimdb.errors import MmimdbError, UsageError
-from mmimdb.genres import GENRES
+from mmimdb.dataset.genres import GENRES
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from loopback import ServerThread, handler_from
-from mmimdb.http import USER_AGENT, HostAllowlist, HostNotAllowed, PoliteSession, ResponseTooLarge, check_url
+from mmimdb.fetch.http import USER_AGENT, HostAllowlist, HostNotAllowed, PoliteSession, ResponseTooLarge, check_url
 
 
 def session(**kwargs) -> PoliteSession:

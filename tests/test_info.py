@@ -3,7 +3,7 @@ import shutil
 
 from click.testing import CliRunner
 
-from mmimdb.info import describe
+from mmimdb.dataset.info import describe
 from mmimdb_cli.main import cli
 
 

@@ -8,9 +8,10 @@ import pytest
 
 import mmimdb
 from dataset_builds import built_root
-from mmimdb import hdf5, paths
+from mmimdb.dataset import hdf5
+from mmimdb import paths
 from mmimdb.errors import UsageError
-from mmimdb.genres import GENRES
+from mmimdb.dataset.genres import GENRES
 
 
 @pytest.fixture

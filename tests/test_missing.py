@@ -15,8 +15,8 @@ import generated_dataset
 import mmimdb
 from mmimdb import paths
 from mmimdb.errors import UsageError
-from mmimdb.missing import IMAGE_MISSING, TEXT_MISSING, MissingSpec, draw, read_codes
-from mmimdb.split import SPLITS
+from mmimdb.dataset.missing import IMAGE_MISSING, TEXT_MISSING, MissingSpec, draw, read_codes
+from mmimdb.dataset.split import SPLITS
 from mmimdb_cli.main import cli
 
 torch = pytest.importorskip("torch")

@@ -6,11 +6,11 @@ import pytest
 
 from benchmark_fixture import benchmark_root, use_one_thread
 from mmimdb.errors import UsageError
-from mmimdb.metrics import macro_f1
+from mmimdb.benchmark.metrics import macro_f1
 
 pytest.importorskip("torch")
 
-from mmimdb import models  # noqa: E402
+from mmimdb.benchmark import models  # noqa: E402
 from mmimdb.benchmark.data import BenchmarkData  # noqa: E402
 
 use_one_thread()

@@ -9,9 +9,9 @@ import pytest
 
 from conftest import shared_path
 from loopback import ServerThread, handler_from, mmimdb
-from mmimdb import movielens
+from mmimdb.fetch import movielens
 from mmimdb.errors import DownloadError, UsageError
-from mmimdb.http import PoliteSession
+from mmimdb.fetch.http import PoliteSession
 
 
 def test_reads_the_real_ml20m_links():

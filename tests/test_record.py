@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-import greatest_films
-from mmimdb import record
+from mmimdb import demo as greatest_films
+from mmimdb.dataset import record
 from mmimdb.errors import RecordError
-from mmimdb.store import RecordStore
+from mmimdb.dataset.store import RecordStore
 
 
 def test_schema_is_2020_12_and_names_50_plus_metadata_fields():
@@ -17,7 +17,7 @@ def test_schema_is_2020_12_and_names_50_plus_metadata_fields():
 
 
 def test_every_greatest_film_maps_to_a_valid_record_and_back_without_losing_keys():
-    for row in greatest_films.read_rows():
+    for row in greatest_films.read_films():
         original = greatest_films.imdbpy_record(row)
         original["weird key nobody knows"] = {"kept": True}
         normalized = record.validate(record.from_imdbpy(row["imdb_id"], original))

@@ -2,17 +2,17 @@
 the ids it lacks."""
 from __future__ import annotations
 
-import greatest_films
+from mmimdb import demo as greatest_films
 from conftest import shared_path
 from loopback import ServerThread, mmimdb
 from omdb_server import API_KEY, make_handler
-from mmimdb.store import RecordStore
+from mmimdb.dataset.store import RecordStore
 
 CITIZEN_KANE, VERTIGO = "tt0033467", "tt0052357"
 
 
 def test_release_records_first_then_omdb_for_the_rest(tmp_path):
-    rows = [row for row in greatest_films.read_rows() if row["imdb_id"] == CITIZEN_KANE]
+    rows = [row for row in greatest_films.read_films() if row["imdb_id"] == CITIZEN_KANE]
     release = greatest_films.write_release(tmp_path / "release", rows)
     links = tmp_path / "links.csv"
     links.write_text("movieId,imdbId,tmdbId\n1,0033467,\n2,0052357,\n")

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-import greatest_films
+from mmimdb import demo as greatest_films
 from conftest import shared_path
 from loopback import ServerThread, mmimdb
 from omdb_server import API_KEY, make_handler
 from mmimdb.errors import UsageError
-from mmimdb.http import PoliteSession
-from mmimdb.movielens import Link
-from mmimdb.record import validate
-from mmimdb.sources.base import NotFound
-from mmimdb.sources.imdb_datasets import TSV_FILES, ImdbDatasetsSource
-from mmimdb.store import RecordStore
+from mmimdb.fetch.http import PoliteSession
+from mmimdb.fetch.movielens import Link
+from mmimdb.dataset.record import validate
+from mmimdb.fetch.sources.base import NotFound
+from mmimdb.fetch.sources.imdb_datasets import TSV_FILES, ImdbDatasetsSource
+from mmimdb.dataset.store import RecordStore
 
 NULL = "\\N"
 CITIZEN_KANE = "tt0033467"
@@ -33,7 +33,7 @@ def _names(value: str) -> list[str]:
 def write_tsvs(folder: Path) -> dict[str, str]:
     """The seven IMDb TSV files for the greatest films; returns name -> nconst."""
     folder.mkdir(parents=True, exist_ok=True)
-    rows = greatest_films.read_rows()
+    rows = greatest_films.read_films()
     people: dict[str, str] = {}
 
     def nconst(name: str) -> str:

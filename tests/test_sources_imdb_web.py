@@ -11,11 +11,11 @@ import pytest
 
 from conftest import shared_path
 from loopback import ServerThread, handler_from, mmimdb
-from mmimdb.http import PoliteSession
-from mmimdb.movielens import Link
-from mmimdb.sources.base import Blocked, NotFound
-from mmimdb.sources.imdb_web import ImdbWebSource, parse_title_page
-from mmimdb.store import RecordStore
+from mmimdb.fetch.http import PoliteSession
+from mmimdb.fetch.movielens import Link
+from mmimdb.fetch.sources.base import Blocked, NotFound
+from mmimdb.fetch.sources.imdb_web import ImdbWebSource, parse_title_page
+from mmimdb.dataset.store import RecordStore
 
 ARCHER = "imdb-pages/drogers141_2021/archer-title-page.html"
 ARCHER_ID = "tt1486217"

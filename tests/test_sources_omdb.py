@@ -11,11 +11,11 @@ from conftest import shared_path
 from loopback import ServerThread, handler_from, mmimdb
 from omdb_server import API_KEY, load_films, make_handler
 from mmimdb.errors import UsageError
-from mmimdb.http import PoliteSession
-from mmimdb.movielens import Link
-from mmimdb.record import validate
-from mmimdb.sources.base import NotFound, RateLimited
-from mmimdb.sources.omdb import OmdbSource, parse_omdb
+from mmimdb.fetch.http import PoliteSession
+from mmimdb.fetch.movielens import Link
+from mmimdb.dataset.record import validate
+from mmimdb.fetch.sources.base import NotFound, RateLimited
+from mmimdb.fetch.sources.omdb import OmdbSource, parse_omdb
 
 CITIZEN_KANE = "tt0033467"
 

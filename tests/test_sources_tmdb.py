@@ -10,16 +10,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-import greatest_films
+from mmimdb import demo as greatest_films
 from conftest import shared_path
 from loopback import ServerThread, handler_from, mmimdb
 from omdb_server import API_KEY, make_handler
-from mmimdb.http import PoliteSession
-from mmimdb.movielens import Link, read_links
-from mmimdb.record import validate
-from mmimdb.sources.base import NotFound
-from mmimdb.sources.tmdb import GENRE_MAP, TmdbSource, parse_tmdb, tmdb_genres
-from mmimdb.store import RecordStore
+from mmimdb.fetch.http import PoliteSession
+from mmimdb.fetch.movielens import Link, read_links
+from mmimdb.dataset.record import validate
+from mmimdb.fetch.sources.base import NotFound
+from mmimdb.fetch.sources.tmdb import GENRE_MAP, TmdbSource, parse_tmdb, tmdb_genres
+from mmimdb.dataset.store import RecordStore
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9." + "a" * 80 + ".signature"
 SPACE_ODYSSEY = "tt0062622"
@@ -57,7 +57,7 @@ def tmdb_answer(row: dict[str, str], tmdb_id: str) -> dict:
 
 
 def tmdb_server(log: list | None = None):
-    rows = {row["imdb_id"]: row for row in greatest_films.read_rows()}
+    rows = {row["imdb_id"]: row for row in greatest_films.read_films()}
     by_tmdb = {link.tmdb_id: link.imdb_id for link in read_links(shared_path("ml-20m-links.csv")) if link.tmdb_id and link.imdb_id in rows}
 
     def answer(handler):
@@ -85,7 +85,7 @@ def _link(imdb_id: str) -> Link:
 
 def test_genre_map_names_imdb_genres():
     assert tmdb_genres(["Science Fiction", "TV Movie", "Drama", "Unknown"]) == ["Sci-Fi", "Drama"]
-    from mmimdb.genres import canonical_genre
+    from mmimdb.dataset.genres import canonical_genre
 
     assert all(canonical_genre(name) == name for name in GENRE_MAP.values() if name)
 

@@ -36,10 +36,10 @@ from typing import Any
 import numpy as np
 
 from .. import paths
-from ..errors import UsageError
-from ..genres import GENRES
-
-SPLITS = ("train", "dev", "test")
+from ..dataset import hdf5
+from ..dataset.genres import GENRES
+from ..dataset.split import SPLITS
+from ..errors import MmimdbError, UsageError
 #: Row-wise inputs a model can ask for, and which command writes each.
 ROW_DATASETS: dict[str, str] = {
     "features": "mmimdb build-features",
@@ -57,17 +57,9 @@ SHARED_DATASETS: dict[str, str] = {"embeddings": "mmimdb build-features"}
 IMAGES_IN_MEMORY_BYTES = 16 * 1024**3
 _IMAGE_CHUNK_ROWS = 512
 
-#: Row ranges of the original release's HDF5 (its ``split`` attribute may be absent).
-ORIGINAL_ROWS = 25_959
-ORIGINAL_SPLIT_ROWS = {"train": (0, 15_552), "dev": (15_552, 18_160), "test": (18_160, 25_959)}
 #: sha256 of ``json.dumps({split: sorted 7-digit ids}, sort_keys=True)`` of the original
 #: ``split.json``: tells whether a file is the original split (so the paper's numbers apply).
 ORIGINAL_SPLIT_SHA256 = "c50fcf958c479044a80528727c06c1b2f513f4ee884b453e4f74d067db0046a3"
-
-
-def hdf5_path(root: str | os.PathLike | None = None) -> Path:
-    """Where ``mmimdb build`` writes the HDF5 under the data root."""
-    return paths.hdf5_path(paths.data_root(root))
 
 
 @dataclass
@@ -168,7 +160,10 @@ class BenchmarkData:
             self.target_names = list(json.loads(names)) if isinstance(names, (str, bytes)) else (
                 [n.decode() if isinstance(n, bytes) else str(n) for n in names] if names is not None else list(GENRES))
             self.ids = _text_ids(handle["imdb_ids"][:]) if "imdb_ids" in handle else [str(i) for i in range(self.n_rows)]
-            self.rows = self._split_rows(handle.attrs.get("split"))
+            try:
+                self.rows = hdf5.split_ranges(handle, self.path)
+            except MmimdbError as error:
+                raise UsageError(str(error)) from None
             self._genres = np.asarray(handle["genres"][:], dtype=np.float32)
         if self._genres.shape[1] != len(self.target_names):
             raise UsageError(f"{self.path}: 'genres' has {self._genres.shape[1]} columns but {len(self.target_names)} target names")
@@ -176,22 +171,11 @@ class BenchmarkData:
     @classmethod
     def open(cls, root: str | os.PathLike | None = None, aliases: dict[str, str] | None = None) -> "BenchmarkData":
         """The dataset under the data root (``root/multimodal_imdb.hdf5``)."""
-        return cls(hdf5_path(root), aliases)
+        return cls(paths.hdf5_path(paths.data_root(root)), aliases)
 
     def stored_name(self, name: str) -> str:
         """The dataset in the file that serves the input ``name``."""
         return self.aliases.get(name, name)
-
-    def _split_rows(self, attribute: Any) -> dict[str, tuple[int, int]]:
-        if attribute is None:
-            if self.n_rows == ORIGINAL_ROWS:
-                return dict(ORIGINAL_SPLIT_ROWS)
-            raise UsageError(f"{self.path} has no 'split' attribute: rebuild it with `mmimdb build`")
-        ranges = json.loads(attribute.decode() if isinstance(attribute, bytes) else attribute)
-        rows = {name: (int(ranges[name][0]), int(ranges[name][1])) for name in SPLITS if name in ranges}
-        if set(rows) != set(SPLITS) or any(not 0 <= a <= b <= self.n_rows for a, b in rows.values()):
-            raise UsageError(f"{self.path}: bad 'split' attribute {attribute!r}: expected train/dev/test row ranges within {self.n_rows}")
-        return rows
 
     def missing(self, names: tuple[str, ...]) -> list[str]:
         """The datasets among ``names`` that this file lacks."""
@@ -202,7 +186,7 @@ class BenchmarkData:
 
     def is_original_split(self) -> bool:
         """True when the rows are the original release's 25,959 movies in its split."""
-        if self.n_rows != ORIGINAL_ROWS:
+        if self.n_rows != hdf5.ORIGINAL_ROWS:
             return False
         split_ids = {name: sorted(self.ids[a:b]) for name, (a, b) in self.rows.items()}
         digest = hashlib.sha256(json.dumps(split_ids, sort_keys=True).encode()).hexdigest()

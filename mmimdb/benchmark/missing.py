@@ -1,7 +1,7 @@
 """Benchmark under missing modalities: macro-F1 of the GMU and the fusion baselines against
 the missing rate.
 
-For each rate, every split gets the missing table of :func:`mmimdb.missing.draw` (the same
+For each rate, every split gets the missing table of :func:`mmimdb.dataset.missing.draw` (the same
 tables ``mmimdb missing`` writes for that seed: a table depends only on the split's size,
 the rate, the type, the both ratio and the seed), and the absent modality's inputs are
 zeroed row by row at train, dev and test time: a row whose text is missing gets zero text
@@ -21,9 +21,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..atomic import write_bytes, write_json
+from ..storage.atomic import write_bytes, write_json
 from ..errors import UsageError
-from ..missing import DEFAULT_BOTH_RATIO, IMAGE_MISSING, TEXT_MISSING, MissingSpec, draw
+from ..dataset.missing import DEFAULT_BOTH_RATIO, IMAGE_MISSING, TEXT_MISSING, MissingSpec, draw
 from .data import BenchmarkData, Split
 from .runner import RunSettings, run_benchmark, select_models
 
@@ -111,7 +111,7 @@ def run_missing_benchmark(path: str | Path, aliases: dict[str, str] | None, mode
     Models must read only text and image inputs (all of Table 2 but Most_frequent do);
     ``out/rate-<r>/runs`` keeps finished models so that a rerun resumes.
     """
-    from .. import models
+    from . import models
 
     chosen, everything = select_models(model_names)
     usable = [name for name in chosen if models.get(name).inputs
@@ -157,7 +157,7 @@ def missing_markdown(results: dict[str, Any]) -> str:
 
 def plot_missing(results: dict[str, Any], path: Path) -> None:
     """Macro-F1 against the missing rate, a line per model."""
-    from ..reports import _pyplot, _save
+    from .reports import _pyplot, _save
 
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(6.5, 4.5))

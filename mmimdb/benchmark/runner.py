@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import write_json
+from ..storage.atomic import write_json
 from ..errors import UsageError
-from ..metrics import AVERAGES, evaluate, macro_f1
+from .metrics import AVERAGES, evaluate, macro_f1
+from ..dataset.split import SPLITS
 from .data import BenchmarkData, Split
 from .paper import TABLE2
 
@@ -37,14 +38,14 @@ class RunSettings:
 
 def model_order() -> list[str]:
     """Every registered model: the paper's Table 2 order first, then the others."""
-    from .. import models
+    from . import models
 
     return [name for name in TABLE2 if name in models.MODELS] + [name for name in models.MODELS if name not in TABLE2]
 
 
 def select_models(names: list[str]) -> tuple[list[str], bool]:
     """Registry names for ``--model`` values (``all`` = every model); and whether 'all' was asked."""
-    from .. import models
+    from . import models
 
     if any(name.strip().lower() == "all" for name in names):
         return model_order(), True
@@ -97,8 +98,8 @@ def _run_key(name: str, settings: RunSettings, data: BenchmarkData) -> str:
 
 def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target_names: list[str]) -> dict[str, Any]:
     """Search (optional), train ``settings.seeds`` times, evaluate on dev and test."""
-    from .. import models
-    from ..training import DEFAULT_PARAMS, sample_params
+    from . import models
+    from .training import DEFAULT_PARAMS, sample_params
 
     spec = models.get(name)
     started = time.perf_counter()
@@ -152,7 +153,7 @@ def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSett
     Finished models are saved in ``runs_dir/<model>.json`` and reused on the next run with
     the same settings and dataset (unless ``fresh``), so an interrupted run resumes.
     """
-    from .. import models
+    from . import models
 
     chosen, everything = select_models(model_names)
     results: dict[str, Any] = {"dataset": data.describe(), "settings": asdict(settings), "models": {}}
@@ -169,7 +170,7 @@ def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSett
             runnable.append(spec)
     needed = tuple(sorted({i for spec in runnable for i in spec.inputs}))
     shared = tuple(sorted({s for spec in runnable for s in spec.shared}))
-    splits = {split: data.split(split, needed, shared) for split in ("train", "dev", "test")}
+    splits = {split: data.split(split, needed, shared) for split in SPLITS}
     for spec in runnable:
         path = runs_dir / f"{spec.name}.json" if runs_dir is not None else None
         key = _run_key(spec.name, settings, data)

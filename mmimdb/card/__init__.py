@@ -14,8 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import atomic, manifest, paths
-from ..download import sha256_of
+from .. import paths
+from ..storage import atomic, manifest
+from ..storage.checksums import sha256_of
 from ..errors import UsageError
 from . import croissant, datasheet, figures, stats as dataset_stats
 from .stats import summary
@@ -26,7 +27,7 @@ def write_card(root: str | os.PathLike | None = None, out: str | os.PathLike | N
     """Write the card, the figures and ``croissant.json`` for the build under ``root``;
     record them in the manifest; return the manifest entry (paths and sha256)."""
     root = paths.data_root(root)
-    build = manifest.read(root)
+    build = manifest.read_manifest(root)
     folder = Path(out).expanduser() if out is not None else root
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -44,5 +45,7 @@ def write_card(root: str | os.PathLike | None = None, out: str | os.PathLike | N
              "files": {os.path.relpath(path, folder): sha256_of(path) for path in written}}
     # One entry per place a card was written ("." = beside the data).
     where = os.path.relpath(folder.resolve(), root.resolve())
-    manifest.record(root, "card", where if not where.startswith("..") else str(folder.resolve()), entry)
+    inside = not where.startswith("..")
+    manifest.record(root, "card", where if inside else str(folder.resolve()), entry,
+                    outputs=[os.path.relpath(path.resolve(), root.resolve()) for path in written] if inside else ())
     return entry

@@ -1,7 +1,7 @@
 """``croissant.json``: Croissant 1.1 metadata of the built dataset (MLCommons).
 
 Core fields, the distribution (each built file with its sha256), one record set per split
-whose fields are the Parquet columns (:data:`mmimdb.parquet.COLUMNS`), a record set of the 23
+whose fields are the Parquet columns (:data:`mmimdb.dataset.parquet.COLUMNS`), a record set of the 23
 labels, and the Responsible-AI (RAI) fields. Paths are relative to the folder that holds
 ``croissant.json``, which is how Croissant readers (``mlcroissant``) resolve them. The
 ``@context`` is the standard one of Croissant 1.1, as ``mlcroissant`` 1.1 writes it.
@@ -12,11 +12,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .. import __version__, hdf5, paths
-from ..download import sha256_of
-from ..genres import GENRES
-from ..parquet import COLUMNS
-from ..split import SPLITS
+from .. import __version__, paths
+from ..dataset import hdf5
+from ..storage.checksums import sha256_of
+from ..dataset.genres import GENRES
+from ..dataset.parquet import COLUMNS
+from ..dataset.split import SPLITS
 from . import text
 from .stats import DatasetStats, summary
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import paths
-from ..genres import ORIGINAL_COUNTS
-from ..parquet import COLUMNS
-from ..split import SPLITS
+from ..dataset.genres import ORIGINAL_COUNTS
+from ..dataset.parquet import COLUMNS
+from ..dataset.split import SPLITS
 from . import text
 from .figures import FIGURES
 from .stats import DatasetStats, summary

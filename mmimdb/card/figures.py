@@ -8,10 +8,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..atomic import write_bytes
-from ..genres import GENRES
-from ..reports import _pyplot
-from ..split import SPLITS
+from ..storage.atomic import write_bytes
+from ..dataset.genres import GENRES
+from ..benchmark.reports import _pyplot
+from ..dataset.split import SPLITS
 from .stats import DatasetStats
 
 #: File name -> (caption, drawing function); the card references them in this order.

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..genres import DROPPED_GENRES, GENRES
-from ..split import SPLITS
+from ..dataset.genres import DROPPED_GENRES, GENRES
+from ..dataset.split import SPLITS
 from .stats import SOURCE_FIELDS, DatasetStats, summary
 
 PROJECT_URL = "https://github.com/mmimdb/mmimdb"

@@ -1,6 +1,6 @@
 """The original release's ``multimodal_imdb.hdf5``, as ``mmimdb build`` (and
 ``build-features``) wrote it, copied to ``OUT`` for readers that take a file path
-(MultiBench's ``datasets/imdb/get_data.py``). The layout is :mod:`mmimdb.hdf5`'s.
+(MultiBench's ``datasets/imdb/get_data.py``). The layout is :mod:`mmimdb.dataset.hdf5`'s.
 
 The file has the 23-genre label matrix and features of the longest plot, so only the
 default choices apply.
@@ -11,7 +11,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .. import hdf5 as layout, paths
+from .. import paths
+from ..dataset import hdf5 as layout
 from ..errors import UsageError
 from .rows import Choices
 

@@ -27,13 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .. import manifest, paths
+from .. import paths
+from ..storage import manifest
 from ..api import split_file
 from ..errors import UsageError
-from ..genres import GENRES, canonical_genre
-from ..record import file_id, plot_texts
-from ..split import SPLITS
-from ..store import RecordStore
+from ..dataset.genres import GENRES, canonical_genre
+from ..dataset.record import file_id, plot_texts
+from ..dataset.split import SPLITS
+from ..dataset.store import RecordStore
 
 TEXT_CHOICES: tuple[str, ...] = ("longest", "first", "outline", "all")
 GENRE_CHOICES: tuple[str, ...] = ("23", "all")

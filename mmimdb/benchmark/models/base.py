@@ -1,0 +1,113 @@
+"""Building blocks shared by the models, and the estimator every neural model derives from.
+
+Every linear layer has dropout on its input (the paper's regularisation); every modality
+enters through batch norm, as in the original code.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...dataset.genres import GENRES
+from ...device import resolve_device
+from ..training import DEFAULT_PARAMS, Batcher, TrainConfig, fit_network, predict_scores
+
+N_LABELS = len(GENRES)
+
+
+class Maxout(nn.Module):
+    """maxout(x) = max_k (W_k x + b_k) over ``pieces`` linear pieces, with input dropout."""
+
+    def __init__(self, in_features: int, out_features: int, dropout: float, pieces: int = 2):
+        super().__init__()
+        self.out_features, self.pieces = out_features, pieces
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(in_features, out_features * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pieces = self.linear(self.dropout(x)).view(-1, self.out_features, self.pieces)
+        return pieces.max(dim=-1).values
+
+
+def classifier_head(in_features: int, hidden: int, dropout: float, hidden_layers: int = 2,
+                    n_labels: int = N_LABELS) -> nn.Sequential:
+    """The paper's MaxoutMLP: ``BN -> [Maxout(h, 2 pieces) -> BN] x layers -> Linear(23)``.
+
+    Returns logits; the sigmoid is in the loss (binary cross-entropy).
+    """
+    layers: list[nn.Module] = [nn.BatchNorm1d(in_features)]
+    width = in_features
+    for _ in range(hidden_layers):
+        layers += [Maxout(width, hidden, dropout), nn.BatchNorm1d(hidden)]
+        width = hidden
+    layers += [nn.Dropout(dropout), nn.Linear(width, n_labels)]
+    return nn.Sequential(*layers)
+
+
+def input_dims(split: Any, inputs: tuple[str, ...]) -> dict[str, Any]:
+    """Input sizes a network is built for: feature width, image shape, or vocabulary size."""
+    dims: dict[str, Any] = {}
+    for name in inputs:
+        value = split.inputs[name]
+        if name == "sequences":
+            dims[name] = int(max((int(row.max()) for row in value if len(row)), default=0)) + 1
+        elif name == "images":
+            dims[name] = tuple(value.row_shape if hasattr(value, "row_shape") else np.asarray(value).shape[1:])
+        else:
+            dims[name] = int(np.asarray(value).shape[1])
+    return dims
+
+
+class NeuralClassifier:
+    """A neural multi-label classifier trained by :func:`mmimdb.benchmark.training.fit_network`.
+
+    Subclasses implement ``build(dims) -> nn.Module`` (forward: ``{input: tensor} ->
+    logits (n, 23)``). Parameters are the paper's hyperparameters plus training settings;
+    ``fit`` sets ``network_``, ``history_`` and returns ``self``.
+    """
+
+    def __init__(self, inputs: tuple[str, ...], hidden: int = DEFAULT_PARAMS["hidden"],
+                 dropout: float = DEFAULT_PARAMS["dropout"], lr: float = DEFAULT_PARAMS["lr"],
+                 init_range: float | None = None, max_norm: float | None = None, epochs: int = 200,
+                 patience: int = 20, batch_size: int = 128, seed: int = 0, device: str = "cpu",
+                 progress: str | None = None):
+        self.inputs = tuple(inputs)
+        self.hidden, self.dropout, self.lr = hidden, dropout, lr
+        self.init_range, self.max_norm = init_range, max_norm
+        self.epochs, self.patience, self.batch_size = epochs, patience, batch_size
+        self.seed, self.device, self.progress = seed, device, progress
+
+    def build(self, dims: Mapping[str, Any]) -> nn.Module:
+        raise NotImplementedError
+
+    def _vocabulary(self) -> int | None:
+        return self.dims_.get("sequences") if "sequences" in self.inputs else None
+
+    def fit(self, train: Any, dev: Any) -> "NeuralClassifier":
+        """Train on ``train`` with early stopping on ``dev`` (both :class:`Split`)."""
+        self.device_ = resolve_device(self.device).type
+        self.shared_ = dict(getattr(train, "shared", {}) or {})
+        self.dims_ = input_dims(train, self.inputs)
+        torch.manual_seed(self.seed)  # the initial weights depend on the seed only
+        self.network_ = self.build(self.dims_)
+        config = TrainConfig(epochs=self.epochs, patience=self.patience, batch_size=self.batch_size,
+                             lr=self.lr, init_range=self.init_range, max_norm=self.max_norm,
+                             seed=self.seed, device=self.device_, progress=self.progress)
+        select = lambda split: type(split)(split.name, {k: split.inputs[k] for k in self.inputs}, split.labels, split.ids)
+        self.history_ = fit_network(self.network_, select(train), select(dev), config, self._vocabulary())
+        return self
+
+    def _batcher(self, inputs: Mapping[str, Any]) -> Batcher:
+        return Batcher({name: inputs[name] for name in self.inputs}, self.device_, self._vocabulary())
+
+    def predict_proba(self, inputs: Mapping[str, Any]) -> np.ndarray:
+        """Probabilities (n, 23) for the rows of ``inputs`` ({dataset name: rows})."""
+        return predict_scores(self.network_, self._batcher(inputs))
+
+    def get_params(self) -> dict[str, Any]:
+        return {"hidden": self.hidden, "dropout": self.dropout, "lr": self.lr, "init_range": self.init_range,
+                "max_norm": self.max_norm, "epochs": self.epochs, "patience": self.patience,
+                "batch_size": self.batch_size, "seed": self.seed}

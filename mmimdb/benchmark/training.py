@@ -1,0 +1,225 @@
+"""The training loop of the benchmark: plain PyTorch, read top to bottom.
+
+As in the paper: Adam, mini-batches of 128, binary cross-entropy on the 23 sigmoid outputs,
+dropout on the input of every linear layer (inside the models), an optional max-norm on the
+incoming weights of every unit, and early stopping on the dev macro-F1 at threshold 0.5
+(the weights of the best epoch are kept). ``sample_params`` draws one trial of the paper's
+random search. On CPU a seed gives the same numbers run after run; on a GPU the forward pass
+runs under bfloat16 autocast.
+
+>>> network = ...  # any nn.Module mapping {input name: tensor} -> logits (n, 23)
+>>> history = fit_network(network, train, dev, TrainConfig(epochs=20))   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from .metrics import macro_f1
+
+#: The paper's default hyperparameters (REFERENCE.md).
+DEFAULT_PARAMS: dict[str, Any] = {"hidden": 512, "dropout": 0.5, "lr": 0.01, "init_range": None, "max_norm": None}
+#: Tokens kept per plot by the RNNs (plots longer than this are cut; keeps batches bounded).
+MAX_TOKENS = 400
+PREDICT_BATCH = 1024
+
+
+@dataclass
+class TrainConfig:
+    """How one network is trained (the model's own hyperparameters live in the model)."""
+
+    epochs: int = 200
+    patience: int = 20
+    batch_size: int = 128
+    lr: float = 0.01
+    init_range: float | None = None
+    max_norm: float | None = None
+    seed: int = 0
+    device: str = "cpu"
+    progress: str | None = None  # a label shows a tqdm bar on stderr
+
+
+def sample_params(rng: np.random.Generator) -> dict[str, Any]:
+    """One trial of the paper's random search.
+
+    hidden in {64, 128, 256, 512}, dropout ~ U(0.3, 0.7), learning rate 10^U(-3,-1),
+    initialisation range 10^U(-3,-1), max-norm ~ U(5, 20) with probability 0.5.
+    """
+    return {
+        "hidden": int(rng.choice([64, 128, 256, 512])),
+        "dropout": float(rng.uniform(0.3, 0.7)),
+        "lr": float(10 ** rng.uniform(-3, -1)),
+        "init_range": float(10 ** rng.uniform(-3, -1)),
+        "max_norm": float(rng.uniform(5, 20)) if rng.uniform() < 0.5 else None,
+    }
+
+
+class Batcher:
+    """Turns rows of a split's inputs into device tensors, one batch at a time.
+
+    Dense features move to the device once; token sequences are padded per batch (cut to
+    ``MAX_TOKENS``); images are read per batch (the full set does not fit in memory).
+    """
+
+    def __init__(self, inputs: Mapping[str, Any], device: str, vocabulary: int | None = None):
+        import torch
+
+        self.device = device
+        self.vocabulary = vocabulary
+        self.dense = {name: torch.as_tensor(np.asarray(value, dtype=np.float32), device=device)
+                      for name, value in inputs.items() if name not in ("sequences", "images")}
+        self.sequences = inputs.get("sequences")
+        self.images = inputs.get("images")
+        self.n_rows = len(next(iter(inputs.values())))
+
+    def __call__(self, index: np.ndarray) -> dict[str, Any]:
+        import torch
+
+        batch: dict[str, Any] = {}
+        index_tensor = torch.as_tensor(index, device=self.device)
+        for name, tensor in self.dense.items():
+            batch[name] = tensor[index_tensor]
+        if self.sequences is not None:
+            rows = [self.sequences[i][:MAX_TOKENS] for i in index]
+            lengths = np.array([max(len(row), 1) for row in rows])
+            padded = np.zeros((len(rows), lengths.max()), dtype=np.int64)
+            for i, row in enumerate(rows):
+                padded[i, : len(row)] = row
+            if self.vocabulary is not None:
+                padded[padded >= self.vocabulary] = 0  # ids unseen in training = unknown word
+            batch["sequences"] = (torch.as_tensor(padded, device=self.device), torch.as_tensor(lengths))
+        if self.images is not None:
+            batch["images"] = torch.as_tensor(np.asarray(self.images[index], dtype=np.float32), device=self.device)
+        return batch
+
+
+def _batches(n_rows: int, size: int, order: np.ndarray | None = None) -> list[np.ndarray]:
+    order = np.arange(n_rows) if order is None else order
+    chunks = [order[i : i + size] for i in range(0, n_rows, size)]
+    # Batch norm cannot train on a single row: fold a last batch of one into the previous one.
+    if len(chunks) > 1 and len(chunks[-1]) == 1:
+        chunks[-2] = np.concatenate([chunks[-2], chunks.pop()])
+    return chunks
+
+
+def initialize(network: Any, init_range: float | None) -> None:
+    """Weights of linear and conv layers ~ U(-init_range, init_range), biases 0 (None: torch's)."""
+    import torch
+
+    if init_range is None:
+        return
+    for module in network.modules():
+        if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d)):
+            torch.nn.init.uniform_(module.weight, -init_range, init_range)
+            if module.bias is not None:
+                torch.nn.init.zeros_(module.bias)
+
+
+def apply_max_norm(network: Any, max_norm: float | None) -> None:
+    """Rescale each unit's incoming weight vector to an L2 norm of at most ``max_norm``."""
+    import torch
+
+    if max_norm is None:
+        return
+    with torch.no_grad():
+        for module in network.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.weight.copy_(torch.renorm(module.weight, p=2, dim=0, maxnorm=max_norm))
+
+
+def _autocast(device: str):
+    import torch
+
+    if device == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def run_batches(network: Any, batcher: Batcher, collect: Callable[[Any, Any], Any]) -> list:
+    """Run ``network`` in eval mode over all rows; ``collect(network, logits)`` per batch."""
+    import torch
+
+    network.eval()
+    out = []
+    with torch.no_grad(), _autocast(batcher.device):
+        for index in _batches(batcher.n_rows, PREDICT_BATCH):
+            out.append(collect(network, network(batcher(index))))
+    return out
+
+
+def predict_scores(network: Any, batcher: Batcher) -> np.ndarray:
+    """Sigmoid probabilities (n, labels) as float32 numpy."""
+    import torch
+
+    parts = run_batches(network, batcher, lambda _net, logits: torch.sigmoid(logits.float()).cpu().numpy())
+    return np.concatenate(parts)
+
+
+def fit_network(network: Any, train: Any, dev: Any, config: TrainConfig, vocabulary: int | None = None) -> dict[str, Any]:
+    """Train ``network`` on split ``train`` with early stopping on ``dev``; keep the best epoch.
+
+    Returns the history: per epoch ``train_loss``, ``dev_macro_f1``, ``seconds``; and
+    ``best_epoch``, ``best_dev_macro_f1``, ``samples_per_second``.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    device = config.device
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    initialize(network, config.init_range)
+    network.to(device)
+    optimizer = torch.optim.Adam(network.parameters(), lr=config.lr, foreach=device != "cpu")
+    train_batcher = Batcher(train.inputs, device, vocabulary)
+    dev_batcher = Batcher(dev.inputs, device, vocabulary)
+    labels = torch.as_tensor(train.labels, dtype=torch.float32, device=device)
+    history: dict[str, Any] = {"train_loss": [], "dev_macro_f1": [], "seconds": []}
+    best_f1, best_state, best_epoch, since_best = -1.0, None, 0, 0
+    progress = None
+    if config.progress:
+        from tqdm import tqdm
+
+        progress = tqdm(total=config.epochs, desc=config.progress, unit="epoch", leave=False)
+    trained_rows, train_seconds = 0, 0.0
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        network.train()
+        loss_sum = torch.zeros((), device=device)
+        for index in _batches(len(train), config.batch_size, rng.permutation(len(train))):
+            batch = train_batcher(index)
+            with _autocast(device):
+                logits = network(batch)
+            loss = F.binary_cross_entropy_with_logits(logits.float(), labels[torch.as_tensor(index, device=device)])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            apply_max_norm(network, config.max_norm)
+            loss_sum += loss.detach() * len(index)
+        train_seconds += time.perf_counter() - started
+        trained_rows += len(train)
+        dev_f1 = macro_f1(dev.labels, predict_scores(network, dev_batcher))
+        history["train_loss"].append(float(loss_sum) / len(train))
+        history["dev_macro_f1"].append(dev_f1)
+        history["seconds"].append(time.perf_counter() - started)
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix(dev_macro_f1=f"{dev_f1:.3f}")
+        if dev_f1 > best_f1:
+            best_f1, best_epoch, since_best = dev_f1, epoch, 0
+            best_state = copy.deepcopy(network.state_dict())
+        else:
+            since_best += 1
+            if since_best >= config.patience:
+                break
+    if progress is not None:
+        progress.close()
+    if best_state is not None:
+        network.load_state_dict(best_state)
+    history.update(best_epoch=best_epoch, best_dev_macro_f1=best_f1,
+                   samples_per_second=trained_rows / train_seconds if train_seconds else math.nan)
+    return history

@@ -1,0 +1,96 @@
+"""What is on disk under a data root: counts, a genre table, paths and checksums.
+
+>>> summary = describe(data_root())  # doctest: +SKIP
+>>> summary["records"], summary["genres"]["Drama"]  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from . import genres as genre_vocabulary
+from .. import paths
+from ..storage.checksums import sha256_of
+from ..errors import MmimdbError, UsageError
+from .split import read_split_file
+from .store import RecordStore
+
+#: Folders under the root whose files are not listed with checksums (the records are counted;
+#: exports hold a copy of every poster, hashing them would make `info` slow).
+_SKIPPED_FOLDERS = ("dataset", "downloads", ".import-staging", "exports")
+
+
+def _output_files(root: Path) -> list[Path]:
+    found = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if path.is_file() and relative.parts[0] not in _SKIPPED_FOLDERS and not path.name.startswith("."):
+            found.append(path)
+    return found
+
+
+def describe(root: str | Path | None = None, checksums: bool = True) -> dict[str, Any]:
+    """A summary of the data under ``root`` as a JSON-ready dict."""
+    root = paths.data_root(root)
+    if not root.is_dir():
+        raise UsageError(f"{root}: no data here yet; run `mmimdb fetch` first (or pass --root / set {paths.ENV_HOME})")
+    store = RecordStore(paths.dataset_dir(root))
+    ids = store.ids()
+    genre_counts: Counter[str] = Counter()
+    labels_by_id: dict[str, list[str]] = {}
+    unreadable: list[str] = []
+    for imdb_id in ids:
+        try:
+            movie = store.read(imdb_id, validate=False)
+        except MmimdbError:
+            unreadable.append(imdb_id)
+            continue
+        labels_by_id[imdb_id] = genre_vocabulary.labels_of(movie.get("genres") or [])
+        genre_counts.update(movie.get("genres") or [])
+    posters = sum(1 for imdb_id in ids if store.poster_path(imdb_id).is_file())
+
+    split_summary = None
+    per_split: dict[str, Counter[str]] = {}
+    # The build's split when there is one, else the imported release's.
+    split_file = next((path for path in (paths.split_path(root), paths.release_split_path(root)) if path.is_file()), None)
+    if split_file is not None:
+        try:
+            split = read_split_file(split_file).ids
+        except UsageError as error:
+            split_summary = {"path": str(split_file), "error": f"unreadable: {error}"}
+        else:
+            split_summary = {"path": str(split_file), "counts": {part: len(ids_) for part, ids_ in split.items()},
+                             "ids_without_record": sum(1 for part in split.values() for i in part if i not in labels_by_id)}
+            for part, part_ids in split.items():
+                per_split[part] = Counter(g for i in part_ids for g in labels_by_id.get(i, []))
+
+    table = []
+    for name in genre_vocabulary.GENRES:
+        row = {"genre": name, "movies": genre_counts.get(name, 0), "original": genre_vocabulary.ORIGINAL_COUNTS[name]}
+        for part, counts in per_split.items():
+            row[part] = counts.get(name, 0)
+        table.append(row)
+    others = {name: count for name, count in genre_counts.items() if name not in genre_vocabulary.GENRE_INDEX}
+
+    files = []
+    for path in _output_files(root):
+        entry = {"path": str(path.relative_to(root)), "bytes": path.stat().st_size}
+        if checksums:
+            entry["sha256"] = sha256_of(path)
+        files.append(entry)
+    return {
+        "root": str(root),
+        "records_dir": str(store.directory),
+        "records": len(ids),
+        "posters": posters,
+        "unreadable_records": unreadable,
+        "labelled_movies": sum(1 for labels in labels_by_id.values() if labels),
+        "labels_per_movie": round(sum(map(len, labels_by_id.values())) / max(1, len(labels_by_id)), 3),
+        "genres": {row["genre"]: row["movies"] for row in table},
+        "genre_table": table,
+        "other_genres": dict(sorted(others.items(), key=lambda item: -item[1])),
+        "split": split_summary,
+        "files": files,
+    }

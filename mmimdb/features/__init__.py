@@ -1,0 +1,102 @@
+"""The features stage: the paper's text and poster features for a built dataset, and the
+newer encoders beside them.
+
+Rows follow the built HDF5 (``imdb_ids``, ordered train, dev, test; :mod:`.rows`); plots and
+posters come from the records store. Every output is written by :mod:`.writer` to three
+places at once:
+
+- the HDF5 ``<root>/multimodal_imdb.hdf5`` under the original name (``features``,
+  ``vgg_features``, ``three_grams``, ``word_grams``, ``sequences``; other encoders use
+  their own names, e.g. ``glove_features``, ``efficientnet_features``);
+- ``<root>/features/<name>.parquet``, one row per movie, aligned by ``imdb_id``;
+- ``<root>/manifest.json``: encoder, weights sha256, preprocessing, dims, file checksums.
+
+Text outputs are in :mod:`.text`, poster extraction (batched, resumable) in
+:mod:`.posters`, the encoders in :mod:`.encoders` (a registry: add one there).
+
+>>> from mmimdb.features import build_features
+>>> build_features("~/.cache/mmimdb", text=["glove-50"], image=["efficientnet-lite0"])  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+from .. import paths
+from ..dataset import hdf5
+from ..device import resolve_device
+from ..errors import UsageError
+from ..storage import manifest
+from .encoders import EncoderOptions, image_encoder, text_encoder
+from .posters import extract_image_features
+from .rows import dataset_rows, plot_tokens
+from .text import EMBEDDINGS, SEQUENCES, TFIDF_OUTPUTS, build_embeddings_output, build_sequences_output, \
+    build_text_encoder_output, build_tfidf_output
+from .writer import DEFAULT_CHUNK_ROWS, Log, stderr_log
+
+#: Groups ``--only`` accepts: the chosen encoders' outputs, and the encoder-free outputs.
+OUTPUT_GROUPS = ("text", "image", "three_grams", "word_grams", "sequences")
+
+
+def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = ("word2vec",),
+                   image: Sequence[str] = ("vgg16",), only: Sequence[str] | None = None,
+                   options: EncoderOptions | None = None, device: str = "auto", batch_size: int | None = None,
+                   workers: int | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS, force: bool = False,
+                   progress: bool = True, log: Log = stderr_log) -> dict[str, Any]:
+    """Build the chosen features of the dataset under ``root``; return their manifest entries.
+
+    ``only`` restricts the work to some of :data:`OUTPUT_GROUPS`. Encoders and their files
+    are checked before any work starts, so a wrong path fails fast and changes nothing.
+    """
+    root = paths.data_root(root)
+    groups = list(only) if only else list(OUTPUT_GROUPS)
+    unknown = [g for g in groups if g not in OUTPUT_GROUPS]
+    if unknown:
+        raise UsageError(f"unknown output '{unknown[0]}' for --only (known: {', '.join(OUTPUT_GROUPS)})")
+    if batch_size is not None and batch_size < 1:
+        raise UsageError(f"batch size must be at least 1 (got {batch_size})")
+    options = options or EncoderOptions()
+    if options.cache_dir is None:
+        options = EncoderOptions(**{**options.__dict__, "cache_dir": paths.features_dir(root) / "cache"})
+    rows = dataset_rows(root)
+    text_encoders = [text_encoder(name, options) for name in text] if "text" in groups else []
+    image_encoders = [image_encoder(name, options) for name in image] if "image" in groups else []
+    if image_encoders:
+        resolve_device(device, log=lambda message: None)  # fail before any work; the run says it once
+    paths.features_dir(root).mkdir(parents=True, exist_ok=True)
+    built: dict[str, Any] = {}
+    if any(g in groups for g in ("text", "three_grams", "word_grams", "sequences")):
+        tokens = plot_tokens(root, rows.ids)
+        for encoder in text_encoders:
+            built[encoder.output] = build_text_encoder_output(root, rows, tokens, encoder, log)
+        for name in TFIDF_OUTPUTS:
+            if name in groups:
+                built[name] = build_tfidf_output(root, rows, tokens, name, log)
+        if SEQUENCES in groups:
+            built[SEQUENCES] = build_sequences_output(root, rows, tokens, log)
+            if text_encoders:
+                built[EMBEDDINGS] = build_embeddings_output(root, text_encoders[0], log)
+    for encoder in image_encoders:
+        extract_image_features(root, rows, encoder, device=device, batch_size=batch_size, workers=workers,
+                               chunk_rows=chunk_rows, force=force, progress=progress, log=log)
+        built[encoder.output] = manifest.feature_entries(root)[encoder.output]
+    return built
+
+
+def read_features(root: str | os.PathLike | None, names: Sequence[str], split: str | None = None) -> dict[str, Any]:
+    """Features ``names`` plus ``genres`` and ``imdb_ids`` for the rows of ``split`` (all if None).
+
+    Dense features come back as (n, dim) float32 arrays, ``sequences`` as a list of int32
+    arrays. ``mmimdb.load(split, features=[...])`` returns the same rows with the Parquet
+    columns.
+    """
+    root = paths.data_root(root)
+    rows = dataset_rows(root)
+    if split is not None and split not in rows.split:
+        raise UsageError(f"unknown split '{split}' (known: {', '.join(rows.split)})")
+    start, stop = rows.split[split] if split else (0, len(rows.ids))
+    result: dict[str, Any] = {"imdb_ids": rows.ids[start:stop]}
+    for name in [hdf5.GENRES_NAME, *names]:
+        values = hdf5.read_rows(paths.hdf5_path(root), name, start, stop)
+        result[name] = list(values) if values.dtype == object else values
+    return result

@@ -1,0 +1,51 @@
+"""The rows of the built dataset that every feature is aligned with, and the paper's text input.
+
+Rows follow the built HDF5 (``imdb_ids``, ordered train, dev, test); plots come from the
+records store.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .. import paths
+from ..dataset import hdf5
+from ..dataset.record import longest_plot, normalize_id
+from ..dataset.store import RecordStore
+from .tokenize import tokenize
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The dataset's rows in HDF5 order and the split's row ranges."""
+
+    ids: list[str]
+    split: dict[str, tuple[int, int]]
+
+    def indices(self, name: str) -> np.ndarray:
+        start, stop = self.split[name]
+        return np.arange(start, stop)
+
+    def ids_sha256(self) -> str:
+        return hashlib.sha256("\n".join(self.ids).encode()).hexdigest()
+
+
+
+def dataset_rows(root: str | os.PathLike) -> Rows:
+    """Ids and split ranges of the built dataset; :class:`UsageError` if it is not built."""
+    path = paths.hdf5_path(Path(root))
+    raw_ids = hdf5.read_rows(path, hdf5.IMDB_IDS, 0, None)
+    ids = [normalize_id(value.decode() if isinstance(value, bytes) else str(value)) for value in raw_ids]
+    return Rows(ids, hdf5.read_split_ranges(path))
+
+
+def plot_tokens(root: Path, ids: Sequence[str]) -> list[list[str]]:
+    """Tokens of each movie's longest plot (the paper's text input), in row order."""
+    store = RecordStore(paths.dataset_dir(Path(root)))
+    return [tokenize(longest_plot(store.read(imdb_id, validate=False))) for imdb_id in ids]
+

@@ -1,0 +1,172 @@
+"""What every source is: ids in, partial records out.
+
+A source knows what a movie record is on one site (which URL to ask, how to read the
+answer); it never sends a request itself except through the :class:`~mmimdb.fetch.http.PoliteSession`
+it is handed, and it never writes anything: the crawl engine (:mod:`mmimdb.fetch.crawl`) merges
+the partial records, downloads and checks the poster, and hands the record to the store.
+
+A lookup ends in one of four ways:
+
+- a :class:`Found` (fields in the normalized schema, plus poster URLs);
+- :class:`NotFound`: the source has no such title (final for this source);
+- :class:`Blocked` / :class:`RateLimited`: stop the whole crawl, keep everything, exit 3;
+- any other :class:`~mmimdb.errors.MmimdbError` or a requests exception: this id failed
+  (status ``error``; ``--retry-failed`` tries it again).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
+
+from ...errors import MmimdbError, StoppedEarly, UsageError
+from ..http import HostAllowlist, PoliteSession, is_loopback_url, retry_after_seconds
+from ..movielens import Link
+
+
+@dataclass
+class Found:
+    """A partial record: normalized fields (no ``imdb_id``) and where its poster is
+    (a URL to download, or the bytes themselves for a local source)."""
+
+    fields: dict[str, Any]
+    poster_url: str | None = None
+    full_size_poster_url: str | None = None
+    poster_data: bytes | None = None
+
+
+class NotFound(MmimdbError):
+    """The source has no title with this id."""
+
+
+class Blocked(StoppedEarly):
+    """The site refuses automated requests (a bot firewall). Never worked around."""
+
+
+class RateLimited(StoppedEarly):
+    """The site says to slow down or that the daily quota is spent."""
+
+
+class SourceFailed(MmimdbError):
+    """This id failed at this source (a server error, an answer that cannot be read)."""
+
+
+class Source(ABC):
+    """One place movie data comes from. Subclasses set ``name``, ``default_url`` and
+    ``poster_hosts`` and implement :meth:`lookup`."""
+
+    name: ClassVar[str]
+    default_url: ClassVar[str]
+    #: Hosts this source's posters may come from (besides its own base URL's host).
+    poster_hosts: ClassVar[tuple[str, ...]] = ()
+    #: Whether a lookup needs the TMDb id rather than the IMDb id.
+    needs_tmdb_id: ClassVar[bool] = False
+
+    def __init__(self, base_url: str | None = None):
+        self.base_url = (base_url or self.default_url).rstrip("/")
+        if urlsplit(self.base_url.replace("{id}", "x")).scheme not in ("http", "https"):
+            raise UsageError(f"{self.name}: base URL {self.base_url!r} must start with http:// or https://")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
+
+    @property
+    def is_loopback(self) -> bool:
+        """True when the base URL is a loopback server (a test server or a local mirror)."""
+        return is_loopback_url(self.base_url.replace("{id}", "x"))
+
+    def allowlist(self) -> HostAllowlist:
+        """The hosts this source's requests and posters may go to."""
+        own = urlsplit(self.base_url.replace("{id}", "x")).hostname or ""
+        return HostAllowlist.of((own, *self.poster_hosts))
+
+    def prepare(self, session: PoliteSession, root: Path, progress: bool = True) -> None:
+        """One-off work before the first lookup (e.g. import a database). Default: none."""
+
+    @abstractmethod
+    def lookup(self, link: Link, session: PoliteSession) -> Found:
+        """The partial record of ``link``'s movie, or raise :class:`NotFound` & co."""
+
+    def close(self) -> None:
+        """Release what :meth:`prepare` opened."""
+
+    # Helpers for HTTP sources -------------------------------------------------------------
+
+    def get(self, session: PoliteSession, url: str, params: dict | None = None, headers: dict | None = None) -> requests.Response:
+        """GET through the polite session, only to this source's hosts; 429 after the
+        retries becomes :class:`RateLimited`, 5xx becomes :class:`SourceFailed`."""
+        response = session.fetch(url, allowlist=self.allowlist(), params=params, headers=headers)
+        if response.status_code == 429:
+            wait = retry_after_seconds(response)
+            hint = f" (it asks to wait {wait:.0f} s)" if wait else ""
+            raise RateLimited(f"{self.name} is rate-limiting this crawl{hint}; what was fetched is kept: rerun the same command later to resume")
+        if response.status_code >= 500:
+            raise SourceFailed(f"{self.name}: HTTP {response.status_code} from {_short(response.url)} after retries")
+        return response
+
+    def get_json(self, session: PoliteSession, url: str, params: dict | None = None, headers: dict | None = None) -> Any:
+        response = self.get(session, url, params, headers)
+        if response.status_code == 404:
+            raise NotFound(f"{self.name}: not found")
+        if response.status_code in (401, 403):
+            try:  # OMDb says {"Error": ...}, TMDb {"status_message": ...}
+                answer = response.json()
+                said = f": {answer.get('Error') or answer.get('status_message')}" if isinstance(answer, dict) else ""
+            except ValueError:
+                said = ""
+            raise UsageError(f"{self.name} refused the request (HTTP {response.status_code}{said}): check the API key")
+        if response.status_code != 200:
+            raise SourceFailed(f"{self.name}: HTTP {response.status_code} from {_short(response.url)}")
+        try:
+            return response.json()
+        except ValueError:
+            raise SourceFailed(f"{self.name}: the answer from {_short(response.url)} is not JSON") from None
+
+
+def _short(url: str | None) -> str:
+    """A URL without its query string (which may hold an API key)."""
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def people(names: str | list[str] | None) -> list[dict[str, Any]]:
+    """``[{"name": ...}, ...]`` from a comma-separated string or a list; credits such as
+    ``"Name (screenplay)"`` keep the parenthesis in ``notes`` as IMDbPY did."""
+    import re
+
+    if not names:
+        return []
+    items = names.split(",") if isinstance(names, str) else names
+    result = []
+    for item in items:
+        item = item.strip()
+        if not item or item == "N/A":
+            continue
+        match = re.match(r"^(.*?)\s*(\(.*\))?$", item)
+        name, notes = match.group(1).strip(), match.group(2)
+        if name:
+            result.append({"name": name, "notes": notes} if notes else {"name": name})
+    return result
+
+
+def split_list(value: str | None) -> list[str]:
+    """``"a, b"`` -> ``["a", "b"]``; ``"N/A"`` and empty -> ``[]``."""
+    if not value or value.strip() == "N/A":
+        return []
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def canonical_genres(names: list[str]) -> list[str]:
+    """IMDb's spelling of each genre name, unknown names left out, order kept, no repeats."""
+    from ...dataset.genres import canonical_genre
+
+    result = []
+    for name in names:
+        genre = canonical_genre(name)
+        if genre and genre not in result:
+            result.append(genre)
+    return result

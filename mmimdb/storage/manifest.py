@@ -1,0 +1,102 @@
+"""The manifest of a data root (``<root>/manifest.json``): what was built, from what, and the
+sha256 of every output, so that integrity is checked rather than assumed.
+
+``outputs`` maps each file's path relative to the root to ``{"sha256", "bytes"}``; ``mmimdb
+build`` writes it, and every later stage that writes or changes a file records it again.
+:func:`verify` compares the files with it (``mmimdb info --verify``,
+``mmimdb.load(..., verify=True)``).
+
+>>> problems = verify(data_root())   # doctest: +SKIP
+>>> problems                          # doctest: +SKIP
+['multimodal_imdb.hdf5: sha256 differs from the manifest (the file changed after it was written)']
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .. import paths
+from ..errors import MmimdbError
+from . import atomic
+from .checksums import sha256_of
+
+OUTPUTS = "outputs"
+FEATURES = "features"
+
+
+def read_manifest(root: str | os.PathLike) -> dict[str, Any]:
+    """The manifest of ``root`` ({} when there is none); :class:`MmimdbError` if it is damaged."""
+    path = paths.manifest_path(Path(root))
+    if not path.is_file():
+        return {}
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise MmimdbError(f"{path}: not a readable manifest ({error}); rerun `mmimdb build`") from None
+    if not isinstance(manifest, dict):
+        raise MmimdbError(f"{path}: not a readable manifest (a JSON object is expected); rerun `mmimdb build`")
+    return manifest
+
+
+def output_entry(path: str | os.PathLike) -> dict[str, Any]:
+    """``{"sha256", "bytes"}`` of a file, as the manifest records it."""
+    return {"sha256": sha256_of(path), "bytes": Path(path).stat().st_size}
+
+
+def update(root: str | os.PathLike, outputs: Iterable[str] = (), features: dict[str, Any] | None = None) -> None:
+    """Record (again) the checksums of ``outputs`` (paths relative to ``root``) and set
+    ``features[name] = entry`` for each of ``features``; read-modify-write, atomic."""
+    root = Path(root)
+    manifest = read_manifest(root)
+    for relative in outputs:
+        manifest.setdefault(OUTPUTS, {})[relative] = output_entry(root / relative)
+    for name, entry in (features or {}).items():
+        manifest.setdefault(FEATURES, {})[name] = entry
+    atomic.write_json(paths.manifest_path(root), manifest)
+
+
+def record(root: str | os.PathLike, section: str, name: str, entry: dict[str, Any],
+           outputs: Iterable[str] = ()) -> None:
+    """Set ``manifest[section][name] = entry`` (what ``export``, ``missing`` or ``card`` wrote,
+    with which choices) and record the checksums of ``outputs`` (files under ``root``, so that
+    ``mmimdb info --verify`` checks them too); read-modify-write, atomic."""
+    root = Path(root)
+    manifest = read_manifest(root)
+    manifest.setdefault(section, {})[name] = entry
+    for relative in outputs:
+        manifest.setdefault(OUTPUTS, {})[relative] = output_entry(root / relative)
+    atomic.write_json(paths.manifest_path(root), manifest)
+
+
+def feature_entries(root: str | os.PathLike) -> dict[str, Any]:
+    """The manifest's ``features`` section: what ``mmimdb build-features`` wrote."""
+    return read_manifest(root).get(FEATURES, {})
+
+
+def verify(root: str | os.PathLike, only: Iterable[str] | None = None,
+           on_file: Callable[[str], None] | None = None) -> list[str]:
+    """Compare the outputs under ``root`` with the manifest; return one line per file that
+    is missing or differs (empty: all match). ``only`` limits the check to those relative
+    paths; ``on_file(path)`` is called before each file is hashed (progress)."""
+    root = Path(root)
+    manifest = read_manifest(root)
+    if OUTPUTS not in manifest:
+        raise MmimdbError(f"{paths.manifest_path(root)}: no manifest of the outputs; run `mmimdb build`")
+    wanted = set(only) if only is not None else None
+    problems = [f"{relative}: not in the manifest, so nothing to check it against"
+                for relative in sorted((wanted or set()) - set(manifest[OUTPUTS]))]
+    for relative, expected in sorted(manifest[OUTPUTS].items()):
+        if wanted is not None and relative not in wanted:
+            continue
+        if on_file is not None:
+            on_file(relative)
+        path = root / relative
+        if not path.is_file():
+            problems.append(f"{relative}: missing (the manifest lists it)")
+        elif path.stat().st_size != expected.get("bytes"):
+            problems.append(f"{relative}: {path.stat().st_size} bytes, the manifest says {expected.get('bytes')}")
+        elif sha256_of(path) != expected.get("sha256"):
+            problems.append(f"{relative}: sha256 differs from the manifest (the file changed after it was written)")
+    return problems
