@@ -117,3 +117,15 @@ def test_bad_values_are_one_line_errors(root, options, message):
 def test_not_built_says_to_build(tmp_path):
     result = run("--rate", "0.5", "--root", str(tmp_path))
     assert result.exit_code == 2 and "run `mmimdb build`" in result.output
+
+
+def test_hf_format_applies_the_table_too(root, monkeypatch):
+    pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert run("--rate", "0.5", "--type", "image", "--seed", "8", "--root", str(root)).exit_code == 0
+    dataset = mmimdb.load("dev", root=root, format="hf", columns=["imdb_id", "plot", "poster"],
+                          missing={"rate": 0.5, "type": "image", "seed": 8})
+    codes = read_codes("dev", MissingSpec(0.5, "image", seed=8), root)
+    assert dataset["missing"] == codes.tolist()
+    assert [poster is None for poster in dataset["poster"]] == (codes == IMAGE_MISSING).tolist()
+    assert all(plot for plot in dataset["plot"])  # image-only: every plot stays
