@@ -134,7 +134,9 @@ def test_hdf5_is_read_by_multibench(root):
 
 def test_the_manifest_and_the_folder_say_what_was_exported(root):
     out = export(root, "arrow")
-    entry = json.loads(paths.manifest_path(root).read_text())["exports"]["arrow"]
+    manifest = json.loads(paths.manifest_path(root).read_text())
+    assert manifest["choices"] == {"text": "longest", "genres": "23"}  # the build's own
+    entry = manifest["exports"]["arrow"]
     assert entry["text"] == "longest" and entry["genres"] == "23" and "missing_aware_prompts" in entry["reader"]
     assert entry["movies"] == {split: len(expected(root, split)) for split in SPLITS}
     assert json.loads((out / "mmimdb-export.json").read_text())["files"] == entry["files"]
