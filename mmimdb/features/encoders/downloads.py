@@ -182,7 +182,7 @@ def fetch(source: Source, cache_dir: Path, say: Callable[[str], None], progress:
         return dest
     staging = cache_dir / f"{source.file_name}.unverified"
     say(f"downloading {source.published.what}: {source.url} ({source.describe_size()}) to {dest}")
-    download(source.url, staging, max_bytes=source.max_bytes, allowed_hosts=sorted(source.hosts), progress=progress)
+    download(url=source.url, dest=staging, max_bytes=source.max_bytes, allowed_hosts=sorted(source.hosts), progress=progress)
     actual = source.checksum.check(staging)
     if actual is not None:
         staging.unlink()
@@ -227,6 +227,7 @@ def locate_or_download(weights: WeightsFile, given: str | None, published: Publi
         path = fetch(source, cache_dir, say, progress)
     except DownloadError as error:
         reason = str(error).removeprefix(f"{source.url}: ")
-        raise DownloadError(f"{source.file_name} could not be downloaded from {source.url} to {cached}: {reason}; "
-                            f"rerun to retry (a partial download resumes), or {weights.hint()}{weights.alternative()}") from None
+        # the same class: a dropped connection stays "stopped early, resumable" (exit 3)
+        raise type(error)(f"{source.file_name} could not be downloaded from {source.url} to {cached}: {reason}; "
+                          f"rerun to retry (a partial download resumes), or {weights.hint()}{weights.alternative()}") from None
     return path, {"url": source.url, "checksum": source.checksum.describe()}
