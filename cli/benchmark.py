@@ -102,6 +102,8 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
                                patience=patience, device=resolved, progress=True)
         aliases = {name: stored for name, stored in (("features", text_features), ("vgg_features", image_features))
                    if stored != name}
+        if missing_rate is not None and probes:
+            raise UsageError("--probe adds rows to Table 2; it does not apply to a --missing-rate run")
         if missing_rate is not None:
             from mmimdb.benchmark.missing import missing_markdown, parse_rates, run_missing_benchmark, write_missing_reports
             from mmimdb.dataset.missing import MissingSpec

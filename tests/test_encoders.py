@@ -236,6 +236,8 @@ def test_gmu_runs_on_any_pair_of_outputs_with_a_probe_row_per_encoder(root, clip
     assert "| Visual | Probe_clip_image_features |" in table2 and "| Multimodal | GMU |" in table2
     wrong = CliRunner().invoke(cli, ["benchmark", "--root", str(root), "--probe", "sequences", "--out", str(out)])
     assert wrong.exit_code == 2 and "one feature vector per movie" in one_line_error(wrong)
+    wrong = CliRunner().invoke(cli, ["benchmark", "--root", str(root), "--probe", "all", "--missing-rate", "0.5"])
+    assert wrong.exit_code == 2 and "does not apply to a --missing-rate run" in one_line_error(wrong)
 
 
 def test_a_linear_probe_learns_genres_and_picks_c_on_dev(greatest_films_root, tmp_path_factory):
