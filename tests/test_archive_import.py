@@ -242,14 +242,16 @@ def test_kill_during_import_leaves_only_whole_records_and_a_rerun_completes(rele
     command = [sys.executable, "-m", "mmimdb_cli.main", "fetch", "--from-archive", str(release_archive), "--root", str(root)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     dataset = root / "dataset"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(dataset.glob("*.json"))) < 200:
+    # Killed as soon as a few records are written: the rest of the import (over a thousand
+    # records) is the margin that keeps a slow, loaded machine from finishing it first.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(dataset.glob("*.json"))) < 20 and process.poll() is None:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
     store = RecordStore(dataset)
     partial = store.ids()
-    assert 200 <= len(partial) < 1222
+    assert 20 <= len(partial) < 1222
     for imdb_id in partial:  # every record that exists is whole, with its poster
         assert store.read(imdb_id)["poster"]["sha256"] == hashlib.sha256(store.read_poster(imdb_id)).hexdigest()
     result = run_fetch("--from-archive", str(release_archive), "--root", str(root))
