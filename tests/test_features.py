@@ -190,6 +190,25 @@ def test_an_interrupted_run_resumes_from_the_last_finished_chunk(small_root, tmp
     assert features.posters.extract_image_features(small_root, rows, encoder, device="cpu", progress=False).skipped
 
 
+def test_an_interrupted_forced_run_resumes_when_the_same_command_is_rerun(small_root):
+    encoder = image_encoder("mean-colour")
+    rows = features.rows.dataset_rows(small_root)
+    options = dict(device="cpu", batch_size=8, workers=0, chunk_rows=16, progress=False, force=True)
+    features.posters.extract_image_features(small_root, rows, encoder, **{**options, "force": False})  # a finished output
+
+    def stop_after_first(chunk: int) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        features.posters.extract_image_features(small_root, rows, encoder, on_chunk=stop_after_first, **options)
+    computed: list[int] = []
+    said: list[str] = []
+    report = features.posters.extract_image_features(small_root, rows, encoder, on_chunk=computed.append, log=said.append,
+                                                     **options)
+    assert computed == [1, 2] and report.reused_chunks == 1, said
+    assert not any("discarding" in line for line in said)
+
+
 # --------------------------------------------------------------------------- real encoders
 
 def linear_probe_f1(train_x, train_y, eval_x, eval_y) -> dict[str, float]:
