@@ -80,8 +80,9 @@ class MovieDataset(Dataset):
             item["labels"] = torch.from_numpy(self._labels[index])
         if self._posters is not None:
             item["image"] = self._image(self._posters[index], self.imdb_ids[index])
-        for name in self.features:
-            item[name] = torch.as_tensor(self._file()[name][self._start + index])
+        with hdf5.reading(self._hdf5_path):
+            for name in self.features:
+                item[name] = torch.as_tensor(self._file()[name][self._start + index])
         return item
 
     def _image(self, poster: bytes, imdb_id: str) -> Any:

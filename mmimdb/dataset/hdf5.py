@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -127,16 +128,41 @@ class Hdf5Writer:
         self.close()
 
 
-def _open(path: str | os.PathLike, mode: str = "r"):
+def damaged(path: str | os.PathLike, error: BaseException) -> MmimdbError:
+    """The one-line error for a file whose blocks do not read back (overwritten, bad disk)."""
+    return MmimdbError(f"{path}: damaged HDF5 file, a read failed ({error}); rebuild it with `mmimdb build` "
+                       "(then `mmimdb build-features`), or copy it again")
+
+
+@contextmanager
+def reading(path: str | os.PathLike) -> Iterator[None]:
+    """Reads of ``path`` inside the block end, when a block of the file is damaged, in
+    :func:`damaged`'s one-line error instead of h5py's ``OSError`` traceback."""
+    try:
+        yield
+    except OSError as error:
+        raise damaged(path, error) from None
+
+
+@contextmanager
+def _open(path: str | os.PathLike, mode: str = "r") -> Iterator[Any]:
+    """The file opened with h5py; a file that is missing, truncated or (in read mode) damaged
+    gives a one-line error."""
     import h5py
 
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.is_file():
         raise UsageError(f"{path}: no such HDF5 file; run `mmimdb build` first")
     try:
-        return h5py.File(path, mode)
+        handle = h5py.File(path, mode)
     except OSError as error:
         raise MmimdbError(f"{path}: not a readable HDF5 file ({error}); rerun `mmimdb build`") from None
+    with handle:
+        if mode == "r":
+            with reading(path):
+                yield handle
+        else:
+            yield handle
 
 
 def split_ranges(handle: Any, path: str | os.PathLike) -> dict[str, tuple[int, int]]:

@@ -1,0 +1,83 @@
+"""Damaged or wrong inputs end in one line that says what to do, never in a traceback:
+an HDF5 file with blocks overwritten mid-file, a truncated Parquet file, paths that cannot
+be folders, a missing ``--hdf5`` file. Generated films, so these run without ../shared."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import h5py
+import pytest
+from click.testing import CliRunner
+
+import generated_films
+import mmimdb
+from mmimdb import paths
+from mmimdb.dataset import hdf5
+from mmimdb.dataset.build import build
+from mmimdb.errors import MmimdbError
+from mmimdb_cli.main import cli
+
+
+@pytest.fixture(scope="session")
+def generated_built(tmp_path_factory) -> Path:
+    """30 generated films, built (read-only: copy it before changing anything)."""
+    root = generated_films.write_store(tmp_path_factory.mktemp("damaged") / "root", count=30)
+    build(root, workers=1)
+    return root
+
+
+@pytest.fixture
+def root(generated_built, tmp_path) -> Path:
+    copy = tmp_path / "root"
+    shutil.copytree(generated_built, copy)
+    return copy
+
+
+def one_line_error(result) -> str:
+    """The only line of the output, an ``error: ...`` line (no traceback)."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+def overwrite_an_image_block_of_each_split(path: Path) -> None:
+    """Overwrite, in place, the stored (compressed) block of one image in each split."""
+    with h5py.File(path, "r") as handle:
+        ranges = hdf5.split_ranges(handle, path)
+        blocks = [handle[hdf5.IMAGES].id.get_chunk_info_by_coord(((a + b) // 2, 0, 0, 0)) for a, b in ranges.values()]
+    with open(path, "r+b") as handle:
+        for block in blocks:
+            handle.seek(block.byte_offset)
+            handle.write(b"\xa5" * block.size)
+
+
+def test_a_damaged_hdf5_is_one_error_naming_the_file_and_saying_to_rebuild(root, tmp_path):
+    path = paths.hdf5_path(root)
+    overwrite_an_image_block_of_each_split(path)
+    for split in ("train", "dev", "test"):
+        for format in ("numpy", "pandas"):
+            with pytest.raises(MmimdbError, match="damaged HDF5 file.*rebuild it with `mmimdb build`") as caught:
+                mmimdb.load(split, root=root, format=format, features=["images"])
+            assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+    dataset = mmimdb.load("train", root=root, format="torch", columns=["imdb_id"], features=["images"])
+    with pytest.raises(MmimdbError, match="damaged HDF5 file"):
+        [dataset[index] for index in range(len(dataset))]
+
+    result = CliRunner().invoke(cli, ["benchmark", "--model", "CNN_end2end", "--epochs", "1", "--device", "cpu",
+                                      "--root", str(root), "--out", str(tmp_path / "out")])
+    line = one_line_error(result)
+    assert result.exit_code == 1 and str(path) in line and "rebuild" in line
+
+
+@pytest.mark.parametrize("format", ["pandas", "numpy", "torch", "hf"])
+def test_a_truncated_parquet_file_is_one_error_saying_to_rebuild(root, format, monkeypatch):
+    if format == "hf":
+        pytest.importorskip("datasets")
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    path = paths.parquet_path(root, "train")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(MmimdbError, match="not a readable Parquet file.*rebuild it with `mmimdb build`") as caught:
+        mmimdb.load("train", root=root, format=format)
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)
