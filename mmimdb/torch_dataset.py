@@ -80,8 +80,8 @@ class MovieDataset(Dataset):
             item["labels"] = torch.from_numpy(self._labels[index])
         if self._posters is not None:
             item["image"] = self._image(self._posters[index], self.imdb_ids[index])
-        with hdf5.reading(self._hdf5_path):
-            for name in self.features:
+        for name in self.features:
+            with hdf5.reading(self._hdf5_path):
                 item[name] = torch.as_tensor(self._file()[name][self._start + index])
         return item
 
