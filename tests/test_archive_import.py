@@ -203,6 +203,21 @@ def test_wrong_path_is_a_usage_error(tmp_path):
     assert last_line(result) == f"error: {tmp_path / 'nowhere.tar.gz'}: no such file or folder"
 
 
+def test_an_archive_or_folder_without_movies_is_not_the_release(tmp_path):
+    other = tar_with({"other/README.txt": b"something else", "other/config.json": b'{"name": "x"}',
+                      "other/photo.jpeg": a_poster()}, tmp_path / "other.tar.gz")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "settings.json").write_text('{"theme": "dark"}')
+    (folder / "package.json").write_text('{"name": "app"}')
+    for source in (other, folder):
+        result = CliRunner().invoke(cli, ["fetch", "--from-archive", str(source), "--root", str(tmp_path / "root")])
+        assert result.exit_code == 2, result.output
+        assert result.output.strip().splitlines() == [f"error: {source}: nothing imported: not the MM-IMDb release "
+                                                      "(no <7-digit id>.json records with their .jpeg posters in it)"]
+    assert RecordStore(tmp_path / "root" / "dataset").ids() == []
+
+
 def test_checksum_mismatch_of_a_local_archive_is_refused(release_archive, tmp_path):
     result = run_fetch("--from-archive", str(release_archive), "--sha256", "0" * 64, "--root", str(tmp_path / "root"))
     assert result.exit_code == 1 and "sha256 does not match" in last_line(result)
