@@ -81,3 +81,35 @@ def test_a_truncated_parquet_file_is_one_error_saying_to_rebuild(root, format, m
     with pytest.raises(MmimdbError, match="not a readable Parquet file.*rebuild it with `mmimdb build`") as caught:
         mmimdb.load("train", root=root, format=format)
     assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["info", "--root", "{file}/sub"], "{file} is a file, not a folder"),
+    (["build", "--root", "{file}"], "it is a file, not a folder"),
+    (["fetch", "--from-archive", "{tmp}/mmimdb.tar.gz", "--root", "{file}/sub/deeper"], "{file} is a file, not a folder"),
+    (["build-features", "--root", "/proc/nope"], "cannot make a folder in /proc"),
+    (["benchmark", "--dataset", "synthetic", "--seeds", "1", "--out", "{file}/out"], "{file} is a file, not a folder"),
+    (["benchmark", "--model", "gmu", "--out", "/proc/nope/out"], "cannot make a folder in /proc"),
+    (["benchmark", "--hdf5", "{tmp}/missing.hdf5"], "no such file"),
+])
+def test_wrong_folders_and_files_are_one_line_and_exit_2(tmp_path, args, says):
+    if "/proc/" in " ".join(args) and not Path("/proc/self").is_dir():
+        pytest.skip("no /proc on this system")
+    file = tmp_path / "README.md"
+    file.write_text("a file, not a folder")
+    args = [arg.format(file=file, tmp=tmp_path) for arg in args]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and says.format(file=file) in one_line_error(result)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["README.md"]  # nothing made on the way
+
+
+def test_the_data_root_from_the_environment_is_checked_too(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("MMIMDB_HOME", str(tmp_path / "file" / "root"))
+    result = CliRunner().invoke(cli, ["info"])
+    assert result.exit_code == 2 and f"$MMIMDB_HOME {tmp_path / 'file' / 'root'}: " in one_line_error(result)
+
+
+def test_a_new_data_root_is_fine(tmp_path):
+    result = CliRunner().invoke(cli, ["build", "--root", str(tmp_path / "new" / "root")])
+    assert result.exit_code == 2 and "no movie records" in one_line_error(result)
