@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -113,3 +114,30 @@ def test_the_data_root_from_the_environment_is_checked_too(tmp_path, monkeypatch
 def test_a_new_data_root_is_fine(tmp_path):
     result = CliRunner().invoke(cli, ["build", "--root", str(tmp_path / "new" / "root")])
     assert result.exit_code == 2 and "no movie records" in one_line_error(result)
+
+
+def test_paths_given_to_the_api_expand_the_home_folder(generated_built, tmp_path, monkeypatch):
+    from mmimdb.benchmark.data import BenchmarkData
+    from mmimdb.dataset import parquet, split
+    from mmimdb.dataset.store import RecordStore
+    from mmimdb.features.rows import dataset_rows
+    from mmimdb.storage import manifest
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    shutil.copytree(generated_built, tmp_path / "data")
+    ids = RecordStore(generated_built / "dataset").ids()
+    assert RecordStore("~/data/dataset").ids() == ids and RecordStore("~/data/dataset").read(ids[0])["imdb_id"] == ids[0]
+    ranges = hdf5.read_split_ranges("~/data/multimodal_imdb.hdf5")
+    assert hdf5.read_rows("~/data/multimodal_imdb.hdf5", "genres", 0, 2).shape == (2, 23)
+    assert parquet.read_table("~/data/parquet/dev.parquet").num_rows == ranges["dev"][1] - ranges["dev"][0]
+    assert sum(map(len, split.read_split_file("~/data/split.json").ids.values())) == ranges["test"][1]
+    assert manifest.read_manifest("~/data")["counts"]["total"] == ranges["test"][1]
+    assert manifest.verify("~/data") == []
+    assert dataset_rows("~/data").split == ranges
+    assert BenchmarkData("~/data/multimodal_imdb.hdf5").n_rows == ranges["test"][1]
+    assert len(mmimdb.load("dev", root="~/data", columns=["imdb_id"])) == ranges["dev"][1] - ranges["dev"][0]
+    with hdf5.Hdf5Writer("~/new.hdf5", ["0000001"], np.zeros((1, 23), np.int32), {"train": (0, 1), "dev": (1, 1), "test": (1, 1)}):
+        pass
+    assert (tmp_path / "new.hdf5").is_file()
+    build("~/data", method="file", split_file="~/data/split.json", workers=1)
+    assert manifest.read_manifest(tmp_path / "data")["split"]["split_file"] == str(tmp_path / "data" / "split.json")

@@ -91,7 +91,7 @@ class Hdf5Writer:
                  ranges: dict[str, tuple[int, int]]):
         import h5py
 
-        self.path = Path(path)
+        self.path = Path(path).expanduser()
         count = len(file_ids)
         if labels.shape != (count, len(GENRES)):
             raise ValueError(f"labels of shape {labels.shape} for {count} ids")

@@ -152,7 +152,7 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
-    root = Path(root)
+    root = Path(root).expanduser()
     report = ExtractionReport(encoder.output, len(rows.ids))
     job = {"encoder": encoder.name, "sha256": encoder.info.get("sha256"), "preprocessing": encoder.info.get("preprocessing"),
            "ids_sha256": rows.ids_sha256(), "chunk_rows": chunk_rows}
