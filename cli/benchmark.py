@@ -66,7 +66,7 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         from mmimdb.benchmark.synthetic import SyntheticConfig, run_synthetic
 
         config = SyntheticConfig(**({"epochs": epochs} if epochs else {}))
-        result = run_synthetic(seeds=seeds or 1000, first_seed=seed, config=config, device=resolved)
+        result = run_synthetic(seeds=seeds or 1000, first_seed=seed, config=config, device=resolved, progress=True)
         written = write_synthetic_reports(result, out)
         click.echo(f"synthetic, {result['seeds']} seeds: GMU better {result['gmu_wins']}, tied {result['ties']}, "
                    f"worse {result['gmu_losses']}")

@@ -206,7 +206,7 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
     rows, unknown_ids, unlisted = _assign(method, labels, ids, seed, chosen_file, set(store_ids))
     if strict and unknown_ids:
         raise UsageError(f"{chosen_file.path}: {len(unknown_ids)} id(s) not among the records, e.g. "
-                         f"{', '.join(file_id(i) for i in unknown_ids[:5])}; build without --strict to leave them out")
+                         f"{', '.join(unknown_ids[:5])}; build without --strict to leave them out")
     excluded += [{"imdb_id": ids[row], "reason": "not in the split file"} for row in unlisted]
     order, ranges = splits.concatenated(rows)
     if len(order) == 0:
@@ -225,7 +225,7 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
         **splits.genre_table(labels, rows),
         "records": len(store_ids),
         "excluded": excluded,
-        "unknown_ids": [file_id(i) for i in unknown_ids],
+        "unknown_ids": list(unknown_ids),  # tt ids, as the left-out movies
     }
 
     root.mkdir(parents=True, exist_ok=True)

@@ -57,7 +57,7 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
         raise UsageError(f"batch size must be at least 1 (got {batch_size})")
     options = options or EncoderOptions()
     if options.cache_dir is None:
-        options = EncoderOptions(**{**options.__dict__, "cache_dir": paths.features_dir(root) / "cache"})
+        options = EncoderOptions(**{**options.__dict__, "cache_dir": paths.features_cache_dir(root)})
     rows = dataset_rows(root)
     text_encoders = [text_encoder(name, options) for name in text] if "text" in groups else []
     image_encoders = [image_encoder(name, options) for name in image] if "image" in groups else []
