@@ -19,11 +19,13 @@ from ..errors import MmimdbError, UsageError
 from .split import read_split_file
 from .store import RecordStore
 
+
 def _not_outputs(root: Path) -> set[Path]:
-    """Folders whose files are not listed: the records (counted instead), downloads, and
-    caches (Hugging Face's Arrow files and lock files with 150-character names, the encoders')."""
-    return {paths.dataset_dir(root), paths.downloads_dir(root), paths.huggingface_cache_dir(root),
-            paths.features_cache_dir(root)}
+    """Folders whose files are not listed: the records (counted instead), downloads, exports
+    (a copy of every poster: hashing them would make `info` slow), and caches (Hugging Face's
+    Arrow files and lock files with 150-character names, the encoders')."""
+    return {paths.dataset_dir(root), paths.downloads_dir(root), paths.exports_dir(root),
+            paths.huggingface_cache_dir(root), paths.features_cache_dir(root)}
 
 
 def _output_files(root: Path) -> list[Path]:
