@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 
 
+import generated_films
 from mmimdb import demo as greatest_films
 from conftest import SHARED_DATA, shared_path
 from loopback import ServerProcess, ServerThread, mmimdb
-from omdb_server import API_KEY, make_handler
+from omdb_server import API_KEY, generated, make_handler
 from mmimdb.dataset import posters as images, record
 from mmimdb.fetch.crawl import STATUSES, StateDb, merge
 from mmimdb.fetch.movielens import Link, read_links
@@ -222,13 +223,13 @@ def _default_sigint() -> None:
 
 
 def test_ctrl_c_stops_with_exit_3_and_keeps_what_was_done(tmp_path):
-    films = _some_films(60)
-    links = _write_links(tmp_path / "links.csv", films)
+    count = 60
+    links = generated_films.write_links(tmp_path / "links.csv", count)
     root = tmp_path / "root"
     # The server answers the first FREE lookups, then holds every other request until the
     # test has sent Ctrl-C: the crawl cannot finish first, however slow the machine.
     free, asked, lock, release = 3, [], threading.Lock(), threading.Event()
-    base = make_handler(shared_path(""))
+    base = make_handler(None, films=generated(count))
 
     class Gated(base):
         def do_GET(self) -> None:
@@ -259,7 +260,7 @@ def test_ctrl_c_stops_with_exit_3_and_keeps_what_was_done(tmp_path):
     states = _states(root)
     written = set(RecordStore(root / "dataset").ids())
     assert len(written) >= free and all(states[imdb_id] == "done" for imdb_id in written)
-    assert list(states.values()).count("pending") >= len(films) - len(asked)
+    assert list(states.values()).count("pending") >= count - len(asked)
     assert json.loads((root / "fetch-report.json").read_text())["stopped"] == "interrupted"
 
 
