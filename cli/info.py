@@ -36,7 +36,7 @@ def info(root: str | None, checksums: bool, as_json: bool, verify: bool) -> None
     if verify:
         _verify(paths.data_root(root))
         return
-    summary = describe(root, checksums=checksums, progress=True)
+    summary = describe(root, checksums=checksums, progress=not as_json)  # --json: nothing but the JSON
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return

@@ -92,8 +92,6 @@ def test_a_truncated_parquet_file_is_one_error_saying_to_rebuild(root, format, m
     (["benchmark", "--dataset", "synthetic", "--seeds", "1", "--out", "{file}/out"], "{file} is a file, not a folder"),
     (["benchmark", "--model", "gmu", "--out", "/proc/nope/out"], "cannot make a folder in /proc"),
     (["benchmark", "--hdf5", "{tmp}/missing.hdf5"], "no such file"),
-    (["export", "--format", "jsonl", "--out", "{file}/jsonl"], "{file} is a file, not a folder"),
-    (["card", "--out", "{file}"], "it is a file, not a folder"),
 ])
 def test_wrong_folders_and_files_are_one_line_and_exit_2(tmp_path, args, says):
     if "/proc/" in " ".join(args) and not Path("/proc/self").is_dir():

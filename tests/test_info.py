@@ -22,7 +22,7 @@ def test_info_counts_records_and_genres_of_the_greatest_films(greatest_films_roo
     result = CliRunner().invoke(cli, ["info", "--root", str(root)])
     assert result.exit_code == 0, result.output
     assert "records:  1222" in result.output and "Film-Noir" in result.output
-    table = json.loads(CliRunner().invoke(cli, ["info", "--root", str(root), "--json"]).stdout)["genre_table"]  # bars go to stderr
+    table = json.loads(CliRunner().invoke(cli, ["info", "--root", str(root), "--json"]).output)["genre_table"]
     drama = next(row for row in table if row["genre"] == "Drama")
     assert drama["train"] + drama["dev"] + drama["test"] <= 2 and drama["original"] == 13967
 
