@@ -9,7 +9,7 @@ from mmimdb.errors import UsageError
 from mmimdb import paths
 from mmimdb.paths import data_root
 
-from .options import root_option
+from .options import folder_option, root_option
 
 
 @click.command("benchmark")
@@ -30,8 +30,7 @@ from .options import root_option
 @root_option
 @click.option("--hdf5", "hdf5_file", type=click.Path(dir_okay=False), default=None,
               help="Read this HDF5 (e.g. the original release's multimodal_imdb.hdf5) instead of ROOT's.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Where reports go [default: ROOT/benchmark].")
+@folder_option("--out", "out_dir", default=None, help="Where reports go [default: ROOT/benchmark].")
 @click.option("--plugin", "plugins", type=click.Path(dir_okay=False), multiple=True,
               help="A Python file that registers more models (mmimdb.benchmark.models.register).")
 @click.option("--text-features", default="features", show_default=True,
@@ -82,7 +81,7 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         from mmimdb.benchmark.synthetic import SyntheticConfig, run_synthetic
 
         config = SyntheticConfig(**({"epochs": epochs} if epochs else {}))
-        result = run_synthetic(seeds=seeds or 1000, first_seed=seed, config=config, device=resolved)
+        result = run_synthetic(seeds=seeds or 1000, first_seed=seed, config=config, device=resolved, progress=True)
         written = write_synthetic_reports(result, out)
         click.echo(f"synthetic, {result['seeds']} seeds: GMU better {result['gmu_wins']}, tied {result['ties']}, "
                    f"worse {result['gmu_losses']}")
@@ -94,10 +93,12 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         names = [name for name in model.split(",") if name.strip()]
         if not names and not probes:
             raise UsageError("--model: give a model name or 'all'")
-        path = Path(hdf5_file) if hdf5_file else paths.hdf5_path(paths.data_root(root))
+        path = Path(hdf5_file).expanduser() if hdf5_file else paths.hdf5_path(paths.data_root(root))
+        if hdf5_file and not path.is_file():
+            raise UsageError(f"--hdf5 {path}: no such file")
         if not path.is_file():
-            raise UsageError(f"no dataset at {path}: build it with `mmimdb build` then `mmimdb build-features`"
-                             + ("" if hdf5_file else " (or pass --hdf5 FILE)"))
+            raise UsageError(f"no dataset at {path}: build it with `mmimdb build` then `mmimdb build-features` "
+                             "(or pass --hdf5 FILE)")
         settings = RunSettings(search=search, seeds=seeds or 1, seed=seed, epochs=epochs or 200,
                                patience=patience, device=resolved, progress=True)
         aliases = {name: stored for name, stored in (("features", text_features), ("vgg_features", image_features))

@@ -6,6 +6,7 @@ import click
 from mmimdb import paths
 from mmimdb.dataset.build import build as build_dataset
 from mmimdb.dataset.split import METHODS
+from mmimdb.errors import StoppedEarly
 
 from .options import root_option
 
@@ -24,9 +25,14 @@ from .options import root_option
 @root_option
 def build(method: str, split_file: str | None, seed: int | None, strict: bool, workers: int | None, root: str | None) -> None:
     """Split the records 60/10/30 and write Parquet, HDF5, the split report and a manifest."""
-    manifest = build_dataset(root, method=method, split_file=split_file, seed=seed, strict=strict,
-                             workers=workers, progress=True)
     data_root = paths.data_root(root)
+    try:
+        manifest = build_dataset(root, method=method, split_file=split_file, seed=seed, strict=strict,
+                                 workers=workers, progress=True)
+    except KeyboardInterrupt:
+        # The build stages everything and moves it into place at the end: nothing to resume.
+        raise StoppedEarly(f"interrupted before the new outputs were moved into place: the previous ones in {data_root} "
+                           "are as they were; a build does not resume, rerun the same command to build again from the start") from None
     click.echo(paths.split_report_md_path(data_root).read_text("utf-8"))
     counts = manifest["counts"]
     click.echo(f"built {counts['total']} movies (train {counts['train']}, dev {counts['dev']}, test {counts['test']}; "

@@ -97,7 +97,8 @@ def fetch(archive: str | None, sha256: str | None, movielens: str | None, source
         raise
     click.echo(report.summary(), err=True)
     click.echo(f"records: {report.store}; report: {report_path or data / crawl.REPORT_FILE}", err=True)
-    click.echo(f"next: {crawl.BUILD_COMMAND} --root {data}  (splits, Parquet, HDF5 from the records store)", err=True)
+    if report.state.get("done"):  # after a crawl that fetched nothing there is nothing to build
+        click.echo(f"next: {crawl.BUILD_COMMAND} --root {data}  (splits, Parquet, HDF5 from the records store)", err=True)
     if report.state.get("error"):
         click.echo(f"error: {report.state['error']} id(s) failed (see the report); rerun with --retry-failed to try them again", err=True)
         raise SystemExit(EXIT_ERROR)

@@ -200,8 +200,9 @@ def _load_hf(split: str, path: Path, root: str | os.PathLike | None, columns: li
         import datasets
     except ImportError:
         raise UsageError("format='hf' needs the `datasets` package: pip install datasets") from None
+    parquet.check_readable(path)  # a truncated file: one line saying to rebuild, not datasets' traceback
     dataset = datasets.load_dataset("parquet", data_files={split: str(path)}, split=split,
-                                    cache_dir=str(paths.data_root(root) / "huggingface"))
+                                    cache_dir=str(paths.huggingface_cache_dir(paths.data_root(root))))
     if columns is not None:
         dataset = dataset.select_columns(columns)
     if features:

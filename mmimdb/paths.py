@@ -12,6 +12,8 @@ original release (``dataset/`` + ``split.json``) so that the original tools read
     <root>/parquet/<split>.parquet     one Parquet file per split (``mmimdb build``)
     <root>/split-report.md, .json      per-genre counts of the split (``mmimdb build``)
     <root>/features/<name>.parquet     features of ``mmimdb build-features``, aligned by imdb_id
+    <root>/features/cache/             encoder caches (the word2vec vocabulary)
+    <root>/huggingface/                the cache of ``mmimdb.load(format="hf")``
     <root>/manifest.json               what was built, with the sha256 of every output
     <root>/exports/<format>/           peers' formats (``mmimdb export``)
     <root>/missing/seed-<N>/           missing-modality tables (``mmimdb missing``)
@@ -71,6 +73,16 @@ def parquet_path(root: Path, split: str) -> Path:
 def features_dir(root: Path) -> Path:
     """``root/features``: feature Parquet files, vocabularies and resumable partial results."""
     return root / "features"
+
+
+def features_cache_dir(root: Path) -> Path:
+    """``root/features/cache``: what encoders keep between runs (the word2vec vocabulary)."""
+    return features_dir(root) / "cache"
+
+
+def huggingface_cache_dir(root: Path) -> Path:
+    """``root/huggingface``: the cache of ``mmimdb.load(format="hf")`` (Arrow files, locks)."""
+    return root / "huggingface"
 
 
 def manifest_path(root: Path) -> Path:

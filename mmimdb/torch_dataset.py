@@ -96,7 +96,8 @@ class MovieDataset(Dataset):
             # An absent poster is None: a collate_fn must handle it (default_collate cannot).
             item["image"] = None if code == IMAGE_MISSING else self._image(self._posters[index], self.imdb_ids[index])
         for name in self.features:
-            item[name] = torch.as_tensor(self._file()[name][self._start + index])
+            with hdf5.reading(self._hdf5_path):
+                item[name] = torch.as_tensor(self._file()[name][self._start + index])
         return item
 
     def _image(self, poster: bytes, imdb_id: str) -> Any:

@@ -183,6 +183,54 @@ def test_an_interrupted_run_resumes_from_the_last_finished_chunk(small_root, tmp
     assert features.posters.extract_image_features(small_root, rows, encoder, device="cpu", progress=False).skipped
 
 
+def test_an_interrupted_forced_run_resumes_when_the_same_command_is_rerun(small_root):
+    encoder = image_encoder("mean-colour")
+    rows = features.rows.dataset_rows(small_root)
+    options = dict(device="cpu", batch_size=8, workers=0, chunk_rows=16, progress=False, force=True)
+    features.posters.extract_image_features(small_root, rows, encoder, **{**options, "force": False})  # a finished output
+
+    def stop_after_first(chunk: int) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        features.posters.extract_image_features(small_root, rows, encoder, on_chunk=stop_after_first, **options)
+    computed: list[int] = []
+    said: list[str] = []
+    report = features.posters.extract_image_features(small_root, rows, encoder, on_chunk=computed.append, log=said.append,
+                                                     **options)
+    assert computed == [1, 2] and report.reused_chunks == 1, said
+    assert not any("discarding" in line for line in said)
+
+
+def _generated_built_root(root: Path, count: int, plot: str | None) -> Path:
+    """``count`` generated films built into ``root``, each with ``plot`` when given."""
+    import generated_films
+    from mmimdb.dataset import record
+    from mmimdb.dataset.build import build
+    from mmimdb.dataset.posters import check_poster
+
+    store = RecordStore(root / "dataset")
+    for film in generated_films.films(count):
+        movie = record.from_imdbpy(film["imdb_id"], {**film["release_json"], **({"plot": [plot]} if plot else {})})
+        info = check_poster(film["poster"], film["imdb_id"])
+        movie["poster"] = {"sha256": info.sha256, "width": info.width, "height": info.height}
+        store.write(movie, film["poster"])
+    build(root, workers=1)
+    return root
+
+
+@pytest.mark.parametrize("count, plot", [(12, "The same five words here."), (1, None)])
+def test_sequences_of_equal_length_or_of_one_movie_are_written(tmp_path, count, plot):
+    root = _generated_built_root(tmp_path / "root", count, plot)
+    result = run_cli("--root", str(root), "--only", "sequences", "--no-progress")
+    assert result.exit_code == 0, result.output
+    stored = features.read_features(root, ["sequences"])["sequences"]
+    tokens = features.rows.plot_tokens(root, features.rows.dataset_rows(root).ids)
+    assert len(stored) == count and [len(row) for row in stored] == [len(t) for t in tokens]
+    if plot:
+        assert {len(row) for row in stored} == {len(tokenize(plot))}
+
+
 # --------------------------------------------------------------------------- real encoders
 
 def linear_probe_f1(train_x, train_y, eval_x, eval_y) -> dict[str, float]:

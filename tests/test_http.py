@@ -59,14 +59,18 @@ def test_500s_are_retried_with_backoff_then_given_up():
 
 def test_read_timeout_raises_after_retries():
     log: list[str] = []
+    given_up = threading.Event()
 
     def slow(handler):
-        time.sleep(1.5)
+        given_up.wait(30)  # answers only after the client gave up, however slow the machine
         return 200, {}, b"late"
 
     with ServerThread(handler_from(slow, log)) as server:
-        with pytest.raises(requests.ConnectionError):
-            session(retries=1, timeout=(1, 0.3)).fetch(server.url + "/")
+        try:
+            with pytest.raises(requests.ConnectionError):
+                session(retries=1, timeout=(1, 0.3)).fetch(server.url + "/")
+        finally:
+            given_up.set()
     assert len(log) == 2
 
 
@@ -129,13 +133,17 @@ def test_rate_limit_paces_requests_to_one_host():
 
 
 def test_per_host_concurrency_cap():
-    active, peak, lock = [0], [0], threading.Lock()
+    active, peak, lock = [0], [0], threading.Condition()
 
     def answer(handler):
         with lock:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
-        time.sleep(0.1)
+            lock.notify_all()
+            # The first request waits for the second (a loaded machine may start them far
+            # apart), so two at once is always reached when the cap allows it.
+            lock.wait_for(lambda: peak[0] >= 2, timeout=30)
+        time.sleep(0.1)  # room for a third request, were the cap not enforced
         with lock:
             active[0] -= 1
         return 200, {}, b"ok"

@@ -22,6 +22,8 @@ import platform
 import shutil
 import signal
 import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -102,6 +104,20 @@ def _ignore_interrupts() -> None:
     # Ctrl-C is the main process's to handle (it stops the pool); workers that also got it
     # would each print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Ctrl-C is ignored inside the block (a few renames), where it could only leave a mix
+    of old and new outputs; only the main thread can change signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _parallel_map(function: Callable, tasks: Sequence[Any], workers: int) -> Iterator[Any]:
@@ -190,7 +206,7 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
     rows, unknown_ids, unlisted = _assign(method, labels, ids, seed, chosen_file, set(store_ids))
     if strict and unknown_ids:
         raise UsageError(f"{chosen_file.path}: {len(unknown_ids)} id(s) not among the records, e.g. "
-                         f"{', '.join(file_id(i) for i in unknown_ids[:5])}; build without --strict to leave them out")
+                         f"{', '.join(unknown_ids[:5])}; build without --strict to leave them out")
     excluded += [{"imdb_id": ids[row], "reason": "not in the split file"} for row in unlisted]
     order, ranges = splits.concatenated(rows)
     if len(order) == 0:
@@ -209,7 +225,7 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
         **splits.genre_table(labels, rows),
         "records": len(store_ids),
         "excluded": excluded,
-        "unknown_ids": [file_id(i) for i in unknown_ids],
+        "unknown_ids": list(unknown_ids),  # tt ids, as the left-out movies
     }
 
     root.mkdir(parents=True, exist_ok=True)
@@ -232,10 +248,11 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
             "versions": package_versions(),
         }
         atomic.write_json(staging / paths.manifest_path(Path(".")), manifest)
-        for name in [*outputs, str(paths.manifest_path(Path(".")))]:
-            target = root / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / name, target)
+        with _uninterrupted():  # all outputs are replaced, or none: never half old, half new
+            for name in [*outputs, str(paths.manifest_path(Path(".")))]:
+                target = root / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / name, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return manifest

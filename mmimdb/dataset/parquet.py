@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..errors import MmimdbError
 from .genres import GENRES, encode, labels_of
 from .record import file_id, longest_plot
 
@@ -132,11 +134,34 @@ def _leaf_paths(arrow_schema) -> list[str]:
     return paths
 
 
+@contextmanager
+def reading(path: str | os.PathLike) -> Iterator[None]:
+    """Reads of the Parquet file ``path`` inside the block end, when the file is truncated or
+    damaged, in a one-line :class:`MmimdbError` that says to rebuild it."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except (pa.ArrowException, OSError) as error:
+        raise MmimdbError(f"{path}: not a readable Parquet file ({error}); rebuild it with `mmimdb build`") from None
+
+
 def read_table(path: str | os.PathLike, columns: Sequence[str] | None = None):
     """The split file as a ``pyarrow.Table`` (only ``columns`` if given)."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(str(Path(path)), columns=list(columns) if columns is not None else None)
+    path = Path(path).expanduser()
+    with reading(path):
+        return pq.read_table(str(path), columns=list(columns) if columns is not None else None)
+
+
+def check_readable(path: str | os.PathLike) -> None:
+    """Read the file's footer (what a truncated file lacks); the error of :func:`reading` if it fails."""
+    import pyarrow.parquet as pq
+
+    path = Path(path).expanduser()
+    with reading(path):
+        pq.read_metadata(str(path))
 
 
 def labels_matrix(table) -> np.ndarray:

@@ -27,7 +27,7 @@ class RecordStore:
     """Read and write normalized records in a directory of ``<id>.json`` + ``<id>.jpeg``."""
 
     def __init__(self, directory: str | os.PathLike):
-        self.directory = Path(directory)
+        self.directory = Path(directory).expanduser()
 
     def __repr__(self) -> str:
         return f"RecordStore({str(self.directory)!r})"

@@ -58,7 +58,7 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
         raise UsageError(f"batch size must be at least 1 (got {batch_size})")
     options = dataclasses.replace(
         options or EncoderOptions(), device=device, progress=progress, log=log,
-        cache_dir=(options and options.cache_dir) or paths.features_dir(root) / "cache",
+        cache_dir=(options and options.cache_dir) or paths.features_cache_dir(root),
         downloads_dir=(options and options.downloads_dir) or paths.downloads_dir(root))
     rows = dataset_rows(root)
     text_encoders = [text_encoder(name, options) for name in text] if "text" in groups else []

@@ -152,7 +152,7 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
-    root = Path(root)
+    root = Path(root).expanduser()
     report = ExtractionReport(encoder.output, len(rows.ids))
     job = {"encoder": encoder.name, "sha256": encoder.info.get("sha256"), "preprocessing": encoder.info.get("preprocessing"),
            "ids_sha256": rows.ids_sha256(), "chunk_rows": chunk_rows}
@@ -164,9 +164,11 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
                 log(f"{encoder.output}: already built with {encoder.name} for these rows (--force rebuilds it)")
                 report.skipped = True
                 return report
+    # ``force`` rebuilds a finished output; the chunks of an interrupted run of this same job
+    # are what a rerun of the same command resumes from, with or without ``force``.
     partial = _partial_dir(root, encoder.output)
     job_path = partial / "job.json"
-    if partial.is_dir() and (not job_path.is_file() or json.loads(job_path.read_text("utf-8")) != job or force):
+    if partial.is_dir() and (not job_path.is_file() or json.loads(job_path.read_text("utf-8")) != job):
         log(f"{encoder.output}: discarding partial results of a different run in {partial}")
         shutil.rmtree(partial)
     partial.mkdir(parents=True, exist_ok=True)

@@ -38,7 +38,7 @@ class Rows:
 
 def dataset_rows(root: str | os.PathLike) -> Rows:
     """Ids and split ranges of the built dataset; :class:`UsageError` if it is not built."""
-    path = paths.hdf5_path(Path(root))
+    path = paths.hdf5_path(Path(root).expanduser())
     raw_ids = hdf5.read_rows(path, hdf5.IMDB_IDS, 0, None)
     ids = [normalize_id(value.decode() if isinstance(value, bytes) else str(value)) for value in raw_ids]
     return Rows(ids, hdf5.read_split_ranges(path))
@@ -46,7 +46,7 @@ def dataset_rows(root: str | os.PathLike) -> Rows:
 
 def plot_texts(root: Path, ids: Sequence[str]) -> list[str]:
     """Each movie's longest plot as written, in row order (what transformer encoders read)."""
-    store = RecordStore(paths.dataset_dir(Path(root)))
+    store = RecordStore(paths.dataset_dir(Path(root).expanduser()))
     return [longest_plot(store.read(imdb_id, validate=False)) for imdb_id in ids]
 
 

@@ -339,6 +339,10 @@ def _import_locked(path: Path, text: str, root: Path, progress: bool) -> ImportR
             _import_folder(path, importer, root, report)
         else:
             _import_tar(path, importer, root, report)
+        if not (report.imported or report.already_present or report.skipped or importer.waiting):
+            # Not one <id>.json or <id>.jpeg: some other archive or folder, not a release with problems.
+            raise UsageError(f"{path}: nothing imported: not the MM-IMDb release "
+                             "(no <7-digit id>.json records with their .jpeg posters in it)")
     except BaseException as error:  # an interrupted import still reports what it kept
         report.fatal = str(error) or type(error).__name__
         raise

@@ -32,7 +32,7 @@ _OBJECTS = ("split", "choices", "counts", "versions")
 
 def read_manifest(root: str | os.PathLike) -> dict[str, Any]:
     """The manifest of ``root`` ({} when there is none); :class:`MmimdbError` if it is damaged."""
-    path = paths.manifest_path(Path(root))
+    path = paths.manifest_path(Path(root).expanduser())
     if not path.is_file():
         return {}
     try:
@@ -60,7 +60,7 @@ def output_entry(path: str | os.PathLike) -> dict[str, Any]:
 def update(root: str | os.PathLike, outputs: Iterable[str] = (), features: dict[str, Any] | None = None) -> None:
     """Record (again) the checksums of ``outputs`` (paths relative to ``root``) and set
     ``features[name] = entry`` for each of ``features``; read-modify-write, atomic."""
-    root = Path(root)
+    root = Path(root).expanduser()
     manifest = read_manifest(root)
     for relative in outputs:
         manifest.setdefault(OUTPUTS, {})[relative] = output_entry(root / relative)
@@ -92,7 +92,7 @@ def verify(root: str | os.PathLike, only: Iterable[str] | None = None,
     """Compare the outputs under ``root`` with the manifest; return one line per file that
     is missing or differs (empty: all match). ``only`` limits the check to those relative
     paths; ``on_file(path)`` is called before each file is hashed (progress)."""
-    root = Path(root)
+    root = Path(root).expanduser()
     manifest = read_manifest(root)
     if OUTPUTS not in manifest:
         raise MmimdbError(f"{paths.manifest_path(root)}: no manifest of the outputs; run `mmimdb build`")
