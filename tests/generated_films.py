@@ -187,5 +187,7 @@ def write_word2vec(path: Path, dim: int = 32, seed: int = 0) -> Path:
             vectors.append(direction + rng.normal(scale=0.3, size=dim))
     keyed = KeyedVectors(vector_size=dim)
     keyed.add_vectors(words, np.asarray(vectors, dtype=np.float32))
+    for rank, word in enumerate(words):
+        keyed.set_vecattr(word, "count", len(words) - rank)  # the file's order, as word2vec writes it
     keyed.save_word2vec_format(str(path), binary=True)
     return Path(path)
