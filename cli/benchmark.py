@@ -38,6 +38,9 @@ from .options import root_option
               help="HDF5 dataset that serves the text vector (e.g. glove_features for the offline encoder).")
 @click.option("--image-features", default="vgg_features", show_default=True,
               help="HDF5 dataset that serves the image vector (e.g. efficientnet_features).")
+@click.option("--probe", "probes", multiple=True,
+              help="Add a linear-probe row (logistic regression, C chosen on dev) for these feature datasets, "
+                   "e.g. minilm_features,clip_image_features, or 'all' (every encoder output in the file).")
 @click.option("--missing-rate", default=None,
               help="Missing-modality run: comma-separated rates in [0, 1] (0 = complete data), e.g. 0,0.1,0.5,0.9; "
                    "writes OUT/missing-TYPE/missing_f1.{md,png}.")
@@ -50,8 +53,9 @@ from .options import root_option
 @click.option("--list", "list_models", is_flag=True, help="List the models and their inputs, then exit.")
 def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: int, epochs: int | None,
               patience: int, device: str, root: str | None, hdf5_file: str | None, out_dir: str | None,
-              plugins: tuple[str, ...], text_features: str, image_features: str, missing_rate: str | None,
-              missing_type: str, both_ratio: float, missing_seed: int, fresh: bool, list_models: bool) -> None:
+              plugins: tuple[str, ...], text_features: str, image_features: str, probes: tuple[str, ...],
+              missing_rate: str | None, missing_type: str, both_ratio: float, missing_seed: int, fresh: bool,
+              list_models: bool) -> None:
     """Train the GMU and the baselines of the paper's Table 2; write tables and plots.
 
     \b
@@ -59,6 +63,8 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
     mmimdb benchmark --model all --search 25     # the whole Table 2 as in the paper
     mmimdb benchmark --dataset synthetic         # section 5.1, 1000 seeds
     mmimdb benchmark --model GMU,Linear_sum,Concatenate,AVG_probs --missing-rate 0,0.1,0.5,0.9
+    mmimdb benchmark --model gmu --text-features minilm_features \
+        --image-features clip_image_features --probe all    # today's encoders
     """
     from mmimdb.benchmark import models
     from mmimdb.device import resolve_device
@@ -86,7 +92,7 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         from mmimdb.benchmark.reports import write_benchmark_reports
 
         names = [name for name in model.split(",") if name.strip()]
-        if not names:
+        if not names and not probes:
             raise UsageError("--model: give a model name or 'all'")
         path = Path(hdf5_file) if hdf5_file else paths.hdf5_path(paths.data_root(root))
         if not path.is_file():
@@ -96,6 +102,8 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
                                patience=patience, device=resolved, progress=True)
         aliases = {name: stored for name, stored in (("features", text_features), ("vgg_features", image_features))
                    if stored != name}
+        if missing_rate is not None and probes:
+            raise UsageError("--probe adds rows to Table 2; it does not apply to a --missing-rate run")
         if missing_rate is not None:
             from mmimdb.benchmark.missing import missing_markdown, parse_rates, run_missing_benchmark, write_missing_reports
             from mmimdb.dataset.missing import MissingSpec
@@ -109,6 +117,10 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
                 click.echo(f"wrote {written_path}")
             return
         data = BenchmarkData(path, aliases)
+        if probes:
+            from mmimdb.benchmark.models.probe import register_probes
+
+            names += register_probes([p.strip() for value in probes for p in value.split(",") if p.strip()], data)
         results = run_benchmark(data, names, settings, runs_dir=out / "runs", fresh=fresh)
         written = write_benchmark_reports(results, out)
         for name, result in results["models"].items():

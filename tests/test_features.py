@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from features_fixture import built_dataset
+from features_fixture import built_dataset, one_line_error
 from mmimdb import features, paths
 from mmimdb.features.encoders import EncoderOptions, ImageEncoder, image_encoder, register_image_encoder, text_encoder
 from mmimdb.features.encoders.preprocessing import Preprocessing
@@ -42,13 +42,6 @@ def small_root(greatest_films_root, tmp_path) -> Path:
 
 def run_cli(*args: str):
     return CliRunner().invoke(cli, ["build-features", *args])
-
-
-def one_line_error(result) -> str:
-    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return lines[0]
 
 
 # --------------------------------------------------------------------------- text
@@ -254,7 +247,8 @@ def test_missing_word2vec_file_names_the_file_option_and_variable(small_root, tm
     assert result.exit_code == 2
     line = one_line_error(result)
     assert str(missing) in line and "--word2vec" in line and "$MMIMDB_WORD2VEC" in line
-    result = run_cli("--root", str(small_root), "--only", "text")  # neither option nor variable
+    monkeypatch.setenv("GENSIM_DATA_DIR", str(tmp_path / "gensim-data"))  # no gensim cache either
+    result = run_cli("--root", str(small_root), "--only", "text", "--no-download")  # neither option nor variable
     assert result.exit_code == 2 and "--word2vec PATH or $MMIMDB_WORD2VEC" in one_line_error(result)
 
 
@@ -271,7 +265,7 @@ def test_missing_or_wrong_vgg16_weights_are_refused(small_root, tmp_path, monkey
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # no hub cache
     monkeypatch.delenv("MMIMDB_VGG16_WEIGHTS", raising=False)
-    result = run_cli("--root", str(small_root), "--only", "image")
+    result = run_cli("--root", str(small_root), "--only", "image", "--no-download")
     line = one_line_error(result)
     assert result.exit_code == 2 and "--vgg16-weights PATH or $MMIMDB_VGG16_WEIGHTS" in line and "vgg16-397923af.pth" in line
 
@@ -330,7 +324,7 @@ def test_an_unreadable_poster_is_reported_and_flagged_and_the_run_goes_on(small_
 
 @pytest.mark.parametrize("args, message", [
     (["--only", "posters"], "unknown output 'posters'"),
-    (["--text", "bert", "--only", "text"], "unknown text encoder 'bert'"),
+    (["--text", "elmo", "--only", "text"], "unknown text encoder 'elmo'"),
     (["--image", "resnet", "--only", "image"], "unknown image encoder 'resnet'"),
 ])
 def test_unknown_names_are_refused(small_root, args, message):

@@ -44,8 +44,14 @@ def dataset_rows(root: str | os.PathLike) -> Rows:
     return Rows(ids, hdf5.read_split_ranges(path))
 
 
-def plot_tokens(root: Path, ids: Sequence[str]) -> list[list[str]]:
-    """Tokens of each movie's longest plot (the paper's text input), in row order."""
+def plot_texts(root: Path, ids: Sequence[str]) -> list[str]:
+    """Each movie's longest plot as written, in row order (what transformer encoders read)."""
     store = RecordStore(paths.dataset_dir(Path(root)))
-    return [tokenize(longest_plot(store.read(imdb_id, validate=False))) for imdb_id in ids]
+    return [longest_plot(store.read(imdb_id, validate=False)) for imdb_id in ids]
+
+
+def plot_tokens(root: Path, ids: Sequence[str], texts: Sequence[str] | None = None) -> list[list[str]]:
+    """Tokens of each movie's longest plot (the paper's text input), in row order; from
+    ``texts`` (:func:`plot_texts`) when they were read already."""
+    return [tokenize(text) for text in (texts if texts is not None else plot_texts(root, ids))]
 
