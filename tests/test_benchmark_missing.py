@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from benchmark_fixture import benchmark_root, use_one_thread
+from benchmark_fixture import ALIASES, benchmark_root, use_one_thread
 from mmimdb.benchmark.data import BenchmarkData
 from mmimdb.benchmark.missing import MaskedBenchmarkData, missing_table
 from mmimdb.dataset.missing import IMAGE_MISSING, TEXT_MISSING, MissingSpec, draw
@@ -20,18 +20,22 @@ pytest.importorskip("torch")
 use_one_thread()
 
 
+#: The model-test root's image vector is EfficientNet-Lite0's: it serves as ``vgg_features``.
+IMAGE = ("--image-features", "efficientnet_features")
+
+
 @pytest.fixture()
-def root(greatest_films_root, tmp_path_factory, tmp_path) -> Path:
+def root(tmp_path_factory, tmp_path) -> Path:
     copy = tmp_path / "root"
     copy.mkdir()
-    shutil.copy(benchmark_root(greatest_films_root, tmp_path_factory) / "multimodal_imdb.hdf5", copy)
+    shutil.copy(benchmark_root(tmp_path_factory) / "multimodal_imdb.hdf5", copy)
     return copy
 
 
 def test_the_absent_modality_is_zeroed_per_the_table(root):
     path = root / "multimodal_imdb.hdf5"
     spec = MissingSpec(0.5, "both", seed=3)
-    plain, masked = BenchmarkData(path), MaskedBenchmarkData(path, None, spec)
+    plain, masked = BenchmarkData(path, ALIASES), MaskedBenchmarkData(path, ALIASES, spec)
     inputs = ("features", "vgg_features", "images", "sequences")
     for split in ("train", "test"):
         before, after = plain.split(split, inputs), masked.split(split, inputs)
@@ -48,7 +52,7 @@ def test_the_absent_modality_is_zeroed_per_the_table(root):
 
 def test_gmu_and_fusion_baselines_against_three_rates(root):
     result = CliRunner().invoke(cli, ["benchmark", "--model", "GMU,Concatenate", "--root", str(root), "--epochs", "2",
-                                      "--device", "cpu", "--missing-rate", "0.1,0.5,0.9", "--missing-type", "both"],
+                                      "--device", "cpu", "--missing-rate", "0.1,0.5,0.9", "--missing-type", "both", *IMAGE],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     out = root / "benchmark" / "missing-both"
@@ -71,6 +75,6 @@ def test_gmu_and_fusion_baselines_against_three_rates(root):
     (["--missing-rate", "0.5", "--model", "Most_frequent"], "no text or image input to drop"),
 ])
 def test_bad_missing_options(root, options, message):
-    result = CliRunner().invoke(cli, ["benchmark", "--root", str(root), "--epochs", "1", "--device", "cpu", *options])
+    result = CliRunner().invoke(cli, ["benchmark", "--root", str(root), "--epochs", "1", "--device", "cpu", *IMAGE, *options])
     lines = result.output.strip().splitlines()
     assert result.exit_code == 2 and len(lines) == 1 and message in lines[0], result.output

@@ -22,7 +22,7 @@ from conftest import SHARED_DATA, shared_path
 from loopback import ServerProcess, ServerThread, mmimdb
 from omdb_server import API_KEY, generated, make_handler
 from mmimdb.dataset import posters as images, record
-from mmimdb.fetch.crawl import STATUSES, StateDb, merge
+from mmimdb.fetch.crawl import StateDb, merge
 from mmimdb.fetch.movielens import Link, read_links
 from mmimdb.fetch.sources.base import Found
 from mmimdb.dataset.store import RecordStore
@@ -199,10 +199,6 @@ def test_merge_rule_first_source_wins_per_field_with_provenance():
                                  "movielens_id": "movielens", "tmdb_id": "movielens"}
     assert merged["extra"] == {"omdb DVD": "x"} and merged["tmdb_id"] == "862"
     record.validate(merged)
-
-
-def test_states_are_the_documented_ones():
-    assert STATUSES == ("pending", "done", "no-poster", "not-found", "error", "blocked")
 
 
 def test_a_second_crawl_on_the_same_root_is_refused(tmp_path):
