@@ -43,3 +43,12 @@ def greatest_films_root(tmp_path_factory) -> Path:
     from mmimdb import demo as greatest_films
 
     return greatest_films.write_store(tmp_path_factory.mktemp("greatest-films-root"))
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server of this test session (``tests/postgres_server.py``), stopped at
+    the end; skipped with the reason where none can be started (failed in CI)."""
+    from postgres_server import running_server
+
+    yield from running_server()
