@@ -20,7 +20,8 @@ from omdb_server import API_KEY
 from test_crawl import _check_store, _expected, _some_films, _write_links
 from mmimdb.errors import UsageError
 from mmimdb.fetch.crawl import open_state
-from mmimdb.fetch.crawl.state_postgres import TABLE, PostgresStateDb, connect, masked
+from mmimdb.fetch.crawl.state_postgres import TABLE, PostgresStateDb
+from mmimdb.fetch.postgres import connect, masked
 from mmimdb.fetch.movielens import Link, read_links
 from mmimdb.dataset.store import RecordStore
 

@@ -33,7 +33,9 @@ def open_state(url: str | None, root: Path, *, lease: float = 300.0, batch: int 
     claimed at a time)."""
     if url is None:
         return StateDb(state_path(root))
-    if url.split("://", 1)[0] in ("postgresql", "postgres"):
+    from ..postgres import is_postgres
+
+    if is_postgres(url):
         from .state_postgres import PostgresStateDb
 
         return PostgresStateDb(url, lease=lease, batch=batch)

@@ -24,10 +24,10 @@ import threading
 import time
 import uuid
 from typing import Any, Iterable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 from ...errors import MmimdbError, UsageError
 from ..movielens import Link
+from ..postgres import connect, masked
 from .state import FINAL_STATUSES, StateBackend
 
 TABLE = "mmimdb_crawl"
@@ -45,27 +45,9 @@ CREATE INDEX IF NOT EXISTS {TABLE}_open ON {TABLE} (seq) WHERE status NOT IN ('d
 """
 
 
-def masked(url: str) -> str:
-    """``url`` without its password (for messages and reports)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    return urlunsplit(parts._replace(netloc=netloc[0].split(":", 1)[0] + ":***@" + netloc[1]))
-
-
-def connect(url: str, what: str = "--state-url") -> Any:
-    """An autocommit psycopg connection to ``url``; one-line errors for a missing driver
-    or an unreachable server."""
-    try:
-        import psycopg
-    except ImportError:
-        raise UsageError(f"{what} {masked(url)}: PostgreSQL needs the postgres extra: pip install 'mmimdb[postgres]'") from None
-    try:
-        connection = psycopg.connect(url, autocommit=True, connect_timeout=10, application_name="mmimdb")
-    except psycopg.Error as error:
-        reason = " ".join(str(error).split())[:300]
-        raise UsageError(f"{what} {masked(url)}: cannot connect ({reason})") from None
+def _session(url: str) -> Any:
+    """A connection whose commits do not wait for the disk (see the module's text)."""
+    connection = connect(url)
     connection.execute("SET synchronous_commit TO off")
     return connection
 
@@ -86,7 +68,7 @@ class PostgresStateDb(StateBackend):
         self.url, self.lease, self.batch = url, float(lease), int(batch)
         self.path = masked(url)  # what reports show as the state database
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self.connection = connect(url)
+        self.connection = _session(url)
         with self.connection.transaction():
             # Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog: one at a time.
             self.connection.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
@@ -240,8 +222,8 @@ class PostgresStateDb(StateBackend):
         import psycopg
 
         try:
-            connection = connect(self.url)
-        except UsageError:
+            connection = _session(self.url)
+        except (UsageError, psycopg.Error):
             return  # the server went away: the leases run out and others take the ids over
         try:
             while not self._stop_renewing.wait(self.lease / 3):
