@@ -38,11 +38,14 @@ from .options import root_option
               help="HDF5 dataset that serves the text vector (e.g. glove_features for the offline encoder).")
 @click.option("--image-features", default="vgg_features", show_default=True,
               help="HDF5 dataset that serves the image vector (e.g. efficientnet_features).")
+@click.option("--ray", "ray", is_flag=False, flag_value="auto", default=None, metavar="[ADDRESS]",
+              help="Train on a Ray cluster: auto (the running cluster, the default of a bare --ray), local (a private "
+                   "one on this machine) or a cluster address; trials, seeds and models run at once. Needs mmimdb[ray].")
 @click.option("--fresh", is_flag=True, help="Retrain models whose results from an identical run are saved.")
 @click.option("--list", "list_models", is_flag=True, help="List the models and their inputs, then exit.")
 def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: int, epochs: int | None,
               patience: int, device: str, root: str | None, hdf5_file: str | None, out_dir: str | None,
-              plugins: tuple[str, ...], text_features: str, image_features: str, fresh: bool,
+              plugins: tuple[str, ...], text_features: str, image_features: str, ray: str | None, fresh: bool,
               list_models: bool) -> None:
     """Train the GMU and the baselines of the paper's Table 2; write tables and plots.
 
@@ -61,7 +64,14 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
             click.echo(f"{spec.name:24s} {spec.modality:10s} {', '.join(spec.inputs + spec.shared) or '-'}")
         return
     out = Path(out_dir) if out_dir else data_root(root) / "benchmark"
-    resolved = resolve_device(device).type
+    if ray is not None:
+        from mmimdb.ray_cluster import import_ray
+
+        import_ray()  # before any work
+        if dataset == "synthetic":
+            raise UsageError("--ray runs the mmimdb benchmark; the synthetic experiment runs locally")
+    # With --ray the device is the workers' (auto: a GPU if the cluster has one), not this machine's.
+    resolved = device if ray is not None and device == "auto" else resolve_device(device).type
     if dataset == "synthetic":
         from mmimdb.benchmark.reports import write_synthetic_reports
         from mmimdb.benchmark.synthetic import SyntheticConfig, run_synthetic
@@ -88,7 +98,14 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         aliases = {name: stored for name, stored in (("features", text_features), ("vgg_features", image_features))
                    if stored != name}
         data = BenchmarkData(path, aliases)
-        results = run_benchmark(data, names, settings, runs_dir=out / "runs", fresh=fresh)
+        if ray is not None:
+            from mmimdb.benchmark.ray_runner import run_benchmark_ray
+            from mmimdb.ray_cluster import cluster
+
+            with cluster(ray, lambda message: click.echo(message, err=True)) as connected:
+                results = run_benchmark_ray(connected, data, names, settings, runs_dir=out / "runs", fresh=fresh)
+        else:
+            results = run_benchmark(data, names, settings, runs_dir=out / "runs", fresh=fresh)
         written = write_benchmark_reports(results, out)
         for name, result in results["models"].items():
             if result["status"] == "ok":

@@ -76,19 +76,20 @@ class Pool:
         return max(1, int(self.cpus))
 
 
-def pool(ray: Any, use_gpus: bool = True, most: int | None = None) -> Pool:
+def pool(ray: Any, use_gpus: bool = True, most: int | None = None, feeders: bool = True) -> Pool:
     """The pool for this cluster: one worker per GPU when there are GPUs (and
-    ``use_gpus``), else one per CPU but one; never more than ``most``."""
+    ``use_gpus``), else one per CPU but one, which the tasks that feed the pool keep
+    (all of them when nothing feeds it: ``feeders`` False); never more than ``most``."""
     resources = ray.cluster_resources()
     cpus, gpus = float(resources.get("CPU", 0)), int(resources.get("GPU", 0))
     if cpus < 1:
         raise UsageError(f"the Ray cluster has {cpus:g} CPUs; at least one is needed")
-    if cpus < 2:
-        per_worker, feeder = cpus / 2, cpus / 2
-        workers = 1
+    if not feeders:
+        per_worker, feeder, workers = 1.0, 0.0, int(math.floor(cpus))
+    elif cpus < 2:
+        per_worker, feeder, workers = cpus / 2, cpus / 2, 1
     else:
-        per_worker, feeder = 1.0, 1.0
-        workers = int(math.floor(cpus)) - 1
+        per_worker, feeder, workers = 1.0, 1.0, int(math.floor(cpus)) - 1
     if use_gpus and gpus:
         workers = min(gpus, workers)
     if most is not None:

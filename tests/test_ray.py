@@ -78,6 +78,7 @@ def test_pools_leave_a_cpu_to_the_tasks_that_feed_them():
     assert pool(Cluster(CPU=1.0)) == Pool(workers=1, cpus=0.5, gpus=0.0, feeder_cpus=0.5)
     assert pool(Cluster(CPU=16.0, GPU=2.0)) == Pool(workers=2, cpus=1.0, gpus=1.0, feeder_cpus=1.0)
     assert pool(Cluster(CPU=16.0, GPU=2.0), use_gpus=False, most=4).workers == 4
+    assert pool(Cluster(CPU=2.0), feeders=False) == Pool(workers=2, cpus=1.0, gpus=0.0, feeder_cpus=0.0)
 
 
 def test_ray_without_the_extra_is_a_one_line_error(small_root, monkeypatch):
@@ -86,3 +87,30 @@ def test_ray_without_the_extra_is_a_one_line_error(small_root, monkeypatch):
                                       "--only", "image", "--ray"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == "error: --ray needs Ray, which is not installed: pip install 'mmimdb[ray]'"
+
+
+def test_ray_benchmark_gives_the_local_results_for_the_same_seeds(greatest_films_root, tmp_path_factory, ray_local):
+    from benchmark_fixture import benchmark_root, use_one_thread
+    from mmimdb.benchmark.data import BenchmarkData
+    from mmimdb.benchmark.ray_runner import run_benchmark_ray
+    from mmimdb.benchmark.reports import write_benchmark_reports
+    from mmimdb.benchmark.runner import RunSettings, run_benchmark
+
+    use_one_thread()  # the Ray tasks train with one thread each (1 CPU per task)
+    data = BenchmarkData(benchmark_root(greatest_films_root, tmp_path_factory) / "multimodal_imdb.hdf5")
+    settings = RunSettings(search=2, seeds=2, epochs=2, patience=2, device="cpu")
+    models = ["GMU", "Logistic_w2v"]  # a search (GMU) and a model without one
+    local = run_benchmark(data, models, settings)
+    on_ray = run_benchmark_ray(ray_local, data, models, settings)
+    assert list(on_ray["models"]) == list(local["models"]) == models
+    for name in models:
+        ours, theirs = on_ray["models"][name], local["models"][name]
+        assert ours["params"] == theirs["params"] and ours["seeds"] == theirs["seeds"] == [0, 1]
+        assert [t["dev_macro_f1"] for t in ours["search"]] == [t["dev_macro_f1"] for t in theirs["search"]]
+        assert ours["test"] == theirs["test"] and ours["dev"] == theirs["dev"]
+        assert [r["history"]["dev_macro_f1"] for r in ours["runs"]] == [r["history"]["dev_macro_f1"] for r in theirs["runs"]]
+    assert len(local["models"]["GMU"]["search"]) == 2 and on_ray["models"]["GMU"]["gates"] == local["models"]["GMU"]["gates"]
+    out_local, out_ray = tmp_path_factory.mktemp("local-reports"), tmp_path_factory.mktemp("ray-reports")
+    write_benchmark_reports(local, out_local)
+    write_benchmark_reports(on_ray, out_ray)
+    assert (out_ray / "table2.md").read_text() == (out_local / "table2.md").read_text()
