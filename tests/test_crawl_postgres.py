@@ -165,3 +165,27 @@ def test_two_crawlers_on_one_queue_one_killed_every_id_ends_fetched_once(databas
     assert set(_check_store(root)) == with_poster & wanted  # no record lost
     assert set(RecordStore(root / "dataset").ids()) == {row[0] for row in rows if row[1] == "done"}
     assert not list((root / "dataset").glob(".*.tmp"))  # the lone third run cleaned up
+
+
+def test_a_crawler_with_ids_in_flight_never_waits_on_the_others(database):
+    """Two crawlers that each hold ids in flight must not wait for each other's ids (that
+    deadlocks: neither records its own): "nothing now" comes back at once."""
+    import threading
+
+    first = PostgresStateDb(database, lease=30, batch=2, worker="first")
+    second = PostgresStateDb(database, lease=30, batch=2, worker="second")
+    for state in (first, second):
+        state.add(_links(4))
+    mine, theirs = first.claims([]), second.claims([])
+    assert [next(mine).imdb_id, next(mine).imdb_id] == ["tt0000001", "tt0000002"]
+    assert [next(theirs).imdb_id, next(theirs).imdb_id] == ["tt0000003", "tt0000004"]
+    answer: list = []
+    asking = threading.Thread(target=lambda: answer.append(next(mine, None)), daemon=True)
+    asking.start()
+    asking.join(timeout=5)
+    assert not asking.is_alive() and answer == [None]
+    first.set("tt0000001", "done")
+    first.set("tt0000002", "done")
+    second.close()  # gives its two back: the first crawler takes them over
+    assert [link.imdb_id for link in mine] == ["tt0000003", "tt0000004"]
+    first.close()

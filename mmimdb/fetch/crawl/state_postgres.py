@@ -75,6 +75,7 @@ class PostgresStateDb(StateBackend):
             self.connection.execute(_SCHEMA)
         self._started = time.time()
         self._has_run = False
+        self.held: set[str] = set()  # ids handed out by claims() and not yet set()
         self._renewer: threading.Thread | None = None
         self._stop_renewing = threading.Event()
 
@@ -111,6 +112,7 @@ class PostgresStateDb(StateBackend):
             attempted: bool = True, commit: bool = True) -> None:
         """Record ``imdb_id``'s status and give up its claim (``commit`` is accepted for the
         SQLite interface: every update is its own cheap transaction here)."""
+        self.held.discard(imdb_id)
         self.connection.execute(
             f"UPDATE {TABLE} SET status = %s, last_error = %s, sources = %s, attempts = attempts + %s, updated_at = %s, "
             "claimed_by = NULL, lease_until = NULL, finished_by = CASE WHEN %s THEN %s ELSE finished_by END "
@@ -185,26 +187,8 @@ class PostgresStateDb(StateBackend):
         return None if seconds is None else max(0.0, seconds)
 
     def claims(self, todo: list[Link], store: Any = None, retry_failed: bool = False) -> Iterator[Link]:
-        """The ids this crawler works on, claimed a batch at a time, until none is open.
-
-        While other crawlers hold open ids of this run, it waits (polling) rather than
-        ending: if one of them dies, its ids come back when the lease ends. An id whose
-        record is already in ``store`` (its crawler died between writing it and saying so)
-        is marked done, not fetched again.
-        """
-        while True:
-            batch = self.claim(retry_failed=retry_failed)
-            if not batch:
-                wait = self.held_by_others(retry_failed)
-                if wait is None:
-                    return
-                time.sleep(min(1.0, self.lease / 4, max(0.05, wait)))
-                continue
-            for link in batch:
-                if store is not None and link.imdb_id in store:
-                    self.set(link.imdb_id, "done", attempted=False)
-                    continue
-                yield link
+        """The ids this crawler works on, claimed a batch at a time (:class:`Claims`)."""
+        return Claims(self, store, retry_failed)
 
     def release(self) -> int:
         """Give back the ids this crawler claimed and did not finish; return how many."""
@@ -233,3 +217,44 @@ class PostgresStateDb(StateBackend):
             pass  # likewise
         finally:
             connection.close()
+
+
+class Claims:
+    """The ids one crawler works on: an iterator the engine asks with ``next(it, None)``.
+
+    It claims a batch at a time and hands the ids out one by one; an id whose record is
+    already in ``store`` (its crawler died between writing it and saying so) is marked done,
+    not handed out. When nothing is left to claim it answers "nothing now" (StopIteration)
+    while this crawler still has ids in flight, so that the engine records them (and so gives
+    up their claims) before asking again: two crawlers that each waited for the other's
+    ids, without finishing their own, would wait forever. With nothing in flight, it waits
+    (polling) while other crawlers hold open ids of this run, since a dead one's ids come
+    back when its lease ends; when nobody holds any, it is done.
+    """
+
+    def __init__(self, state: PostgresStateDb, store: Any, retry_failed: bool):
+        self.state, self.store, self.retry_failed = state, store, retry_failed
+        self.batch: list[Link] = []
+
+    def __iter__(self) -> "Claims":
+        return self
+
+    def __next__(self) -> Link:
+        state = self.state
+        while True:
+            while self.batch:
+                link = self.batch.pop(0)
+                if self.store is not None and link.imdb_id in self.store:
+                    state.set(link.imdb_id, "done", attempted=False)
+                    continue
+                state.held.add(link.imdb_id)
+                return link
+            self.batch = state.claim(retry_failed=self.retry_failed)
+            if self.batch:
+                continue
+            if state.held:
+                raise StopIteration  # nothing now: finish what is in flight first
+            wait = state.held_by_others(self.retry_failed)
+            if wait is None:
+                raise StopIteration
+            time.sleep(min(1.0, state.lease / 4, max(0.05, wait)))
