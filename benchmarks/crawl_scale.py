@@ -62,18 +62,18 @@ def main() -> None:
 
     from mmimdb import demo
     from mmimdb.fetch.movielens import read_links
+    from loopback import ServerProcess
     from omdb_server import API_KEY
     from postgres_server import PostgresServer
     import psycopg
 
     complete = {row["imdb_id"] for row in demo.read_films() if demo.is_complete(row)}
     real = [link for link in read_links(Path(args.shared_data) / "ml-20m-links.csv") if link.imdb_id in complete]
-    server = subprocess.Popen([sys.executable, str(HERE.parent / "tests" / "omdb_server.py"), args.shared_data,
-                               "--latency", str(args.latency)], stdout=subprocess.PIPE, text=True)
     postgres = PostgresServer().start()
     try:
-        url = server.stdout.readline().strip()
-        with tempfile.TemporaryDirectory() as tmp:
+        with ServerProcess(Path(args.shared_data), "--latency", str(args.latency)) as server, \
+                tempfile.TemporaryDirectory() as tmp:
+            url = server.url
             links = Path(tmp) / "links.csv"
             with_records = write_links(links, real, args.ids)
             requests_per_id = (args.ids + with_records) / args.ids
@@ -106,8 +106,6 @@ def main() -> None:
                       f"{rate / ideal:>6.2f}", flush=True)
     finally:
         postgres.stop()
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -55,8 +55,16 @@ class StateBackend:
     def add(self, links: Iterable[Link]) -> None:
         raise NotImplementedError
 
-    def statuses(self, ids: Iterable[str] | None = None) -> dict[str, str]:
+    def status_rows(self) -> list[tuple[str, str]]:
+        """(imdb_id, status) of every id."""
         raise NotImplementedError
+
+    def statuses(self, ids: Iterable[str] | None = None) -> dict[str, str]:
+        rows = self.status_rows()
+        if ids is None:
+            return dict(rows)
+        wanted = set(ids)
+        return {imdb_id: status for imdb_id, status in rows if imdb_id in wanted}
 
     def set(self, imdb_id: str, status: str, error: str | None = None, sources: list[str] | None = None,
             attempted: bool = True, commit: bool = True) -> None:
@@ -122,12 +130,8 @@ class StateDb(StateBackend):
                 [(link.imdb_id, link.movielens_id, link.tmdb_id, now, now) for link in links],
             )
 
-    def statuses(self, ids: Iterable[str] | None = None) -> dict[str, str]:
-        rows = self.connection.execute("SELECT imdb_id, status FROM movies").fetchall()
-        if ids is None:
-            return dict(rows)
-        wanted = set(ids)
-        return {imdb_id: status for imdb_id, status in rows if imdb_id in wanted}
+    def status_rows(self) -> list[tuple[str, str]]:
+        return self.connection.execute("SELECT imdb_id, status FROM movies").fetchall()
 
     def set(self, imdb_id: str, status: str, error: str | None = None, sources: list[str] | None = None,
             attempted: bool = True, commit: bool = True) -> None:

@@ -101,12 +101,8 @@ class PostgresStateDb(StateBackend):
                 "ON CONFLICT (imdb_id) DO NOTHING", (now, now))
         self._has_run = True
 
-    def statuses(self, ids: Iterable[str] | None = None) -> dict[str, str]:
-        rows = self.connection.execute(f"SELECT imdb_id, status FROM {TABLE}").fetchall()
-        if ids is None:
-            return dict(rows)
-        wanted = set(ids)
-        return {imdb_id: status for imdb_id, status in rows if imdb_id in wanted}
+    def status_rows(self) -> list[tuple[str, str]]:
+        return self.connection.execute(f"SELECT imdb_id, status FROM {TABLE}").fetchall()
 
     def set(self, imdb_id: str, status: str, error: str | None = None, sources: list[str] | None = None,
             attempted: bool = True, commit: bool = True) -> None:
