@@ -38,6 +38,14 @@ from .options import root_option
               help="HDF5 dataset that serves the text vector (e.g. glove_features for the offline encoder).")
 @click.option("--image-features", default="vgg_features", show_default=True,
               help="HDF5 dataset that serves the image vector (e.g. efficientnet_features).")
+@click.option("--missing-rate", default=None,
+              help="Missing-modality run: comma-separated rates in [0, 1] (0 = complete data), e.g. 0,0.1,0.5,0.9; "
+                   "writes OUT/missing-TYPE/missing_f1.{md,png}.")
+@click.option("--missing-type", default="both", show_default=True, help="text|image|both (with --missing-rate).")
+@click.option("--both-ratio", type=float, default=0.5, show_default=True,
+              help="With --missing-type both: share of the missing movies that lose the poster.")
+@click.option("--missing-seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the missing tables (the same as `mmimdb missing --seed`).")
 @click.option("--ray", "ray", is_flag=False, flag_value="auto", default=None, metavar="[ADDRESS]",
               help="Train on a Ray cluster: auto (the running cluster, the default of a bare --ray), local (a private "
                    "one on this machine) or a cluster address; trials, seeds and models run at once. Needs mmimdb[ray].")
@@ -45,7 +53,8 @@ from .options import root_option
 @click.option("--list", "list_models", is_flag=True, help="List the models and their inputs, then exit.")
 def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: int, epochs: int | None,
               patience: int, device: str, root: str | None, hdf5_file: str | None, out_dir: str | None,
-              plugins: tuple[str, ...], text_features: str, image_features: str, ray: str | None, fresh: bool,
+              plugins: tuple[str, ...], text_features: str, image_features: str, missing_rate: str | None,
+              missing_type: str, both_ratio: float, missing_seed: int, ray: str | None, fresh: bool,
               list_models: bool) -> None:
     """Train the GMU and the baselines of the paper's Table 2; write tables and plots.
 
@@ -53,6 +62,7 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
     mmimdb benchmark --model gmu                 # the GMU, paper defaults
     mmimdb benchmark --model all --search 25     # the whole Table 2 as in the paper
     mmimdb benchmark --dataset synthetic         # section 5.1, 1000 seeds
+    mmimdb benchmark --model GMU,Linear_sum,Concatenate,AVG_probs --missing-rate 0,0.1,0.5,0.9
     """
     from mmimdb.benchmark import models
     from mmimdb.device import resolve_device
@@ -97,6 +107,20 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
                                patience=patience, device=resolved, progress=True)
         aliases = {name: stored for name, stored in (("features", text_features), ("vgg_features", image_features))
                    if stored != name}
+        if missing_rate is not None:
+            if ray is not None:
+                raise UsageError("--ray runs the complete-data benchmark; run --missing-rate without --ray")
+            from mmimdb.benchmark.missing import missing_markdown, parse_rates, run_missing_benchmark, write_missing_reports
+            from mmimdb.dataset.missing import MissingSpec
+
+            MissingSpec(1.0, missing_type, both_ratio, missing_seed)  # checks the type and ratio up front
+            missing_out = out / f"missing-{missing_type}"
+            results = run_missing_benchmark(path, aliases, names, settings, parse_rates(missing_rate), missing_type,
+                                            both_ratio, missing_seed, out=missing_out, fresh=fresh)
+            click.echo(missing_markdown(results))
+            for written_path in write_missing_reports(results, missing_out):
+                click.echo(f"wrote {written_path}")
+            return
         data = BenchmarkData(path, aliases)
         if ray is not None:
             from mmimdb.benchmark.ray_runner import run_benchmark_ray

@@ -13,6 +13,10 @@ original release (``dataset/`` + ``split.json``) so that the original tools read
     <root>/split-report.md, .json      per-genre counts of the split (``mmimdb build``)
     <root>/features/<name>.parquet     features of ``mmimdb build-features``, aligned by imdb_id
     <root>/manifest.json               what was built, with the sha256 of every output
+    <root>/exports/<format>/           peers' formats (``mmimdb export``)
+    <root>/missing/seed-<N>/           missing-modality tables (``mmimdb missing``)
+    <root>/README.md, croissant.json   dataset card and Croissant metadata (``mmimdb card``)
+    <root>/figures/                    the card's figures
 """
 from __future__ import annotations
 
@@ -79,3 +83,25 @@ def split_report_md_path(root: Path) -> Path:
 
 def split_report_json_path(root: Path) -> Path:
     return root / "split-report.json"
+
+
+def exports_dir(root: Path) -> Path:
+    """Where ``mmimdb export`` writes each format by default (``<root>/exports/<format>``)."""
+    return root / "exports"
+
+
+def missing_dir(root: Path) -> Path:
+    """Where ``mmimdb missing`` writes its tables (one folder per seed)."""
+    return root / "missing"
+
+
+def card_path(root: Path) -> Path:
+    return root / "README.md"
+
+
+def croissant_path(root: Path) -> Path:
+    return root / "croissant.json"
+
+
+def figures_dir(root: Path) -> Path:
+    return root / "figures"

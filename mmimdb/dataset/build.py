@@ -223,6 +223,9 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
             "split": {"method": method, "seed": effective_seed,
                       "split_file": str(chosen_file.path) if chosen_file else None,
                       "split_file_sha256": sha256_of(chosen_file.path) if chosen_file else None},
+            # What the Parquet and HDF5 hold: the paper's text and labels (`mmimdb export`
+            # offers the other choices and records its own).
+            "choices": {"text": "longest", "genres": "23"},
             "counts": {**{name: len(rows[name]) for name in splits.SPLITS}, "total": int(len(order)),
                        "records": len(store_ids), "excluded": len(excluded), "unknown_ids": len(unknown_ids)},
             "outputs": {name: manifest_entry(staging / name) for name in outputs},

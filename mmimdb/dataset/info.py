@@ -17,8 +17,9 @@ from ..errors import MmimdbError, UsageError
 from .split import read_split_file
 from .store import RecordStore
 
-#: Folders under the root whose files are listed with checksums (the records are counted).
-_SKIPPED_FOLDERS = ("dataset", "downloads", ".import-staging")
+#: Folders under the root whose files are not listed with checksums (the records are counted;
+#: exports hold a copy of every poster, hashing them would make `info` slow).
+_SKIPPED_FOLDERS = ("dataset", "downloads", ".import-staging", "exports")
 
 
 def _output_files(root: Path) -> list[Path]:

@@ -202,10 +202,14 @@ def missing_for_dataset(record: dict[str, Any]) -> str | None:
     return None
 
 
+def plot_texts(record: dict[str, Any]) -> list[str]:
+    """Every plot text, in record order, without IMDbPY's ``::author`` suffix."""
+    return [text.rsplit("::", 1)[0] if "::" in text else text for text in record.get("plot") or []]
+
+
 def longest_plot(record: dict[str, Any]) -> str:
     """The longest plot text without IMDbPY's ``::author`` suffix (what the paper used)."""
-    plots = [text.rsplit("::", 1)[0] if "::" in text else text for text in record.get("plot") or []]
-    return max(plots, key=len, default="")
+    return max(plot_texts(record), key=len, default="")
 
 
 def _nested_from_imdbpy(value: Any) -> Any:

@@ -57,6 +57,19 @@ def update(root: str | os.PathLike, outputs: Iterable[str] = (), features: dict[
     atomic.write_json(paths.manifest_path(root), manifest)
 
 
+def record(root: str | os.PathLike, section: str, name: str, entry: dict[str, Any],
+           outputs: Iterable[str] = ()) -> None:
+    """Set ``manifest[section][name] = entry`` (what ``export``, ``missing`` or ``card`` wrote,
+    with which choices) and record the checksums of ``outputs`` (files under ``root``, so that
+    ``mmimdb info --verify`` checks them too); read-modify-write, atomic."""
+    root = Path(root)
+    manifest = read_manifest(root)
+    manifest.setdefault(section, {})[name] = entry
+    for relative in outputs:
+        manifest.setdefault(OUTPUTS, {})[relative] = output_entry(root / relative)
+    atomic.write_json(paths.manifest_path(root), manifest)
+
+
 def feature_entries(root: str | os.PathLike) -> dict[str, Any]:
     """The manifest's ``features`` section: what ``mmimdb build-features`` wrote."""
     return read_manifest(root).get(FEATURES, {})
