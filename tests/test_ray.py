@@ -2,6 +2,8 @@
 local Ray cluster started by the test session (2 CPUs, no dashboard)."""
 from __future__ import annotations
 
+import io
+import json
 import sys
 from pathlib import Path
 
@@ -47,10 +49,14 @@ def test_ray_poster_features_equal_the_local_ones_and_resume_per_chunk(small_roo
                                    progress=False, on_chunk=stop_after_first)
     partial = small_root / "features" / ".partial" / "efficientnet_features"
     assert len(list(partial.glob("chunk-*.npz"))) == 1
-    computed: list[int] = []
-    report = extract_image_features_ray(small_root, rows, encoder, device="cpu", batch_size=8, chunk_rows=16,
-                                        progress=False, on_chunk=computed.append)
-    assert report.reused_chunks == 1 and sorted(computed + first) == [0, 1, 2]  # the finished chunk is kept
+    kept = next(partial.glob("chunk-*.npz")).read_bytes()
+    # The command line resumes (on the cluster this process is connected to).
+    result = CliRunner().invoke(cli, ["build-features", "--root", str(small_root), "--only", "image", "--image",
+                                      "efficientnet-lite0", "--image-size", "64", "--device", "cpu", "--batch-size", "8",
+                                      "--chunk-rows", "16", "--no-progress", "--ray"])
+    assert result.exit_code == 0, result.output
+    assert "resuming, 1 of 3 chunks already done" in result.output and "on Ray" in result.output
+    assert "efficientnet_features\t40x1280\tefficientnet-lite0" in result.output
     assert not partial.exists()
     on_ray = features.read_features(small_root, ["efficientnet_features"])["efficientnet_features"]
     table = pq.read_table(small_root / "features" / "efficientnet_features.parquet")
@@ -64,6 +70,9 @@ def test_ray_poster_features_equal_the_local_ones_and_resume_per_chunk(small_roo
     local = features.read_features(small_root, ["efficientnet_features"])["efficientnet_features"]
     assert on_ray.shape == (ROWS, 1280) and np.abs(on_ray).sum() > 0
     np.testing.assert_allclose(on_ray, local, rtol=1e-4, atol=1e-5)
+    with np.load(io.BytesIO(kept)) as saved:  # the kept chunk went into the output as it was
+        chunk = first[0]
+        np.testing.assert_array_equal(saved["features"], on_ray[chunk * 16:(chunk + 1) * 16])
 
 
 def test_pools_leave_a_cpu_to_the_tasks_that_feed_them():
@@ -92,7 +101,6 @@ def test_ray_without_the_extra_is_a_one_line_error(small_root, monkeypatch):
 def test_ray_benchmark_gives_the_local_results_for_the_same_seeds(greatest_films_root, tmp_path_factory, ray_local):
     from benchmark_fixture import benchmark_root, use_one_thread
     from mmimdb.benchmark.data import BenchmarkData
-    from mmimdb.benchmark.ray_runner import run_benchmark_ray
     from mmimdb.benchmark.reports import write_benchmark_reports
     from mmimdb.benchmark.runner import RunSettings, run_benchmark
 
@@ -101,16 +109,20 @@ def test_ray_benchmark_gives_the_local_results_for_the_same_seeds(greatest_films
     settings = RunSettings(search=2, seeds=2, epochs=2, patience=2, device="cpu")
     models = ["GMU", "Logistic_w2v"]  # a search (GMU) and a model without one
     local = run_benchmark(data, models, settings)
-    on_ray = run_benchmark_ray(ray_local, data, models, settings)
+    out_local, out_ray = tmp_path_factory.mktemp("local-reports"), tmp_path_factory.mktemp("ray-reports")
+    write_benchmark_reports(local, out_local)
+    result = CliRunner().invoke(cli, ["benchmark", "--model", ",".join(models), "--search", "2", "--seeds", "2",
+                                      "--epochs", "2", "--patience", "2", "--device", "cpu", "--hdf5", str(data.path),
+                                      "--out", str(out_ray), "--ray"])
+    assert result.exit_code == 0, result.output
+    on_ray = json.loads((out_ray / "results.json").read_text())
     assert list(on_ray["models"]) == list(local["models"]) == models
     for name in models:
-        ours, theirs = on_ray["models"][name], local["models"][name]
+        ours, theirs = on_ray["models"][name], json.loads(json.dumps(local["models"][name]))
         assert ours["params"] == theirs["params"] and ours["seeds"] == theirs["seeds"] == [0, 1]
         assert [t["dev_macro_f1"] for t in ours["search"]] == [t["dev_macro_f1"] for t in theirs["search"]]
         assert ours["test"] == theirs["test"] and ours["dev"] == theirs["dev"]
         assert [r["history"]["dev_macro_f1"] for r in ours["runs"]] == [r["history"]["dev_macro_f1"] for r in theirs["runs"]]
-    assert len(local["models"]["GMU"]["search"]) == 2 and on_ray["models"]["GMU"]["gates"] == local["models"]["GMU"]["gates"]
-    out_local, out_ray = tmp_path_factory.mktemp("local-reports"), tmp_path_factory.mktemp("ray-reports")
-    write_benchmark_reports(local, out_local)
-    write_benchmark_reports(on_ray, out_ray)
+    assert len(local["models"]["GMU"]["search"]) == 2
+    assert on_ray["models"]["GMU"]["gates"] == json.loads(json.dumps(local["models"]["GMU"]["gates"]))
     assert (out_ray / "table2.md").read_text() == (out_local / "table2.md").read_text()
