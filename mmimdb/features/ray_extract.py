@@ -106,6 +106,13 @@ class EncodeActor:
                 "precision": np.asarray([self.precision] * len(batch["row"]), dtype=object)}
 
 
+def _import_fsspec_http() -> None:
+    try:
+        import fsspec.implementations.http  # noqa: F401
+    except ImportError:
+        pass  # (without aiohttp; the ray extra brings it)
+
+
 def _no_extra_args() -> dict[str, Any]:
     """Given as ``ray_remote_args_fn``, it keeps Ray Data from fusing the decoding into the
     encoder actors: decoding stays in CPU tasks, the actors only run the model."""
@@ -141,7 +148,9 @@ def extract_image_features_ray(root: Path, rows: Rows, encoder: ImageEncoder, de
         context.enable_progress_bars = False
         context.print_on_execution_start = False
         # The files are paths of this machine's file system (shared with the workers on a
-        # cluster); saying so keeps Ray from probing fsspec's HTTP file system.
+        # cluster). Ray Data still imports fsspec's HTTP file system while resolving them,
+        # from several threads: import it here first, once.
+        _import_fsspec_http()
         dataset = ray.data.read_parquet(files, filesystem=pyarrow.fs.LocalFileSystem(), num_cpus=workers.feeder_cpus)
         dataset = dataset.select_columns(["imdb_id", "poster"])
         dataset = dataset.map_batches(decode_posters, fn_args=(ray.put(wanted), encoder.preprocess), batch_size=batch_size,
