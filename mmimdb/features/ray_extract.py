@@ -12,6 +12,7 @@ the built HDF5.
 """
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -144,6 +145,7 @@ def extract_image_features_ray(root: Path, rows: Rows, encoder: ImageEncoder, de
         wanted = {rows.ids[i]: i for k in plan.pending for i in range(*plan.chunks[k])}
         log(f"{encoder.output}: {len(wanted)} posters on Ray, {workers.workers} encoder actor(s) on {actor_device}, "
             f"batch {batch_size}")
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar and log lines say what it does
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.print_on_execution_start = False
