@@ -267,3 +267,29 @@ def test_a_second_import_on_the_same_root_is_refused_while_the_first_runs(tmp_pa
         result = run_fetch("--from-archive", str(archive), "--root", str(root))
     assert result.exit_code == 2 and "busy, mmimdb fetch --movielens (pid" in last_line(result)
     assert run_fetch("--from-archive", str(archive), "--root", str(root)).exit_code == 0
+
+
+def test_member_names_of_non_ascii_digits_are_skipped_with_a_reason_not_a_traceback(tmp_path):
+    import generated_films
+
+    film = generated_films.films(1)[0]
+    digits = film["imdb_id"][2:]
+    arabic_indic = "".join(chr(0x0660 + int(d)) for d in digits)  # str.isdigit() accepts these
+    members = {
+        f"mmimdb/dataset/{digits}.json": json.dumps(film["release_json"]).encode(),
+        f"mmimdb/dataset/{digits}.jpeg": film["poster"],
+        f"mmimdb/dataset/{arabic_indic}.json": json.dumps(film["release_json"]).encode(),
+        f"mmimdb/dataset/{arabic_indic}.jpeg": film["poster"],
+    }
+    archive = tar_with(members, tmp_path / "a.tar.gz")
+    result = run_fetch("--from-archive", str(archive), "--root", str(tmp_path / "root"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    listed = f"mmimdb/dataset/{arabic_indic}.jpeg, mmimdb/dataset/{arabic_indic}.json"
+    assert f"skipped, file name is not an IMDb id: 2 ({listed})" in result.output
+    assert RecordStore(tmp_path / "root" / "dataset").ids() == [film["imdb_id"]]
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for name, data in members.items():
+        (folder / name.rsplit("/", 1)[1]).write_bytes(data)
+    from_folder = run_fetch("--from-archive", str(folder), "--root", str(tmp_path / "root2"))
+    assert from_folder.exit_code == 1 and "skipped, file name is not an IMDb id: 2" in from_folder.output

@@ -23,7 +23,7 @@ from typing import Any
 
 import jsonschema
 
-from ..errors import RecordError
+from ..errors import RecordError, UsageError
 
 #: Normalized field -> IMDbPY key of the original records. The schema gives the types.
 IMDBPY_KEYS: dict[str, str] = {
@@ -125,6 +125,28 @@ POSTER_URL_KEYS: dict[str, str] = {"url": "cover url", "full_size_url": "full-si
 MMIMDB_KEY = "_mmimdb"
 
 _ID_DIGITS = re.compile(r"^(?:tt)?([0-9]{7,})$")
+_FILE_ID = re.compile(r"^[0-9]{7,}$")
+
+
+class NotAnImdbId(UsageError, ValueError):
+    """Text that is not an IMDb title id: one line for the user (exit 2), and still a
+    ``ValueError`` for callers that test ids with ``try``/``except ValueError``."""
+
+
+def ascii_digits(text: str) -> bool:
+    """True when ``text`` is ASCII digits only. ``str.isdigit()`` also accepts '²' (which
+    ``int()`` refuses) and Arabic-Indic or Devanagari digits (no IMDb id has them).
+
+    >>> ascii_digits("0114709"), ascii_digits("٠١١٤٧٠٩"), "٠١١٤٧٠٩".isdigit()
+    (True, False, True)
+    """
+    return text.isascii() and text.isdigit()
+
+
+def is_file_id(name: str) -> bool:
+    """True when ``name`` (a file's stem) is an id as the original layout names its files:
+    at least 7 ASCII digits."""
+    return _FILE_ID.match(name) is not None
 
 
 @lru_cache(maxsize=1)
@@ -159,11 +181,11 @@ def normalize_id(imdb_id: str | int) -> str:
     ('tt0114709', 'tt0114709', 'tt12345678')
     """
     text = str(imdb_id).strip()
-    if text.isdigit() and len(text) < 7:
+    if ascii_digits(text) and len(text) < 7:
         text = text.zfill(7)
     match = _ID_DIGITS.match(text)
     if not match:
-        raise ValueError(f"not an IMDb title id: {imdb_id!r}")
+        raise NotAnImdbId(f"not an IMDb title id: {imdb_id!r}")
     return "tt" + match.group(1)
 
 
@@ -234,7 +256,7 @@ def _coerce(field: str, value: Any) -> Any:
         return [_nested_from_imdbpy(item) for item in items]
     if kind == "strings" and isinstance(value, str):
         return [value]
-    if kind == "integer" and isinstance(value, str) and value.replace(",", "").isdigit():
+    if kind == "integer" and isinstance(value, str) and ascii_digits(value.replace(",", "")):
         return int(value.replace(",", ""))
     if kind == "number" and isinstance(value, str):
         try:

@@ -24,6 +24,10 @@ from .checksums import sha256_of
 
 OUTPUTS = "outputs"
 FEATURES = "features"
+#: Sections that map names to entries (objects), and sections that are one object: the
+#: shapes every reader relies on.
+_OBJECTS_OF_OBJECTS = (OUTPUTS, FEATURES, "exports", "missing", "card")
+_OBJECTS = ("split", "choices", "counts", "versions")
 
 
 def read_manifest(root: str | os.PathLike) -> dict[str, Any]:
@@ -37,6 +41,14 @@ def read_manifest(root: str | os.PathLike) -> dict[str, Any]:
         raise MmimdbError(f"{path}: not a readable manifest ({error}); rerun `mmimdb build`") from None
     if not isinstance(manifest, dict):
         raise MmimdbError(f"{path}: not a readable manifest (a JSON object is expected); rerun `mmimdb build`")
+    # Every reader goes through here: a section of the wrong shape (valid JSON, damaged or
+    # hand-edited) is refused once, in one line, instead of failing later in each reader.
+    for section, value in manifest.items():
+        if section in _OBJECTS_OF_OBJECTS and not (
+                isinstance(value, dict) and all(isinstance(entry, dict) for entry in value.values())):
+            raise MmimdbError(f"{path}: not a readable manifest ('{section}' is not an object of objects); rerun `mmimdb build`")
+        if section in _OBJECTS and not isinstance(value, dict):
+            raise MmimdbError(f"{path}: not a readable manifest ('{section}' is not an object); rerun `mmimdb build`")
     return manifest
 
 

@@ -26,7 +26,7 @@ from ..http import PoliteSession
 from ..postgres import is_postgres, masked, require_driver, sqlalchemy_url
 from ..movielens import Link
 from ...paths import downloads_dir
-from .base import Found, NotFound, Source, SourceFailed, canonical_genres
+from .base import Found, NotFound, Source, SourceFailed, SourceUnavailable, canonical_genres
 
 DATASETS_URL = "https://datasets.imdbws.com/"
 #: The files cinemagoer needs: without title.episode ``get_movie`` fails ("no such table").
@@ -109,10 +109,15 @@ class ImdbDatasetsSource(Source):
         if self._access is None:
             raise SourceFailed("imdb-datasets: the database is not prepared")
         from imdb import IMDbError
+        from imdb._exceptions import IMDbDataAccessError
 
         try:
             with self._lock:  # one query at a time keeps SQLite happy and is fast enough
                 movie = self._access.get_movie(link.imdb_id[2:])
+        except (IMDbDataAccessError, *_database_errors()) as error:
+            # The database cannot be read (gone, locked, a server that is down): several in
+            # a row stop the crawl rather than fail every id.
+            raise SourceUnavailable(f"imdb-datasets: the database cannot be read ({type(error).__name__}: {str(error)[:200]})") from None
         except IMDbError as error:
             raise SourceFailed(f"imdb-datasets: {error}") from None
         if not movie.get("title"):
@@ -121,6 +126,20 @@ class ImdbDatasetsSource(Source):
 
     def close(self) -> None:
         self._access = None
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """Errors of the database layers cinemagoer may let through."""
+    import sqlite3
+
+    errors: list[type[BaseException]] = [sqlite3.Error, OSError]
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        errors.append(SQLAlchemyError)
+    except ImportError:
+        pass
+    return tuple(errors)
 
 
 def _signature(path: Path) -> str:
