@@ -48,12 +48,16 @@ from .options import folder_option, root_option
               help="With --missing-type both: share of the missing movies that lose the poster.")
 @click.option("--missing-seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the missing tables (the same as `mmimdb missing --seed`).")
+@click.option("--ray", "ray", is_flag=False, flag_value="auto", default=None, metavar="[ADDRESS]",
+              help="Train on a Ray cluster: auto (the running cluster, the default of a bare --ray), local (a private "
+                   "one on this machine) or a cluster address; trials, seeds and models run at once. Needs mmimdb[ray].")
 @click.option("--fresh", is_flag=True, help="Retrain models whose results from an identical run are saved.")
 @click.option("--list", "list_models", is_flag=True, help="List the models and their inputs, then exit.")
 def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: int, epochs: int | None,
               patience: int, device: str, root: str | None, hdf5_file: str | None, out_dir: str | None,
               plugins: tuple[str, ...], text_features: str, image_features: str, probes: tuple[str, ...],
-              missing_rate: str | None, missing_type: str, both_ratio: float, missing_seed: int, fresh: bool,
+              missing_rate: str | None, missing_type: str, both_ratio: float, missing_seed: int, ray: str | None,
+              fresh: bool,
               list_models: bool) -> None:
     """Train the GMU and the baselines of the paper's Table 2; write tables and plots.
 
@@ -75,7 +79,14 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
             click.echo(f"{spec.name:24s} {spec.modality:10s} {', '.join(spec.inputs + spec.shared) or '-'}")
         return
     out = Path(out_dir) if out_dir else data_root(root) / "benchmark"
-    resolved = resolve_device(device).type
+    if ray is not None:
+        from mmimdb.ray_cluster import import_ray
+
+        import_ray()  # before any work
+        if dataset == "synthetic":
+            raise UsageError("--ray runs the mmimdb benchmark; the synthetic experiment runs locally")
+    # With --ray the device is the workers' (auto: a GPU if the cluster has one), not this machine's.
+    resolved = device if ray is not None and device == "auto" else resolve_device(device).type
     if dataset == "synthetic":
         from mmimdb.benchmark.reports import write_synthetic_reports
         from mmimdb.benchmark.synthetic import SyntheticConfig, run_synthetic
@@ -106,6 +117,8 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         if missing_rate is not None and probes:
             raise UsageError("--probe adds rows to Table 2; it does not apply to a --missing-rate run")
         if missing_rate is not None:
+            if ray is not None:
+                raise UsageError("--ray runs the complete-data benchmark; run --missing-rate without --ray")
             from mmimdb.benchmark.missing import missing_markdown, parse_rates, run_missing_benchmark, write_missing_reports
             from mmimdb.dataset.missing import MissingSpec
 
@@ -122,7 +135,14 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
             from mmimdb.benchmark.models.probe import register_probes
 
             names += register_probes([p.strip() for value in probes for p in value.split(",") if p.strip()], data)
-        results = run_benchmark(data, names, settings, runs_dir=out / "runs", fresh=fresh)
+        if ray is not None:
+            from mmimdb.benchmark.ray_runner import run_benchmark_ray
+            from mmimdb.ray_cluster import cluster
+
+            with cluster(ray, lambda message: click.echo(message, err=True)) as connected:
+                results = run_benchmark_ray(connected, data, names, settings, runs_dir=out / "runs", fresh=fresh)
+        else:
+            results = run_benchmark(data, names, settings, runs_dir=out / "runs", fresh=fresh)
         written = write_benchmark_reports(results, out)
         for name, result in results["models"].items():
             if result["status"] == "ok":

@@ -59,11 +59,14 @@ def _names(values: tuple[str, ...]) -> list[str]:
 @click.option("--only", "only", multiple=True,
               help="Build only these outputs: text, image, three_grams, word_grams, sequences (comma-separated).")
 @click.option("--force", is_flag=True, help="Rebuild image features even if already built.")
+@click.option("--ray", "ray", is_flag=False, flag_value="auto", default=None, metavar="[ADDRESS]",
+              help="Run the image encoders on a Ray cluster: auto (the running cluster, the default of a bare --ray), "
+                   "local (a private one on this machine) or a cluster address. Needs mmimdb[ray].")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @root_option
 def build_features(text, image, word2vec, word2vec_limit, vgg16_weights, download, word2vec_url, vgg16_url, minilm_model,
                    bert_model, clip_model, clip_pretrained, preprocessing, image_size, device, batch_size, workers,
-                   chunk_rows, only, force, no_progress, root) -> None:
+                   chunk_rows, only, force, ray, no_progress, root) -> None:
     """Word vectors, sentence and CLIP embeddings, poster CNN features, TF-IDF and token
     sequences, added to the HDF5 and Parquet.
 
@@ -81,6 +84,6 @@ def build_features(text, image, word2vec, word2vec_limit, vgg16_weights, downloa
                              bert_model=bert_model, clip_model=clip_model, clip_pretrained=clip_pretrained)
     built = build(root, text=_names(text), image=_names(image), only=_names(only) or None, options=options,
                   device=device, batch_size=batch_size, workers=workers, chunk_rows=chunk_rows, force=force,
-                  progress=not no_progress)
+                  progress=not no_progress, ray=ray)
     for name, entry in built.items():
         click.echo(f"{name}\t{'x'.join('var' if d is None else str(d) for d in entry['dims'])}\t{entry['encoder']}")

@@ -43,11 +43,14 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
                    image: Sequence[str] = ("vgg16",), only: Sequence[str] | None = None,
                    options: EncoderOptions | None = None, device: str = "auto", batch_size: int | None = None,
                    workers: int | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS, force: bool = False,
-                   progress: bool = True, log: Log = stderr_log) -> dict[str, Any]:
+                   progress: bool = True, log: Log = stderr_log, ray: str | None = None) -> dict[str, Any]:
     """Build the chosen features of the dataset under ``root``; return their manifest entries.
 
     ``only`` restricts the work to some of :data:`OUTPUT_GROUPS`. Encoders and their files
     are checked before any work starts, so a wrong path fails fast and changes nothing.
+    ``ray`` (``auto``, ``local`` or a cluster address; :mod:`mmimdb.ray_cluster`) runs the
+    image encoders on a Ray cluster (:mod:`.ray_extract`); the text outputs, seconds of
+    work on one core, stay here.
     """
     root = paths.data_root(root)
     groups = list(only) if only else list(OUTPUT_GROUPS)
@@ -63,7 +66,11 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
     rows = dataset_rows(root)
     text_encoders = [text_encoder(name, options) for name in text] if "text" in groups else []
     image_encoders = [image_encoder(name, options) for name in image] if "image" in groups else []
-    if image_encoders or any(encoder.reads == "text" for encoder in text_encoders):
+    if ray is not None:
+        from ..ray_cluster import import_ray
+
+        import_ray()  # fail before any work (the device is the workers', not this machine's)
+    if (image_encoders and ray is None) or any(encoder.reads == "text" for encoder in text_encoders):
         resolve_device(device, log=lambda message: None)  # fail before any work; the run says it once
     paths.features_dir(root).mkdir(parents=True, exist_ok=True)
     built: dict[str, Any] = {}
@@ -81,6 +88,16 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
             built[SEQUENCES] = build_sequences_output(root, rows, tokens, log)
             if word_vectors:  # RNN_transfer starts from word vectors, which only word encoders have
                 built[EMBEDDINGS] = build_embeddings_output(root, word_vectors[0], log)
+    if image_encoders and ray is not None:
+        from ..ray_cluster import cluster
+        from .ray_extract import extract_image_features_ray
+
+        with cluster(ray, log):
+            for encoder in image_encoders:
+                extract_image_features_ray(root, rows, encoder, device=device, batch_size=batch_size, chunk_rows=chunk_rows,
+                                           force=force, progress=progress, log=log)
+                built[encoder.output] = manifest.feature_entries(root)[encoder.output]
+        return built
     for encoder in image_encoders:
         extract_image_features(root, rows, encoder, device=device, batch_size=batch_size, workers=workers,
                                chunk_rows=chunk_rows, force=force, progress=progress, log=log)

@@ -20,14 +20,14 @@ from ... import paths
 from ...dataset.store import RecordStore
 from ...errors import MmimdbError, StoppedEarly
 from ...storage.atomic import write_json
-from ...storage.lock import exclusive
+from ...storage.lock import exclusive, shared
 from ..http import PoliteSession
 from ..movielens import Link
 from ..sources.base import Source
 from .health import SourceHealth
 from .pipeline import Outcome, crawl_one
 from .report import REPORT_FILE, Report
-from .state import FINAL_STATUSES, STATUSES, StateDb, state_path
+from .state import FINAL_STATUSES, STATUSES, StateBackend, StateDb, state_path
 
 
 def crawl(
@@ -40,6 +40,7 @@ def crawl(
     retry_failed: bool = False,
     progress: bool = True,
     report_path: Path | None = None,
+    state: StateBackend | None = None,
 ) -> Report:
     """Crawl ``links`` with ``sources`` into ``root``'s records store; return the report
     (also written as JSON to ``report_path``, default ``<root>/fetch-report.json``).
@@ -47,20 +48,26 @@ def crawl(
     Raises :class:`~mmimdb.errors.StoppedEarly` (exit 3; its ``report`` attribute is the
     report) after writing the report when a source blocks the crawl, refuses the key, is
     rate-limiting it or keeps failing, or on Ctrl-C; everything done so far is kept.
+    ``state`` (default: the SQLite file under ``root``; :func:`.state.open_state`) is closed
+    at the end; a shared one (a PostgreSQL queue) lets other crawlers work the same ids,
+    and the same root, at once.
     """
     root = Path(root)
-    with exclusive(root, "mmimdb fetch --movielens"):
-        return _crawl(links, sources, root, session=session, concurrency=concurrency, retry_failed=retry_failed,
-                      progress=progress, report_path=report_path)
+    state = state or StateDb(state_path(root))
+    lock = shared if state.shared else exclusive
+    try:
+        with lock(root, "mmimdb fetch --movielens", when_alone=RecordStore(paths.dataset_dir(root)).clean):
+            return _crawl(links, sources, root, session=session, concurrency=concurrency, retry_failed=retry_failed,
+                          progress=progress, report_path=report_path, state=state)
+    finally:
+        state.close()  # also when the lock was refused (closing twice is harmless)
 
 
 def _crawl(links: list[Link], sources: list[Source], root: Path, *, session: PoliteSession, concurrency: int,
-           retry_failed: bool, progress: bool, report_path: Path | None) -> Report:
+           retry_failed: bool, progress: bool, report_path: Path | None, state: StateBackend) -> Report:
     from tqdm import tqdm
 
     store = RecordStore(paths.dataset_dir(root))
-    store.clean()
-    state = StateDb(state_path(root))
     report = Report([s.name for s in sources], len(links), time.time(), store=str(store.directory), state_db=str(state.path))
     report_path = Path(report_path) if report_path else root / REPORT_FILE
     per_source: dict[str, Counter] = {s.name: Counter() for s in sources}
@@ -135,7 +142,7 @@ def _crawl(links: list[Link], sources: list[Source], root: Path, *, session: Pol
                 raise
 
         bar = tqdm(total=len(todo), unit="movie", desc="fetch", file=sys.stderr, disable=not progress, smoothing=0.05)
-        pending = iter(todo)
+        pending = state.claims(todo, store, retry_failed) if todo else iter(())
         in_flight: dict[Future, Link] = {}
         with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="fetch") as pool:
             try:
