@@ -234,6 +234,24 @@ def longest_plot(record: dict[str, Any]) -> str:
     return max(plot_texts(record), key=len, default="")
 
 
+#: ``--text`` choices that give one text per movie (what a build's ``plot`` column holds):
+#: ``longest`` (the paper's), ``first`` (the record's first plot), ``outline`` (the plot
+#: outline, or the longest plot when the movie has none). Exports add ``all``.
+TEXT_CHOICES: tuple[str, ...] = ("longest", "first", "outline")
+
+
+def chosen_plot(record: dict[str, Any], choice: str = "longest") -> str:
+    """The movie's text under ``--text choice`` (one of :data:`TEXT_CHOICES`)."""
+    if choice == "first":
+        return next((text for text in plot_texts(record) if text.strip()), "")
+    if choice == "outline":
+        outline = (record.get("plot_outline") or "").strip()
+        return outline or longest_plot(record)
+    if choice != "longest":
+        raise ValueError(f"unknown text choice {choice!r}")
+    return longest_plot(record)
+
+
 def _nested_from_imdbpy(value: Any) -> Any:
     if isinstance(value, str):
         return {"name": value}

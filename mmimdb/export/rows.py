@@ -31,13 +31,13 @@ from .. import paths
 from ..storage import manifest
 from ..api import split_file
 from ..errors import UsageError
-from ..dataset.genres import GENRES, canonical_genre
-from ..dataset.record import file_id, plot_texts
+from ..dataset.genres import GENRE_CHOICES, all_genres, labels_of
+from ..dataset.build import text_choice
+from ..dataset.record import chosen_plot, file_id, plot_texts
 from ..dataset.split import SPLITS
 from ..dataset.store import RecordStore
 
 TEXT_CHOICES: tuple[str, ...] = ("longest", "first", "outline", "all")
-GENRE_CHOICES: tuple[str, ...] = ("23", "all")
 #: Parquet rows read at once: posters are about 30 kB, so a batch is a few MB.
 BATCH_ROWS = 256
 #: File that marks a folder as an mmimdb export (so that a rerun may replace it).
@@ -102,20 +102,15 @@ def poster_suffix(data: bytes) -> str:
     return ".jpeg"
 
 
-def all_genres(record_genres: Iterable[str]) -> list[str]:
-    """Every genre of a record, canonical and deduplicated: the 23 in label order, then the
-    others (News, Adult, ...) in record order."""
-    names = [canonical_genre(name) or name.strip() for name in record_genres if name and name.strip()]
-    ordered = [name for name in GENRES if name in names]
-    return ordered + [name for name in dict.fromkeys(names) if name not in GENRES]
-
-
-def _texts(choices: Choices, row: dict[str, Any], record: dict[str, Any] | None) -> tuple[list[str], bool]:
+def _texts(choices: Choices, row: dict[str, Any], record: dict[str, Any] | None,
+           build_text: str = "longest") -> tuple[list[str], bool]:
+    # The Parquet ``plot`` is the build's text choice: the longest plot unless the build chose another.
+    longest = row["plot"] if build_text == "longest" else chosen_plot(record or {}, "longest")
     if choices.text == "longest":
-        return [row["plot"]], False
+        return [longest], False
     if choices.text == "outline":
         outline = (row.get("plot_outline") or "").strip()
-        return ([outline], False) if outline else ([row["plot"]], True)
+        return ([outline], False) if outline else ([longest], True)
     plots = [text for text in plot_texts(record or {}) if text.strip()]
     return (plots if choices.text == "all" else plots[:1]), False
 
@@ -147,7 +142,9 @@ def movies(root: Path, split: str, choices: Choices, tally: Counter[str] | None 
     outline`` then gives the longest plot)."""
     import pyarrow.parquet as pq
 
-    store = RecordStore(paths.dataset_dir(root)) if choices.needs_records else None
+    build_text = text_choice(root)
+    needs_records = choices.needs_records or (build_text != "longest" and choices.text in ("longest", "outline"))
+    store = RecordStore(paths.dataset_dir(root)) if needs_records else None
     parquet_file = pq.ParquetFile(str(split_file(split, root)))
     for batch in parquet_file.iter_batches(batch_size=BATCH_ROWS, columns=_COLUMNS):
         for row in batch.to_pylist():
@@ -157,10 +154,10 @@ def movies(root: Path, split: str, choices: Choices, tally: Counter[str] | None 
                     raise UsageError(f"{store.directory} has no record of {row['imdb_id']}, which --text {choices.text} / "
                                      f"--genres {choices.genres} need; rebuild or use --text longest --genres 23")
                 record = store.read(row["imdb_id"], validate=False)
-            texts, outline_missing = _texts(choices, row, record)
+            texts, outline_missing = _texts(choices, row, record, build_text)
             if tally is not None and outline_missing:
                 tally["outline_fallbacks"] += 1
-            genres = all_genres(record.get("genres") or []) if choices.genres == "all" and record else list(row["genres"])
+            genres = all_genres(record.get("genres") or []) if choices.genres == "all" and record else labels_of(row["genres"])
             yield Movie(row["imdb_id"], split, texts, genres, [int(v) for v in row["labels"]],
                         row["poster"]["bytes"], outline_missing)
 
