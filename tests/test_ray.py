@@ -98,14 +98,14 @@ def test_ray_without_the_extra_is_a_one_line_error(small_root, monkeypatch):
     assert result.output.strip().splitlines()[-1] == "error: --ray needs Ray, which is not installed: pip install 'mmimdb[ray]'"
 
 
-def test_ray_benchmark_gives_the_local_results_for_the_same_seeds(greatest_films_root, tmp_path_factory, ray_local):
-    from benchmark_fixture import benchmark_root, use_one_thread
+def test_ray_benchmark_gives_the_local_results_for_the_same_seeds(tmp_path_factory, ray_local):
+    from benchmark_fixture import ALIASES, benchmark_root, use_one_thread
     from mmimdb.benchmark.data import BenchmarkData
     from mmimdb.benchmark.reports import write_benchmark_reports
     from mmimdb.benchmark.runner import RunSettings, run_benchmark
 
     use_one_thread()  # the Ray tasks train with one thread each (1 CPU per task)
-    data = BenchmarkData(benchmark_root(greatest_films_root, tmp_path_factory) / "multimodal_imdb.hdf5")
+    data = BenchmarkData(benchmark_root(tmp_path_factory) / "multimodal_imdb.hdf5", ALIASES)
     settings = RunSettings(search=2, seeds=2, epochs=2, patience=2, device="cpu")
     models = ["GMU", "Logistic_w2v"]  # a search (GMU) and a model without one
     local = run_benchmark(data, models, settings)
@@ -113,6 +113,7 @@ def test_ray_benchmark_gives_the_local_results_for_the_same_seeds(greatest_films
     write_benchmark_reports(local, out_local)
     result = CliRunner().invoke(cli, ["benchmark", "--model", ",".join(models), "--search", "2", "--seeds", "2",
                                       "--epochs", "2", "--patience", "2", "--device", "cpu", "--hdf5", str(data.path),
+                                      "--image-features", ALIASES["vgg_features"],
                                       "--out", str(out_ray), "--ray"])
     assert result.exit_code == 0, result.output
     on_ray = json.loads((out_ray / "results.json").read_text())
