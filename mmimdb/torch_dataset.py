@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 from .dataset import hdf5, parquet, posters
 from . import paths
 from .api import split_features, split_file
+from .dataset.missing import COMPLETE, IMAGE_MISSING, TEXT_COLUMNS, TEXT_MISSING
 
 #: Columns of an item when none are asked for.
 DEFAULT_COLUMNS: tuple[str, ...] = ("imdb_id", "plot", "labels", "poster")
@@ -28,6 +29,8 @@ class MovieDataset(Dataset):
     (3, 256, 160) float32 tensor of the original preprocessing
     (:func:`mmimdb.posters.preprocess_poster`), else ``transform(PIL image)``. HDF5
     ``features`` are read through a file handle opened in each worker process.
+    With ``missing`` (a table of ``mmimdb missing``), items get ``missing`` (0, 1, 2), an empty
+    ``plot`` where the text is missing and ``image`` None where the poster is.
 
     A DataLoader asks for whole batches (``__getitems__``): each HDF5 feature is read once
     per batch (:func:`mmimdb.dataset.hdf5.take_rows`: sorted, runs of rows as slices, image
@@ -39,7 +42,7 @@ class MovieDataset(Dataset):
 
     def __init__(self, split: str = "train", root: str | os.PathLike | None = None,
                  columns: Sequence[str] | None = None, features: Sequence[str] = (),
-                 transform: Callable[[Any], Any] | None = None):
+                 transform: Callable[[Any], Any] | None = None, missing: Any = None):
         path = split_file(split, root)
         self.split = split
         self.columns = list(columns) if columns is not None else list(DEFAULT_COLUMNS)
@@ -50,6 +53,12 @@ class MovieDataset(Dataset):
         self._labels = parquet.labels_matrix(table).astype(np.float32) if "labels" in self.columns else None
         self._posters = table.column("poster").combine_chunks().field("bytes").to_pylist() if "poster" in self.columns else None
         self.transform = transform
+        # A missing-modality table (mmimdb.dataset.missing): codes per row, 1 = no text, 2 = no poster.
+        self._missing = None
+        if missing is not None:
+            from .api import missing_codes
+
+            self._missing = missing_codes(split, missing, root, self.imdb_ids)
         self.features = list(features)
         if self.features:
             split_features(split, [], root, self.imdb_ids)  # checks the HDF5 matches the Parquet
@@ -97,10 +106,17 @@ class MovieDataset(Dataset):
         item: dict[str, Any] = {name: values[index] for name, values in self._values.items()}
         if self._labels is not None:
             item["labels"] = torch.from_numpy(self._labels[index])
+        code = int(self._missing[index]) if self._missing is not None else COMPLETE
+        if self._missing is not None:
+            item["missing"] = code
+            if code == TEXT_MISSING:
+                item.update({name: "" for name in TEXT_COLUMNS if name in item})
         if self._posters is not None:
-            item["image"] = self._image(self._posters[index], self.imdb_ids[index])
+            # An absent poster is None: a collate_fn must handle it (default_collate cannot).
+            item["image"] = None if code == IMAGE_MISSING else self._image(self._posters[index], self.imdb_ids[index])
         for name in self.features:
-            item[name] = torch.as_tensor(self._dataset(name)[self._start + index])
+            with hdf5.reading(self._hdf5_path):
+                item[name] = torch.as_tensor(self._dataset(name)[self._start + index])
         return item
 
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
@@ -115,10 +131,18 @@ class MovieDataset(Dataset):
         columns: dict[str, Sequence[Any]] = {name: [values[i] for i in listed] for name, values in self._values.items()}
         if self._labels is not None:
             columns["labels"] = torch.from_numpy(self._labels[positions]).unbind(0)
+        codes = self._missing[positions].tolist() if self._missing is not None else [COMPLETE] * len(listed)
+        if self._missing is not None:
+            columns["missing"] = [int(code) for code in codes]
+            for name in TEXT_COLUMNS:
+                if name in columns:
+                    columns[name] = ["" if code == TEXT_MISSING else value for value, code in zip(columns[name], codes)]
         if self._posters is not None:
-            columns["image"] = [self._image(self._posters[i], self.imdb_ids[i]) for i in listed]
+            columns["image"] = [None if code == IMAGE_MISSING else self._image(self._posters[i], self.imdb_ids[i])
+                                for i, code in zip(listed, codes)]
         for name in self.features:
-            rows = hdf5.take_rows(self._dataset(name), positions + self._start)
+            with hdf5.reading(self._hdf5_path):
+                rows = hdf5.take_rows(self._dataset(name), positions + self._start)
             columns[name] = [torch.as_tensor(row) for row in rows] if rows.dtype == object else torch.from_numpy(rows).unbind(0)
         names = list(columns)
         return [dict(zip(names, row)) for row in zip(*columns.values())] if names else [{} for _ in listed]

@@ -13,7 +13,6 @@ import torch  # noqa: E402
 from benchmark_fixture import use_one_thread  # noqa: E402
 from mmimdb.benchmark import models, runner, search  # noqa: E402
 from mmimdb.benchmark.data import Split  # noqa: E402
-from mmimdb.benchmark.metrics import macro_f1  # noqa: E402
 
 use_one_thread()
 
@@ -85,16 +84,18 @@ def test_runner_search_gives_the_trials_of_the_sequential_search(data, monkeypat
     splits = {"train": train, "dev": dev, "test": dev}
     drawn = iter(TRIALS * 2)
     monkeypatch.setattr(training, "sample_params", lambda rng: dict(next(drawn)))  # stable trials (see TRIALS)
-    settings = runner.RunSettings(search=4, epochs=5, patience=2)
-    batched = runner.run_model("GMU", splits, settings, [str(i) for i in range(23)])
-    monkeypatch.setattr(search, "can_batch", lambda spec: False)
-    alone = runner.run_model("GMU", splits, settings, [str(i) for i in range(23)])
+    settings = runner.RunSettings(search=4, seeds=2, epochs=5, patience=2)
+    batched = runner.run_model("GMU", splits, settings, [str(i) for i in range(23)])  # fit_locally: batched search
+    alone = runner.run_model("GMU", splits, settings, [str(i) for i in range(23)], fit=runner.fit_one_by_one)
     assert [t["params"] for t in batched["search"]] == [t["params"] for t in alone["search"]] == TRIALS
     np.testing.assert_allclose([t["dev_macro_f1"] for t in batched["search"]],
                                [t["dev_macro_f1"] for t in alone["search"]], atol=1e-6)
     assert batched["params"] == alone["params"]
     assert batched["runs"][0]["history"]["batched_trials"] >= 1  # the winner came from the batched run
     assert "batched_trials" not in alone["runs"][0]["history"]
+    # The second seed trains alone in both: the same numbers exactly.
+    assert "batched_trials" not in batched["runs"][1]["history"]
+    assert batched["runs"][1]["history"]["dev_macro_f1"] == alone["runs"][1]["history"]["dev_macro_f1"]
 
 
 def test_which_models_batch():
@@ -126,9 +127,9 @@ def test_a_model_drawing_outside_dropout_modules_trains_one_trial_at_a_time(data
     train, dev = data
     with pytest.raises(search.NotBatchable, match="outside nn.Dropout"):
         search.fit_batched(spec, TRIALS[:2], train, dev, FIXED, seed=0)
+    jobs = [runner.FitJob(spec, params, FIXED, 0) for params in TRIALS[:2]]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fitted = list(search.train_trials(spec, TRIALS[:2], train, dev, FIXED, seed=0))
+        fitted = runner.fit_locally(jobs, train, dev)
     assert "train one after another" in str(caught[0].message)
-    assert [macro_f1(dev.labels, f.predict_proba(dev.inputs)) for f in fitted] == \
-        [macro_f1(dev.labels, spec.create(**p, **FIXED, seed=0).fit(train, dev).predict_proba(dev.inputs)) for p in TRIALS[:2]]
+    assert [f.history_["dev_macro_f1"] for f in fitted] == [f.history_["dev_macro_f1"] for f in runner.fit_one_by_one(jobs, train, dev)]

@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -96,8 +96,48 @@ def _run_key(name: str, settings: RunSettings, data: BenchmarkData) -> str:
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target_names: list[str]) -> dict[str, Any]:
-    """Search (optional), train ``settings.seeds`` times, evaluate on dev and test."""
+@dataclass(frozen=True)
+class FitJob:
+    """One training: a model, its hyperparameters and seed (what a worker needs besides data)."""
+
+    spec: Any                # models.registry.ModelSpec
+    params: dict[str, Any]   # hidden, dropout, lr, ...
+    fixed: dict[str, Any]    # epochs, patience, device
+    seed: int
+    label: str | None = None  # progress bar label, or None
+
+
+def fit_job(job: FitJob, train: Split, dev: Split) -> Any:
+    """Train one estimator (the local path, and what each Ray task runs)."""
+    return job.spec.create(**job.params, **job.fixed, seed=job.seed, progress=job.label).fit(train, dev)
+
+
+#: How a list of trainings is carried out: ``fit(jobs, train, dev)`` -> fitted estimators,
+#: in order. Locally a search's trials as one batched run; :mod:`.ray_runner` spreads them
+#: over a cluster.
+Fitter = Callable[[list[FitJob], Split, Split], list[Any]]
+
+
+def fit_one_by_one(jobs: list[FitJob], train: Split, dev: Split) -> list[Any]:
+    return [fit_job(job, train, dev) for job in jobs]
+
+
+def fit_locally(jobs: list[FitJob], train: Split, dev: Split) -> list[Any]:
+    """The trials of a search (jobs of one model and seed) batched where the model allows it
+    (:mod:`.search`: each gives its lone run's numbers to float rounding); the rest one by one."""
+    from .search import fit_jobs
+
+    return fit_jobs(jobs, train, dev, alone=fit_one_by_one)
+
+
+def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target_names: list[str],
+              fit: Fitter = fit_locally) -> dict[str, Any]:
+    """Search (optional), train ``settings.seeds`` times, evaluate on dev and test.
+
+    The trials of the search are independent (their hyperparameters are drawn first, in
+    order), and so are the seeds: ``fit`` may train each group at once, with the same results
+    (to float rounding where :func:`fit_locally` batches a search's trials).
+    """
     from . import models
     from .training import DEFAULT_PARAMS, sample_params
 
@@ -108,25 +148,26 @@ def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target
     trials: list[dict[str, Any]] = []
     best_params, best_model = dict(DEFAULT_PARAMS), None
     if spec.searchable and settings.search > 0:
-        from .search import train_trials  # batched where the model allows it (search.py)
-
         rng = np.random.default_rng(settings.seed)
-        searched = [sample_params(rng) for _ in range(settings.search)]
+        drawn = [sample_params(rng) for _ in range(settings.search)]
+        jobs = [FitJob(spec, params, fixed, settings.seed,
+                       f"{name} trial {trial + 1}/{settings.search}" if settings.progress else None)
+                for trial, params in enumerate(drawn)]
         best_f1 = -1.0
-        for params, estimator in zip(searched, train_trials(spec, searched, train, dev, fixed, settings.seed, settings.progress)):
+        for params, estimator in zip(drawn, fit(jobs, train, dev)):
             f1 = macro_f1(dev.labels, _predict(estimator, dev))
             trials.append({"params": params, "dev_macro_f1": f1, "best_epoch": estimator.history_.get("best_epoch")})
             if f1 > best_f1:
                 best_f1, best_params, best_model = f1, params, estimator
     params = best_params if spec.searchable else {}
+    seeds = [settings.seed + k for k in range(settings.seeds)]
+    # The winning trial already trained with the first seed.
+    to_train = seeds[1:] if best_model is not None else seeds
+    fitted = dict(zip(to_train, fit([FitJob(spec, params, fixed, seed, f"{name} seed {seed}" if settings.progress else None)
+                                     for seed in to_train], train, dev)))
     runs = []
-    for k in range(settings.seeds):
-        seed = settings.seed + k
-        if k == 0 and best_model is not None:
-            estimator = best_model  # the winning trial already trained with the first seed
-        else:
-            label = f"{name} seed {seed}" if settings.progress else None
-            estimator = spec.create(**params, **fixed, seed=seed, progress=label).fit(train, dev)
+    for k, seed in enumerate(seeds):
+        estimator = fitted.get(seed, best_model)
         run = {"seed": seed, "dev": evaluate(dev.labels, _predict(estimator, dev), target_names),
                "test": evaluate(test.labels, _predict(estimator, test), target_names),
                "history": estimator.history_}
@@ -146,12 +187,15 @@ def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target
 
 
 def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSettings,
-                  runs_dir: Path | None = None, fresh: bool = False) -> dict[str, Any]:
+                  runs_dir: Path | None = None, fresh: bool = False, fit: Fitter = fit_locally,
+                  parallel_models: int = 1) -> dict[str, Any]:
     """Run each of ``model_names`` on ``data``; with ``--model all``, models whose inputs
     are missing are skipped with a reason, otherwise a missing input is a usage error.
 
     Finished models are saved in ``runs_dir/<model>.json`` and reused on the next run with
     the same settings and dataset (unless ``fresh``), so an interrupted run resumes.
+    ``fit`` carries out the trainings (:data:`Fitter`); ``parallel_models`` models are run
+    at once (each submitting its trainings to ``fit``), results in the usual order.
     """
     from . import models
 
@@ -171,6 +215,7 @@ def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSett
     needed = tuple(sorted({i for spec in runnable for i in spec.inputs}))
     shared = tuple(sorted({s for spec in runnable for s in spec.shared}))
     splits = {split: data.split(split, needed, shared) for split in SPLITS}
+    todo = []
     for spec in runnable:
         path = runs_dir / f"{spec.name}.json" if runs_dir is not None else None
         key = _run_key(spec.name, settings, data)
@@ -179,9 +224,24 @@ def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSett
             if saved.get("key") == key:
                 results["models"][spec.name] = {**saved, "reused": True}
                 continue
-        result = {**run_model(spec.name, splits, settings, data.target_names), "key": key}
+        results["models"][spec.name] = None  # keeps the order while models run at once
+        todo.append((spec, path, key))
+
+    def run_one(spec: Any, path: Path | None, key: str) -> dict[str, Any]:
+        result = {**run_model(spec.name, splits, settings, data.target_names, fit=fit), "key": key}
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_json(path, result)
-        results["models"][spec.name] = result
+        return result
+
+    if parallel_models > 1 and len(todo) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=parallel_models, thread_name_prefix="model") as pool:
+            futures = {spec.name: pool.submit(run_one, spec, path, key) for spec, path, key in todo}
+            for name, future in futures.items():
+                results["models"][name] = future.result()
+    else:
+        for spec, path, key in todo:
+            results["models"][spec.name] = run_one(spec, path, key)
     return results

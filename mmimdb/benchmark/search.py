@@ -37,9 +37,9 @@ on one thread and on two; Adam divides each gradient by its own size, so on para
 gradient is near zero (tiny initial weights, large learning rates) such differences can grow
 over epochs, in either comparison. Imports torch: import it where the benchmark runs.
 
->>> trials = [sample_params(rng) for _ in range(25)]                           # doctest: +SKIP
->>> for params, estimator in zip(trials, train_trials(spec, trials, train, dev, {"epochs": 200}, seed=0)):  # doctest: +SKIP
-...     print(params["hidden"], estimator.history_["best_dev_macro_f1"])
+>>> trials = [sample_params(rng) for _ in range(25)]                                   # doctest: +SKIP
+>>> for estimator in fit_batched(models.get("GMU"), trials, train, dev, {"epochs": 200}, seed=0):  # doctest: +SKIP
+...     print(estimator.hidden, estimator.history_["best_dev_macro_f1"])
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -358,25 +358,36 @@ def fit_batched(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: An
     return [trial.estimator for trial in started]
 
 
-def train_trials(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: Any, fixed: dict[str, Any],
-                 seed: int, progress: bool = False, batched: bool = True) -> Iterator[Any]:
-    """The fitted estimators of a random search's ``trials``, in order.
+def fit_jobs(jobs: Sequence[Any], train: Any, dev: Any, alone: Callable[[list, Any, Any], list]) -> list[Any]:
+    """Fitted estimators of ``jobs`` (:class:`.runner.FitJob`), in order.
 
-    Batched (:func:`fit_batched`) when the model allows it (:func:`can_batch`) and dropout
-    here draws as expected (:func:`mask_mode`); otherwise trial after trial, each fitted as
-    ``spec.create(**params, **fixed, seed=seed).fit(train, dev)``.
+    Jobs of one model, seed and schedule (a search's trials) train as one batched run
+    (:func:`fit_batched`) when there are several and the model allows it (:func:`can_batch`);
+    every other job, and the trials of a model that turns out :class:`NotBatchable` (with a
+    warning), go to ``alone`` (which fits each as ``spec.create(...).fit(train, dev)``).
     """
-    if batched and can_batch(spec):
+    fitted: list[Any] = [None] * len(jobs)
+    groups: dict[tuple, list[int]] = {}
+    for index, job in enumerate(jobs):
+        groups.setdefault((job.spec.name, job.seed, tuple(sorted(job.fixed.items()))), []).append(index)
+    lone: list[int] = []
+    for members in groups.values():
+        first = jobs[members[0]]
+        if len(members) < 2 or not can_batch(first.spec):
+            lone += members
+            continue
         try:
-            estimators = fit_batched(spec, trials, train, dev, fixed, seed, progress)
+            batch = fit_batched(first.spec, [jobs[i].params for i in members], train, dev, first.fixed, first.seed,
+                                progress=any(jobs[i].label for i in members))
         except NotBatchable as reason:
-            warnings.warn(f"{reason}: its {len(trials)} search trials train one after another")
-        else:
-            yield from estimators
-            return
-    for trial, params in enumerate(trials):
-        label = f"{spec.name} trial {trial + 1}/{len(trials)}" if progress else None
-        yield spec.create(**params, **fixed, seed=seed, progress=label).fit(train, dev)
+            warnings.warn(f"{reason}: its {len(members)} search trials train one after another")
+            lone += members
+            continue
+        for index, estimator in zip(members, batch):
+            fitted[index] = estimator
+    for index, estimator in zip(lone, alone([jobs[i] for i in lone], train, dev)):
+        fitted[index] = estimator
+    return fitted
 
 
 def _train_group(members: list[_Trial], stream: MaskStream, train_batcher: Batcher, dev_batcher: Batcher,
