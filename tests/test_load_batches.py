@@ -72,11 +72,13 @@ def test_an_index_out_of_range_is_an_index_error(root):
         dataset.__getitems__([0, len(dataset)])
 
 
+@pytest.mark.parametrize("cover", [hdf5._COVER_BYTES, 0])
 @pytest.mark.parametrize("positions", [[7, 8, 9, 10], [30, 2, 2, 18, 5, 44, 41, 12, 0, 25], []])
-def test_take_rows_reads_any_rows_of_any_layout(tmp_path, positions):
-    """Slices, selections and raw image chunks give what h5py's own indexing gives."""
+def test_take_rows_reads_any_rows_of_any_layout(tmp_path, positions, cover, monkeypatch):
+    """A covering slice, runs, selections and raw image chunks give what h5py's own indexing gives."""
+    monkeypatch.setattr(hdf5, "_COVER_BYTES", cover)  # 0: never one covering slice
     rng = np.random.default_rng(1)
-    images = rng.integers(-124, 152, size=(48, 3, 8, 5)).astype(np.int32)
+    images = rng.integers(-2**31, 2**31 - 1, size=(48, 3, 8, 5)).astype(np.int32)  # every byte varies
     path = tmp_path / "layouts.hdf5"
     with h5py.File(path, "w") as handle:
         handle.create_dataset("chunked", data=images, chunks=(1, 3, 8, 5), shuffle=True, compression="gzip")

@@ -53,11 +53,11 @@ IMAGE_GZIP_LEVEL = 1
 #: e.g. MultiBench, hard-code these published ranges).
 ORIGINAL_ROWS = 25_959
 ORIGINAL_SPLIT_ROWS: dict[str, tuple[int, int]] = {"train": (0, 15_552), "dev": (15_552, 18_160), "test": (18_160, 25_959)}
-#: :func:`take_rows` reads up to this many runs of consecutive rows as slices; more, one slice
-#: covering them all when it is at most this many bytes (HDF5 reads a slice far faster than
-#: it walks a selection of scattered rows), else one selection.
-_SLICE_READS = 4
+#: :func:`take_rows` reads one slice covering all the rows asked for when it is at most this
+#: many bytes (HDF5 reads a slice far faster than it walks a selection of scattered rows);
+#: else up to :data:`_SLICE_READS` runs of consecutive rows as slices, more in one selection.
 _COVER_BYTES = 4 * 2**20
+_SLICE_READS = 4
 #: Suffix of a dataset being written by :func:`add_dataset` (removed if left behind).
 PARTIAL_SUFFIX = ".partial"
 
@@ -104,16 +104,20 @@ def reads_image_chunks(dataset: Any) -> bool:
 def take_rows(dataset: Any, positions: Sequence[int] | np.ndarray) -> np.ndarray:
     """Rows ``positions`` of the h5py ``dataset``, in that order, read a batch at a time.
 
-    Each distinct row is read once, in file order: a run of consecutive rows as one slice,
-    scattered rows in one selection; an ``images`` dataset in the layout of
-    :func:`reads_image_chunks` reads its raw chunks and inflates them here (ISA-L), which is
-    what bounds it. Variable-length rows come back as an object array.
+    Rows that lie within :data:`_COVER_BYTES` of each other come from one slice read; else
+    each distinct row is read once, in file order: an ``images`` dataset in the layout of
+    :func:`reads_image_chunks` from its raw chunks, inflated here (ISA-L), which is what
+    bounds it; others a run of consecutive rows as one slice, scattered rows in one
+    selection. Variable-length rows come back as an object array.
     """
     positions = np.asarray(positions, dtype=np.int64)
-    unique, inverse = np.unique(positions, return_inverse=True)
     shape, dtype = dataset.shape, dataset.dtype  # h5py computes these anew at every access
-    if len(unique) == 0:
+    if len(positions) == 0:
         return np.empty((0, *shape[1:]), dtype=dtype)
+    row_bytes = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+    low, high = int(positions.min()), int(positions.max()) + 1
+    if (high - low) * row_bytes <= _COVER_BYTES and dtype != object:
+        return dataset[low:high][positions - low]  # one slice read covering them all
     if len(shape) == 4 and reads_image_chunks(dataset):
         rows = np.empty((len(positions), *shape[1:]), dtype=np.int32)
         first: dict[int, int] = {}
@@ -129,13 +133,11 @@ def take_rows(dataset: Any, positions: Sequence[int] | np.ndarray) -> np.ndarray
             else:  # a filter was skipped for this chunk: let HDF5 read it
                 rows[k] = dataset[row]
         return rows
+    unique, inverse = np.unique(positions, return_inverse=True)
     breaks = np.flatnonzero(np.diff(unique) != 1) + 1
     starts, stops = unique[np.r_[0, breaks]], unique[np.r_[breaks - 1, len(unique) - 1]] + 1
-    row_bytes = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
     if len(starts) <= _SLICE_READS:
         rows = np.concatenate([dataset[a:b] for a, b in zip(starts.tolist(), stops.tolist())])
-    elif (stops[-1] - starts[0]) * row_bytes <= _COVER_BYTES and dtype != object:
-        rows = dataset[starts[0]:stops[-1]][unique - starts[0]]  # one slice read covering them all
     else:
         rows = dataset[unique]  # one read of a sorted point selection
     return rows[inverse]
