@@ -5,7 +5,8 @@ real posters (:func:`mmimdb.features.posters.choose_precision`: on a CPU with bf
 instructions, bf16 autocast on channels-last activations when every poster's features are
 within cosine 0.999 of fp32; else a frozen fp32 graph with oneDNN's fusions when it matches),
 the batch size is the fastest measured that way, and DataLoader workers decode posters
-(Pillow draft mode) while the model runs. Naive: one
+(Pillow draft mode); on a CPU each worker also runs the encoder with one torch thread (a
+core's whole job), on a GPU the main process does. Naive: one
 poster at a time in the main process, full decode, fp32, contiguous tensors. Both use the
 same model, threads and posters. VGG16 runs with random weights (its speed does not depend
 on them); EfficientNet-Lite0 with its real weights.
@@ -14,7 +15,7 @@ Beside each rate: the GFLOP/s it achieves (FLOPs of one image counted by torch's
 FlopCounterMode, times images/s), and the machine's own large-matmul GFLOP/s in fp32 and
 bf16, measured in the same run, so the distance to the hardware's limit is visible.
 
-    python benchmarks/features_speed.py [--posters DIR] [--device cpu] [--count-vgg 24] [--count-efficientnet 96]
+    python benchmarks/features_speed.py [--posters DIR] [--device cpu] [--count-vgg 128] [--count-efficientnet 1000]
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ from mmimdb.features.encoders import ImageEncoder, image_encoder
 from mmimdb.features.encoders.base import EncoderOptions
 from mmimdb.features.encoders.preprocessing import Preprocessing
 from mmimdb.features.encoders.vgg16 import FC7_DIM, vgg16_module
-from mmimdb.features.posters import SAMPLE_POSTERS, Precision, choose_batch_size, choose_precision, default_workers
+from mmimdb.features.posters import (SAMPLE_POSTERS, PosterInputs, Precision, choose_batch_size, choose_precision,
+                                     default_workers)
 
 DEFAULT_POSTERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "greatest-films" / "posters"
 TARGET_RATIO = 2.0
@@ -41,19 +43,6 @@ TARGET_RATIO = 2.0
 
 def load() -> str:
     return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-class PosterFiles:
-    """Map-style dataset over poster files: index -> preprocessed (3, size, size) array."""
-
-    def __init__(self, files: list[Path], preprocess: Preprocessing):
-        self.files, self.preprocess = files, preprocess
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, index: int) -> np.ndarray:
-        return self.preprocess(self.files[index].read_bytes(), self.files[index].name)
 
 
 def matmul_gflops(dtype, size: int = 2048, seconds: float = 1.0) -> float:
@@ -82,20 +71,26 @@ def image_gflop(model, size: int) -> float:
 def mmimdb_path(model, files: list[Path], preprocess: Preprocessing, device, workers: int,
                 batch_size: int | None) -> tuple[float, Precision, int]:
     """Posters/s the way build-features runs: precision checked on the first posters, batch
-    size timed in it, workers decoding (the checks and timing before the run not counted)."""
+    size timed that way, workers decoding (on a CPU, encoding too, one torch thread each).
+    The checks and timing before the run are not counted."""
     import torch
     from torch.utils.data import DataLoader
 
-    posters = PosterFiles(files, preprocess)
-    sample = torch.from_numpy(np.stack([posters[i] for i in range(min(SAMPLE_POSTERS, len(files)))])).to(device)
+    posters = PosterInputs(None, [str(f) for f in files], preprocess, read=lambda path: Path(path).read_bytes())
+    sample = torch.from_numpy(np.stack([posters[i][1] for i in range(min(SAMPLE_POSTERS, len(files)))])).to(device)
     precision = choose_precision(model, sample, device, print)
+    in_workers = device.type == "cpu" and workers > 0
     if batch_size is None:
-        batch_size = choose_batch_size(model, preprocess.size, device, log=print, precision=precision)
+        batch_size = choose_batch_size(model, preprocess.size, device, log=print, precision=precision,
+                                       threads=1 if in_workers else None)
+    if in_workers:
+        posters.encode = (model, precision)
     loader = DataLoader(posters, batch_size=batch_size, num_workers=workers, pin_memory=device.type == "cuda")
     started = time.perf_counter()
     with torch.inference_mode():
-        for images in loader:
-            precision.run(model, images.to(device, non_blocking=True)).float().cpu()
+        for _, images, _ in loader:
+            if not in_workers:
+                precision.run(model, images.to(device, non_blocking=True)).float().cpu()
     if device.type == "cuda":
         torch.cuda.synchronize()
     return len(files) / (time.perf_counter() - started), precision, batch_size
@@ -142,9 +137,9 @@ def main() -> int:
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--batch-size", type=int, default=None,
                         help="default: what build-features picks (64 on a GPU, the fastest measured on the CPU)")
-    parser.add_argument("--workers", type=int, default=default_workers())
-    parser.add_argument("--count-vgg", type=int, default=24, help="posters for VGG16 (slow on a CPU)")
-    parser.add_argument("--count-efficientnet", type=int, default=96)
+    parser.add_argument("--workers", type=int, default=None, help="default: what build-features picks")
+    parser.add_argument("--count-vgg", type=int, default=128, help="posters for VGG16 (slow on a CPU)")
+    parser.add_argument("--count-efficientnet", type=int, default=1000)
     args = parser.parse_args()
 
     import torch
@@ -154,6 +149,7 @@ def main() -> int:
         print(f"error: no poster JPEGs in {args.posters} (give --posters DIR)", file=sys.stderr)
         return 2
     device = resolve_device(args.device, print)
+    args.workers = default_workers(device) if args.workers is None else args.workers
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{args.workers} workers, batch {args.batch_size or 'auto'}, posters from {args.posters}; {load()}")
     peak = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}

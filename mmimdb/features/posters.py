@@ -43,13 +43,30 @@ class PosterInputs:
     """Map-style dataset for DataLoader workers: row -> (row, preprocessed poster, error).
 
     A poster that cannot be read gives a zero input and its error text, so the run goes
-    on and the row is flagged.
+    on and the row is flagged. With ``encode`` (a model and its :class:`Precision`), a batch
+    comes back as (row, features, error) instead, computed in the worker that decoded it:
+    on a CPU each worker is then one core's whole job, decoding and encoding with one torch
+    thread, and no thread of a forward pass waits for another or for a decoding process.
     """
 
-    def __init__(self, dataset_dir: Path, ids: Sequence[str], preprocess: Any):
-        self.store = RecordStore(dataset_dir)
+    def __init__(self, dataset_dir: Path | None, ids: Sequence[str], preprocess: Any,
+                 encode: tuple[Any, "Precision"] | None = None, read: Callable[[str], bytes] | None = None):
+        # ``read(id)`` gives a poster's bytes: the records store's by default (a benchmark reads files).
+        self.read = read or RecordStore(dataset_dir).read_poster
         self.ids = list(ids)
         self.preprocess = preprocess
+        self.encode = encode
+
+    def __getitems__(self, rows: Sequence[int]) -> list[tuple[int, np.ndarray, str]]:
+        items = [self[row] for row in rows]
+        if self.encode is None or not items:
+            return items
+        import torch
+
+        model, precision = self.encode
+        with torch.inference_mode():
+            features = precision.run(model, torch.from_numpy(np.stack([image for _, image, _ in items]))).float().numpy()
+        return [(row, vector, error) for (row, _, error), vector in zip(items, features)]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -57,7 +74,7 @@ class PosterInputs:
     def __getitem__(self, row: int) -> tuple[int, np.ndarray, str]:
         imdb_id = self.ids[row]
         try:
-            return row, self.preprocess(self.store.read_poster(imdb_id), imdb_id), ""
+            return row, self.preprocess(self.read(imdb_id), imdb_id), ""
         except ImageError as error:
             message = str(error)
         except OSError as error:
@@ -237,30 +254,35 @@ def feature_cosine(mixed: Any, exact: Any) -> float:
 #: Batch sizes tried on the CPU when none is given. Bigger is not always faster there:
 #: EfficientNet-Lite0 ran 53 posters/s at batch 1 and 24 at batch 32 on a 2-core machine
 #: (its activations at large batches fall out of the caches).
-CPU_BATCH_CANDIDATES = (1, 4, 16, 64)
+CPU_BATCH_CANDIDATES = (1, 2, 4, 16, 64)
 GPU_BATCH_SIZE = 64
 
 
 def choose_batch_size(model: Any, image_size: int, device: Any, log: Log = stderr_log, seconds: float = 0.4,
-                      precision: Precision | None = None) -> int:
+                      precision: Precision | None = None, threads: int | None = None) -> int:
     """The batch size to use on ``device``: :data:`GPU_BATCH_SIZE` on a GPU; on the CPU the
-    fastest of :data:`CPU_BATCH_CANDIDATES` in ``precision`` (default fp32), timed on random
-    inputs for ``seconds`` each."""
+    fastest of :data:`CPU_BATCH_CANDIDATES` in ``precision`` (default fp32) with ``threads``
+    torch threads (default: as now), timed on random inputs for ``seconds`` each."""
     import torch
 
     if device.type != "cpu":
         return GPU_BATCH_SIZE
     precision = precision or Precision()
     rates = {}
-    with torch.inference_mode():
-        for size in CPU_BATCH_CANDIDATES:
-            batch = torch.randn(size, 3, image_size, image_size)
-            precision.run(model, batch)  # warm-up: allocations and kernel choice
-            started, done = time.perf_counter(), 0
-            while time.perf_counter() - started < seconds:
-                precision.run(model, batch)
-                done += size
-            rates[size] = done / (time.perf_counter() - started)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        with torch.inference_mode():
+            for size in CPU_BATCH_CANDIDATES:
+                batch = torch.randn(size, 3, image_size, image_size)
+                precision.run(model, batch)  # warm-up: allocations and kernel choice
+                started, done = time.perf_counter(), 0
+                while time.perf_counter() - started < seconds:
+                    precision.run(model, batch)
+                    done += size
+                rates[size] = done / (time.perf_counter() - started)
+    finally:
+        torch.set_num_threads(before)
     best = max(rates, key=rates.get)
     log("batch size " + str(best) + " (fastest on this CPU: "
         + ", ".join(f"{size}: {rate:.0f}/s" for size, rate in rates.items()) + ")")
@@ -302,10 +324,15 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
             sample = torch.from_numpy(np.stack([inputs[row][1] for row in first])).to(torch_device)
             chosen = choose_precision(model, sample, torch_device, log)
         report.precision = chosen.description
-        if batch_size is None:
-            batch_size = choose_batch_size(model, encoder.preprocess.size, torch_device, log, precision=chosen)
         if workers is None:
-            workers = default_workers()
+            workers = default_workers(torch_device)
+        # On a CPU the workers encode too (one torch thread each: DataLoader workers run so).
+        in_workers = torch_device.type == "cpu" and workers > 0
+        if batch_size is None:
+            batch_size = choose_batch_size(model, encoder.preprocess.size, torch_device, log, precision=chosen,
+                                           threads=1 if in_workers else None)
+        if in_workers:
+            inputs.encode = (model, chosen)
         batches = [list(range(s, min(s + batch_size, chunks[k][1]))) for k in pending for s in range(chunks[k][0], chunks[k][1], batch_size)]
         loader = DataLoader(inputs, batch_sampler=batches,
                             num_workers=workers, pin_memory=torch_device.type == "cuda",
@@ -316,9 +343,10 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
         try:
             with torch.inference_mode():
                 for batch_rows, images, errors in loader:
-                    images = images.to(torch_device, non_blocking=True)
-                    output = chosen.run(model, images)
-                    output = output.float().cpu().numpy()
+                    if in_workers:  # already features
+                        output = images.numpy()
+                    else:
+                        output = chosen.run(model, images.to(torch_device, non_blocking=True)).float().cpu().numpy()
                     chunk = int(batch_rows[0]) // chunk_rows
                     if chunk != current:
                         current, filled = chunk, 0
@@ -408,7 +436,11 @@ def finish_extraction(root: Path, rows: Rows, encoder: ImageEncoder, plan: Chunk
         f"({len(report.failed_ids)} flagged unreadable){rate}")
 
 
-def default_workers() -> int:
-    """DataLoader workers: one core is left to the model's own threads."""
-    return max(1, min(8, (os.cpu_count() or 2) - 1))
+def default_workers(device: Any = None) -> int:
+    """DataLoader workers: on a CPU one per core (each decodes and encodes); beside a GPU
+    one core is left to the process that drives it."""
+    cores = os.cpu_count() or 2
+    if device is not None and getattr(device, "type", device) == "cpu":
+        return max(1, min(8, cores))
+    return max(1, min(8, cores - 1))
 

@@ -27,7 +27,7 @@ from ..dataset.split import SPLITS
 from ..errors import ImageError, MmimdbError, UsageError
 from ..ray_cluster import pool as plan_pool
 from .encoders import ImageEncoder
-from .posters import GPU_BATCH_SIZE, ExtractionReport, _autocast_checked, finish_extraction, plan_chunks, save_chunk
+from .posters import GPU_BATCH_SIZE, ExtractionReport, Precision, choose_precision, finish_extraction, plan_chunks, save_chunk
 from .rows import Rows
 from .writer import DEFAULT_CHUNK_ROWS, Log, stderr_log
 
@@ -88,23 +88,18 @@ class EncodeActor:
         torch.set_num_threads(threads)
         self.torch = torch
         self.device = resolve_device(device)
-        self.model = encoder.build().to(self.device)
-        self.autocast: bool | None = None
-        self.precision = "fp32"
+        self.model = encoder.build().to(self.device).eval()
+        self.precision: Precision | None = None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         torch = self.torch
         images = torch.from_numpy(np.ascontiguousarray(batch["image"])).to(self.device)
+        if self.precision is None:  # checked on the actor's first batch, as the local run does
+            self.precision = choose_precision(self.model, images, self.device, lambda message: None)
         with torch.inference_mode():
-            if self.autocast is None:
-                self.autocast, self.precision = _autocast_checked(self.model, images, self.device, lambda message: None)
-            if self.autocast:
-                with torch.autocast("cuda", dtype=torch.float16):
-                    output = self.model(images)
-            else:
-                output = self.model(images)
+            output = self.precision.run(self.model, images)
         return {"row": batch["row"], "features": output.float().cpu().numpy(), "error": batch["error"],
-                "precision": np.asarray([self.precision] * len(batch["row"]), dtype=object)}
+                "precision": np.asarray([self.precision.description] * len(batch["row"]), dtype=object)}
 
 
 def _import_fsspec_http() -> None:
