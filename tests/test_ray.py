@@ -66,7 +66,7 @@ def test_ray_poster_features_equal_the_local_ones_and_resume_per_chunk(small_roo
     assert not manifest.verify(small_root)
 
     features.posters.extract_image_features(small_root, rows, encoder, device="cpu", batch_size=8, workers=0, force=True,
-                                            progress=False)
+                                            progress=False, precision="fp32")  # as Ray's CPU actors run
     local = features.read_features(small_root, ["efficientnet_features"])["efficientnet_features"]
     assert on_ray.shape == (ROWS, 1280) and np.abs(on_ray).sum() > 0
     np.testing.assert_allclose(on_ray, local, rtol=1e-4, atol=1e-5)

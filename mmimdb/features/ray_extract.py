@@ -94,8 +94,11 @@ class EncodeActor:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         torch = self.torch
         images = torch.from_numpy(np.ascontiguousarray(batch["image"])).to(self.device)
-        if self.precision is None:  # checked on the actor's first batch, as the local run does
-            self.precision = choose_precision(self.model, images, self.device, lambda message: None)
+        if self.precision is None:
+            # fp16 checked on a GPU actor's first batch; CPU actors keep fp32: a check per actor
+            # could leave one output in two precisions (the local run decides once, for all).
+            self.precision = (choose_precision(self.model, images, self.device, lambda message: None)
+                              if self.device.type == "cuda" else Precision())
         with torch.inference_mode():
             output = self.precision.run(self.model, images)
         return {"row": batch["row"], "features": output.float().cpu().numpy(), "error": batch["error"],
