@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from mmimdb.device import resolve_device
+from mmimdb.errors import MmimdbError
 from mmimdb.features.encoders import ImageEncoder, image_encoder
 from mmimdb.features.encoders.base import EncoderOptions
 from mmimdb.features.encoders.preprocessing import Preprocessing
@@ -165,4 +166,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except MmimdbError as error:  # e.g. --device cuda where there is no GPU
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)

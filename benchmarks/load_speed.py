@@ -90,7 +90,20 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=3.0, help="least time per measurement")
     args = parser.parse_args()
+    if args.root is not None:
+        return measure(args, args.root)
+    from mmimdb import demo
+    from mmimdb.dataset.build import build
 
+    with tempfile.TemporaryDirectory(prefix="mmimdb-load-speed-") as folder:
+        root = Path(folder)
+        print(f"building the greatest films in {root} (removed at the end; --root reuses a built root) ...", flush=True)
+        demo.write_store(root)
+        build(root, method="original")
+        return measure(args, root)
+
+
+def measure(args: argparse.Namespace, root: Path) -> int:
     import h5py
     import torch
 
@@ -98,15 +111,6 @@ def main() -> int:
     from mmimdb import paths
     from mmimdb.dataset import hdf5, parquet, posters
 
-    root = args.root
-    if root is None:
-        from mmimdb import demo
-        from mmimdb.dataset.build import build
-
-        root = Path(tempfile.mkdtemp(prefix="mmimdb-load-speed-"))
-        print(f"building the greatest films in {root} ...", flush=True)
-        demo.write_store(root)
-        build(root, method="original")
     path = paths.hdf5_path(root)
     with h5py.File(path, "r") as handle:
         has_features = "features" in handle

@@ -31,6 +31,7 @@ from mmimdb.benchmark import models
 from mmimdb.benchmark.search import fit_batched, mask_mode
 from mmimdb.benchmark.training import sample_params
 from mmimdb.device import resolve_device
+from mmimdb.errors import MmimdbError
 from train_speed import ORIGINAL, random_split
 
 TARGET_RATIO = 5.0
@@ -160,4 +161,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except MmimdbError as error:  # e.g. --device cuda where there is no GPU
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)
