@@ -106,12 +106,12 @@ def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target
     train, dev, test = splits["train"], splits["dev"], splits["test"]
     fixed = {"epochs": settings.epochs, "patience": settings.patience, "device": settings.device}
     trials: list[dict[str, Any]] = []
-    best_params, best_model = dict(DEFAULT_PARAMS), None
+    best_params, best_model = spec.own(DEFAULT_PARAMS), None
     if spec.searchable and settings.search > 0:
         rng = np.random.default_rng(settings.seed)
         best_f1 = -1.0
         for trial in range(settings.search):
-            params = sample_params(rng)
+            params = spec.own(sample_params(rng))
             label = f"{name} trial {trial + 1}/{settings.search}" if settings.progress else None
             estimator = spec.create(**params, **fixed, seed=settings.seed, progress=label).fit(train, dev)
             f1 = macro_f1(dev.labels, _predict(estimator, dev))

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .base import Maxout, NeuralClassifier, classifier_head
+from .base import Maxout, NeuralClassifier, classifier_head, input_dropout
 from .mlp import MaxoutMLP
 from .registry import register
 
@@ -31,9 +31,9 @@ class LinearSumNetwork(nn.Module):
         super().__init__()
         self.inputs = inputs
         self.projections = nn.ModuleDict({
-            name: nn.Sequential(nn.BatchNorm1d(dims[name]), Maxout(dims[name], hidden, dropout)) for name in inputs
+            name: nn.Sequential(nn.BatchNorm1d(dims[name]), Maxout(dims[name], hidden, input_dropout(dropout))) for name in inputs
         })
-        self.classifier = classifier_head(hidden, hidden, dropout)
+        self.classifier = classifier_head(hidden, hidden, dropout, reads_features=False)
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return self.classifier(sum(self.projections[name](batch[name]) for name in self.inputs))

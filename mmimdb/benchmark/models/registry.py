@@ -25,6 +25,8 @@ from ...errors import UsageError
 
 #: Where a model's row goes in Table 2.
 MODALITIES = ("Multimodal", "Text", "Visual", "Reference")
+#: The hyperparameters of the paper's random search (``training.sample_params``).
+HYPERPARAMETERS = ("hidden", "dropout", "lr", "init_range", "max_norm")
 
 
 @dataclass(frozen=True)
@@ -38,23 +40,39 @@ class ModelSpec:
     shared: tuple[str, ...] = ()
     fixed: dict[str, Any] = field(default_factory=dict)
     searchable: bool = True
+    #: The hyperparameters the model has (the runner passes, and the search draws, only these).
+    hyperparameters: tuple[str, ...] = HYPERPARAMETERS
 
     def create(self, **params: Any) -> Any:
-        """A fresh, unfitted estimator with ``params`` (e.g. hidden, dropout, seed)."""
-        return self.cls(inputs=self.inputs, **self.fixed, **params)
+        """A fresh, unfitted estimator with ``params`` (e.g. hidden, dropout, seed); they
+        take precedence over the constructor arguments the model was registered with."""
+        return self.cls(inputs=self.inputs, **{**self.fixed, **params})
+
+    def own(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The entries of ``params`` that are hyperparameters of this model."""
+        return {key: value for key, value in params.items() if key in self.hyperparameters}
 
 
 MODELS: dict[str, ModelSpec] = {}
 
 
 def register(name: str, inputs: tuple[str, ...], modality: str, cls: type | None = None,
-             shared: tuple[str, ...] = (), searchable: bool = True, **fixed: Any) -> Callable[[type], type] | type:
-    """Register ``cls`` (or the decorated class) under ``name``; ``fixed`` goes to ``__init__``."""
+             shared: tuple[str, ...] = (), searchable: bool = True,
+             hyperparameters: tuple[str, ...] = HYPERPARAMETERS, **fixed: Any) -> Callable[[type], type] | type:
+    """Register ``cls`` (or the decorated class) under ``name``; ``fixed`` goes to ``__init__``.
+
+    ``hyperparameters``: which of the search's hyperparameters the model has (a logistic
+    regression has no hidden layer and no dropout); the others keep the class's defaults.
+    """
     if modality not in MODALITIES:
         raise ValueError(f"modality must be one of {MODALITIES}, not {modality!r}")
 
     def add(model_cls: type) -> type:
-        MODELS[name] = ModelSpec(name, model_cls, tuple(inputs), modality, tuple(shared), dict(fixed), searchable)
+        unknown = set(hyperparameters) - set(HYPERPARAMETERS)
+        if unknown:
+            raise ValueError(f"hyperparameters must be among {HYPERPARAMETERS}, not {sorted(unknown)}")
+        MODELS[name] = ModelSpec(name, model_cls, tuple(inputs), modality, tuple(shared), dict(fixed), searchable,
+                                 tuple(hyperparameters))
         return model_cls
 
     return add(cls) if cls is not None else add
