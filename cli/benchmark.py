@@ -48,7 +48,7 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
 
     \b
     mmimdb benchmark --model gmu                 # the GMU, paper defaults
-    mmimdb benchmark --model all --search 25     # the whole Table 2 as in the paper
+    mmimdb benchmark --model all --search 25     # the whole Table 2, with the paper's random search
     mmimdb benchmark --dataset synthetic         # section 5.1, 1000 seeds
     """
     from mmimdb.benchmark import models
@@ -80,6 +80,8 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         if not names:
             raise UsageError("--model: give a model name or 'all'")
         path = Path(hdf5_file) if hdf5_file else paths.hdf5_path(paths.data_root(root))
+        if hdf5_file and not path.exists():
+            raise UsageError(f"--hdf5 {hdf5_file}: no such file")
         if not path.is_file():
             raise UsageError(f"no dataset at {path}: build it with `mmimdb build` then `mmimdb build-features`"
                              + ("" if hdf5_file else " (or pass --hdf5 FILE)"))
@@ -91,11 +93,12 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         results = run_benchmark(data, names, settings, runs_dir=out / "runs", fresh=fresh)
         written = write_benchmark_reports(results, out)
         for name, result in results["models"].items():
+            label = result.get("label", name)
             if result["status"] == "ok":
                 f1 = result["test"]["f1"]
-                click.echo(f"{name:24s} test F1 weighted {f1['weighted']['mean']:.3f} samples {f1['samples']['mean']:.3f} "
+                click.echo(f"{label:24s} test F1 weighted {f1['weighted']['mean']:.3f} samples {f1['samples']['mean']:.3f} "
                            f"micro {f1['micro']['mean']:.3f} macro {f1['macro']['mean']:.3f}")
             else:
-                click.echo(f"{name:24s} skipped: {result['reason']}")
+                click.echo(f"{label:24s} skipped: {result['reason']}")
     for path in written:
         click.echo(f"wrote {path}")

@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from ..storage.atomic import write_json
-from ..errors import UsageError
-from .metrics import AVERAGES, evaluate, macro_f1
 from ..dataset.split import SPLITS
+from ..errors import UsageError
+from ..storage.atomic import write_bytes, write_json
 from .data import BenchmarkData, Split
+from .metrics import AVERAGES, evaluate, macro_f1
 from .paper import TABLE2
+from .provenance import describe_features, describe_split, missing_inputs_hint, model_label
 
 
 @dataclass
@@ -96,8 +97,28 @@ def _run_key(name: str, settings: RunSettings, data: BenchmarkData) -> str:
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target_names: list[str]) -> dict[str, Any]:
-    """Search (optional), train ``settings.seeds`` times, evaluate on dev and test."""
+#: Per seed, the probabilities a model gave each evaluated split: [{"dev": (n, 23), "test": ...}].
+Scores = list[dict[str, np.ndarray]]
+
+
+def _result(spec: Any, params: dict[str, Any], trials: list[dict[str, Any]], runs: list[dict[str, Any]],
+            started: float) -> dict[str, Any]:
+    result = {
+        "name": spec.name, "status": "ok", "modality": spec.modality, "inputs": list(spec.inputs),
+        "params": params, "search": trials, "seeds": [run["seed"] for run in runs],
+        "dev": _summary(runs, "dev"), "test": _summary(runs, "test"),
+        "runs": [{key: run[key] for key in ("seed", "history")} for run in runs],
+        "seconds": time.perf_counter() - started,
+    }
+    if "gates" in runs[0]:
+        result["gates"] = runs[0]["gates"]
+    return result
+
+
+def train_model(name: str, splits: dict[str, Split], settings: RunSettings,
+                target_names: list[str]) -> tuple[dict[str, Any], Scores]:
+    """Search (optional), train ``settings.seeds`` times, evaluate on dev and test; return the
+    result and each seed's probabilities."""
     from . import models
     from .training import DEFAULT_PARAMS, sample_params
 
@@ -118,8 +139,8 @@ def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target
             trials.append({"params": params, "dev_macro_f1": f1, "best_epoch": estimator.history_.get("best_epoch")})
             if f1 > best_f1:
                 best_f1, best_params, best_model = f1, params, estimator
-    params = best_params if spec.searchable else {}
-    runs = []
+    params = best_params if spec.searchable else spec.own(DEFAULT_PARAMS)
+    runs, scores = [], []
     for k in range(settings.seeds):
         seed = settings.seed + k
         if k == 0 and best_model is not None:
@@ -127,22 +148,55 @@ def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target
         else:
             label = f"{name} seed {seed}" if settings.progress else None
             estimator = spec.create(**params, **fixed, seed=seed, progress=label).fit(train, dev)
-        run = {"seed": seed, "dev": evaluate(dev.labels, _predict(estimator, dev), target_names),
-               "test": evaluate(test.labels, _predict(estimator, test), target_names),
+        scores.append({"dev": _predict(estimator, dev), "test": _predict(estimator, test)})
+        run = {"seed": seed, "dev": evaluate(dev.labels, scores[-1]["dev"], target_names),
+               "test": evaluate(test.labels, scores[-1]["test"], target_names),
                "history": estimator.history_}
         if k == 0 and hasattr(estimator, "gates") and len(spec.inputs) == 2:
             run["gates"] = gate_analysis(estimator.gates(test.inputs), test.labels, target_names)
         runs.append(run)
-    result = {
-        "name": name, "status": "ok", "modality": spec.modality, "inputs": list(spec.inputs),
-        "params": params, "search": trials, "seeds": [run["seed"] for run in runs],
-        "dev": _summary(runs, "dev"), "test": _summary(runs, "test"),
-        "runs": [{key: run[key] for key in ("seed", "history") } for run in runs],
-        "seconds": time.perf_counter() - started,
-    }
-    if "gates" in runs[0]:
-        result["gates"] = runs[0]["gates"]
-    return result
+    return _result(spec, params, trials, runs, started), scores
+
+
+def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target_names: list[str]) -> dict[str, Any]:
+    """Search (optional), train ``settings.seeds`` times, evaluate on dev and test."""
+    return train_model(name, splits, settings, target_names)[0]
+
+
+def average_model(spec: Any, members: dict[str, tuple[dict[str, Any], Scores]], splits: dict[str, Split],
+                  target_names: list[str]) -> tuple[dict[str, Any], Scores]:
+    """AVG_probs: per seed, the mean of the probabilities of its members, each trained on its
+    own (with its own search) in the same run."""
+    from .models.fusion import average_probabilities
+
+    started = time.perf_counter()
+    names = list(members)
+    runs, scores = [], []
+    for k, seed in enumerate(members[names[0]][0]["seeds"]):
+        scores.append({split: average_probabilities([members[m][1][k][split] for m in names]) for split in ("dev", "test")})
+        runs.append({"seed": seed, **{split: evaluate(splits[split].labels, scores[-1][split], target_names)
+                                      for split in ("dev", "test")},
+                     "history": {"members": {m: members[m][0]["runs"][k]["history"] for m in names}}})
+    params = {"members": {m: members[m][0]["params"] for m in names}}
+    return _result(spec, params, [], runs, started), scores
+
+
+def _save_scores(path: Path, scores: Scores) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{f"{k}_{split}": values for k, run in enumerate(scores) for split, values in run.items()})
+    write_bytes(path, buffer.getvalue())
+
+
+def _load_scores(path: Path, seeds: int) -> Scores | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            return [{split: saved[f"{k}_{split}"] for split in ("dev", "test")} for k in range(seeds)]
+    except (OSError, ValueError, KeyError):
+        return None  # damaged or from another run: train again
 
 
 def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSettings,
@@ -150,38 +204,68 @@ def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSett
     """Run each of ``model_names`` on ``data``; with ``--model all``, models whose inputs
     are missing are skipped with a reason, otherwise a missing input is a usage error.
 
-    Finished models are saved in ``runs_dir/<model>.json`` and reused on the next run with
-    the same settings and dataset (unless ``fresh``), so an interrupted run resumes.
+    Finished models are saved in ``runs_dir/<model>.json`` (their probabilities beside it,
+    ``<model>.scores.npz``) and reused on the next run with the same settings and dataset
+    (unless ``fresh``), so an interrupted run resumes. A model that averages others
+    (AVG_probs) uses their runs of this benchmark, training them first if needed.
     """
     from . import models
 
     chosen, everything = select_models(model_names)
-    results: dict[str, Any] = {"dataset": data.describe(), "settings": asdict(settings), "models": {}}
+    specs = [models.get(name) for name in chosen]
+    features = describe_features(data, sorted({i for spec in specs for i in spec.inputs + spec.shared}))
+    results: dict[str, Any] = {"dataset": {**data.describe(), "features": features, "split": describe_split(data)},
+                               "settings": asdict(settings), "models": {}}
     runnable = []
-    for name in chosen:
-        spec = models.get(name)
+    for spec in specs:
         missing = data.missing(spec.inputs + spec.shared)
         if missing:
-            reason = f"the dataset has no {', '.join(repr(m) for m in missing)} (run `{data.build_command(missing[0])}`)"
+            reason = missing_inputs_hint(data, missing)
             if not everything:
-                raise UsageError(f"cannot run {name}: {reason}")
-            results["models"][name] = {"name": name, "status": "skipped", "reason": reason, "modality": spec.modality}
+                raise UsageError(f"cannot run {spec.name}: {reason}")
+            results["models"][spec.name] = {"name": spec.name, "status": "skipped", "reason": reason,
+                                            "modality": spec.modality, "label": spec.name}
         else:
             runnable.append(spec)
-    needed = tuple(sorted({i for spec in runnable for i in spec.inputs}))
-    shared = tuple(sorted({s for spec in runnable for s in spec.shared}))
+    members_of = {spec.name: tuple(spec.fixed.get("members", ())) for spec in runnable}
+    every = runnable + [models.get(m) for spec in runnable for m in members_of[spec.name]]
+    needed = tuple(sorted({i for spec in every for i in spec.inputs}))
+    shared = tuple(sorted({s for spec in every for s in spec.shared}))
     splits = {split: data.split(split, needed, shared) for split in SPLITS}
-    for spec in runnable:
-        path = runs_dir / f"{spec.name}.json" if runs_dir is not None else None
-        key = _run_key(spec.name, settings, data)
+    done: dict[str, tuple[dict[str, Any], Scores]] = {}
+
+    def obtain(name: str, need_scores: bool) -> tuple[dict[str, Any], Scores | None]:
+        if name in done:
+            return done[name]
+        spec = models.get(name)
+        key = _run_key(name, settings, data)
+        path = runs_dir / f"{name}.json" if runs_dir is not None else None
         if path is not None and path.is_file() and not fresh:
             saved = json.loads(path.read_text())
-            if saved.get("key") == key:
-                results["models"][spec.name] = {**saved, "reused": True}
-                continue
-        result = {**run_model(spec.name, splits, settings, data.target_names), "key": key}
+            scores = _load_scores(path.with_suffix(".scores.npz"), len(saved.get("seeds", [])))
+            if saved.get("key") == key and (scores is not None or not need_scores):
+                done[name] = ({**saved, "reused": True}, scores)
+                return done[name]
+        if members_of.get(name):
+            result, scores = average_model(spec, {m: obtain(m, True) for m in members_of[name]}, splits, data.target_names)
+        else:
+            result, scores = train_model(name, splits, settings, data.target_names)
+        result = {**result, "key": key}
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            _save_scores(path.with_suffix(".scores.npz"), scores)
             write_json(path, result)
-        results["models"][spec.name] = result
+        done[name] = (result, scores)
+        return done[name]
+
+    averaged = {m for members in members_of.values() for m in members}
+    for spec in runnable:
+        result, _ = obtain(spec.name, spec.name in averaged)
+        uses = spec.inputs + spec.shared
+        results["models"][spec.name] = {**result, "label": model_label(spec, features),
+                                        "features": {i: features[i]["tag"] for i in uses},
+                                        "paper_features": all(features[i]["paper"] for i in uses)}
+        if members_of[spec.name]:
+            results["models"][spec.name]["member_labels"] = {m: model_label(models.get(m), features)
+                                                             for m in members_of[spec.name]}
     return results

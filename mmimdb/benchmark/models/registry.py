@@ -42,6 +42,13 @@ class ModelSpec:
     searchable: bool = True
     #: The hyperparameters the model has (the runner passes, and the search draws, only these).
     hyperparameters: tuple[str, ...] = HYPERPARAMETERS
+    #: The model without its features, e.g. "MaxoutMLP" for MaxoutMLP_w2v: reports name a row
+    #: "<family> on <features>" when the features are not the ones its Table 2 name says.
+    family_name: str | None = None
+
+    @property
+    def family(self) -> str:
+        return self.family_name or self.name
 
     def create(self, **params: Any) -> Any:
         """A fresh, unfitted estimator with ``params`` (e.g. hidden, dropout, seed); they
@@ -58,11 +65,13 @@ MODELS: dict[str, ModelSpec] = {}
 
 def register(name: str, inputs: tuple[str, ...], modality: str, cls: type | None = None,
              shared: tuple[str, ...] = (), searchable: bool = True,
-             hyperparameters: tuple[str, ...] = HYPERPARAMETERS, **fixed: Any) -> Callable[[type], type] | type:
+             hyperparameters: tuple[str, ...] = HYPERPARAMETERS, family: str | None = None,
+             **fixed: Any) -> Callable[[type], type] | type:
     """Register ``cls`` (or the decorated class) under ``name``; ``fixed`` goes to ``__init__``.
 
     ``hyperparameters``: which of the search's hyperparameters the model has (a logistic
     regression has no hidden layer and no dropout); the others keep the class's defaults.
+    ``family``: the model without its features (default: ``name``), for reports.
     """
     if modality not in MODALITIES:
         raise ValueError(f"modality must be one of {MODALITIES}, not {modality!r}")
@@ -72,7 +81,7 @@ def register(name: str, inputs: tuple[str, ...], modality: str, cls: type | None
         if unknown:
             raise ValueError(f"hyperparameters must be among {HYPERPARAMETERS}, not {sorted(unknown)}")
         MODELS[name] = ModelSpec(name, model_cls, tuple(inputs), modality, tuple(shared), dict(fixed), searchable,
-                                 tuple(hyperparameters))
+                                 tuple(hyperparameters), family)
         return model_cls
 
     return add(cls) if cls is not None else add
