@@ -36,11 +36,13 @@ def main() -> None:
     parser.add_argument("--image-features", default="vgg_features")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (default 1: a shared machine)")
     args = parser.parse_args()
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(args.threads)
+    threadpool_limits(args.threads)
     aliases = {k: v for k, v in (("features", args.text_features), ("vgg_features", args.image_features)) if k != v}
     data = BenchmarkData(args.hdf5, aliases)
     names = [n for n in args.models.split(",") if not data.missing(models.get(n).inputs)]
