@@ -91,7 +91,10 @@ def gate_analysis(gates: np.ndarray, labels: np.ndarray, target_names: list[str]
 
 
 def _run_key(name: str, settings: RunSettings, data: BenchmarkData) -> str:
-    facts = {"model": name, **{k: v for k, v in asdict(settings).items() if k not in ("progress", "device")},
+    from .training import TRAINING_REVISION
+
+    facts = {"model": name, "training": TRAINING_REVISION,
+             **{k: v for k, v in asdict(settings).items() if k not in ("progress", "device")},
              "dataset": [data.n_rows, data.rows, sorted(data.available), data.aliases, data.path.stat().st_size,
                          data.path.stat().st_mtime_ns]}
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]
