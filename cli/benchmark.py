@@ -9,7 +9,7 @@ from mmimdb.errors import UsageError
 from mmimdb import paths
 from mmimdb.paths import data_root
 
-from .options import root_option
+from .options import folder_option, root_option
 
 
 @click.command("benchmark")
@@ -30,19 +30,34 @@ from .options import root_option
 @root_option
 @click.option("--hdf5", "hdf5_file", type=click.Path(dir_okay=False), default=None,
               help="Read this HDF5 (e.g. the original release's multimodal_imdb.hdf5) instead of ROOT's.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Where reports go [default: ROOT/benchmark].")
+@folder_option("--out", "out_dir", default=None, help="Where reports go [default: ROOT/benchmark].")
 @click.option("--plugin", "plugins", type=click.Path(dir_okay=False), multiple=True,
               help="A Python file that registers more models (mmimdb.benchmark.models.register).")
 @click.option("--text-features", default="features", show_default=True,
               help="HDF5 dataset that serves the text vector (e.g. glove_features for the offline encoder).")
 @click.option("--image-features", default="vgg_features", show_default=True,
               help="HDF5 dataset that serves the image vector (e.g. efficientnet_features).")
+@click.option("--probe", "probes", multiple=True,
+              help="Add a linear-probe row (logistic regression, C chosen on dev) for these feature datasets, "
+                   "e.g. minilm_features,clip_image_features, or 'all' (every encoder output in the file).")
+@click.option("--missing-rate", default=None,
+              help="Missing-modality run: comma-separated rates in [0, 1] (0 = complete data), e.g. 0,0.1,0.5,0.9; "
+                   "writes OUT/missing-TYPE/missing_f1.{md,png}.")
+@click.option("--missing-type", default="both", show_default=True, help="text|image|both (with --missing-rate).")
+@click.option("--both-ratio", type=float, default=0.5, show_default=True,
+              help="With --missing-type both: share of the missing movies that lose the poster.")
+@click.option("--missing-seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the missing tables (the same as `mmimdb missing --seed`).")
+@click.option("--ray", "ray", is_flag=False, flag_value="auto", default=None, metavar="[ADDRESS]",
+              help="Train on a Ray cluster: auto (the running cluster, the default of a bare --ray), local (a private "
+                   "one on this machine) or a cluster address; trials, seeds and models run at once. Needs mmimdb[ray].")
 @click.option("--fresh", is_flag=True, help="Retrain models whose results from an identical run are saved.")
 @click.option("--list", "list_models", is_flag=True, help="List the models and their inputs, then exit.")
 def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: int, epochs: int | None,
               patience: int, device: str, root: str | None, hdf5_file: str | None, out_dir: str | None,
-              plugins: tuple[str, ...], text_features: str, image_features: str, fresh: bool,
+              plugins: tuple[str, ...], text_features: str, image_features: str, probes: tuple[str, ...],
+              missing_rate: str | None, missing_type: str, both_ratio: float, missing_seed: int, ray: str | None,
+              fresh: bool,
               list_models: bool) -> None:
     """Train the GMU and the baselines of the paper's Table 2; write tables and plots.
 
@@ -50,6 +65,9 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
     mmimdb benchmark --model gmu                 # the GMU, paper defaults
     mmimdb benchmark --model all --search 25     # the whole Table 2, with the paper's random search
     mmimdb benchmark --dataset synthetic         # section 5.1, 1000 seeds
+    mmimdb benchmark --model GMU,Linear_sum,Concatenate,AVG_probs --missing-rate 0,0.1,0.5,0.9
+    mmimdb benchmark --model gmu --text-features minilm_features \
+        --image-features clip_image_features --probe all    # today's encoders
     """
     from mmimdb.benchmark import models
     from mmimdb.device import resolve_device
@@ -61,13 +79,20 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
             click.echo(f"{spec.name:24s} {spec.modality:10s} {', '.join(spec.inputs + spec.shared) or '-'}")
         return
     out = Path(out_dir) if out_dir else data_root(root) / "benchmark"
-    resolved = resolve_device(device).type
+    if ray is not None:
+        from mmimdb.ray_cluster import import_ray
+
+        import_ray()  # before any work
+        if dataset == "synthetic":
+            raise UsageError("--ray runs the mmimdb benchmark; the synthetic experiment runs locally")
+    # With --ray the device is the workers' (auto: a GPU if the cluster has one), not this machine's.
+    resolved = device if ray is not None and device == "auto" else resolve_device(device).type
     if dataset == "synthetic":
         from mmimdb.benchmark.reports import write_synthetic_reports
         from mmimdb.benchmark.synthetic import SyntheticConfig, run_synthetic
 
         config = SyntheticConfig(**({"epochs": epochs} if epochs else {}))
-        result = run_synthetic(seeds=seeds or 1000, first_seed=seed, config=config, device=resolved)
+        result = run_synthetic(seeds=seeds or 1000, first_seed=seed, config=config, device=resolved, progress=True)
         written = write_synthetic_reports(result, out)
         click.echo(f"synthetic, {result['seeds']} seeds: GMU better {result['gmu_wins']}, tied {result['ties']}, "
                    f"worse {result['gmu_losses']}")
@@ -77,20 +102,47 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         from mmimdb.benchmark.reports import write_benchmark_reports
 
         names = [name for name in model.split(",") if name.strip()]
-        if not names:
+        if not names and not probes:
             raise UsageError("--model: give a model name or 'all'")
-        path = Path(hdf5_file) if hdf5_file else paths.hdf5_path(paths.data_root(root))
-        if hdf5_file and not path.exists():
-            raise UsageError(f"--hdf5 {hdf5_file}: no such file")
+        path = Path(hdf5_file).expanduser() if hdf5_file else paths.hdf5_path(paths.data_root(root))
+        if hdf5_file and not path.is_file():
+            raise UsageError(f"--hdf5 {path}: no such file")
         if not path.is_file():
-            raise UsageError(f"no dataset at {path}: build it with `mmimdb build` then `mmimdb build-features`"
-                             + ("" if hdf5_file else " (or pass --hdf5 FILE)"))
+            raise UsageError(f"no dataset at {path}: build it with `mmimdb build` then `mmimdb build-features` "
+                             "(or pass --hdf5 FILE)")
         settings = RunSettings(search=search, seeds=seeds or 1, seed=seed, epochs=epochs or 200,
                                patience=patience, device=resolved, progress=True)
         aliases = {name: stored for name, stored in (("features", text_features), ("vgg_features", image_features))
                    if stored != name}
+        if missing_rate is not None and probes:
+            raise UsageError("--probe adds rows to Table 2; it does not apply to a --missing-rate run")
+        if missing_rate is not None:
+            if ray is not None:
+                raise UsageError("--ray runs the complete-data benchmark; run --missing-rate without --ray")
+            from mmimdb.benchmark.missing import missing_markdown, parse_rates, run_missing_benchmark, write_missing_reports
+            from mmimdb.dataset.missing import MissingSpec
+
+            MissingSpec(1.0, missing_type, both_ratio, missing_seed)  # checks the type and ratio up front
+            missing_out = out / f"missing-{missing_type}"
+            results = run_missing_benchmark(path, aliases, names, settings, parse_rates(missing_rate), missing_type,
+                                            both_ratio, missing_seed, out=missing_out, fresh=fresh)
+            click.echo(missing_markdown(results))
+            for written_path in write_missing_reports(results, missing_out):
+                click.echo(f"wrote {written_path}")
+            return
         data = BenchmarkData(path, aliases)
-        results = run_benchmark(data, names, settings, runs_dir=out / "runs", fresh=fresh)
+        if probes:
+            from mmimdb.benchmark.models.probe import register_probes
+
+            names += register_probes([p.strip() for value in probes for p in value.split(",") if p.strip()], data)
+        if ray is not None:
+            from mmimdb.benchmark.ray_runner import run_benchmark_ray
+            from mmimdb.ray_cluster import cluster
+
+            with cluster(ray, lambda message: click.echo(message, err=True)) as connected:
+                results = run_benchmark_ray(connected, data, names, settings, runs_dir=out / "runs", fresh=fresh)
+        else:
+            results = run_benchmark(data, names, settings, runs_dir=out / "runs", fresh=fresh)
         written = write_benchmark_reports(results, out)
         for name, result in results["models"].items():
             label = result.get("label", name)

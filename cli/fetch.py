@@ -54,6 +54,11 @@ def _read_ids(value: str) -> list[str]:
               help="Requests per second per host (0: no limit; only for your own servers).")
 @click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True, help="Read timeout per request, seconds.")
 @click.option("--retries", type=click.IntRange(0, 20), default=4, show_default=True, help="Retries on 429/5xx/timeouts (exponential backoff with jitter).")
+@click.option("--state-url", default=None, metavar="URL",
+              help="Keep the crawl state in PostgreSQL (postgresql://user@host:port/db): crawlers on several machines "
+                   "or processes share its id queue. Default: <root>/fetch-state.sqlite.")
+@click.option("--lease", type=click.FloatRange(1), default=300.0, show_default=True,
+              help="With --state-url: seconds after which the ids of a crawler that died go back to the queue.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write the JSON report here (default <root>/fetch-report.json).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -62,7 +67,7 @@ def fetch(archive: str | None, sha256: str | None, movielens: str | None, source
           limit: int | None, ids_value: str | None, retry_failed: bool, omdb_key: str | None, tmdb_key: str | None,
           omdb_url: str | None, tmdb_url: str | None, imdb_url: str | None, imdb_datasets: str | None,
           db_url: str | None, archive_dir: str | None, concurrency: int, rate: float, timeout: float, retries: int,
-          report_path: str | None, no_progress: bool, root: str | None) -> None:
+          state_url: str | None, lease: float, report_path: str | None, no_progress: bool, root: str | None) -> None:
     """Fetch movie records: import the original release (--from-archive), or crawl
     MovieLens ids from today's sources (--movielens ml-20m --source imdb-datasets,omdb)."""
     if archive:
@@ -88,16 +93,19 @@ def fetch(archive: str | None, sha256: str | None, movielens: str | None, source
     links = ml.load_links(movielens, data, session=session)
     ids = _read_ids(ids_value) if ids_value else None
     links = ml.select(links, ids, limit)
+    state = crawl.open_state(state_url, data, lease=lease, batch=2 * concurrency)
     try:
         report = crawl.crawl(links, sources, data, session=session, concurrency=concurrency, retry_failed=retry_failed,
-                             progress=not no_progress, report_path=Path(report_path) if report_path else None)
+                             progress=not no_progress, report_path=Path(report_path) if report_path else None,
+                             state=state)
     except StoppedEarly as stopped:
         if getattr(stopped, "report", None) is not None:
             click.echo(stopped.report.summary(), err=True)
         raise
     click.echo(report.summary(), err=True)
     click.echo(f"records: {report.store}; report: {report_path or data / crawl.REPORT_FILE}", err=True)
-    click.echo(f"next: {crawl.BUILD_COMMAND} --root {data}  (splits, Parquet, HDF5 from the records store)", err=True)
+    if report.state.get("done"):  # after a crawl that fetched nothing there is nothing to build
+        click.echo(f"next: {crawl.BUILD_COMMAND} --root {data}  (splits, Parquet, HDF5 from the records store)", err=True)
     if report.state.get("error"):
         click.echo(f"error: {report.state['error']} id(s) failed (see the report); rerun with --retry-failed to try them again", err=True)
         raise SystemExit(EXIT_ERROR)

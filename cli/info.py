@@ -14,6 +14,18 @@ from mmimdb.storage import manifest
 from .options import root_option
 
 
+#: Width of the path column of the files table; longer paths keep their start and end.
+PATH_WIDTH = 40
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters: the middle of a longer one becomes '...'."""
+    if len(text) <= width:
+        return text
+    head = (width - 3) // 2
+    return text[:head] + "..." + text[len(text) - (width - 3 - head):]
+
+
 @click.command("info")
 @root_option
 @click.option("--checksums/--no-checksums", default=True, show_default=True, help="Compute the sha256 of each output file.")
@@ -24,7 +36,7 @@ def info(root: str | None, checksums: bool, as_json: bool, verify: bool) -> None
     if verify:
         _verify(paths.data_root(root))
         return
-    summary = describe(root, checksums=checksums)
+    summary = describe(root, checksums=checksums, progress=not as_json)  # --json: nothing but the JSON
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
@@ -47,7 +59,7 @@ def info(root: str | None, checksums: bool, as_json: bool, verify: bool) -> None
     if summary["files"]:
         click.echo("\nfiles:")
         for entry in summary["files"]:
-            click.echo(f"  {entry['path']:<40} {entry['bytes']:>12,} B  {entry.get('sha256', '')}")
+            click.echo(f"  {_fit(entry['path'], PATH_WIDTH):<{PATH_WIDTH}} {entry['bytes']:>12,} B  {entry.get('sha256', '')}")
 
 
 def _verify(root) -> None:

@@ -15,8 +15,11 @@ from mmimdb.errors import EXIT_STOPPED_EARLY, MmimdbError
 from .benchmark import benchmark
 from .build import build
 from .build_features import build_features
+from .card import card
+from .export import export
 from .fetch import fetch
 from .info import info
+from .missing import missing
 
 
 class _Group(click.Group):
@@ -42,6 +45,9 @@ cli.add_command(info)
 cli.add_command(build)
 cli.add_command(build_features)
 cli.add_command(benchmark)
+cli.add_command(export)
+cli.add_command(missing)
+cli.add_command(card)
 
 
 def main() -> None:

@@ -66,7 +66,7 @@ def split_features(split: str, names: Sequence[str], root: str | os.PathLike | N
 
 def load(split: str = "train", root: str | os.PathLike | None = None, columns: Sequence[str] | None = None,
          format: str = "pandas", features: Sequence[str] | None = None,
-         transform: Callable[[Any], Any] | None = None, verify: bool = False) -> Any:
+         transform: Callable[[Any], Any] | None = None, verify: bool = False, missing: Any = None) -> Any:
     """Load one split of the built dataset.
 
     ``split`` is ``train``, ``dev`` or ``test``; ``root`` the data root (default
@@ -89,6 +89,12 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     ``verify=True`` first checks the files it reads (the split's Parquet file, and the HDF5
     when ``features`` are asked for) against the sha256 the manifest recorded, and raises
     :class:`MmimdbError` naming the file that differs.
+    ``missing`` applies a missing-modality table written by ``mmimdb missing`` (a
+    :class:`mmimdb.dataset.missing.MissingSpec` or a dict such as ``{"rate": 0.7, "type": "both",
+    "seed": 0}``): where the table says text missing, ``plot`` and ``plot_outline`` are
+    ``""``; where it says image missing, ``poster`` (and ``poster_sha256``, torch's
+    ``image``) is ``None``; a ``missing`` column holds the codes (0, 1, 2). HDF5
+    ``features`` cannot be masked this way (the benchmark zeroes them itself).
 
     Raises :class:`UsageError` naming ``mmimdb build`` when the dataset is not built.
 
@@ -100,17 +106,19 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     path = split_file(split, root)
     if verify:
         _verify(paths.data_root(root), [path] + ([paths.hdf5_path(paths.data_root(root))] if features else []))
+    spec = _missing_spec(missing, features)
     if format == "torch":
         from .torch_dataset import MovieDataset
 
-        return MovieDataset(split, root=root, columns=columns, features=features, transform=transform)
+        return MovieDataset(split, root=root, columns=columns, features=features, transform=transform, missing=spec)
     if transform is not None:
         raise UsageError("transform applies to format='torch' only")
     if format == "hf":
-        return _load_hf(split, path, root, columns, features)
+        return _load_hf(split, path, root, columns, features, spec)
 
     table = parquet.read_table(path, columns)
     feature_values = split_features(split, features, root, _ids(table, path)) if features else {}
+    codes = missing_codes(split, spec, root, _ids(table, path)) if spec is not None else None
     if format == "numpy":
         result: dict[str, np.ndarray] = {}
         for name in table.column_names:
@@ -122,13 +130,44 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
                 values = table.column(name).to_pylist()
                 result[name] = np.asarray(values) if parquet.COLUMNS[name][0] in ("int32", "int64", "float64") and None not in values \
                     else _object_array(values)
+        if codes is not None:
+            result = {**_blanked(result, codes, _object_array), "missing": codes}
         return {**result, **feature_values}
     frame = table.to_pandas()
     if "poster" in frame:
         frame["poster"] = _poster_bytes(table)
+    if codes is not None:
+        for name, values in _blanked({name: frame[name].tolist() for name in frame.columns}, codes, list).items():
+            frame[name] = values
+        frame["missing"] = codes
     for name, values in feature_values.items():
         frame[name] = list(values)
     return frame
+
+
+def _missing_spec(missing: Any, features: list[str]):
+    if missing is None:
+        return None
+    from .dataset.missing import MissingSpec
+
+    if features:
+        raise UsageError("missing= blanks plots and posters, not HDF5 features; load the features without it "
+                         "(or let `mmimdb benchmark --missing-rate` zero them)")
+    return MissingSpec.of(missing)
+
+
+def missing_codes(split: str, spec: Any, root: str | os.PathLike | None, imdb_ids: Sequence[str]) -> np.ndarray:
+    """The missing codes of ``split``'s rows under ``spec`` (from ``mmimdb missing``'s table)."""
+    from .dataset.missing import read_codes
+
+    return read_codes(split, spec, paths.data_root(root), imdb_ids)
+
+
+def _blanked(columns: dict[str, Any], codes: np.ndarray, wrap: Callable[[list[Any]], Any]) -> dict[str, Any]:
+    """``columns`` with the absent modality of each row blanked: text "" and poster None."""
+    from .dataset.missing import blank
+
+    return {name: wrap(blank(name, list(values), codes)) for name, values in columns.items()}
 
 
 def _verify(root: Path, files: Sequence[Path]) -> None:
@@ -155,17 +194,26 @@ def _ids(table, path: Path) -> list[str]:
     return parquet.read_table(path, ["imdb_id"]).column("imdb_id").to_pylist()
 
 
-def _load_hf(split: str, path: Path, root: str | os.PathLike | None, columns: list[str] | None, features: list[str]):
+def _load_hf(split: str, path: Path, root: str | os.PathLike | None, columns: list[str] | None, features: list[str],
+             spec: Any = None):
     try:
         import datasets
     except ImportError:
         raise UsageError("format='hf' needs the `datasets` package: pip install datasets") from None
+    parquet.check_readable(path)  # a truncated file: one line saying to rebuild, not datasets' traceback
     dataset = datasets.load_dataset("parquet", data_files={split: str(path)}, split=split,
-                                    cache_dir=str(paths.data_root(root) / "huggingface"))
+                                    cache_dir=str(paths.huggingface_cache_dir(paths.data_root(root))))
     if columns is not None:
         dataset = dataset.select_columns(columns)
     if features:
         values = split_features(split, features, root, parquet.read_table(path, ["imdb_id"]).column("imdb_id").to_pylist())
         for name, array in values.items():
             dataset = dataset.add_column(name, list(array))
+    if spec is not None:
+        from .dataset.missing import blank
+
+        codes = missing_codes(split, spec, root, parquet.read_table(path, ["imdb_id"]).column("imdb_id").to_pylist())
+        names = list(dataset.column_names)
+        dataset = dataset.add_column("missing", codes.tolist()).map(
+            lambda row: {name: blank(name, [row[name]], [row["missing"]])[0] for name in names})
     return dataset

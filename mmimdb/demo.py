@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     complete greatest films (the first N), for trying the pipeline locally."""
     import argparse
     import shutil
+    import sys
 
     parser = argparse.ArgumentParser(prog="python -m mmimdb.demo", description=main.__doc__)
     parser.add_argument("out", type=Path)
@@ -174,7 +175,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         films = [row for row in read_films() if is_complete(row)][: args.limit]
     except UsageError as error:
-        raise SystemExit(f"error: {error}") from None
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(error.exit_code) from None
     archive = write_archive(args.out, films)
     shutil.rmtree(args.out / "release")
     print(archive)

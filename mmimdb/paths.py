@@ -12,7 +12,13 @@ original release (``dataset/`` + ``split.json``) so that the original tools read
     <root>/parquet/<split>.parquet     one Parquet file per split (``mmimdb build``)
     <root>/split-report.md, .json      per-genre counts of the split (``mmimdb build``)
     <root>/features/<name>.parquet     features of ``mmimdb build-features``, aligned by imdb_id
+    <root>/features/cache/             encoder caches (the word2vec vocabulary)
+    <root>/huggingface/                the cache of ``mmimdb.load(format="hf")``
     <root>/manifest.json               what was built, with the sha256 of every output
+    <root>/exports/<format>/           peers' formats (``mmimdb export``)
+    <root>/missing/seed-<N>/           missing-modality tables (``mmimdb missing``)
+    <root>/README.md, croissant.json   dataset card and Croissant metadata (``mmimdb card``)
+    <root>/figures/                    the card's figures
 """
 from __future__ import annotations
 
@@ -69,6 +75,16 @@ def features_dir(root: Path) -> Path:
     return root / "features"
 
 
+def features_cache_dir(root: Path) -> Path:
+    """``root/features/cache``: what encoders keep between runs (the word2vec vocabulary)."""
+    return features_dir(root) / "cache"
+
+
+def huggingface_cache_dir(root: Path) -> Path:
+    """``root/huggingface``: the cache of ``mmimdb.load(format="hf")`` (Arrow files, locks)."""
+    return root / "huggingface"
+
+
 def manifest_path(root: Path) -> Path:
     return root / "manifest.json"
 
@@ -79,3 +95,25 @@ def split_report_md_path(root: Path) -> Path:
 
 def split_report_json_path(root: Path) -> Path:
     return root / "split-report.json"
+
+
+def exports_dir(root: Path) -> Path:
+    """Where ``mmimdb export`` writes each format by default (``<root>/exports/<format>``)."""
+    return root / "exports"
+
+
+def missing_dir(root: Path) -> Path:
+    """Where ``mmimdb missing`` writes its tables (one folder per seed)."""
+    return root / "missing"
+
+
+def card_path(root: Path) -> Path:
+    return root / "README.md"
+
+
+def croissant_path(root: Path) -> Path:
+    return root / "croissant.json"
+
+
+def figures_dir(root: Path) -> Path:
+    return root / "figures"

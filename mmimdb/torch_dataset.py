@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 from .dataset import hdf5, parquet, posters
 from . import paths
 from .api import split_features, split_file
+from .dataset.missing import COMPLETE, IMAGE_MISSING, TEXT_COLUMNS, TEXT_MISSING
 
 #: Columns of an item when none are asked for.
 DEFAULT_COLUMNS: tuple[str, ...] = ("imdb_id", "plot", "labels", "poster")
@@ -28,13 +29,15 @@ class MovieDataset(Dataset):
     by default the (3, 256, 160) float32 tensor of the original preprocessing
     (:func:`mmimdb.posters.preprocess_poster`), else ``transform(PIL image)``. HDF5
     ``features`` are read row by row through a file handle opened in each worker process.
+    With ``missing`` (a table of ``mmimdb missing``), items get ``missing`` (0, 1, 2), an empty
+    ``plot`` where the text is missing and ``image`` None where the poster is.
 
     >>> loader = torch.utils.data.DataLoader(mmimdb.load("train", format="torch"), batch_size=32, num_workers=2)  # doctest: +SKIP
     """
 
     def __init__(self, split: str = "train", root: str | os.PathLike | None = None,
                  columns: Sequence[str] | None = None, features: Sequence[str] = (),
-                 transform: Callable[[Any], Any] | None = None):
+                 transform: Callable[[Any], Any] | None = None, missing: Any = None):
         path = split_file(split, root)
         self.split = split
         self.columns = list(columns) if columns is not None else list(DEFAULT_COLUMNS)
@@ -45,6 +48,12 @@ class MovieDataset(Dataset):
         self._labels = parquet.labels_matrix(table).astype(np.float32) if "labels" in self.columns else None
         self._posters = table.column("poster").combine_chunks().field("bytes").to_pylist() if "poster" in self.columns else None
         self.transform = transform
+        # A missing-modality table (mmimdb.dataset.missing): codes per row, 1 = no text, 2 = no poster.
+        self._missing = None
+        if missing is not None:
+            from .api import missing_codes
+
+            self._missing = missing_codes(split, missing, root, self.imdb_ids)
         self.features = list(features)
         if self.features:
             split_features(split, [], root, self.imdb_ids)  # checks the HDF5 matches the Parquet
@@ -78,10 +87,17 @@ class MovieDataset(Dataset):
         item: dict[str, Any] = {name: values[index] for name, values in self._values.items()}
         if self._labels is not None:
             item["labels"] = torch.from_numpy(self._labels[index])
+        code = int(self._missing[index]) if self._missing is not None else COMPLETE
+        if self._missing is not None:
+            item["missing"] = code
+            if code == TEXT_MISSING:
+                item.update({name: "" for name in TEXT_COLUMNS if name in item})
         if self._posters is not None:
-            item["image"] = self._image(self._posters[index], self.imdb_ids[index])
+            # An absent poster is None: a collate_fn must handle it (default_collate cannot).
+            item["image"] = None if code == IMAGE_MISSING else self._image(self._posters[index], self.imdb_ids[index])
         for name in self.features:
-            item[name] = torch.as_tensor(self._file()[name][self._start + index])
+            with hdf5.reading(self._hdf5_path):
+                item[name] = torch.as_tensor(self._file()[name][self._start + index])
         return item
 
     def _image(self, poster: bytes, imdb_id: str) -> Any:

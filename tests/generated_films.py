@@ -3,12 +3,15 @@
 Nothing here is presented as real: titles say "Generated film", ids start at tt9000000
 (far from real films), posters are drawn with Pillow. The shapes are the real ones: records
 with IMDbPY keys (the original release's JSON), JPEG posters of real poster sizes, the
-release layout (``mmimdb/dataset/<id>.json`` + ``.jpeg`` + ``split.json``), and a
-MovieLens ``links.csv``.
+release layout (``mmimdb/dataset/<id>.json`` + ``.jpeg`` + ``split.json``), a MovieLens
+``links.csv``, and a word2vec file in GoogleNews's binary format.
 
-There is signal to learn, planted on purpose and known: each genre has its own plot words
-and its own poster colour, so a model that learns beats coin flips and all-ones, and a
-model that learns nothing does not.
+There is signal to learn, planted on purpose and known (:data:`PLANTED`): some genres are
+told only by the plot's words (:data:`PLOT_ONLY`), some only by the poster's colours
+(:data:`POSTER_ONLY`), some by both (:data:`IN_BOTH`). So a text model can learn the genres
+of the plot and a poster model those of the poster, and only a model that uses both inputs
+learns every genre. The planted words are English words of the genre, so real word vectors
+(GloVe, word2vec) carry the signal too.
 """
 from __future__ import annotations
 
@@ -28,12 +31,38 @@ from mmimdb.dataset.store import RecordStore
 FIRST_ID = 9_000_000
 #: Genres used (a frequent-first subset of the 23, so every split sees each of them).
 USED_GENRES = GENRES[:8]
-FILLER = ("the", "a", "story", "of", "who", "finds", "with", "when", "after", "his", "her", "their", "life")
-#: Words planted per genre (each genre's own vocabulary).
-GENRE_WORDS = {genre: tuple(f"{genre.lower().replace('-', '')}{k}" for k in range(6)) for genre in USED_GENRES}
-#: Poster colour planted per genre (RGB).
-GENRE_COLOURS = {genre: tuple(int(c) for c in np.random.default_rng(index).integers(30, 226, 3))
-                 for index, genre in enumerate(USED_GENRES)}
+#: Where each genre's signal is planted.
+PLOT_ONLY = ("Comedy", "Crime", "Adventure")
+POSTER_ONLY = ("Romance", "Action", "Horror")
+IN_BOTH = ("Drama", "Thriller")
+PLANTED = {**{g: ("plot",) for g in PLOT_ONLY}, **{g: ("poster",) for g in POSTER_ONLY},
+           **{g: ("plot", "poster") for g in IN_BOTH}}
+assert set(PLANTED) == set(USED_GENRES)
+#: Genres a model reading the plot (text inputs) or the poster (image inputs) can tell.
+PLOT_GENRES = tuple(g for g in USED_GENRES if "plot" in PLANTED[g])
+POSTER_GENRES = tuple(g for g in USED_GENRES if "poster" in PLANTED[g])
+
+FILLER = ("the", "a", "story", "of", "who", "finds", "with", "when", "after", "his", "her", "their", "life",
+          "town", "man", "woman", "day", "years", "meets", "old")
+#: Words planted in the plot per genre (only for the genres planted in the plot).
+GENRE_WORDS = {
+    "Drama": ("grief", "tragedy", "sorrow", "estranged", "reconcile", "struggle"),
+    "Comedy": ("hilarious", "prank", "jokes", "clumsy", "wacky", "laughs"),
+    "Romance": ("love", "kiss", "wedding", "sweetheart", "courtship", "romance"),
+    "Thriller": ("suspense", "conspiracy", "stalker", "hostage", "paranoid", "fugitive"),
+    "Crime": ("detective", "gangster", "heist", "robbery", "mafia", "murder"),
+    "Action": ("explosion", "shootout", "commando", "mercenary", "combat", "fistfight"),
+    "Adventure": ("treasure", "expedition", "jungle", "voyage", "quest", "explorer"),
+    "Horror": ("ghost", "haunted", "demon", "zombie", "vampire", "scream"),
+}
+#: Poster colour per genre (RGB; only for the genres planted in the poster), far apart.
+GENRE_COLOURS = {
+    "Drama": (40, 70, 200), "Thriller": (30, 160, 60), "Romance": (235, 90, 170),
+    "Action": (245, 150, 20), "Horror": (120, 10, 20),
+    "Comedy": (250, 240, 60), "Crime": (20, 20, 20), "Adventure": (0, 200, 220),
+}
+#: Background of a poster that shows no genre.
+NEUTRAL = (128, 128, 128)
 
 
 def imdb_id(index: int) -> str:
@@ -49,21 +78,26 @@ def film_genres(rng: np.random.Generator) -> list[str]:
 
 
 def plot_text(genres: list[str], rng: np.random.Generator) -> str:
+    """Filler words with three words of each genre planted in the plot."""
     words = [str(rng.choice(FILLER)) for _ in range(int(rng.integers(12, 30)))]
     for genre in genres:
-        for _ in range(3):
-            words.insert(int(rng.integers(0, len(words))), str(rng.choice(GENRE_WORDS[genre])))
+        if "plot" in PLANTED[genre]:
+            for _ in range(3):
+                words.insert(int(rng.integers(0, len(words))), str(rng.choice(GENRE_WORDS[genre])))
     return " ".join(words).capitalize() + "."
 
 
 def poster_jpeg(genres: list[str], rng: np.random.Generator, size: tuple[int, int] | None = None) -> bytes:
-    """A JPEG poster: the first genre's colour as background, one band per other genre."""
+    """A JPEG poster of a real poster size: one horizontal band per genre planted in the
+    poster (grey if none) and a white ring. Posters of the same genres differ only in size,
+    so a poster model cannot memorise the genres planted in the plot alone."""
     width, height = size or (int(rng.integers(180, 301)), int(rng.integers(270, 451)))
-    image = Image.new("RGB", (width, height), GENRE_COLOURS[genres[0]])
+    shown = [genre for genre in genres if "poster" in PLANTED[genre]]
+    colours = [GENRE_COLOURS[genre] for genre in shown] or [NEUTRAL]
+    image = Image.new("RGB", (width, height))
     draw = ImageDraw.Draw(image)
-    for band, genre in enumerate(genres[1:]):
-        top = height * (band + 1) // (len(genres) + 1)
-        draw.rectangle([0, top, width, top + height // 8], fill=GENRE_COLOURS[genre])
+    for band, colour in enumerate(colours):
+        draw.rectangle([0, height * band // len(colours), width, height * (band + 1) // len(colours)], fill=colour)
     draw.ellipse([width // 4, height // 3, 3 * width // 4, height // 2], outline=(255, 255, 255), width=3)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=85)
@@ -101,20 +135,24 @@ def write_store(root: Path, count: int = 80, seed: int = 0) -> Path:
     return Path(root)
 
 
+def release_split(count: int) -> dict[str, list[str]]:
+    """The 60/10/30 split of ``write_release`` (film order), ids as 7-digit strings."""
+    ids = [imdb_id(index)[2:] for index in range(count)]
+    train, dev = int(count * 0.6), int(count * 0.7)
+    return {"train": ids[:train], "dev": ids[train:dev], "test": ids[dev:]}
+
+
 def write_release(directory: Path, count: int = 80, seed: int = 0, split: bool = True) -> Path:
-    """The original release's layout under ``directory/mmimdb`` (with a 60/10/30
-    ``split.json`` in film order when ``split``); returns that folder."""
+    """The original release's layout under ``directory/mmimdb`` (with :func:`release_split`
+    as ``split.json`` when ``split``); returns that folder."""
     top = Path(directory) / "mmimdb"
     (top / "dataset").mkdir(parents=True, exist_ok=True)
-    generated = films(count, seed)
-    for film in generated:
+    for film in films(count, seed):
         digits = film["imdb_id"][2:]
         (top / "dataset" / f"{digits}.json").write_text(json.dumps(film["release_json"]), encoding="utf-8")
         (top / "dataset" / f"{digits}.jpeg").write_bytes(film["poster"])
     if split:
-        ids = [film["imdb_id"][2:] for film in generated]
-        train, dev = int(count * 0.6), int(count * 0.7)
-        (top / "split.json").write_text(json.dumps({"train": ids[:train], "dev": ids[train:dev], "test": ids[dev:]}))
+        (top / "split.json").write_text(json.dumps(release_split(count)))
     return top
 
 
@@ -131,4 +169,25 @@ def write_links(path: Path, count: int = 80) -> Path:
     """A MovieLens ``links.csv`` (movieId,imdbId,tmdbId) for the generated ids."""
     lines = ["movieId,imdbId,tmdbId"] + [f"{index + 1},{imdb_id(index)[2:]},{500000 + index}" for index in range(count)]
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def write_word2vec(path: Path, dim: int = 32, seed: int = 0) -> Path:
+    """A word2vec binary file (GoogleNews's format, written by gensim) covering the
+    generated plots' words: each genre's words lie near a direction of their own, filler
+    words anywhere. Stands in for GoogleNews-vectors-negative300.bin in tests."""
+    from gensim.models import KeyedVectors
+
+    rng = np.random.default_rng(seed)
+    words, vectors = list(FILLER), list(rng.normal(scale=0.3, size=(len(FILLER), dim)))
+    for genre in USED_GENRES:
+        direction = rng.normal(size=dim)
+        for word in GENRE_WORDS[genre]:
+            words.append(word)
+            vectors.append(direction + rng.normal(scale=0.3, size=dim))
+    keyed = KeyedVectors(vector_size=dim)
+    keyed.add_vectors(words, np.asarray(vectors, dtype=np.float32))
+    for rank, word in enumerate(words):
+        keyed.set_vecattr(word, "count", len(words) - rank)  # the file's order, as word2vec writes it
+    keyed.save_word2vec_format(str(path), binary=True)
     return Path(path)

@@ -4,7 +4,8 @@
 own fields), with ``Poster`` pointing at ``/posters/<id>.jpg`` on this server; other ids get
 ``{"Response": "False", "Error": "Movie not found!"}`` as OMDb does. ``--latency`` delays
 every answer (for the speed benchmark). Run as a script it prints its base URL on stdout.
-Only ever binds 127.0.0.1.
+Only ever binds 127.0.0.1. Without ../shared, :func:`generated` gives the same server's
+answers for generated films (tests/generated_films.py).
 """
 from __future__ import annotations
 
@@ -43,18 +44,36 @@ def load_films(shared: Path) -> dict[str, dict[str, str]]:
     return films
 
 
-#: Behaviours a test can give one id: how the server misbehaves for it.
+def generated(count: int) -> tuple[dict[str, dict[str, str]], dict[str, bytes]]:
+    """OMDb answers and poster JPEGs of ``count`` generated films (for :func:`make_handler`)."""
+    import generated_films
+
+    answers, posters = {}, {}
+    for film in generated_films.films(count):
+        imdb_id, data = film["imdb_id"], film["release_json"]
+        answers[imdb_id] = {"Title": data["title"], "Year": str(data["year"]), "Genre": ", ".join(film["genres"]),
+                            "Plot": film["plot"], "imdbID": imdb_id, "Type": "movie", "Response": "True", "Poster": "POSTER"}
+        posters[imdb_id] = film["poster"]
+    return answers, posters
+
+
+#: Behaviours a test can give one id (or every request: the key ``"*"``): how the server
+#: misbehaves for it.
 FAULTS = ("429-once", "429", "500", "500-twice", "slow", "truncated-poster", "text-poster",
-          "foreign-poster", "limit", "blocked")
+          "foreign-poster", "limit", "blocked", "poster-403")
 
 
-def make_handler(shared: Path, latency: float = 0.0, poster_base: str | None = None,
+def make_handler(shared: Path | None, latency: float = 0.0, poster_base: str | None = None,
                  faults: dict[str, str] | None = None, log: list[str] | None = None,
-                 log_file: Path | None = None):
+                 log_file: Path | None = None, films: tuple[dict, dict] | None = None):
     """The request handler class. ``faults`` maps ids to one of :data:`FAULTS`; every
-    request's path is appended to ``log`` and/or ``log_file``."""
-    films = load_films(shared)
-    posters = shared / "greatest-films" / "posters"
+    request's path is appended to ``log`` and/or ``log_file``. ``films`` (answers, poster
+    bytes; see :func:`generated`) replaces the greatest films of ``shared``."""
+    if films is not None:
+        films, poster_bytes = films
+    else:
+        films, poster_bytes = load_films(shared), None
+    posters = shared / "greatest-films" / "posters" if shared is not None else Path("/nonexistent")
     faults = faults if faults is not None else {}  # the caller may change it between runs
     seen: dict[str, int] = {}
     lock = threading.Lock()
@@ -89,7 +108,7 @@ def make_handler(shared: Path, latency: float = 0.0, poster_base: str | None = N
                     log.append(self.path)
                 if log_handle is not None:
                     log_handle.write(parts.path + " " + key + "\n")
-            fault = faults.get(key)
+            fault = faults.get(key) or faults.get("*")
             if fault == "blocked":
                 self._send(202, b"", "text/html")
                 return
@@ -109,7 +128,11 @@ def make_handler(shared: Path, latency: float = 0.0, poster_base: str | None = N
                 return
             if parts.path.startswith("/posters/"):
                 path = posters / Path(parts.path).name
-                if fault == "text-poster":
+                if poster_bytes is not None and key in poster_bytes:
+                    path = _Bytes(poster_bytes[key])
+                if fault == "poster-403":
+                    self._send(403, b"AccessDenied", "text/plain")
+                elif fault == "text-poster":
                     self._send(200, b"<html>this is not an image</html>", "image/jpeg")
                 elif fault == "truncated-poster" and path.is_file():
                     data = path.read_bytes()
@@ -143,6 +166,19 @@ def make_handler(shared: Path, latency: float = 0.0, poster_base: str | None = N
             self._send(200, json.dumps(answer).encode("utf-8"), "application/json; charset=utf-8")
 
     return Handler
+
+
+class _Bytes:
+    """Poster bytes held in memory, read like a poster file."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def is_file(self) -> bool:
+        return True
+
+    def read_bytes(self) -> bytes:
+        return self.data
 
 
 def main() -> None:

@@ -203,6 +203,21 @@ def test_wrong_path_is_a_usage_error(tmp_path):
     assert last_line(result) == f"error: {tmp_path / 'nowhere.tar.gz'}: no such file or folder"
 
 
+def test_an_archive_or_folder_without_movies_is_not_the_release(tmp_path):
+    other = tar_with({"other/README.txt": b"something else", "other/config.json": b'{"name": "x"}',
+                      "other/photo.jpeg": a_poster()}, tmp_path / "other.tar.gz")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "settings.json").write_text('{"theme": "dark"}')
+    (folder / "package.json").write_text('{"name": "app"}')
+    for source in (other, folder):
+        result = CliRunner().invoke(cli, ["fetch", "--from-archive", str(source), "--root", str(tmp_path / "root")])
+        assert result.exit_code == 2, result.output
+        assert result.output.strip().splitlines() == [f"error: {source}: nothing imported: not the MM-IMDb release "
+                                                      "(no <7-digit id>.json records with their .jpeg posters in it)"]
+    assert RecordStore(tmp_path / "root" / "dataset").ids() == []
+
+
 def test_checksum_mismatch_of_a_local_archive_is_refused(release_archive, tmp_path):
     result = run_fetch("--from-archive", str(release_archive), "--sha256", "0" * 64, "--root", str(tmp_path / "root"))
     assert result.exit_code == 1 and "sha256 does not match" in last_line(result)
@@ -242,14 +257,16 @@ def test_kill_during_import_leaves_only_whole_records_and_a_rerun_completes(rele
     command = [sys.executable, "-m", "mmimdb_cli.main", "fetch", "--from-archive", str(release_archive), "--root", str(root)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     dataset = root / "dataset"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(dataset.glob("*.json"))) < 200:
+    # Killed as soon as a few records are written: the rest of the import (over a thousand
+    # records) is the margin that keeps a slow, loaded machine from finishing it first.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(dataset.glob("*.json"))) < 20 and process.poll() is None:
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
     store = RecordStore(dataset)
     partial = store.ids()
-    assert 200 <= len(partial) < 1222
+    assert 20 <= len(partial) < 1222
     for imdb_id in partial:  # every record that exists is whole, with its poster
         assert store.read(imdb_id)["poster"]["sha256"] == hashlib.sha256(store.read_poster(imdb_id)).hexdigest()
     result = run_fetch("--from-archive", str(release_archive), "--root", str(root))
@@ -267,3 +284,29 @@ def test_a_second_import_on_the_same_root_is_refused_while_the_first_runs(tmp_pa
         result = run_fetch("--from-archive", str(archive), "--root", str(root))
     assert result.exit_code == 2 and "busy, mmimdb fetch --movielens (pid" in last_line(result)
     assert run_fetch("--from-archive", str(archive), "--root", str(root)).exit_code == 0
+
+
+def test_member_names_of_non_ascii_digits_are_skipped_with_a_reason_not_a_traceback(tmp_path):
+    import generated_films
+
+    film = generated_films.films(1)[0]
+    digits = film["imdb_id"][2:]
+    arabic_indic = "".join(chr(0x0660 + int(d)) for d in digits)  # str.isdigit() accepts these
+    members = {
+        f"mmimdb/dataset/{digits}.json": json.dumps(film["release_json"]).encode(),
+        f"mmimdb/dataset/{digits}.jpeg": film["poster"],
+        f"mmimdb/dataset/{arabic_indic}.json": json.dumps(film["release_json"]).encode(),
+        f"mmimdb/dataset/{arabic_indic}.jpeg": film["poster"],
+    }
+    archive = tar_with(members, tmp_path / "a.tar.gz")
+    result = run_fetch("--from-archive", str(archive), "--root", str(tmp_path / "root"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    listed = f"mmimdb/dataset/{arabic_indic}.jpeg, mmimdb/dataset/{arabic_indic}.json"
+    assert f"skipped, file name is not an IMDb id: 2 ({listed})" in result.output
+    assert RecordStore(tmp_path / "root" / "dataset").ids() == [film["imdb_id"]]
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for name, data in members.items():
+        (folder / name.rsplit("/", 1)[1]).write_bytes(data)
+    from_folder = run_fetch("--from-archive", str(folder), "--root", str(tmp_path / "root2"))
+    assert from_folder.exit_code == 1 and "skipped, file name is not an IMDb id: 2" in from_folder.output

@@ -1,5 +1,5 @@
-"""``mmimdb benchmark`` end to end on the small greatest-films model-test dataset
-(tests/benchmark_fixture.py), and its bad input."""
+"""``mmimdb benchmark`` end to end on the model-test dataset (generated films through the
+real `mmimdb build` + `build-features`: tests/benchmark_fixture.py), and its bad input."""
 from __future__ import annotations
 
 import json
@@ -17,12 +17,16 @@ pytest.importorskip("torch")
 use_one_thread()
 
 
+#: The model-test root's image vector is EfficientNet-Lite0's: it serves as ``vgg_features``.
+IMAGE = ("--image-features", "efficientnet_features")
+
+
 @pytest.fixture()
-def root(greatest_films_root, tmp_path_factory, tmp_path) -> Path:
+def root(tmp_path_factory, tmp_path) -> Path:
     """A private copy of the model-test data root (tests may remove datasets from it)."""
     copy = tmp_path / "root"
     copy.mkdir()
-    shutil.copy(benchmark_root(greatest_films_root, tmp_path_factory) / "multimodal_imdb.hdf5", copy)
+    shutil.copy(benchmark_root(tmp_path_factory) / "multimodal_imdb.hdf5", copy)
     return copy
 
 
@@ -37,7 +41,7 @@ def _run(*args: str):
 
 
 def test_gmu_writes_tables_plots_and_results(root):
-    result = _run("--model", "gmu", "--root", str(root), "--epochs", "3", "--device", "cpu")
+    result = _run("--model", "gmu", "--root", str(root), "--epochs", "3", "--device", "cpu", *IMAGE)
     assert result.exit_code == 0, result.output
     out = root / "benchmark"
     for name in ("results.json", "table2.md", "table3.md", "per_genre_f1.png", "gates.png", "training_curves.png"):
@@ -52,7 +56,7 @@ def test_gmu_writes_tables_plots_and_results(root):
     assert f"| Multimodal | {gmu['label']} |" in table2 and "paper weighted" not in table2  # not the original split
     assert (out / "gates.png").read_bytes()[:4] == b"\x89PNG"
     # A second identical run reuses the saved model instead of training again.
-    again = _run("--model", "gmu", "--root", str(root), "--epochs", "3", "--device", "cpu")
+    again = _run("--model", "gmu", "--root", str(root), "--epochs", "3", "--device", "cpu", *IMAGE)
     assert again.exit_code == 0
     assert json.loads((out / "results.json").read_text())["models"]["GMU"]["reused"] is True
 
@@ -60,7 +64,7 @@ def test_gmu_writes_tables_plots_and_results(root):
 def test_all_skips_models_whose_inputs_are_missing(root, tmp_path):
     _drop(root, "sequences", "embeddings", "images", "three_grams")
     out = tmp_path / "out"
-    result = _run("--model", "all", "--root", str(root), "--epochs", "2", "--out", str(out), "--device", "cpu")
+    result = _run("--model", "all", "--root", str(root), "--epochs", "2", "--out", str(out), "--device", "cpu", *IMAGE)
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())["models"]
     for name in ("RNN_transfer", "RNN_end2end", "CNN_end2end", "MaxoutMLP_3grams", "Logistic_3grams", "GMU_3"):
@@ -95,11 +99,12 @@ def test_missing_dataset_names_the_command_that_builds_it(tmp_path):
 
 
 def test_missing_features_for_a_named_model_is_a_usage_error(root):
-    _drop(root, "vgg_features")
+    # The root has EfficientNet features but no 'vgg_features', and no --image-features says so.
     result = CliRunner().invoke(cli, ["benchmark", "--model", "GMU", "--root", str(root)])
     assert result.exit_code == 2
-    assert result.output.strip() == ("error: cannot run GMU: the dataset has no 'vgg_features' "
-                                     "(run `mmimdb build-features --image vgg16`)")
+    assert result.output.strip() == ("error: cannot run GMU: the dataset has no 'vgg_features'; the image vector can "
+                                     "come from efficientnet_features (efficientnet-lite0 1280-d): pass "
+                                     "`--image-features efficientnet_features` (or run `mmimdb build-features --image vgg16`)")
 
 
 def test_unknown_model_is_a_usage_error(root):
@@ -129,7 +134,7 @@ def test_a_plugin_file_adds_a_model(root, tmp_path):
         "        return SingleInput('vgg_features', logistic(dims['vgg_features'], self.dropout))\n")
     listed = _run("--plugin", str(plugin), "--list")
     assert "Poster_logistic" in listed.output
-    result = _run("--plugin", str(plugin), "--model", "Poster_logistic", "--root", str(root), "--epochs", "2", "--device", "cpu")
+    result = _run("--plugin", str(plugin), "--model", "Poster_logistic", "--root", str(root), "--epochs", "2", "--device", "cpu", *IMAGE)
     assert result.exit_code == 0, result.output
     assert "| Visual | Poster_logistic on " in (root / "benchmark" / "table2.md").read_text()
 

@@ -170,6 +170,46 @@ def test_interrupted_build_leaves_the_previous_outputs(tmp_path, greatest_films_
     assert not list(root.glob(".build-*"))
 
 
+def test_an_interrupted_build_says_the_previous_outputs_are_kept_and_a_rerun_starts_over(tmp_path, greatest_films_root, monkeypatch):
+    root = small_root(tmp_path / "root", greatest_films_root, 20)
+    build(root)
+    before = {path: path.read_bytes() for path in root.rglob("*") if path.is_file() and "dataset" not in path.parts}
+
+    def interrupted(self, row, chunk):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hdf5.Hdf5Writer, "write_image_chunk", interrupted)
+    result = run("--split", "iterative", "--root", str(root))
+    assert result.exit_code == 3
+    message = result.output[result.output.index("error: interrupted"):].strip()  # after the progress bars
+    assert "\n" not in message and "Traceback" not in result.output, result.output
+    assert "the previous ones" in message and "does not resume" in message and "from the start" in message
+    after = {path: path.read_bytes() for path in root.rglob("*") if path.is_file() and "dataset" not in path.parts}
+    assert after == before
+
+
+def test_ctrl_c_while_the_outputs_move_into_place_cannot_mix_old_and_new(tmp_path, greatest_films_root, monkeypatch):
+    import os
+    import signal
+
+    from mmimdb.storage import manifest
+
+    root = small_root(tmp_path / "root", greatest_films_root, 12)
+    real_replace = os.replace
+
+    def replace(source, target):
+        real_replace(source, target)
+        if ".build-" in str(source) and ".build-" not in str(target):  # an output moved out of staging
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(os, "replace", replace)
+    try:
+        build(root, workers=1)
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C stopped the build halfway through moving its outputs into place")
+    assert manifest.verify(root) == []
+
+
 def test_a_poster_that_does_not_decode_is_left_out_and_reported(tmp_path, greatest_films_root):
     root = small_root(tmp_path / "root", greatest_films_root, 12)
     store = RecordStore(root / "dataset")

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from click.testing import CliRunner
 
-from mmimdb.fetch.download import download
+from loopback import ServerThread, handler_from
+from mmimdb.fetch.download import DownloadStopped, download
 from mmimdb.errors import DownloadError
 from mmimdb.dataset.store import RecordStore
 from mmimdb_cli.main import cli
@@ -17,12 +19,16 @@ PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
 
 class RangeServer:
-    """Serves PAYLOAD at /file with Range support; /redirect-away points at another host;
-    /drop sends half and closes; records the Range headers it saw."""
+    """Serves PAYLOAD at /file with Range support (and ``If-Range`` when it has an ``etag``,
+    as HTTP says: a validator that does not match gets the whole file); /redirect-away
+    points at another host; /drop sends half and closes; records the Range and If-Range
+    headers it saw."""
 
-    def __init__(self, payload: bytes = PAYLOAD):
+    def __init__(self, payload: bytes = PAYLOAD, etag: str | None = None):
         self.payload = payload
+        self.etag = etag
         self.ranges: list[str | None] = []
+        self.if_ranges: list[str | None] = []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -31,6 +37,7 @@ class RangeServer:
 
             def do_GET(self):
                 owner.ranges.append(self.headers.get("Range"))
+                owner.if_ranges.append(self.headers.get("If-Range"))
                 if self.path == "/redirect-away":
                     self.send_response(302)
                     self.send_header("Location", f"http://localhost:{owner.port}/file")
@@ -45,12 +52,21 @@ class RangeServer:
                     self.send_error(404)
                     return
                 data, start = owner.payload, 0
-                if self.headers.get("Range"):
+                validator = self.headers.get("If-Range")
+                if self.headers.get("Range") and (validator is None or validator == owner.etag):
                     start = int(self.headers["Range"].split("=")[1].split("-")[0])
+                    if start >= len(data):
+                        self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{len(data)}")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
                     self.send_response(206)
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
                 else:
                     self.send_response(200)
+                if owner.etag:
+                    self.send_header("ETag", owner.etag)
                 self.send_header("Content-Length", str(len(data) - start))
                 self.end_headers()
                 body = data[start:]
@@ -94,6 +110,64 @@ def test_interrupted_download_resumes_with_a_range_request(server, tmp_path):
     download(f"{server.url}/file", dest, sha256=SHA, progress=False)
     assert server.ranges[-1] == f"bytes={have}-"
     assert dest.read_bytes() == PAYLOAD and not part.exists()
+
+
+def test_a_file_that_changed_on_the_server_is_downloaded_again_not_joined(tmp_path):
+    old, new = PAYLOAD, bytes(reversed(PAYLOAD))
+    running = RangeServer(old, etag='"v1"')
+    try:
+        dest = tmp_path / "title.basics.tsv.gz"
+        with pytest.raises(DownloadStopped, match="rerun to resume"):
+            download(f"{running.url}/drop", dest, progress=False)
+        have = (tmp_path / "title.basics.tsv.gz.part").stat().st_size
+        assert 0 < have < len(old)
+        running.payload, running.etag = new, '"v2"'  # IMDb publishes a new file meanwhile
+        download(f"{running.url}/file", dest, progress=False)  # no checksum to catch a mix
+        assert running.ranges[-1] == f"bytes={have}-" and running.if_ranges[-1] == '"v1"'
+        assert dest.read_bytes() == new
+        assert not (tmp_path / "title.basics.tsv.gz.part.validator").exists()
+        # Unchanged on the server: the part is continued, not fetched again.
+        with pytest.raises(DownloadStopped):
+            download(f"{running.url}/drop", tmp_path / "again.bin", progress=False)
+        have = (tmp_path / "again.bin.part").stat().st_size
+        download(f"{running.url}/file", tmp_path / "again.bin", progress=False)
+        assert running.ranges[-1] == f"bytes={have}-" and (tmp_path / "again.bin").read_bytes() == new
+    finally:
+        running.close()
+
+
+def test_a_416_is_not_taken_for_a_whole_file_without_a_checksum(tmp_path):
+    running = RangeServer(PAYLOAD, etag='"v1"')
+    try:
+        dest = tmp_path / "f.bin"
+        # A part longer than the file (the file shrank on the server): asking for more bytes gets 416.
+        (tmp_path / "f.bin.part").write_bytes(PAYLOAD + b"old tail")
+        (tmp_path / "f.bin.part.validator").write_text(json.dumps({"etag": '"v1"'}))
+        download(f"{running.url}/file", dest, progress=False)
+        assert running.ranges[0] == f"bytes={len(PAYLOAD) + 8}-"  # it did ask to resume
+        assert dest.read_bytes() == PAYLOAD  # then started over instead of keeping the old bytes
+        # A part that is exactly the whole file is accepted from the 416's Content-Range.
+        (tmp_path / "g.bin.part").write_bytes(PAYLOAD)
+        (tmp_path / "g.bin.part.validator").write_text(json.dumps({"etag": '"v1"'}))
+        asked = len(running.ranges)
+        assert download(f"{running.url}/file", tmp_path / "g.bin", progress=False).read_bytes() == PAYLOAD
+        assert len(running.ranges) == asked + 1
+    finally:
+        running.close()
+
+
+@pytest.mark.parametrize("status,body,said", [
+    (202, b"", "HTTP 202 with an empty body"), (403, b"no", "HTTP 403 Forbidden"),
+    (401, b"", "HTTP 401"), (503, b"", "HTTP 503, still after the retries"), (429, b"", "HTTP 429"),
+])
+def test_a_refused_download_stops_with_exit_3_and_one_line(tmp_path, status, body, said):
+    log: list[str] = []
+    with ServerThread(handler_from(lambda handler: (status, {"Retry-After": "0"}, body), log)) as server:
+        result = CliRunner().invoke(cli, ["fetch", "--from-archive", f"{server.url}/mmimdb.tar.gz", "--root", str(tmp_path / "root")])
+    assert result.exit_code == 3, result.output
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith(f"error: {server.url}/mmimdb.tar.gz: 127.0.0.1 answered {said}") and "rerun" in line
+    assert len(log) <= 3  # the download session's two retries at most
 
 
 def test_checksum_mismatch_removes_the_file(server, tmp_path):

@@ -50,6 +50,25 @@ def test_add_dataset_from_blocks_replaces_and_keeps_attributes(small_file):
     assert hdf5.dataset_names(path) == ["imdb_ids", "genres", "images", "features", "sequences"]
 
 
+@pytest.mark.parametrize("lengths", [[4, 4, 4, 4, 4], [0, 0, 0, 0, 0]])
+def test_variable_length_rows_of_equal_length_are_written_as_rows(small_file, lengths):
+    path, _ = small_file
+    rows = [np.arange(n, dtype=np.int64) + row for row, n in enumerate(lengths)]
+    hdf5.add_dataset(path, "sequences", iter([rows[:2], np.asarray(rows[2:])]), dtype=h5py.vlen_dtype(np.int32))
+    stored = hdf5.read_rows(path, "sequences", 0, 5)
+    assert stored.shape == (5,) and [row.tolist() for row in stored] == [row.tolist() for row in rows]
+
+
+def test_a_single_variable_length_row_is_written(tmp_path):
+    path = tmp_path / hdf5.FILE_NAME
+    with hdf5.Hdf5Writer(path, ["0000001"], np.eye(len(GENRES), dtype=np.int32)[:1], {"train": (0, 0), "dev": (0, 0), "test": (0, 1)}):
+        pass
+    one = np.empty(1, dtype=h5py.vlen_dtype(np.int32))
+    one[0] = np.array([3, 1, 2], np.int32)
+    hdf5.add_dataset(path, "sequences", one, dtype=h5py.vlen_dtype(np.int32))
+    assert [row.tolist() for row in hdf5.read_rows(path, "sequences", 0, 1)] == [[3, 1, 2]]
+
+
 @pytest.mark.parametrize("name, data, message", [
     ("features", np.zeros((4, 3)), "dataset 'features' has 4 rows; the file has 5 movies"),
     ("features", iter([np.zeros((4, 3)), np.zeros((4, 3))]), "has more rows than the file's 5 movies"),

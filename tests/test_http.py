@@ -2,6 +2,7 @@
 redirect, pacing and per-host concurrency. Loopback servers only."""
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +11,10 @@ import pytest
 import requests
 
 from loopback import ServerThread, handler_from
-from mmimdb.fetch.http import USER_AGENT, HostAllowlist, HostNotAllowed, PoliteSession, ResponseTooLarge, check_url
+from mmimdb.fetch import http
+from mmimdb.fetch.crawl import describe
+from mmimdb.fetch.http import (USER_AGENT, HostAllowlist, HostNotAllowed, HostUnresolvable, PoliteSession,
+                               ResponseTooLarge, check_url)
 
 
 def session(**kwargs) -> PoliteSession:
@@ -55,14 +59,18 @@ def test_500s_are_retried_with_backoff_then_given_up():
 
 def test_read_timeout_raises_after_retries():
     log: list[str] = []
+    given_up = threading.Event()
 
     def slow(handler):
-        time.sleep(1.5)
+        given_up.wait(30)  # answers only after the client gave up, however slow the machine
         return 200, {}, b"late"
 
     with ServerThread(handler_from(slow, log)) as server:
-        with pytest.raises(requests.ConnectionError):
-            session(retries=1, timeout=(1, 0.3)).fetch(server.url + "/")
+        try:
+            with pytest.raises(requests.ConnectionError):
+                session(retries=1, timeout=(1, 0.3)).fetch(server.url + "/")
+        finally:
+            given_up.set()
     assert len(log) == 2
 
 
@@ -125,13 +133,17 @@ def test_rate_limit_paces_requests_to_one_host():
 
 
 def test_per_host_concurrency_cap():
-    active, peak, lock = [0], [0], threading.Lock()
+    active, peak, lock = [0], [0], threading.Condition()
 
     def answer(handler):
         with lock:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
-        time.sleep(0.1)
+            lock.notify_all()
+            # The first request waits for the second (a loaded machine may start them far
+            # apart), so two at once is always reached when the cap allows it.
+            lock.wait_for(lambda: peak[0] >= 2, timeout=30)
+        time.sleep(0.1)  # room for a third request, were the cap not enforced
         with lock:
             active[0] -= 1
         return 200, {}, b"ok"
@@ -141,3 +153,41 @@ def test_per_host_concurrency_cap():
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda _: polite.fetch(server.url + "/"), range(8)))
     assert peak[0] == 2
+
+
+@pytest.fixture
+def fake_dns(monkeypatch):
+    """A DNS of our own: host -> address; any other name does not resolve. Counts lookups."""
+    answers: dict[str, str] = {}
+    asked: list[str] = []
+
+    def getaddrinfo(host, *args, **kwargs):
+        asked.append(host)
+        if host not in answers:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers, asked
+
+
+def test_dns_answers_expire_so_a_host_that_moves_inward_is_refused(fake_dns, monkeypatch):
+    answers, asked = fake_dns
+    answers["moves.example"] = "93.184.216.34"
+    check_url("http://moves.example/a")
+    check_url("http://moves.example/b")
+    assert asked.count("moves.example") == 1  # remembered for a while
+    answers["moves.example"] = "10.0.0.5"  # the name now points into the local network
+    monkeypatch.setattr(http, "DNS_TTL_S", 0.0)  # ... and the remembered answer has expired
+    with pytest.raises(HostNotAllowed, match="private or loopback"):
+        check_url("http://moves.example/c")
+
+
+def test_a_host_that_does_not_resolve_is_refused_and_reported_as_such(fake_dns):
+    with pytest.raises(HostUnresolvable, match=r"^nowhere\.example does not resolve \(DNS: "):
+        check_url("http://nowhere.example/")
+    # With private addresses allowed (a loopback crawl) the name is only looked up when
+    # connecting; the failure then says "does not resolve", not "timed out".
+    with pytest.raises(requests.ConnectionError) as failure:
+        session(retries=0).get("http://nowhere.example:9/x")
+    assert describe(failure.value) == "nowhere.example does not resolve (DNS): http://nowhere.example:9/x"

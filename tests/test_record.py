@@ -89,3 +89,41 @@ def test_atomic_writes_get_the_mode_of_a_plain_open(tmp_path):
         os.umask(previous)
     for name in ("0114709.json", "0114709.jpeg"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o644
+
+
+def test_store_ids_of_non_ascii_digits_are_one_line_errors_not_tracebacks(tmp_path):
+    from mmimdb.errors import UsageError
+
+    store = RecordStore(tmp_path)
+    store.write(record.from_imdbpy("0114709", {"title": "Toy Story"}))
+    arabic_indic = "".join(chr(0x0660 + int(d)) for d in "0114709")
+    (tmp_path / f"{arabic_indic}.json").write_text('{"title": "not ours"}')
+    assert store.ids() == ["tt0114709"] and [movie["title"] for movie in store] == ["Toy Story"]
+    with pytest.raises(UsageError, match="not an IMDb title id"):
+        store.read(arabic_indic)
+    with pytest.raises(ValueError):  # still a ValueError for callers that test ids that way
+        record.normalize_id("tt" + arabic_indic)
+    assert arabic_indic not in store
+    # votes of other digits are not numbers to coerce (int() would refuse '²')
+    assert record.from_imdbpy("0114709", {"title": "x", "votes": "1²"})["votes"] == "1²"
+
+
+def test_atomic_writes_never_touch_the_process_umask(tmp_path, monkeypatch):
+    import os
+
+    from mmimdb.storage import atomic
+
+    previous = os.umask(0o027)
+    try:
+        def forbidden(mask):
+            raise AssertionError("os.umask changed while other threads may be creating files")
+
+        monkeypatch.setattr(os, "umask", forbidden)
+        atomic.write_bytes(tmp_path / "a.bin", b"x")
+        assert (tmp_path / "a.bin").stat().st_mode & 0o777 == 0o640
+        monkeypatch.setattr(atomic, "_umask_from_proc", lambda: None)  # no /proc (macOS)
+        atomic.write_json(tmp_path / "b.json", {})
+        assert (tmp_path / "b.json").stat().st_mode & 0o777 == 0o640
+    finally:
+        monkeypatch.undo()
+        os.umask(previous)

@@ -238,6 +238,7 @@ VGG16 = {"modality": "image", "encoder": "vgg16", "file": "/data/vgg16-397923af.
 @pytest.mark.parametrize("name, dim, attrs, paper", [
     ("features", 300, WORD2VEC, True),
     ("features", 300, {**WORD2VEC, "file": "/tmp/tiny-word2vec.bin"}, False),
+    ("features", 300, {**WORD2VEC, "file": "/home/u/gensim-data/word2vec-google-news-300.gz"}, True),
     ("features", 300, {**WORD2VEC, "limit": 100000}, False),
     ("features", 50, {"modality": "text", "encoder": "glove-50"}, False),
     ("features", 300, {}, False),  # nothing recorded, and not the original release's file

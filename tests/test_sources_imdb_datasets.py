@@ -146,3 +146,33 @@ def test_tsv_files_are_downloaded_from_a_url_once(tsv_folder, tmp_path):
         ImdbDatasetsSource(server.url + "/").prepare(session, tmp_path, progress=False)
     assert sorted(log) == sorted(f"/{name}" for name in TSV_FILES)  # each file once
     assert all((tmp_path / "downloads" / "imdb-datasets" / name).is_file() for name in TSV_FILES)
+
+
+def test_the_import_into_postgresql_answers_as_the_sqlite_one(tsv_folder, tmp_path, postgres):
+    import uuid
+
+    url = postgres.create_database("imdb_" + uuid.uuid4().hex[:8])
+    session = PoliteSession(rate=0)
+    on_server = ImdbDatasetsSource(str(tsv_folder), db_url=url)
+    on_server.prepare(session, tmp_path / "server", progress=False)
+    embedded = ImdbDatasetsSource(str(tsv_folder))
+    embedded.prepare(session, tmp_path / "embedded", progress=False)
+    assert not (tmp_path / "server" / "imdb-datasets").exists()  # nothing went to SQLite
+    ids = [row["imdb_id"] for row in greatest_films.read_films()][::40]
+    for imdb_id in ids:
+        assert on_server.lookup(Link("1", imdb_id, None), session).fields == embedded.lookup(Link("1", imdb_id, None), session).fields
+    with pytest.raises(NotFound):
+        on_server.lookup(Link("3", "tt0000001", None), session)
+    from mmimdb.fetch.sources.imdb_datasets import _imported
+
+    marks = _imported(on_server.db_url)
+    assert sorted(marks) == sorted(TSV_FILES)
+    ImdbDatasetsSource(str(tsv_folder), db_url=url).prepare(session, tmp_path / "server", progress=False)
+    assert _imported(on_server.db_url) == marks  # nothing imported twice
+
+
+def test_an_unreachable_database_is_a_one_line_error(tsv_folder, tmp_path):
+    source = ImdbDatasetsSource(str(tsv_folder), db_url="postgresql://u:secret@127.0.0.1:1/imdb")
+    with pytest.raises(UsageError, match="cannot use the database") as raised:
+        source.prepare(PoliteSession(), tmp_path, progress=False)
+    assert "secret" not in str(raised.value)

@@ -87,7 +87,7 @@ def test_the_2016_pages():
 @pytest.mark.parametrize("status,body", [(202, b""), (403, b"Forbidden"), (200, b"<html><script src='https://x.awswaf.com/challenge.js'></script>captcha</html>")])
 def test_a_bot_firewall_is_detected(status, body):
     with ServerThread(handler_from(lambda h: (status, {}, body))) as server:
-        with pytest.raises(Blocked, match="imdb-web is blocked"):
+        with pytest.raises(Blocked, match=f"imdb-web is blocked: .* answered HTTP {status}"):
             ImdbWebSource(server.url).lookup(Link("1", ARCHER_ID, None), _session())
 
 

@@ -1,5 +1,6 @@
 """OMDb: answers read into the schema, "Movie not found!", "Request limit reached!",
-persistent 429 and a bad or missing key, each with its exit code."""
+persistent 429 and a bad or missing key, each with its exit code (a missing key is a usage
+error, exit 2; a key the server refuses stops the crawl like any refusal, exit 3)."""
 from __future__ import annotations
 
 import json
@@ -10,11 +11,10 @@ import pytest
 from conftest import shared_path
 from loopback import ServerThread, handler_from, mmimdb
 from omdb_server import API_KEY, load_films, make_handler
-from mmimdb.errors import UsageError
 from mmimdb.fetch.http import PoliteSession
 from mmimdb.fetch.movielens import Link
 from mmimdb.dataset.record import validate
-from mmimdb.fetch.sources.base import NotFound, RateLimited
+from mmimdb.fetch.sources.base import KeyRefused, NotFound, RateLimited
 from mmimdb.fetch.sources.omdb import OmdbSource, parse_omdb
 
 CITIZEN_KANE = "tt0033467"
@@ -46,8 +46,13 @@ def test_lookup_not_found_and_quota():
             source.lookup(Link("2", "tt0000001", None), _session())
         with pytest.raises(RateLimited, match="Request limit reached!"):
             source.lookup(Link("3", "tt0000002", None), _session())
-        with pytest.raises(UsageError, match="Invalid API key!"):
+        with pytest.raises(KeyRefused, match="Invalid API key!"):
             OmdbSource("wrong", server.url).lookup(Link("1", CITIZEN_KANE, None), _session())
+    # The real OMDb answers a spent quota with HTTP 401 too: still a rate limit, not a bad key.
+    quota = json.dumps({"Response": "False", "Error": "Request limit reached!"}).encode()
+    with ServerThread(handler_from(lambda h: (401, {"Content-Type": "application/json"}, quota))) as server:
+        with pytest.raises(RateLimited, match="Request limit reached!"):
+            OmdbSource(API_KEY, server.url).lookup(Link("1", CITIZEN_KANE, None), _session())
 
 
 def _links(tmp_path, *ids: str):
@@ -63,10 +68,11 @@ def test_request_limit_stops_the_crawl_with_exit_3(tmp_path):
         result = mmimdb("fetch", "--movielens", str(links), "--source", "omdb", "--omdb-key", API_KEY, "--omdb-url", server.url,
                         "--rate", "0", "--concurrency", "1", "--root", str(root), "--no-progress")
     assert result.returncode == 3
-    assert result.stderr.strip().splitlines()[-1].startswith("error: omdb: Request limit reached!")
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: omdb is rate-limiting this crawl: ") and "Request limit reached!" in last
     states = dict(sqlite3.connect(root / "fetch-state.sqlite").execute("SELECT imdb_id, status FROM movies"))
     assert states[CITIZEN_KANE] == "done" and states["tt0000002"] == "blocked" and states["tt0047478"] == "pending"
-    assert json.loads((root / "fetch-report.json").read_text())["stopped"].startswith("omdb: Request limit reached!")
+    assert "Request limit reached!" in json.loads((root / "fetch-report.json").read_text())["stopped"]
 
 
 def test_persistent_429_stops_the_crawl_with_exit_3(tmp_path):
@@ -77,7 +83,7 @@ def test_persistent_429_stops_the_crawl_with_exit_3(tmp_path):
     assert result.returncode == 3 and "omdb is rate-limiting this crawl" in result.stderr
 
 
-def test_bad_or_missing_key_is_a_usage_error(tmp_path, monkeypatch):
+def test_a_missing_key_is_a_usage_error_and_a_refused_key_stops_the_crawl(tmp_path, monkeypatch):
     links = _links(tmp_path, CITIZEN_KANE)
     monkeypatch.delenv("OMDB_API_KEY", raising=False)
     missing = mmimdb("fetch", "--movielens", str(links), "--source", "omdb", "--root", str(tmp_path / "root"))
@@ -85,7 +91,7 @@ def test_bad_or_missing_key_is_a_usage_error(tmp_path, monkeypatch):
     with ServerThread(make_handler(shared_path(""))) as server:
         wrong = mmimdb("fetch", "--movielens", str(links), "--source", "omdb", "--omdb-url", server.url, "--rate", "0",
                        "--root", str(tmp_path / "root"), "--no-progress", env={"OMDB_API_KEY": "wrong"})
-    assert wrong.returncode == 2 and "Invalid API key!" in wrong.stderr
+    assert wrong.returncode == 3 and "Invalid API key!" in wrong.stderr and "--omdb-key" in wrong.stderr
     unknown = mmimdb("fetch", "--movielens", str(links), "--source", "imdbpy", "--root", str(tmp_path / "root"))
     assert unknown.returncode == 2 and "unknown source 'imdbpy'" in unknown.stderr
     nothing = mmimdb("fetch", "--root", str(tmp_path / "root"))

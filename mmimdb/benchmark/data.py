@@ -94,7 +94,8 @@ class LazyRows:
             self._file = _h5py().File(self.path, "r")
         # h5py wants increasing indices: read sorted, then restore the batch order.
         order = np.argsort(index)
-        rows = self._file[self.name][np.sort(index) + self.start]
+        with hdf5.reading(self.path):
+            rows = self._file[self.name][np.sort(index) + self.start]
         out = np.empty_like(rows)
         out[order] = rows
         return out
@@ -146,7 +147,7 @@ class BenchmarkData:
             handle = h5py.File(self.path, "r")
         except OSError as error:
             raise UsageError(f"{self.path} is not a readable HDF5 file ({error})") from None
-        with handle:
+        with handle, hdf5.reading(self.path):
             if "genres" not in handle:
                 raise UsageError(f"{self.path} has no 'genres' dataset: rebuild it with `mmimdb build`")
             self.n_rows = int(handle["genres"].shape[0])
@@ -199,7 +200,7 @@ class BenchmarkData:
         if missing:
             raise UsageError(f"{self.path} has no {', '.join(repr(m) for m in missing)}: run `{self.build_command(missing[0])}`")
         loaded: dict[str, Any] = {}
-        with _h5py().File(self.path, "r") as handle:
+        with _h5py().File(self.path, "r") as handle, hdf5.reading(self.path):
             for dataset in inputs:
                 stored = self.stored_name(dataset)
                 if dataset == "images":

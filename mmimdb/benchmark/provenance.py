@@ -19,6 +19,7 @@ import numpy as np
 
 from ..dataset import hdf5
 from ..errors import MmimdbError
+from ..features.encoders.downloads import GOOGLE_NEWS_WORD2VEC, VGG16_IMAGENET
 from ..storage.manifest import read_manifest
 
 #: The command-line option that points each model input at another HDF5 dataset.
@@ -28,15 +29,29 @@ INPUT_ROLES: dict[str, str] = {"features": "text vector", "vgg_features": "image
 #: The build-features encoder that writes each input the paper's way.
 PAPER_ENCODER_OPTIONS: dict[str, str] = {"features": "--text word2vec", "vgg_features": "--image vgg16"}
 
-#: The paper's pretrained encoders by input: encoder name, dimension, and a check of the
-#: recorded attributes (GoogleNews vectors, whole vocabulary; torchvision's ImageNet VGG16).
+
+
+def _google_news(attrs: dict[str, Any]) -> bool:
+    """The GoogleNews vectors (by Google's file name or gensim-data's), every word of them."""
+    name = Path(str(attrs.get("file", ""))).name
+    return ((name.startswith("GoogleNews-vectors-negative300") or name == GOOGLE_NEWS_WORD2VEC.file_name)
+            and attrs.get("limit") is None)
+
+
+def _imagenet_vgg16(attrs: dict[str, Any]) -> bool:
+    """torchvision's ImageNet VGG16 weights, by their published sha256."""
+    return str(attrs.get("sha256", "")) == VGG16_IMAGENET.checksum.value
+
+
+#: The paper's pretrained encoders by input: encoder name, dimension, and a check of what
+#: build-features recorded about the weights.
 _PAPER_ENCODERS: dict[str, tuple[str, int, Any]] = {
-    "features": ("word2vec", 300, lambda a: Path(str(a.get("file", ""))).name.startswith("GoogleNews-vectors-negative300")
-                 and a.get("limit") in (None, "null")),
-    "embeddings": ("word2vec", 300, lambda a: Path(str(a.get("file", ""))).name.startswith("GoogleNews-vectors-negative300")
-                   and a.get("limit") in (None, "null")),
-    "vgg_features": ("vgg16", 4096, lambda a: str(a.get("sha256", "")).startswith("397923af")),
+    "features": ("word2vec", 300, _google_news),
+    "embeddings": ("word2vec", 300, _google_news),
+    "vgg_features": ("vgg16", 4096, _imagenet_vgg16),
 }
+#: Inputs built by the paper's procedure with no pretrained encoder (posters, TF-IDF, token ids).
+_PROCEDURE_INPUTS = ("images", "three_grams", "word_grams", "sequences")
 #: What the paper's encoders are, in words, for reports.
 PAPER_FEATURES = "word2vec 300-d (GoogleNews) mean, VGG16 fc7 4096-d (ImageNet weights)"
 
@@ -79,8 +94,10 @@ def _tag(facts: dict[str, Any]) -> str:
 
 def _paper_verdict(name: str, facts: dict[str, Any], original_release: bool) -> tuple[bool, str]:
     """Whether input ``name`` holds the paper's feature, and if not, why not."""
+    if name in _PROCEDURE_INPUTS:
+        return True, "built by the paper's procedure"
     if name not in _PAPER_ENCODERS:
-        return True, "built by the paper's procedure"  # images, TF-IDF, token ids: no pretrained encoder
+        return False, "not one of the paper's inputs"
     encoder, dim, check = _PAPER_ENCODERS[name]
     shape = facts["shape"]
     if facts["encoder"] is None:

@@ -170,9 +170,25 @@ def _caption(figure: Any, title: str, lines: list[str], width: int = 110) -> Non
 def save_figure(figure: Any, path: Path) -> Path:
     """Write ``figure`` as a PNG at ``path`` (atomically)."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     write_bytes(path, buffer.getvalue())
     return path
+
+
+def _pyplot():
+    """pyplot on the Agg backend (no display), for plots made with it elsewhere."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure: Any, path: Path) -> None:
+    """Save a pyplot figure as PNG (atomically) and release it."""
+    save_figure(figure, path)
+    _pyplot().close(figure)
 
 
 def _outside_legend(axis: Any, **options: Any) -> Any:

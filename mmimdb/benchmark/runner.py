@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -100,6 +100,31 @@ def _run_key(name: str, settings: RunSettings, data: BenchmarkData) -> str:
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class FitJob:
+    """One training: a model, its hyperparameters and seed (what a worker needs besides data)."""
+
+    spec: Any                # models.registry.ModelSpec
+    params: dict[str, Any]   # hidden, dropout, lr, ...
+    fixed: dict[str, Any]    # epochs, patience, device
+    seed: int
+    label: str | None = None  # progress bar label, or None
+
+
+def fit_job(job: FitJob, train: Split, dev: Split) -> Any:
+    """Train one estimator (the local path, and what each Ray task runs)."""
+    return job.spec.create(**job.params, **job.fixed, seed=job.seed, progress=job.label).fit(train, dev)
+
+
+#: How a list of trainings is carried out: ``fit(jobs, train, dev)`` -> fitted estimators,
+#: in order. Locally one after the other; :mod:`.ray_runner` spreads them over a cluster.
+Fitter = Callable[[list[FitJob], Split, Split], list[Any]]
+
+
+def fit_locally(jobs: list[FitJob], train: Split, dev: Split) -> list[Any]:
+    return [fit_job(job, train, dev) for job in jobs]
+
+
 #: Per seed, the probabilities a model gave each evaluated split: [{"dev": (n, 23), "test": ...}].
 Scores = list[dict[str, np.ndarray]]
 
@@ -118,10 +143,14 @@ def _result(spec: Any, params: dict[str, Any], trials: list[dict[str, Any]], run
     return result
 
 
-def train_model(name: str, splits: dict[str, Split], settings: RunSettings,
-                target_names: list[str]) -> tuple[dict[str, Any], Scores]:
+def train_model(name: str, splits: dict[str, Split], settings: RunSettings, target_names: list[str],
+                fit: Fitter = fit_locally) -> tuple[dict[str, Any], Scores]:
     """Search (optional), train ``settings.seeds`` times, evaluate on dev and test; return the
-    result and each seed's probabilities."""
+    result and each seed's probabilities.
+
+    The trials of the search are independent (their hyperparameters are drawn first, in
+    order), and so are the seeds: ``fit`` may train each group at once, with the same results.
+    """
     from . import models
     from .training import DEFAULT_PARAMS, sample_params
 
@@ -133,24 +162,25 @@ def train_model(name: str, splits: dict[str, Split], settings: RunSettings,
     best_params, best_model = spec.own(DEFAULT_PARAMS), None
     if spec.searchable and settings.search > 0:
         rng = np.random.default_rng(settings.seed)
+        drawn = [spec.own(sample_params(rng)) for _ in range(settings.search)]
+        jobs = [FitJob(spec, params, fixed, settings.seed,
+                       f"{name} trial {trial + 1}/{settings.search}" if settings.progress else None)
+                for trial, params in enumerate(drawn)]
         best_f1 = -1.0
-        for trial in range(settings.search):
-            params = spec.own(sample_params(rng))
-            label = f"{name} trial {trial + 1}/{settings.search}" if settings.progress else None
-            estimator = spec.create(**params, **fixed, seed=settings.seed, progress=label).fit(train, dev)
+        for params, estimator in zip(drawn, fit(jobs, train, dev)):
             f1 = macro_f1(dev.labels, _predict(estimator, dev))
             trials.append({"params": params, "dev_macro_f1": f1, "best_epoch": estimator.history_.get("best_epoch")})
             if f1 > best_f1:
                 best_f1, best_params, best_model = f1, params, estimator
-    params = best_params if spec.searchable else spec.own(DEFAULT_PARAMS)
+    params = best_params if spec.searchable else {}
+    seeds = [settings.seed + k for k in range(settings.seeds)]
+    # The winning trial already trained with the first seed.
+    to_train = seeds[1:] if best_model is not None else seeds
+    fitted = dict(zip(to_train, fit([FitJob(spec, params, fixed, seed, f"{name} seed {seed}" if settings.progress else None)
+                                     for seed in to_train], train, dev)))
     runs, scores = [], []
-    for k in range(settings.seeds):
-        seed = settings.seed + k
-        if k == 0 and best_model is not None:
-            estimator = best_model  # the winning trial already trained with the first seed
-        else:
-            label = f"{name} seed {seed}" if settings.progress else None
-            estimator = spec.create(**params, **fixed, seed=seed, progress=label).fit(train, dev)
+    for k, seed in enumerate(seeds):
+        estimator = fitted.get(seed, best_model)
         scores.append({"dev": _predict(estimator, dev), "test": _predict(estimator, test)})
         run = {"seed": seed, "dev": evaluate(dev.labels, scores[-1]["dev"], target_names),
                "test": evaluate(test.labels, scores[-1]["test"], target_names),
@@ -161,9 +191,10 @@ def train_model(name: str, splits: dict[str, Split], settings: RunSettings,
     return _result(spec, params, trials, runs, started), scores
 
 
-def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target_names: list[str]) -> dict[str, Any]:
+def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target_names: list[str],
+              fit: Fitter = fit_locally) -> dict[str, Any]:
     """Search (optional), train ``settings.seeds`` times, evaluate on dev and test."""
-    return train_model(name, splits, settings, target_names)[0]
+    return train_model(name, splits, settings, target_names, fit)[0]
 
 
 def average_model(spec: Any, members: dict[str, tuple[dict[str, Any], Scores]], splits: dict[str, Split],
@@ -203,13 +234,16 @@ def _load_scores(path: Path, seeds: int) -> Scores | None:
 
 
 def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSettings,
-                  runs_dir: Path | None = None, fresh: bool = False) -> dict[str, Any]:
+                  runs_dir: Path | None = None, fresh: bool = False, fit: Fitter = fit_locally,
+                  parallel_models: int = 1) -> dict[str, Any]:
     """Run each of ``model_names`` on ``data``; with ``--model all``, models whose inputs
     are missing are skipped with a reason, otherwise a missing input is a usage error.
 
     Finished models are saved in ``runs_dir/<model>.json`` (their probabilities beside it,
     ``<model>.scores.npz``) and reused on the next run with the same settings and dataset
-    (unless ``fresh``), so an interrupted run resumes. A model that averages others
+    (unless ``fresh``), so an interrupted run resumes. ``fit`` carries out the trainings
+    (:data:`Fitter`); ``parallel_models`` models are trained at once (each submitting its
+    trainings to ``fit``), results in the usual order. A model that averages others
     (AVG_probs) uses their runs of this benchmark, training them first if needed.
     """
     from . import models
@@ -230,42 +264,68 @@ def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSett
                                             "modality": spec.modality, "label": spec.name}
         else:
             runnable.append(spec)
+            results["models"][spec.name] = None  # keeps the order while models run at once
     members_of = {spec.name: tuple(spec.fixed.get("members", ())) for spec in runnable}
-    every = runnable + [models.get(m) for spec in runnable for m in members_of[spec.name]]
+    averaged = {m for members in members_of.values() for m in members}
+    trained = list(dict.fromkeys([s.name for s in runnable if not members_of[s.name]] + sorted(averaged)))
+    every = [models.get(name) for name in trained]
     needed = tuple(sorted({i for spec in every for i in spec.inputs}))
     shared = tuple(sorted({s for spec in every for s in spec.shared}))
     splits = {split: data.split(split, needed, shared) for split in SPLITS}
-    done: dict[str, tuple[dict[str, Any], Scores]] = {}
+    done: dict[str, tuple[dict[str, Any], Scores | None]] = {}
 
-    def obtain(name: str, need_scores: bool) -> tuple[dict[str, Any], Scores | None]:
-        if name in done:
-            return done[name]
-        spec = models.get(name)
-        key = _run_key(name, settings, data)
-        path = runs_dir / f"{name}.json" if runs_dir is not None else None
-        if path is not None and path.is_file() and not fresh:
-            saved = json.loads(path.read_text())
-            scores = _load_scores(path.with_suffix(".scores.npz"), len(saved.get("seeds", [])))
-            if saved.get("key") == key and (scores is not None or not need_scores):
-                done[name] = ({**saved, "reused": True}, scores)
-                return done[name]
-        if members_of.get(name):
-            result, scores = average_model(spec, {m: obtain(m, True) for m in members_of[name]}, splits, data.target_names)
-        else:
-            result, scores = train_model(name, splits, settings, data.target_names)
+    def path_of(name: str) -> Path | None:
+        return runs_dir / f"{name}.json" if runs_dir is not None else None
+
+    def reuse(name: str, key: str, need_scores: bool) -> tuple[dict[str, Any], Scores | None] | None:
+        path = path_of(name)
+        if path is None or not path.is_file() or fresh:
+            return None
+        saved = json.loads(path.read_text())
+        scores = _load_scores(path.with_suffix(".scores.npz"), len(saved.get("seeds", [])))
+        if saved.get("key") != key or (scores is None and need_scores):
+            return None
+        return {**saved, "reused": True}, scores
+
+    def keep(name: str, key: str, result: dict[str, Any], scores: Scores) -> tuple[dict[str, Any], Scores]:
         result = {**result, "key": key}
+        path = path_of(name)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             _save_scores(path.with_suffix(".scores.npz"), scores)
-            write_json(path, result)
-        done[name] = (result, scores)
-        return done[name]
+            write_json(path, result)  # last: a saved result means a whole one
+        return result, scores
 
-    averaged = {m for members in members_of.values() for m in members}
+    todo = []
+    for name in trained:
+        key = _run_key(name, settings, data)
+        found = reuse(name, key, name in averaged)
+        if found is not None:
+            done[name] = found
+        else:
+            todo.append((name, key))
+
+    def run_one(name: str, key: str) -> tuple[dict[str, Any], Scores]:
+        return keep(name, key, *train_model(name, splits, settings, data.target_names, fit=fit))
+
+    if parallel_models > 1 and len(todo) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=parallel_models, thread_name_prefix="model") as pool:
+            futures = {name: pool.submit(run_one, name, key) for name, key in todo}
+            for name, future in futures.items():
+                done[name] = future.result()
+    else:
+        for name, key in todo:
+            done[name] = run_one(name, key)
     for spec in runnable:
-        result, _ = obtain(spec.name, spec.name in averaged)
+        if members_of[spec.name]:
+            key = _run_key(spec.name, settings, data)
+            done[spec.name] = reuse(spec.name, key, False) or keep(
+                spec.name, key, *average_model(spec, {m: done[m] for m in members_of[spec.name]}, splits, data.target_names))
+    for spec in runnable:
         uses = spec.inputs + spec.shared
-        results["models"][spec.name] = {**result, "label": model_label(spec, features),
+        results["models"][spec.name] = {**done[spec.name][0], "label": model_label(spec, features),
                                         "features": {i: features[i]["tag"] for i in uses},
                                         "paper_features": all(features[i]["paper"] for i in uses)}
         if members_of[spec.name]:

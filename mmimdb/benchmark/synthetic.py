@@ -19,8 +19,9 @@ summed, so every seed's gradients, and Adam's per-element updates, are its own.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -97,12 +98,14 @@ def _logistic_forward(params: dict[str, Any], x_v: Any, x_t: Any) -> Any:
     return torch.einsum("snd,sd->sn", torch.cat([x_v, x_t], dim=2), params["w"]) + params["b"]
 
 
-def _train(params: dict[str, Any], forward: Any, x_v: Any, x_t: Any, c: Any, config: SyntheticConfig) -> None:
+def _train(params: dict[str, Any], forward: Any, x_v: Any, x_t: Any, c: Any, config: SyntheticConfig,
+           on_step: Callable[[], Any] = lambda: None) -> None:
     import torch
     import torch.nn.functional as F
 
     optimizer = torch.optim.Adam(params.values(), lr=config.lr)
     for _ in range(config.epochs):
+        on_step()
         logits = forward(params, x_v, x_t)
         logits = logits[0] if isinstance(logits, tuple) else logits
         # Sum over seeds of each seed's mean loss: seeds do not interact.
@@ -119,13 +122,15 @@ def _correlation(z: np.ndarray, m: np.ndarray) -> float:
 
 
 def run_synthetic(seeds: int = 1000, first_seed: int = 0, config: SyntheticConfig | None = None,
-                  device: str = "cpu") -> dict[str, Any]:
+                  device: str = "cpu", progress: bool = False) -> dict[str, Any]:
     """Train a GMU and a logistic regression on ``seeds`` synthetic tasks; compare them.
 
+    ``progress`` shows a bar (on stderr) over the training steps, each one of every seed at once.
     Returns counts (``gmu_wins``, ``ties``, ``gmu_losses``), per-seed accuracies and
     corr(z, M) on the test rows, and ``example`` (the first seed's test rows and gates).
     """
     import torch
+    from tqdm import tqdm
 
     config = config or SyntheticConfig()
     torch.manual_seed(first_seed)
@@ -141,8 +146,11 @@ def run_synthetic(seeds: int = 1000, first_seed: int = 0, config: SyntheticConfi
            "b_t": parameter(1), "b_z": parameter(1), "w_o": parameter(1), "b_o": parameter(1)}
     logistic = {"w": parameter(2 * d), "b": parameter(1)}
     labels = train["c"].float()
-    _train(gmu, _gmu_forward, train["x_v"], train["x_t"], labels, config)
-    _train(logistic, _logistic_forward, train["x_v"], train["x_t"], labels, config)
+    with tqdm(total=2 * config.epochs, desc=f"GMU, {seeds} seeds", unit="step", disable=not progress,
+              file=sys.stderr) as bar:
+        _train(gmu, _gmu_forward, train["x_v"], train["x_t"], labels, config, on_step=lambda: bar.update())
+        bar.set_description(f"logistic regression, {seeds} seeds")
+        _train(logistic, _logistic_forward, train["x_v"], train["x_t"], labels, config, on_step=lambda: bar.update())
     with torch.no_grad():
         gmu_logits, z = _gmu_forward(gmu, test["x_v"], test["x_t"])
         logistic_logits = _logistic_forward(logistic, test["x_v"], test["x_t"])

@@ -22,6 +22,8 @@ import platform
 import shutil
 import signal
 import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -33,12 +35,12 @@ from .. import __version__, paths
 from ..storage import atomic
 from . import hdf5, parquet, split as splits
 from ..storage.checksums import sha256_of
-from ..storage.manifest import output_entry as manifest_entry
+from ..storage.manifest import output_entry as manifest_entry, read_manifest
 from ..errors import ImageError, MmimdbError, RecordError, UsageError
-from .genres import GENRES, labels_of
+from .genres import GENRE_CHOICES, GENRES, labels_of
 from . import posters
 from .posters import check_poster
-from .record import file_id, missing_for_dataset
+from .record import TEXT_CHOICES, file_id, missing_for_dataset
 from .store import RecordStore
 
 #: Records per task sent to a worker process.
@@ -62,7 +64,7 @@ class Inspected:
     fatal: bool = False  # a defect (unreadable record or poster) rather than the paper's filter
 
 
-def inspect_record(store_dir: str, imdb_id: str) -> Inspected:
+def inspect_record(store_dir: str, imdb_id: str, text: str = "longest", genres: str = "23") -> Inspected:
     """Pass 1 for one id: the Parquet row (poster bytes left out) or why it is left out."""
     store = RecordStore(store_dir)
     try:
@@ -81,10 +83,10 @@ def inspect_record(store_dir: str, imdb_id: str) -> Inspected:
         return Inspected(imdb_id, reason=f"poster unreadable ({error.strerror or error})", fatal=True)
     except ImageError as error:
         return Inspected(imdb_id, reason=str(error).removeprefix(f"{imdb_id}: "), fatal=True)
-    return Inspected(imdb_id, row=parquet.record_row(record, b"", info.sha256))
+    return Inspected(imdb_id, row=parquet.record_row(record, b"", info.sha256, text, genres))
 
 
-def _inspect_task(task: tuple[str, str]) -> Inspected:
+def _inspect_task(task: tuple[str, str, str, str]) -> Inspected:
     return inspect_record(*task)
 
 
@@ -102,6 +104,20 @@ def _ignore_interrupts() -> None:
     # Ctrl-C is the main process's to handle (it stops the pool); workers that also got it
     # would each print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Ctrl-C is ignored inside the block (a few renames), where it could only leave a mix
+    of old and new outputs; only the main thread can change signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _parallel_map(function: Callable, tasks: Sequence[Any], workers: int) -> Iterator[Any]:
@@ -144,18 +160,33 @@ def _assign(method: str, labels: np.ndarray, ids: list[str], seed: int | None,
     return mapped.rows, unknown, mapped.unlisted_rows
 
 
+def text_choice(root: str | os.PathLike) -> str:
+    """The plot the build chose (``mmimdb build --text``; ``longest``, the paper's, for a
+    build that predates the choice)."""
+    return read_manifest(Path(root).expanduser()).get("choices", {}).get("text", "longest")
+
+
 def build(root: str | os.PathLike | None = None, method: str = "original", split_file: str | os.PathLike | None = None,
           seed: int | None = None, strict: bool = False, workers: int | None = None,
-          progress: bool = False) -> dict[str, Any]:
+          progress: bool = False, text: str = "longest", genres: str = "23") -> dict[str, Any]:
     """Build the dataset of the records under ``root``; return the manifest.
 
     ``method`` is ``original``, ``iterative`` or ``file`` (then ``split_file`` names the
     ``split.json``; default: the imported release's ``release-split.json``). ``seed`` changes the shuffle of ``original`` (default ``[2014, 8, 6]``)
     and ``iterative`` (default 20140806). With ``strict``, an unreadable record or poster,
     or a split-file id that is not among the records, stops the build instead of being
-    reported. ``workers`` defaults to the number of cores.
+    reported. ``workers`` defaults to the number of cores. ``text`` picks the plot each
+    movie's ``plot`` column (and so its text features) holds: ``longest`` (the paper's),
+    ``first`` or ``outline``; ``genres`` ``23`` (the paper's) or ``all`` keeps the genres
+    outside the 23 in the ``genres`` column (the labels stay the 23). Both are recorded in
+    the manifest under ``choices``.
     """
     root = paths.data_root(root)
+    if text not in TEXT_CHOICES:
+        raise UsageError(f"unknown --text {text!r} for a build; use one of {', '.join(TEXT_CHOICES)}"
+                         + (" (one sample per plot is an export choice: mmimdb export --text all)" if text == "all" else ""))
+    if genres not in GENRE_CHOICES:
+        raise UsageError(f"unknown --genres {genres!r}; use one of {', '.join(GENRE_CHOICES)}")
     if method not in splits.METHODS:
         raise UsageError(f"unknown split method {method!r}; use one of {', '.join(splits.METHODS)}")
     if method == "file" and split_file is None and paths.release_split_path(root).is_file():
@@ -174,7 +205,7 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
     workers = workers or os.cpu_count() or 1
 
     # Pass 1: which records make it into the dataset.
-    inspected = list(_progress(_parallel_map(_inspect_task, [(str(store.directory), i) for i in store_ids], workers),
+    inspected = list(_progress(_parallel_map(_inspect_task, [(str(store.directory), i, text, genres) for i in store_ids], workers),
                                len(store_ids), "reading records", progress))
     if strict:
         defects = [item for item in inspected if item.fatal]
@@ -190,7 +221,7 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
     rows, unknown_ids, unlisted = _assign(method, labels, ids, seed, chosen_file, set(store_ids))
     if strict and unknown_ids:
         raise UsageError(f"{chosen_file.path}: {len(unknown_ids)} id(s) not among the records, e.g. "
-                         f"{', '.join(file_id(i) for i in unknown_ids[:5])}; build without --strict to leave them out")
+                         f"{', '.join(unknown_ids[:5])}; build without --strict to leave them out")
     excluded += [{"imdb_id": ids[row], "reason": "not in the split file"} for row in unlisted]
     order, ranges = splits.concatenated(rows)
     if len(order) == 0:
@@ -209,7 +240,7 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
         **splits.genre_table(labels, rows),
         "records": len(store_ids),
         "excluded": excluded,
-        "unknown_ids": [file_id(i) for i in unknown_ids],
+        "unknown_ids": list(unknown_ids),  # tt ids, as the left-out movies
     }
 
     root.mkdir(parents=True, exist_ok=True)
@@ -223,16 +254,19 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
             "split": {"method": method, "seed": effective_seed,
                       "split_file": str(chosen_file.path) if chosen_file else None,
                       "split_file_sha256": sha256_of(chosen_file.path) if chosen_file else None},
+            # What the Parquet holds (the features read the same text); labels are the 23.
+            "choices": {"text": text, "genres": genres},
             "counts": {**{name: len(rows[name]) for name in splits.SPLITS}, "total": int(len(order)),
                        "records": len(store_ids), "excluded": len(excluded), "unknown_ids": len(unknown_ids)},
             "outputs": {name: manifest_entry(staging / name) for name in outputs},
             "versions": package_versions(),
         }
         atomic.write_json(staging / paths.manifest_path(Path(".")), manifest)
-        for name in [*outputs, str(paths.manifest_path(Path(".")))]:
-            target = root / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / name, target)
+        with _uninterrupted():  # all outputs are replaced, or none: never half old, half new
+            for name in [*outputs, str(paths.manifest_path(Path(".")))]:
+                target = root / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / name, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return manifest

@@ -63,6 +63,24 @@ def labels_of(genres: Iterable[str]) -> list[str]:
     return [g for g in GENRES if g in found]
 
 
+#: ``--genres``: ``23`` (the release's labels; News, Adult, Talk-Show, Reality-TV and any other
+#: genre dropped, as some readers crash on a 24th name) or ``all`` (every genre of the record).
+GENRE_CHOICES: tuple[str, ...] = ("23", "all")
+
+
+def all_genres(record_genres: Iterable[str]) -> list[str]:
+    """Every genre of a record, canonical and deduplicated: the 23 in label order, then the
+    others (News, Adult, ...) in record order."""
+    names = [canonical_genre(name) or name.strip() for name in record_genres if name and name.strip()]
+    ordered = [name for name in GENRES if name in names]
+    return ordered + [name for name in dict.fromkeys(names) if name not in GENRES]
+
+
+def chosen_genres(record_genres: Iterable[str], choice: str = "23") -> list[str]:
+    """The genre names a row carries under ``--genres choice`` (labels are always the 23)."""
+    return all_genres(record_genres) if choice == "all" else labels_of(record_genres)
+
+
 def encode(genres: Iterable[str]) -> np.ndarray:
     """Multi-hot vector (23,) int32 of ``genres``; names outside the 23 labels are ignored."""
     vector = np.zeros(len(GENRES), dtype=np.int32)

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -90,7 +91,7 @@ class Hdf5Writer:
                  ranges: dict[str, tuple[int, int]]):
         import h5py
 
-        self.path = Path(path)
+        self.path = Path(path).expanduser()
         count = len(file_ids)
         if labels.shape != (count, len(GENRES)):
             raise ValueError(f"labels of shape {labels.shape} for {count} ids")
@@ -127,16 +128,41 @@ class Hdf5Writer:
         self.close()
 
 
-def _open(path: str | os.PathLike, mode: str = "r"):
+def damaged(path: str | os.PathLike, error: BaseException) -> MmimdbError:
+    """The one-line error for a file whose blocks do not read back (overwritten, bad disk)."""
+    return MmimdbError(f"{path}: damaged HDF5 file, a read failed ({error}); rebuild it with `mmimdb build` "
+                       "(then `mmimdb build-features`), or copy it again")
+
+
+@contextmanager
+def reading(path: str | os.PathLike) -> Iterator[None]:
+    """Reads of ``path`` inside the block end, when a block of the file is damaged, in
+    :func:`damaged`'s one-line error instead of h5py's ``OSError`` traceback."""
+    try:
+        yield
+    except OSError as error:
+        raise damaged(path, error) from None
+
+
+@contextmanager
+def _open(path: str | os.PathLike, mode: str = "r") -> Iterator[Any]:
+    """The file opened with h5py; a file that is missing, truncated or (in read mode) damaged
+    gives a one-line error."""
     import h5py
 
-    path = Path(path)
+    path = Path(path).expanduser()
     if not path.is_file():
         raise UsageError(f"{path}: no such HDF5 file; run `mmimdb build` first")
     try:
-        return h5py.File(path, mode)
+        handle = h5py.File(path, mode)
     except OSError as error:
         raise MmimdbError(f"{path}: not a readable HDF5 file ({error}); rerun `mmimdb build`") from None
+    with handle:
+        if mode == "r":
+            with reading(path):
+                yield handle
+        else:
+            yield handle
 
 
 def split_ranges(handle: Any, path: str | os.PathLike) -> dict[str, tuple[int, int]]:
@@ -210,6 +236,35 @@ def _rows_in(data: np.ndarray | Iterable[np.ndarray]) -> Iterable[np.ndarray]:
         yield from (np.asarray(chunk) if not isinstance(chunk, np.ndarray) else chunk for chunk in data)
 
 
+def _vlen_base(dtype: Any) -> Any:
+    """The element type of a variable-length numeric dtype (``h5py.vlen_dtype(np.int32)``), else None."""
+    import h5py
+
+    if dtype is None:
+        return None
+    base = h5py.check_vlen_dtype(np.dtype(dtype))
+    return None if base in (None, str, bytes) else base
+
+
+def _write_variable_rows(dataset: Any, start: int, block: Iterable[Any], base: Any) -> None:
+    """Write variable-length rows ``block`` at row ``start``, whatever their lengths.
+
+    ``dataset[a:b] = rows`` lets numpy turn rows of equal length (every plot with the same
+    token count, or a single row) into a 2-D array that h5py then cannot broadcast; the
+    rows are handed to HDF5 one element each instead.
+    """
+    import h5py
+
+    rows = np.empty(len(block), dtype=dataset.dtype)  # type: ignore[arg-type]
+    for index, row in enumerate(block):
+        rows[index] = np.ascontiguousarray(row, dtype=base).reshape(-1)
+    if not len(rows):
+        return
+    file_space = dataset.id.get_space()
+    file_space.select_hyperslab((start,), (len(rows),))
+    dataset.id.write(h5py.h5s.create_simple((len(rows),)), file_space, rows)
+
+
 def add_dataset(path: str | os.PathLike, name: str, data: np.ndarray | Iterable[np.ndarray],
                 attrs: dict[str, Any] | None = None, dtype: Any = None, compression: str | None = None) -> None:
     """Add (or replace) the row-aligned dataset ``name``: one row per movie, rows ordered as
@@ -218,7 +273,8 @@ def add_dataset(path: str | os.PathLike, name: str, data: np.ndarray | Iterable[
     ``data`` is an array (N, ...) or an iterable of row blocks (n_i, ...) whose lengths sum
     to N (so large features need not fit in memory); ``compression`` is an h5py filter
     name (``"gzip"`` suits sparse TF-IDF rows). Variable-length rows (``sequences``)
-    come as object arrays of 1-D arrays with ``dtype=h5py.vlen_dtype(np.int32)``. Values of
+    come as object arrays (or lists) of 1-D arrays with ``dtype=h5py.vlen_dtype(np.int32)``;
+    their lengths may be anything, all equal included. Values of
     ``attrs`` that are not numbers or strings are stored as JSON. The new dataset is written
     under a temporary name and renamed at the end: an interrupted call leaves the old one.
 
@@ -226,6 +282,7 @@ def add_dataset(path: str | os.PathLike, name: str, data: np.ndarray | Iterable[
     """
     if name in (IMDB_IDS, GENRES_NAME) or name.endswith(PARTIAL_SUFFIX) or "/" in name or not name:
         raise UsageError(f"cannot write a dataset named {name!r}")
+    variable = _vlen_base(dtype)
     with _open(path, "r+") as handle:
         count = handle[IMDB_IDS].shape[0]
         partial = name + PARTIAL_SUFFIX
@@ -235,15 +292,19 @@ def add_dataset(path: str | os.PathLike, name: str, data: np.ndarray | Iterable[
         written = 0
         for block in _rows_in(data):
             if dataset is None:
-                shape = (count, *block.shape[1:])
-                chunk_rows = max(1, min(count, (1 << 20) // max(1, int(np.prod(block.shape[1:], dtype=np.int64)) * block.dtype.itemsize)))
-                dataset = handle.create_dataset(partial, shape, dtype=dtype or block.dtype,
-                                                chunks=(chunk_rows, *block.shape[1:]) if count else None,
+                # A variable-length row is one element, whatever shape numpy gave the block.
+                row_shape = () if variable is not None else block.shape[1:]
+                chunk_rows = max(1, min(count, (1 << 20) // max(1, int(np.prod(row_shape, dtype=np.int64)) * block.dtype.itemsize)))
+                dataset = handle.create_dataset(partial, (count, *row_shape), dtype=dtype or block.dtype,
+                                                chunks=(chunk_rows, *row_shape) if count else None,
                                                 compression=compression if count else None, track_times=False)
             if written + len(block) > count:
                 del handle[partial]
                 raise UsageError(f"dataset {name!r} has more rows than the file's {count} movies")
-            dataset[written:written + len(block)] = block
+            if variable is not None:
+                _write_variable_rows(dataset, written, block, variable)
+            else:
+                dataset[written:written + len(block)] = block
             written += len(block)
         if dataset is None or written != count:
             if dataset is not None:

@@ -6,32 +6,45 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from . import genres as genre_vocabulary
 from .. import paths
-from ..storage.checksums import sha256_of
+from ..storage.checksums import file_digest
 from ..errors import MmimdbError, UsageError
 from .split import read_split_file
 from .store import RecordStore
 
-#: Folders under the root whose files are listed with checksums (the records are counted).
-_SKIPPED_FOLDERS = ("dataset", "downloads", ".import-staging")
+
+def _not_outputs(root: Path) -> set[Path]:
+    """Folders whose files are not listed: the records (counted instead), downloads, exports
+    (a copy of every poster: hashing them would make `info` slow), and caches (Hugging Face's
+    Arrow files and lock files with 150-character names, the encoders')."""
+    return {paths.dataset_dir(root), paths.downloads_dir(root), paths.exports_dir(root),
+            paths.huggingface_cache_dir(root), paths.features_cache_dir(root)}
 
 
 def _output_files(root: Path) -> list[Path]:
+    """Files under ``root`` that the stages wrote, sorted; hidden ones (locks, staging,
+    partial results) and the folders of :func:`_not_outputs` are left out, unvisited."""
+    skipped = _not_outputs(root)
     found = []
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if path.is_file() and relative.parts[0] not in _SKIPPED_FOLDERS and not path.name.startswith("."):
-            found.append(path)
-    return found
+    for folder, folders, files in os.walk(root):
+        here = Path(folder)
+        folders[:] = [name for name in folders if not name.startswith(".") and here / name not in skipped]
+        found += [here / name for name in files if not name.startswith(".") and (here / name).is_file()]
+    return sorted(found, key=lambda path: path.relative_to(root).parts)
 
 
-def describe(root: str | Path | None = None, checksums: bool = True) -> dict[str, Any]:
-    """A summary of the data under ``root`` as a JSON-ready dict."""
+def describe(root: str | Path | None = None, checksums: bool = True, progress: bool = False) -> dict[str, Any]:
+    """A summary of the data under ``root`` as a JSON-ready dict; ``progress`` shows bars
+    (on stderr) while records are read and files hashed."""
+    from tqdm import tqdm
+
     root = paths.data_root(root)
     if not root.is_dir():
         raise UsageError(f"{root}: no data here yet; run `mmimdb fetch` first (or pass --root / set {paths.ENV_HOME})")
@@ -40,7 +53,7 @@ def describe(root: str | Path | None = None, checksums: bool = True) -> dict[str
     genre_counts: Counter[str] = Counter()
     labels_by_id: dict[str, list[str]] = {}
     unreadable: list[str] = []
-    for imdb_id in ids:
+    for imdb_id in tqdm(ids, desc="records", unit="movie", disable=not progress, leave=False, file=sys.stderr):
         try:
             movie = store.read(imdb_id, validate=False)
         except MmimdbError:
@@ -73,12 +86,13 @@ def describe(root: str | Path | None = None, checksums: bool = True) -> dict[str
         table.append(row)
     others = {name: count for name, count in genre_counts.items() if name not in genre_vocabulary.GENRE_INDEX}
 
-    files = []
-    for path in _output_files(root):
-        entry = {"path": str(path.relative_to(root)), "bytes": path.stat().st_size}
-        if checksums:
-            entry["sha256"] = sha256_of(path)
-        files.append(entry)
+    files = [{"path": str(path.relative_to(root)), "bytes": path.stat().st_size} for path in _output_files(root)]
+    if checksums:
+        with tqdm(total=sum(entry["bytes"] for entry in files), desc="sha256", unit="B", unit_scale=True,
+                  disable=not progress, leave=False, file=sys.stderr) as bar:
+            for entry in files:
+                bar.set_postfix_str(entry["path"][-40:], refresh=False)
+                entry["sha256"] = file_digest(root / entry["path"], on_bytes=bar.update)
     return {
         "root": str(root),
         "records_dir": str(store.directory),

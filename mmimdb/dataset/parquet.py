@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .genres import GENRES, encode, labels_of
-from .record import file_id, longest_plot
+from ..errors import MmimdbError
+from .genres import GENRES, chosen_genres, encode, labels_of
+from .record import chosen_plot, file_id
 
 #: Rows per row group: posters are about 30 kB, so a group is a few MB.
 ROW_GROUP_ROWS = 256
@@ -30,9 +32,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "title": ("string", "primary title"),
     "year": ("int32", "year of first release"),
     "kind": ("string", "IMDb kind (movie, tv movie, ...)"),
-    "genres": ("list<string>", "the movie's MM-IMDb genres (of the 23), in label order"),
+    "genres": ("list<string>", "the movie's genres: the 23 in label order (build --genres all: then the others)"),
     "labels": ("list<int8>", "multi-hot vector of the 23 genres, in mmimdb.dataset.genres.GENRES order"),
-    "plot": ("string", "the longest plot summary (what the paper used)"),
+    "plot": ("string", "the plot the build chose (--text; default the longest, what the paper used)"),
     "plot_outline": ("string", "one-paragraph outline"),
     "directors": ("list<string>", "director names"),
     "writers": ("list<string>", "writer names"),
@@ -65,17 +67,19 @@ def schema():
     return pa.schema([(name, types[kind]) for name, (kind, _) in COLUMNS.items()], metadata=metadata)
 
 
-def record_row(record: dict[str, Any], poster: bytes, poster_sha256: str) -> dict[str, Any]:
-    """One Parquet row (a dict of :data:`COLUMNS`) from a normalized record and its poster."""
-    genres = labels_of(record.get("genres") or [])
+def record_row(record: dict[str, Any], poster: bytes, poster_sha256: str, text: str = "longest",
+               genres_choice: str = "23") -> dict[str, Any]:
+    """One Parquet row (a dict of :data:`COLUMNS`) from a normalized record and its poster;
+    ``plot`` follows the text choice, ``genres`` the genre choice (``labels`` are the 23)."""
+    labels = labels_of(record.get("genres") or [])
     row: dict[str, Any] = {
         "imdb_id": record["imdb_id"],
         "title": record.get("title"),
         "year": record.get("year"),
         "kind": record.get("kind"),
-        "genres": genres,
-        "labels": encode(genres).astype(np.int8).tolist(),
-        "plot": longest_plot(record),
+        "genres": chosen_genres(record.get("genres") or [], genres_choice),
+        "labels": encode(labels).astype(np.int8).tolist(),
+        "plot": chosen_plot(record, text),
         "plot_outline": record.get("plot_outline"),
         "rating": record.get("rating"),
         "votes": record.get("votes"),
@@ -132,11 +136,34 @@ def _leaf_paths(arrow_schema) -> list[str]:
     return paths
 
 
+@contextmanager
+def reading(path: str | os.PathLike) -> Iterator[None]:
+    """Reads of the Parquet file ``path`` inside the block end, when the file is truncated or
+    damaged, in a one-line :class:`MmimdbError` that says to rebuild it."""
+    import pyarrow as pa
+
+    try:
+        yield
+    except (pa.ArrowException, OSError) as error:
+        raise MmimdbError(f"{path}: not a readable Parquet file ({error}); rebuild it with `mmimdb build`") from None
+
+
 def read_table(path: str | os.PathLike, columns: Sequence[str] | None = None):
     """The split file as a ``pyarrow.Table`` (only ``columns`` if given)."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(str(Path(path)), columns=list(columns) if columns is not None else None)
+    path = Path(path).expanduser()
+    with reading(path):
+        return pq.read_table(str(path), columns=list(columns) if columns is not None else None)
+
+
+def check_readable(path: str | os.PathLike) -> None:
+    """Read the file's footer (what a truncated file lacks); the error of :func:`reading` if it fails."""
+    import pyarrow.parquet as pq
+
+    path = Path(path).expanduser()
+    with reading(path):
+        pq.read_metadata(str(path))
 
 
 def labels_matrix(table) -> np.ndarray:

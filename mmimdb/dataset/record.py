@@ -23,7 +23,7 @@ from typing import Any
 
 import jsonschema
 
-from ..errors import RecordError
+from ..errors import RecordError, UsageError
 
 #: Normalized field -> IMDbPY key of the original records. The schema gives the types.
 IMDBPY_KEYS: dict[str, str] = {
@@ -125,6 +125,28 @@ POSTER_URL_KEYS: dict[str, str] = {"url": "cover url", "full_size_url": "full-si
 MMIMDB_KEY = "_mmimdb"
 
 _ID_DIGITS = re.compile(r"^(?:tt)?([0-9]{7,})$")
+_FILE_ID = re.compile(r"^[0-9]{7,}$")
+
+
+class NotAnImdbId(UsageError, ValueError):
+    """Text that is not an IMDb title id: one line for the user (exit 2), and still a
+    ``ValueError`` for callers that test ids with ``try``/``except ValueError``."""
+
+
+def ascii_digits(text: str) -> bool:
+    """True when ``text`` is ASCII digits only. ``str.isdigit()`` also accepts '²' (which
+    ``int()`` refuses) and Arabic-Indic or Devanagari digits (no IMDb id has them).
+
+    >>> ascii_digits("0114709"), ascii_digits("٠١١٤٧٠٩"), "٠١١٤٧٠٩".isdigit()
+    (True, False, True)
+    """
+    return text.isascii() and text.isdigit()
+
+
+def is_file_id(name: str) -> bool:
+    """True when ``name`` (a file's stem) is an id as the original layout names its files:
+    at least 7 ASCII digits."""
+    return _FILE_ID.match(name) is not None
 
 
 @lru_cache(maxsize=1)
@@ -159,11 +181,11 @@ def normalize_id(imdb_id: str | int) -> str:
     ('tt0114709', 'tt0114709', 'tt12345678')
     """
     text = str(imdb_id).strip()
-    if text.isdigit() and len(text) < 7:
+    if ascii_digits(text) and len(text) < 7:
         text = text.zfill(7)
     match = _ID_DIGITS.match(text)
     if not match:
-        raise ValueError(f"not an IMDb title id: {imdb_id!r}")
+        raise NotAnImdbId(f"not an IMDb title id: {imdb_id!r}")
     return "tt" + match.group(1)
 
 
@@ -202,10 +224,32 @@ def missing_for_dataset(record: dict[str, Any]) -> str | None:
     return None
 
 
+def plot_texts(record: dict[str, Any]) -> list[str]:
+    """Every plot text, in record order, without IMDbPY's ``::author`` suffix."""
+    return [text.rsplit("::", 1)[0] if "::" in text else text for text in record.get("plot") or []]
+
+
 def longest_plot(record: dict[str, Any]) -> str:
     """The longest plot text without IMDbPY's ``::author`` suffix (what the paper used)."""
-    plots = [text.rsplit("::", 1)[0] if "::" in text else text for text in record.get("plot") or []]
-    return max(plots, key=len, default="")
+    return max(plot_texts(record), key=len, default="")
+
+
+#: ``--text`` choices that give one text per movie (what a build's ``plot`` column holds):
+#: ``longest`` (the paper's), ``first`` (the record's first plot), ``outline`` (the plot
+#: outline, or the longest plot when the movie has none). Exports add ``all``.
+TEXT_CHOICES: tuple[str, ...] = ("longest", "first", "outline")
+
+
+def chosen_plot(record: dict[str, Any], choice: str = "longest") -> str:
+    """The movie's text under ``--text choice`` (one of :data:`TEXT_CHOICES`)."""
+    if choice == "first":
+        return next((text for text in plot_texts(record) if text.strip()), "")
+    if choice == "outline":
+        outline = (record.get("plot_outline") or "").strip()
+        return outline or longest_plot(record)
+    if choice != "longest":
+        raise ValueError(f"unknown text choice {choice!r}")
+    return longest_plot(record)
 
 
 def _nested_from_imdbpy(value: Any) -> Any:
@@ -230,7 +274,7 @@ def _coerce(field: str, value: Any) -> Any:
         return [_nested_from_imdbpy(item) for item in items]
     if kind == "strings" and isinstance(value, str):
         return [value]
-    if kind == "integer" and isinstance(value, str) and value.replace(",", "").isdigit():
+    if kind == "integer" and isinstance(value, str) and ascii_digits(value.replace(",", "")):
         return int(value.replace(",", ""))
     if kind == "number" and isinstance(value, str):
         try:

@@ -163,7 +163,7 @@ def parse_split(data: Any, source: str = "split.json") -> SplitFile:
 
 def read_split_file(path: str | os.PathLike) -> SplitFile:
     """Read and validate a ``split.json`` (see :func:`parse_split`)."""
-    path = Path(path)
+    path = Path(path).expanduser()
     try:
         data = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:

@@ -27,7 +27,7 @@ class RecordStore:
     """Read and write normalized records in a directory of ``<id>.json`` + ``<id>.jpeg``."""
 
     def __init__(self, directory: str | os.PathLike):
-        self.directory = Path(directory)
+        self.directory = Path(directory).expanduser()
 
     def __repr__(self) -> str:
         return f"RecordStore({str(self.directory)!r})"
@@ -50,7 +50,8 @@ class RecordStore:
             return []
         found = []
         for path in self.directory.glob("*.json"):
-            if path.stem.isdigit() and len(path.stem) >= 7:
+            # Only the layout's names: '٠١١٤٧٠٩.json' passes isdigit() but is no record of ours.
+            if records.is_file_id(path.stem):
                 found.append("tt" + path.stem)
         return sorted(found)
 

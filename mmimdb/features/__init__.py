@@ -19,6 +19,7 @@ Text outputs are in :mod:`.text`, poster extraction (batched, resumable) in
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, Sequence
 
@@ -29,7 +30,7 @@ from ..errors import UsageError
 from ..storage import manifest
 from .encoders import EncoderOptions, image_encoder, text_encoder
 from .posters import extract_image_features
-from .rows import dataset_rows, plot_tokens
+from .rows import dataset_rows, plot_texts, plot_tokens
 from .text import EMBEDDINGS, SEQUENCES, TFIDF_OUTPUTS, build_embeddings_output, build_sequences_output, \
     build_text_encoder_output, build_tfidf_output
 from .writer import DEFAULT_CHUNK_ROWS, Log, stderr_log
@@ -42,11 +43,14 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
                    image: Sequence[str] = ("vgg16",), only: Sequence[str] | None = None,
                    options: EncoderOptions | None = None, device: str = "auto", batch_size: int | None = None,
                    workers: int | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS, force: bool = False,
-                   progress: bool = True, log: Log = stderr_log) -> dict[str, Any]:
+                   progress: bool = True, log: Log = stderr_log, ray: str | None = None) -> dict[str, Any]:
     """Build the chosen features of the dataset under ``root``; return their manifest entries.
 
     ``only`` restricts the work to some of :data:`OUTPUT_GROUPS`. Encoders and their files
     are checked before any work starts, so a wrong path fails fast and changes nothing.
+    ``ray`` (``auto``, ``local`` or a cluster address; :mod:`mmimdb.ray_cluster`) runs the
+    image encoders on a Ray cluster (:mod:`.ray_extract`); the text outputs, seconds of
+    work on one core, stay here.
     """
     root = paths.data_root(root)
     groups = list(only) if only else list(OUTPUT_GROUPS)
@@ -55,27 +59,45 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
         raise UsageError(f"unknown output '{unknown[0]}' for --only (known: {', '.join(OUTPUT_GROUPS)})")
     if batch_size is not None and batch_size < 1:
         raise UsageError(f"batch size must be at least 1 (got {batch_size})")
-    options = options or EncoderOptions()
-    if options.cache_dir is None:
-        options = EncoderOptions(**{**options.__dict__, "cache_dir": paths.features_dir(root) / "cache"})
+    options = dataclasses.replace(
+        options or EncoderOptions(), device=device, progress=progress, log=log,
+        cache_dir=(options and options.cache_dir) or paths.features_cache_dir(root),
+        downloads_dir=(options and options.downloads_dir) or paths.downloads_dir(root))
     rows = dataset_rows(root)
     text_encoders = [text_encoder(name, options) for name in text] if "text" in groups else []
     image_encoders = [image_encoder(name, options) for name in image] if "image" in groups else []
-    if image_encoders:
+    if ray is not None:
+        from ..ray_cluster import import_ray
+
+        import_ray()  # fail before any work (the device is the workers', not this machine's)
+    if (image_encoders and ray is None) or any(encoder.reads == "text" for encoder in text_encoders):
         resolve_device(device, log=lambda message: None)  # fail before any work; the run says it once
     paths.features_dir(root).mkdir(parents=True, exist_ok=True)
     built: dict[str, Any] = {}
     if any(g in groups for g in ("text", "three_grams", "word_grams", "sequences")):
-        tokens = plot_tokens(root, rows.ids)
+        texts = plot_texts(root, rows.ids)
+        tokens = plot_tokens(root, rows.ids, texts)
         for encoder in text_encoders:
-            built[encoder.output] = build_text_encoder_output(root, rows, tokens, encoder, log)
+            built[encoder.output] = build_text_encoder_output(root, rows, tokens if encoder.reads == "tokens" else texts,
+                                                              encoder, log)
         for name in TFIDF_OUTPUTS:
             if name in groups:
                 built[name] = build_tfidf_output(root, rows, tokens, name, log)
+        word_vectors = [encoder for encoder in text_encoders if encoder.reads == "tokens"]
         if SEQUENCES in groups:
             built[SEQUENCES] = build_sequences_output(root, rows, tokens, log)
-            if text_encoders:
-                built[EMBEDDINGS] = build_embeddings_output(root, text_encoders[0], log)
+            if word_vectors:  # RNN_transfer starts from word vectors, which only word encoders have
+                built[EMBEDDINGS] = build_embeddings_output(root, word_vectors[0], log)
+    if image_encoders and ray is not None:
+        from ..ray_cluster import cluster
+        from .ray_extract import extract_image_features_ray
+
+        with cluster(ray, log):
+            for encoder in image_encoders:
+                extract_image_features_ray(root, rows, encoder, device=device, batch_size=batch_size, chunk_rows=chunk_rows,
+                                           force=force, progress=progress, log=log)
+                built[encoder.output] = manifest.feature_entries(root)[encoder.output]
+        return built
     for encoder in image_encoders:
         extract_image_features(root, rows, encoder, device=device, batch_size=batch_size, workers=workers,
                                chunk_rows=chunk_rows, force=force, progress=progress, log=log)

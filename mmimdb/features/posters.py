@@ -152,31 +152,11 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
-    root = Path(root)
     report = ExtractionReport(encoder.output, len(rows.ids))
-    job = {"encoder": encoder.name, "sha256": encoder.info.get("sha256"), "preprocessing": encoder.info.get("preprocessing"),
-           "ids_sha256": rows.ids_sha256(), "chunk_rows": chunk_rows}
-    done = manifest.feature_entries(root).get(encoder.output, {})
-    if not force and all(done.get(key) == job[key] for key in ("encoder", "sha256", "preprocessing", "ids_sha256")):
-        import h5py
-        with h5py.File(paths.hdf5_path(root), "r") as handle:
-            if encoder.output in handle:
-                log(f"{encoder.output}: already built with {encoder.name} for these rows (--force rebuilds it)")
-                report.skipped = True
-                return report
-    partial = _partial_dir(root, encoder.output)
-    job_path = partial / "job.json"
-    if partial.is_dir() and (not job_path.is_file() or json.loads(job_path.read_text("utf-8")) != job or force):
-        log(f"{encoder.output}: discarding partial results of a different run in {partial}")
-        shutil.rmtree(partial)
-    partial.mkdir(parents=True, exist_ok=True)
-    atomic.write_json(job_path, job)
-
-    chunks = [(start, min(start + chunk_rows, len(rows.ids))) for start in range(0, len(rows.ids), chunk_rows)]
-    pending = [k for k in range(len(chunks)) if not _chunk_path(partial, k).is_file()]
-    report.reused_chunks = len(chunks) - len(pending)
-    if report.reused_chunks and pending:
-        log(f"{encoder.output}: resuming, {report.reused_chunks} of {len(chunks)} chunks already done")
+    plan = plan_chunks(Path(root).expanduser(), rows, encoder, chunk_rows, force, report, log)
+    if plan is None:
+        return report
+    partial, chunks, pending = plan.partial, plan.chunks, plan.pending
     started = time.perf_counter()
     if pending:
         torch_device = resolve_device(device, log)
@@ -219,15 +199,69 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
                     filled += len(offsets)
                     bar.update(len(offsets))
                     if filled == len(buffer):
-                        with atomic.atomic_open(_chunk_path(partial, chunk), "wb") as handle:
-                            np.savez(handle, features=buffer, ok=ok)
+                        save_chunk(partial, chunk, buffer, ok)
                         report.computed_chunks.append(chunk)
                         if on_chunk is not None:
                             on_chunk(chunk)
         finally:
             bar.close()
     report.seconds = time.perf_counter() - started
+    finish_extraction(Path(root), rows, encoder, plan, report, log)
+    return report
 
+
+@dataclass
+class ChunkPlan:
+    """Where an extraction keeps its finished chunks, the chunks' row ranges, and which
+    of them are still to compute."""
+
+    partial: Path
+    chunks: list[tuple[int, int]]
+    pending: list[int]
+
+
+def plan_chunks(root: Path, rows: Rows, encoder: ImageEncoder, chunk_rows: int, force: bool,
+                report: ExtractionReport, log: Log) -> ChunkPlan | None:
+    """The chunks of ``encoder.output`` left to compute (partial results of the same job
+    are kept, of another job discarded); None, with ``report.skipped``, if it is built."""
+    job = {"encoder": encoder.name, "sha256": encoder.info.get("sha256"), "preprocessing": encoder.info.get("preprocessing"),
+           "ids_sha256": rows.ids_sha256(), "chunk_rows": chunk_rows}
+    done = manifest.feature_entries(root).get(encoder.output, {})
+    if not force and all(done.get(key) == job[key] for key in ("encoder", "sha256", "preprocessing", "ids_sha256")):
+        import h5py
+        with h5py.File(paths.hdf5_path(root), "r") as handle:
+            if encoder.output in handle:
+                log(f"{encoder.output}: already built with {encoder.name} for these rows (--force rebuilds it)")
+                report.skipped = True
+                return None
+    # ``force`` rebuilds a finished output; the chunks of an interrupted run of this same job
+    # are what a rerun of the same command resumes from, with or without ``force``.
+    partial = _partial_dir(root, encoder.output)
+    job_path = partial / "job.json"
+    if partial.is_dir() and (not job_path.is_file() or json.loads(job_path.read_text("utf-8")) != job):
+        log(f"{encoder.output}: discarding partial results of a different run in {partial}")
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(job_path, job)
+
+    chunks = [(start, min(start + chunk_rows, len(rows.ids))) for start in range(0, len(rows.ids), chunk_rows)]
+    pending = [k for k in range(len(chunks)) if not _chunk_path(partial, k).is_file()]
+    report.reused_chunks = len(chunks) - len(pending)
+    if report.reused_chunks and pending:
+        log(f"{encoder.output}: resuming, {report.reused_chunks} of {len(chunks)} chunks already done")
+    return ChunkPlan(partial, chunks, pending)
+
+
+def save_chunk(partial: Path, chunk: int, features: np.ndarray, ok: np.ndarray) -> None:
+    """Keep one finished chunk (its features and which rows were readable), atomically."""
+    with atomic.atomic_open(_chunk_path(partial, chunk), "wb") as handle:
+        np.savez(handle, features=features, ok=ok)
+
+
+def finish_extraction(root: Path, rows: Rows, encoder: ImageEncoder, plan: ChunkPlan, report: ExtractionReport,
+                      log: Log) -> None:
+    """Write the finished chunks as ``encoder.output`` (HDF5, Parquet, manifest) and drop them."""
+    partial, chunks = plan.partial, plan.chunks
     flags = [_load_chunk(partial, k)[1] for k in range(len(chunks))]
     report.failed_ids = [rows.ids[i] for i in np.flatnonzero(~np.concatenate(flags))]
     entry = {"modality": "image", "encoder": encoder.name, **encoder.info, "precision": report.precision}
@@ -238,7 +272,6 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
     rate = f", {computed_rows / report.seconds:.1f} posters/s" if report.seconds and computed_rows else ""
     log(f"{encoder.output}: {encoder.name} {encoder.dim}-d for {len(rows.ids)} posters "
         f"({len(report.failed_ids)} flagged unreadable){rate}")
-    return report
 
 
 def default_workers() -> int:

@@ -1,7 +1,8 @@
 """Text outputs of the features stage, all from the paper's tokens of each movie's longest
 plot (:func:`mmimdb.features.rows.plot_tokens`):
 
-- an encoder's plot vectors (word2vec / GloVe means: ``features``, ``glove_features``);
+- an encoder's plot vectors (word2vec / GloVe means: ``features``, ``glove_features``; or,
+  for encoders that read the plot as written, e.g. ``minilm_features``);
 - ``three_grams`` / ``word_grams``: char 3-gram and word TF-IDF, fitted on train rows only;
 - ``sequences``: token ids per plot (variable length; 0 = unknown word);
 - ``embeddings``: the encoder's vector of each ``sequences`` id, for RNN_transfer.
@@ -39,15 +40,21 @@ def _vocabulary_file(name: str) -> str:
     return str(paths.features_dir(Path(".")) / f"{name}.vocabulary.json")
 
 
-def build_text_encoder_output(root: Path, rows: Rows, tokens: Sequence[Sequence[str]], encoder: TextEncoder, log: Log) -> dict[str, Any]:
-    """Mean word vectors of every plot under ``encoder.output``."""
+def build_text_encoder_output(root: Path, rows: Rows, plots: Sequence[Any], encoder: TextEncoder, log: Log) -> dict[str, Any]:
+    """The encoder's vector of every plot under ``encoder.output``; ``plots`` are what it
+    reads (``encoder.reads``): token lists or plot texts, in row order."""
     started = time.perf_counter()
-    features = encoder.encode(tokens)
+    features = encoder.encode(plots)
+    if features.shape != (len(rows.ids), encoder.dim):
+        raise MmimdbError(f"{encoder.name} gave vectors of shape {features.shape}, not ({len(rows.ids)}, {encoder.dim})")
     covered = int(np.count_nonzero(np.abs(features).sum(axis=1)))
-    entry = {"modality": "text", "encoder": encoder.name, **encoder.info, "plots_with_known_words": covered}
+    entry = {"modality": "text", "encoder": encoder.name, **encoder.info}
+    if encoder.reads == "tokens":
+        entry["plots_with_known_words"] = covered
     entry = save_dense(root, rows, encoder.output, lambda: row_chunks(features), features.shape[1], entry)
-    log(f"{encoder.output}: {encoder.name} {features.shape[1]}-d for {len(rows.ids)} plots "
-        f"({covered} with known words) in {time.perf_counter() - started:.1f} s")
+    known = f" ({covered} with known words)" if encoder.reads == "tokens" else ""
+    log(f"{encoder.output}: {encoder.name} {features.shape[1]}-d for {len(rows.ids)} plots{known} "
+        f"in {time.perf_counter() - started:.1f} s")
     return entry
 
 

@@ -95,17 +95,18 @@ def _check_member(member: tarfile.TarInfo) -> None:
 
 
 def _classify(name: str) -> tuple[str, str | None]:
-    """('json'|'jpeg', digits) for a movie file, ('split', None), or ('other', None)."""
+    """('json'|'jpeg', digits) for a movie file, ('split', None), ('bad-name', stem) for a
+    movie file whose name is digits but no IMDb id, or ('other', None)."""
     path = PurePosixPath(name)
     if path.name == "split.json":
         return "split", None
     stem, suffix = path.stem, path.suffix.lower()
-    if stem.isdigit() and len(stem) >= 7:
-        if suffix == ".json":
-            return "json", stem
-        if suffix in (".jpeg", ".jpg"):
-            return "jpeg", stem
-    return "other", None
+    if suffix not in (".json", ".jpeg", ".jpg") or not stem.isdigit():
+        return "other", None
+    if not records.is_file_id(stem):
+        # Digits, but not an id of the layout (non-ASCII digits such as '٠١١٤٧٠٩', too short).
+        return "bad-name", stem
+    return ("json" if suffix == ".json" else "jpeg"), stem
 
 
 class _Importer:
@@ -146,6 +147,11 @@ class _Importer:
         halves[kind] = staged
         if "json" in halves and "jpeg" in halves:
             self._finish(digits)
+
+    def skip_name(self, name: str) -> None:
+        """Skip a movie file whose name is digits but not an IMDb id."""
+        self.report.skip(name, "file name is not an IMDb id",
+                         f"{name}: skipped, the name is not an IMDb id (7 or more ASCII digits)")
 
     def _drop(self, digits: str) -> None:
         for staged in self.waiting.pop(digits, {}).values():
@@ -258,6 +264,9 @@ def _import_tar(path: Path, importer: _Importer, root: Path, report: ImportRepor
             kind, digits = _classify(member.name)
             if kind == "other":
                 continue
+            if kind == "bad-name":
+                importer.skip_name(member.name)
+                continue
             handle = tar.extractfile(member)
             read = lambda limit, handle=handle: handle.read(limit)  # noqa: E731
             if kind == "split":
@@ -281,7 +290,9 @@ def _import_folder(folder: Path, importer: _Importer, root: Path, report: Import
         raise UsageError(f"{folder}: no <id>.json records found (expected the release's dataset/ folder)")
     for path in files:
         kind, digits = _classify(path.name)
-        if kind in ("json", "jpeg"):
+        if kind == "bad-name":
+            importer.skip_name(path.name)
+        elif kind in ("json", "jpeg"):
             importer.add(kind, digits, lambda limit, path=path: path.read_bytes()[:limit], path.stat().st_size)
 
 
@@ -328,6 +339,10 @@ def _import_locked(path: Path, text: str, root: Path, progress: bool) -> ImportR
             _import_folder(path, importer, root, report)
         else:
             _import_tar(path, importer, root, report)
+        if not (report.imported or report.already_present or report.skipped or importer.waiting):
+            # Not one <id>.json or <id>.jpeg: some other archive or folder, not a release with problems.
+            raise UsageError(f"{path}: nothing imported: not the MM-IMDb release "
+                             "(no <7-digit id>.json records with their .jpeg posters in it)")
     except BaseException as error:  # an interrupted import still reports what it kept
         report.fatal = str(error) or type(error).__name__
         raise

@@ -8,10 +8,14 @@
 - sends a real User-Agent (``mmimdb/<version> (+<project url>)``) and always sets
   connect/read timeouts;
 - keeps to a per-host request rate and a per-host number of requests in flight;
-- refuses URLs that are not ``http``/``https``, hosts outside an allowlist, and private or
-  loopback addresses (unless the crawl itself targets a loopback server) on the first
-  request *and on every redirect*;
+- refuses URLs that are not ``http``/``https``, hosts outside an allowlist, hosts that do
+  not resolve, and private or loopback addresses (unless the crawl itself targets a
+  loopback server) on the first request *and on every redirect*;
 - caps the size of every response body it reads.
+
+:func:`refusal` is the one place that says what a refusing answer looks like (a firewall's
+202 with an empty body, 401, 403, 429 or 5xx after the retries): the sources, the poster
+fetch and the downloader all stop on it.
 
 >>> session = PoliteSession(rate=2.0, concurrency=2)
 >>> session.headers["User-Agent"].startswith("mmimdb/")
@@ -24,12 +28,12 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Iterable
 from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import select_proxy
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
@@ -45,6 +49,9 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 #: The longest a server's Retry-After is obeyed before retrying anyway.
 RETRY_AFTER_MAX_S = 120.0
 MAX_REDIRECTS = 5
+#: How long a DNS answer is trusted by the private-address check. Short: a crawl runs for
+#: days and a host may move (or be made to point inward) meanwhile.
+DNS_TTL_S = 60.0
 
 
 class HostNotAllowed(DownloadError):
@@ -53,6 +60,33 @@ class HostNotAllowed(DownloadError):
 
 class ResponseTooLarge(DownloadError):
     """A response body over the size cap."""
+
+
+class HostUnresolvable(DownloadError):
+    """A host name that DNS does not resolve (a typo, or no network)."""
+
+
+def refusal(status: int, body: bytes | None) -> str | None:
+    """What an answer that refuses us says, in words; None when it is not a refusal.
+
+    A blocking firewall answers HTTP 202 with an empty body (or 403); 401 refuses the key or
+    the credentials; 429 and 5xx reach the caller only after the session's retries, so they
+    mean the server keeps refusing or failing.
+
+    >>> refusal(202, b""), refusal(200, b"{}"), refusal(404, b"")
+    ('HTTP 202 with an empty body (how a blocking firewall answers)', None, None)
+    """
+    if status == 202 and not (body or b"").strip():
+        return "HTTP 202 with an empty body (how a blocking firewall answers)"
+    if status == 401:
+        return "HTTP 401 (the key or credentials are refused)"
+    if status == 403:
+        return "HTTP 403 Forbidden"
+    if status == 429:
+        return "HTTP 429 Too Many Requests, still after the retries"
+    if status >= 500:
+        return f"HTTP {status}, still after the retries"
+    return None
 
 
 def host_allowed(url: str, allowed_hosts: Iterable[str]) -> bool:
@@ -103,13 +137,30 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-@lru_cache(maxsize=1024)
+_dns_cache: dict[str, tuple[float, tuple[str, ...]]] = {}
+_dns_lock = threading.Lock()
+
+
 def _addresses(host: str) -> tuple[str, ...]:
+    """The addresses ``host`` resolves to, remembered for :data:`DNS_TTL_S` seconds;
+    :class:`HostUnresolvable` when it does not resolve (not remembered: it may come back)."""
+    now = time.monotonic()
+    with _dns_lock:
+        cached = _dns_cache.get(host)
+    if cached is not None and now - cached[0] < DNS_TTL_S:
+        return cached[1]
     try:
-        return tuple(sorted({info[4][0] for info in socket.getaddrinfo(host, None)}))
-    except (socket.gaierror, UnicodeError):
-        # Unresolvable: the connection itself will fail with a clear error.
-        return ()
+        addresses = tuple(sorted({info[4][0] for info in socket.getaddrinfo(host, None)}))
+    except (socket.gaierror, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        raise HostUnresolvable(f"{host} does not resolve (DNS: {reason}); check the URL and the network") from None
+    if not addresses:
+        raise HostUnresolvable(f"{host} does not resolve (DNS gave no address); check the URL and the network")
+    with _dns_lock:
+        if len(_dns_cache) > 4096:  # a crawl touches a handful of hosts; never grow without end
+            _dns_cache.clear()
+        _dns_cache[host] = (now, addresses)
+    return addresses
 
 
 def _is_private(address: str) -> bool:
@@ -117,11 +168,14 @@ def _is_private(address: str) -> bool:
     return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast or ip.is_unspecified
 
 
-def check_url(url: str, allowlist: HostAllowlist | None = None, allow_private: bool = False) -> None:
+def check_url(url: str, allowlist: HostAllowlist | None = None, allow_private: bool = False,
+              resolve: bool = True) -> None:
     """Raise :class:`HostNotAllowed` unless ``url`` may be fetched.
 
     Only ``http``/``https``; the host must be in ``allowlist`` (when given); the host must
-    not be or resolve to a private, loopback or link-local address unless ``allow_private``.
+    not be or resolve to a private, loopback or link-local address unless ``allow_private``;
+    a host that does not resolve raises :class:`HostUnresolvable`. ``resolve=False`` (a
+    proxy resolves the name, this machine may not be able to) checks literal addresses only.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
@@ -136,7 +190,12 @@ def check_url(url: str, allowlist: HostAllowlist | None = None, allow_private: b
     try:
         addresses: tuple[str, ...] = (str(ipaddress.ip_address(host)),)
     except ValueError:
-        addresses = ("127.0.0.1",) if host == "localhost" else _addresses(host)
+        if host == "localhost":
+            addresses = ("127.0.0.1",)
+        elif resolve:
+            addresses = _addresses(host)
+        else:
+            addresses = ()
     for address in addresses:
         if _is_private(address):
             raise HostNotAllowed(f"refused {url!r}: {host} is a private or loopback address")
@@ -249,12 +308,15 @@ class PoliteSession(requests.Session):
     def send(self, request: requests.PreparedRequest, **kwargs) -> requests.Response:
         """Check the URL, wait for the host's turn, send; read the body under the cap
         unless the caller streams it."""
-        check_url(request.url or "", self.allowlist, self.allow_private)
+        url = request.url or ""
+        # Through a proxy the proxy resolves the name; this machine may have no DNS at all.
+        proxied = select_proxy(url, kwargs.get("proxies") or {}) is not None
+        check_url(url, self.allowlist, self.allow_private, resolve=not proxied)
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
         stream = kwargs.get("stream", False)
         kwargs["stream"] = True
-        with self._gate(request.url or ""):
+        with self._gate(url):
             response = super().send(request, **kwargs)
             if not stream:
                 try:
@@ -276,7 +338,8 @@ class PoliteSession(requests.Session):
         the response). The one redirect loop of the package: pages, API answers, posters and
         downloads all come through it."""
         for _hop in range(MAX_REDIRECTS + 1):
-            check_url(url, allowlist, self.allow_private)
+            # The allowlist here; addresses and DNS in send(), which knows about proxies.
+            check_url(url, allowlist, allow_private=True)
             response = self.get(url, params=params, headers=headers, allow_redirects=False, stream=True)
             target = self.get_redirect_target(response) if response.is_redirect else None
             if target is None:
@@ -310,7 +373,7 @@ def read_capped(response: requests.Response, max_bytes: int) -> bytes:
     if getattr(response, "_content_consumed", False) and response._content is not None:
         return response.content
     declared = response.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise ResponseTooLarge(f"{response.url}: {declared} bytes is over the {max_bytes}-byte cap")
     chunks, total = [], 0
     for chunk in response.iter_content(64 * 1024):

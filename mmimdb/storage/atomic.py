@@ -5,15 +5,42 @@ import json
 import os
 import tempfile
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any, Iterator
 
 
+def _umask_from_proc() -> int | None:
+    """The process umask as Linux reports it (``Umask:`` in /proc/self/status), or None."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+@lru_cache(maxsize=1)
+def _probed_mode() -> int:
+    """Where /proc is missing: the mode a file created with 0o666 gets, seen on a probe
+    file in a private temporary folder (computed once)."""
+    with tempfile.TemporaryDirectory(prefix="mmimdb-umask-") as folder:
+        fd = os.open(os.path.join(folder, "probe"), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        try:
+            return os.fstat(fd).st_mode & 0o777
+        finally:
+            os.close(fd)
+
+
 def _new_file_mode() -> int:
-    """The mode a plain ``open()`` would give a new file (0o666 less the umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    """The mode a plain ``open()`` would give a new file (0o666 less the umask).
+
+    Never by setting the umask and back (``os.umask`` is the only way to read it in
+    Python): for that moment every file another thread creates would get mode 0o666."""
+    umask = _umask_from_proc()
+    return 0o666 & ~umask if umask is not None else _probed_mode()
 
 
 @contextmanager

@@ -24,11 +24,15 @@ from .checksums import sha256_of
 
 OUTPUTS = "outputs"
 FEATURES = "features"
+#: Sections that map names to entries (objects), and sections that are one object: the
+#: shapes every reader relies on.
+_OBJECTS_OF_OBJECTS = (OUTPUTS, FEATURES, "exports", "missing", "card")
+_OBJECTS = ("split", "choices", "counts", "versions")
 
 
 def read_manifest(root: str | os.PathLike) -> dict[str, Any]:
     """The manifest of ``root`` ({} when there is none); :class:`MmimdbError` if it is damaged."""
-    path = paths.manifest_path(Path(root))
+    path = paths.manifest_path(Path(root).expanduser())
     if not path.is_file():
         return {}
     try:
@@ -37,6 +41,14 @@ def read_manifest(root: str | os.PathLike) -> dict[str, Any]:
         raise MmimdbError(f"{path}: not a readable manifest ({error}); rerun `mmimdb build`") from None
     if not isinstance(manifest, dict):
         raise MmimdbError(f"{path}: not a readable manifest (a JSON object is expected); rerun `mmimdb build`")
+    # Every reader goes through here: a section of the wrong shape (valid JSON, damaged or
+    # hand-edited) is refused once, in one line, instead of failing later in each reader.
+    for section, value in manifest.items():
+        if section in _OBJECTS_OF_OBJECTS and not (
+                isinstance(value, dict) and all(isinstance(entry, dict) for entry in value.values())):
+            raise MmimdbError(f"{path}: not a readable manifest ('{section}' is not an object of objects); rerun `mmimdb build`")
+        if section in _OBJECTS and not isinstance(value, dict):
+            raise MmimdbError(f"{path}: not a readable manifest ('{section}' is not an object); rerun `mmimdb build`")
     return manifest
 
 
@@ -48,12 +60,25 @@ def output_entry(path: str | os.PathLike) -> dict[str, Any]:
 def update(root: str | os.PathLike, outputs: Iterable[str] = (), features: dict[str, Any] | None = None) -> None:
     """Record (again) the checksums of ``outputs`` (paths relative to ``root``) and set
     ``features[name] = entry`` for each of ``features``; read-modify-write, atomic."""
-    root = Path(root)
+    root = Path(root).expanduser()
     manifest = read_manifest(root)
     for relative in outputs:
         manifest.setdefault(OUTPUTS, {})[relative] = output_entry(root / relative)
     for name, entry in (features or {}).items():
         manifest.setdefault(FEATURES, {})[name] = entry
+    atomic.write_json(paths.manifest_path(root), manifest)
+
+
+def record(root: str | os.PathLike, section: str, name: str, entry: dict[str, Any],
+           outputs: Iterable[str] = ()) -> None:
+    """Set ``manifest[section][name] = entry`` (what ``export``, ``missing`` or ``card`` wrote,
+    with which choices) and record the checksums of ``outputs`` (files under ``root``, so that
+    ``mmimdb info --verify`` checks them too); read-modify-write, atomic."""
+    root = Path(root)
+    manifest = read_manifest(root)
+    manifest.setdefault(section, {})[name] = entry
+    for relative in outputs:
+        manifest.setdefault(OUTPUTS, {})[relative] = output_entry(root / relative)
     atomic.write_json(paths.manifest_path(root), manifest)
 
 
@@ -67,7 +92,7 @@ def verify(root: str | os.PathLike, only: Iterable[str] | None = None,
     """Compare the outputs under ``root`` with the manifest; return one line per file that
     is missing or differs (empty: all match). ``only`` limits the check to those relative
     paths; ``on_file(path)`` is called before each file is hashed (progress)."""
-    root = Path(root)
+    root = Path(root).expanduser()
     manifest = read_manifest(root)
     if OUTPUTS not in manifest:
         raise MmimdbError(f"{paths.manifest_path(root)}: no manifest of the outputs; run `mmimdb build`")

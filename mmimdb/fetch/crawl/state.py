@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from ..movielens import Link
 
@@ -26,10 +26,79 @@ def state_path(root: Path) -> Path:
     return Path(root) / STATE_FILE
 
 
-class StateDb:
+def open_state(url: str | None, root: Path, *, lease: float = 300.0, batch: int = 8):
+    """The crawl state at ``url``: None for the embedded SQLite file under ``root``, or a
+    ``postgresql://`` URL for a queue that several crawler processes or machines share
+    (:class:`~.state_postgres.PostgresStateDb`, ``lease`` seconds per claim, ``batch`` ids
+    claimed at a time)."""
+    if url is None:
+        return StateDb(state_path(root))
+    from ..postgres import is_postgres
+
+    if is_postgres(url):
+        from .state_postgres import PostgresStateDb
+
+        return PostgresStateDb(url, lease=lease, batch=batch)
+    from ...errors import UsageError
+
+    raise UsageError(f"--state-url: give a postgresql://user@host:port/database URL (got '{url.split('://', 1)[0]}://...')")
+
+
+class StateBackend:
+    """What the engine needs of a crawl state (:class:`StateDb`, or the PostgreSQL queue of
+    :mod:`.state_postgres`); counts per status and top errors derive from the rows."""
+
+    #: Whether several crawlers may work on it (and on one data root) at once.
+    shared: bool = False
+    path: Any  # what reports name as the state database
+
+    def add(self, links: Iterable[Link]) -> None:
+        raise NotImplementedError
+
+    def status_rows(self) -> list[tuple[str, str]]:
+        """(imdb_id, status) of every id."""
+        raise NotImplementedError
+
+    def statuses(self, ids: Iterable[str] | None = None) -> dict[str, str]:
+        rows = self.status_rows()
+        if ids is None:
+            return dict(rows)
+        wanted = set(ids)
+        return {imdb_id: status for imdb_id, status in rows if imdb_id in wanted}
+
+    def set(self, imdb_id: str, status: str, error: str | None = None, sources: list[str] | None = None,
+            attempted: bool = True, commit: bool = True) -> None:
+        raise NotImplementedError
+
+    def claims(self, todo: list[Link], store: Any = None, retry_failed: bool = False) -> Iterator[Link]:
+        """The ids of ``todo`` this crawler should work on, in order."""
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def failed_errors(self) -> list[tuple[str, str]]:
+        """(imdb_id, last error) of the ids whose status is ``error`` or ``blocked``."""
+        raise NotImplementedError
+
+    def counts(self, ids: Iterable[str] | None = None) -> dict[str, int]:
+        counts = Counter(self.statuses(ids).values())
+        return {status: counts.get(status, 0) for status in STATUSES}
+
+    def top_errors(self, ids: Iterable[str] | None = None, limit: int = 5) -> list[tuple[str, int]]:
+        wanted = set(ids) if ids is not None else None
+        counts = Counter(_error_kind(error) for imdb_id, error in self.failed_errors() if wanted is None or imdb_id in wanted)
+        return counts.most_common(limit)
+
+
+class StateDb(StateBackend):
     """The crawl state: one row per IMDb id, in SQLite with write-ahead logging.
 
-    Only the thread that created it writes (the engine's main thread).
+    Only the thread that created it writes (the engine's main thread). One crawler per
+    data root (``shared`` is False): the engine holds the root's exclusive lock.
     """
 
     def __init__(self, path: str | Path):
@@ -61,12 +130,8 @@ class StateDb:
                 [(link.imdb_id, link.movielens_id, link.tmdb_id, now, now) for link in links],
             )
 
-    def statuses(self, ids: Iterable[str] | None = None) -> dict[str, str]:
-        rows = self.connection.execute("SELECT imdb_id, status FROM movies").fetchall()
-        if ids is None:
-            return dict(rows)
-        wanted = set(ids)
-        return {imdb_id: status for imdb_id, status in rows if imdb_id in wanted}
+    def status_rows(self) -> list[tuple[str, str]]:
+        return self.connection.execute("SELECT imdb_id, status FROM movies").fetchall()
 
     def set(self, imdb_id: str, status: str, error: str | None = None, sources: list[str] | None = None,
             attempted: bool = True, commit: bool = True) -> None:
@@ -84,20 +149,17 @@ class StateDb:
         self.connection.commit()
         self._last_commit = time.monotonic()
 
+    def claims(self, todo: list[Link], store: Any = None, retry_failed: bool = False) -> Iterator[Link]:
+        """The ids this crawler works on, in order: all of ``todo`` (it is the only one)."""
+        return iter(todo)
+
     def row(self, imdb_id: str) -> dict[str, Any] | None:
         cursor = self.connection.execute("SELECT * FROM movies WHERE imdb_id = ?", (imdb_id,))
         values = cursor.fetchone()
         return dict(zip([c[0] for c in cursor.description], values)) if values else None
 
-    def counts(self, ids: Iterable[str] | None = None) -> dict[str, int]:
-        counts = Counter(self.statuses(ids).values())
-        return {status: counts.get(status, 0) for status in STATUSES}
-
-    def top_errors(self, ids: Iterable[str] | None = None, limit: int = 5) -> list[tuple[str, int]]:
-        wanted = set(ids) if ids is not None else None
-        rows = self.connection.execute("SELECT imdb_id, last_error FROM movies WHERE status IN ('error', 'blocked') AND last_error IS NOT NULL").fetchall()
-        counts = Counter(_error_kind(error) for imdb_id, error in rows if wanted is None or imdb_id in wanted)
-        return counts.most_common(limit)
+    def failed_errors(self) -> list[tuple[str, str]]:
+        return self.connection.execute("SELECT imdb_id, last_error FROM movies WHERE status IN ('error', 'blocked') AND last_error IS NOT NULL").fetchall()
 
 
 def _error_kind(message: str) -> str:

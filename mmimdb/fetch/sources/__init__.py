@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from ...errors import UsageError
 from .archive import ArchiveSource
-from .base import Blocked, Found, NotFound, RateLimited, Source, SourceFailed
+from .base import (Blocked, Found, KeyRefused, NotFound, RateLimited, Source, SourceFailed, SourceStopped,
+                   SourceUnavailable)
 from .imdb_datasets import ImdbDatasetsSource
 from .imdb_web import ImdbWebSource
 from .omdb import OmdbSource
@@ -25,8 +26,8 @@ SOURCES: dict[str, type[Source]] = {
 }
 
 __all__ = [
-    "SOURCES", "SourceOptions", "make_sources", "Source", "Found", "NotFound", "Blocked",
-    "RateLimited", "SourceFailed",
+    "SOURCES", "SourceOptions", "make_sources", "Source", "Found", "NotFound", "SourceStopped", "Blocked",
+    "RateLimited", "KeyRefused", "SourceFailed", "SourceUnavailable",
 ]
 
 

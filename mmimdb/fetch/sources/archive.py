@@ -15,13 +15,15 @@ from ..archive import SOURCE_NAME
 from ...errors import RecordError, UsageError
 from ..http import PoliteSession
 from ..movielens import Link
+from ...dataset.record import is_file_id
 from ...dataset.store import RecordStore
-from .base import Found, NotFound, Source, SourceFailed
+from .base import NEXT_STEP, Found, NotFound, Source, SourceFailed, SourceStopped, SourceUnavailable
 
 
 def _dataset_folder(location: Path) -> Path:
     for candidate in (location, location / "dataset", location / "mmimdb" / "dataset"):
-        if candidate.is_dir() and next(candidate.glob("*.json"), None) is not None:
+        # A record's name, not any JSON: the release's top folder holds split.json.
+        if candidate.is_dir() and any(is_file_id(path.stem) for path in candidate.glob("*.json")):
             return candidate
     raise UsageError(f"--archive-dir: {location} holds no extracted release (no <id>.json under it, dataset/ or mmimdb/dataset/)")
 
@@ -38,14 +40,21 @@ class ArchiveSource(Source):
 
     def lookup(self, link: Link, session: PoliteSession) -> Found:
         if link.imdb_id not in self.store:
+            if not self.store.directory.is_dir():
+                # A folder that went away (an unmounted disk) must not turn every id into a
+                # final "not found".
+                raise SourceStopped(f"archive: {self.store.directory} is no longer there (an unmounted disk?); {NEXT_STEP}")
             raise NotFound("archive: not in the release")
         try:
             record = self.store.read(link.imdb_id)
+            path = self.store.poster_path(link.imdb_id)
+            poster_data = path.read_bytes() if path.is_file() else None
         except RecordError as error:
             raise SourceFailed(f"archive: {error}") from None
+        except OSError as error:  # a failing disk: several in a row stop the crawl
+            raise SourceUnavailable(f"archive: cannot read {link.imdb_id} ({error.strerror or error})") from None
         poster = record.pop("poster", {})
         for key in ("imdb_id", "sources"):
             record.pop(key, None)
-        path = self.store.poster_path(link.imdb_id)
         return Found(record, poster_url=poster.get("url"), full_size_poster_url=poster.get("full_size_url"),
-                     poster_data=path.read_bytes() if path.is_file() else None)
+                     poster_data=poster_data)

@@ -5,11 +5,17 @@ answer); it never sends a request itself except through the :class:`~mmimdb.fetc
 it is handed, and it never writes anything: the crawl engine (:mod:`mmimdb.fetch.crawl`) merges
 the partial records, downloads and checks the poster, and hands the record to the store.
 
-A lookup ends in one of four ways:
+A lookup ends in one of five ways:
 
 - a :class:`Found` (fields in the normalized schema, plus poster URLs);
 - :class:`NotFound`: the source has no such title (final for this source);
-- :class:`Blocked` / :class:`RateLimited`: stop the whole crawl, keep everything, exit 3;
+- a :class:`SourceStopped` (:class:`Blocked`: a firewall's 202 with an empty body, 403;
+  :class:`KeyRefused`: 401; :class:`RateLimited`: 429 after the retries, a spent quota):
+  stop the whole crawl at once, keep everything, exit 3;
+- :class:`SourceUnavailable` (5xx after the retries, a connection that failed, a host that
+  does not resolve, a database that cannot be read): this id failed, and when a source
+  fails this way for several ids in a row the crawl stops too
+  (:mod:`mmimdb.fetch.crawl.health`);
 - any other :class:`~mmimdb.errors.MmimdbError` or a requests exception: this id failed
   (status ``error``; ``--retry-failed`` tries it again).
 """
@@ -24,7 +30,7 @@ from urllib.parse import urlsplit
 import requests
 
 from ...errors import MmimdbError, StoppedEarly, UsageError
-from ..http import HostAllowlist, PoliteSession, is_loopback_url, retry_after_seconds
+from ..http import HostAllowlist, PoliteSession, is_loopback_url, refusal, retry_after_seconds
 from ..movielens import Link
 
 
@@ -43,16 +49,33 @@ class NotFound(MmimdbError):
     """The source has no title with this id."""
 
 
-class Blocked(StoppedEarly):
+class SourceStopped(StoppedEarly):
+    """The source refuses this crawl: stop it now, keep everything, rerun later to resume."""
+
+
+class Blocked(SourceStopped):
     """The site refuses automated requests (a bot firewall). Never worked around."""
 
 
-class RateLimited(StoppedEarly):
+class RateLimited(SourceStopped):
     """The site says to slow down or that the daily quota is spent."""
 
 
+class KeyRefused(SourceStopped):
+    """The site refuses the API key (HTTP 401): no id can succeed with it."""
+
+
 class SourceFailed(MmimdbError):
-    """This id failed at this source (a server error, an answer that cannot be read)."""
+    """This id failed at this source (an answer that cannot be read, a bad poster)."""
+
+
+class SourceUnavailable(SourceFailed):
+    """The source did not answer (5xx after the retries, a lost connection, a database
+    error); several in a row stop the crawl."""
+
+
+#: What a user can do after each way of being stopped.
+NEXT_STEP = "everything fetched is kept; rerun the same command to resume"
 
 
 class Source(ABC):
@@ -65,6 +88,10 @@ class Source(ABC):
     poster_hosts: ClassVar[tuple[str, ...]] = ()
     #: Whether a lookup needs the TMDb id rather than the IMDb id.
     needs_tmdb_id: ClassVar[bool] = False
+    #: Where the user sets this source's API key (named when the key is refused).
+    key_option: ClassVar[str] = ""
+    #: What the user can do when this source blocks the crawl (said in the stop message).
+    block_hint: ClassVar[str] = ""
 
     def __init__(self, base_url: str | None = None):
         self.base_url = (base_url or self.default_url).rstrip("/")
@@ -97,34 +124,55 @@ class Source(ABC):
     # Helpers for HTTP sources -------------------------------------------------------------
 
     def get(self, session: PoliteSession, url: str, params: dict | None = None, headers: dict | None = None) -> requests.Response:
-        """GET through the polite session, only to this source's hosts; 429 after the
-        retries becomes :class:`RateLimited`, 5xx becomes :class:`SourceFailed`."""
+        """GET through the polite session, only to this source's hosts. A refusing answer
+        (:func:`~mmimdb.fetch.http.refusal`) raises at once: 202 with an empty body or 403
+        :class:`Blocked`, 401 :class:`KeyRefused`, 429 (after the retries)
+        :class:`RateLimited`; 5xx after the retries raises :class:`SourceUnavailable`."""
         response = session.fetch(url, allowlist=self.allowlist(), params=params, headers=headers)
-        if response.status_code == 429:
-            wait = retry_after_seconds(response)
+        said = refusal(response.status_code, response.content)
+        if said is None:
+            return response
+        raise self.stopped(response.status_code, said, _short(response.url), _message_in(response),
+                           retry_after_seconds(response))
+
+    def stopped(self, status: int, said: str, url: str, message: str = "", wait: float | None = None) -> MmimdbError:
+        """The error for a refusing answer ``status`` (``said`` in words) from ``url``;
+        ``message`` is what the body says (OMDb's ``Error``, TMDb's ``status_message``),
+        ``wait`` its Retry-After."""
+        answer = f"{url} answered {said}" + (f": {message}" if message else "")
+        if status == 429:
             hint = f" (it asks to wait {wait:.0f} s)" if wait else ""
-            raise RateLimited(f"{self.name} is rate-limiting this crawl{hint}; what was fetched is kept: rerun the same command later to resume")
-        if response.status_code >= 500:
-            raise SourceFailed(f"{self.name}: HTTP {response.status_code} from {_short(response.url)} after retries")
-        return response
+            return RateLimited(f"{self.name} is rate-limiting this crawl: {answer}{hint}; {NEXT_STEP}")
+        if status == 401:
+            where = f" (check {self.key_option})" if self.key_option else ""
+            return KeyRefused(f"{self.name} refuses the key: {answer}{where}; {NEXT_STEP}")
+        if status >= 500:
+            return SourceUnavailable(f"{self.name}: {answer}")
+        hint = f" ({self.block_hint})" if self.block_hint else ""
+        return Blocked(f"{self.name} is blocked: {answer}{hint}; {NEXT_STEP}")
 
     def get_json(self, session: PoliteSession, url: str, params: dict | None = None, headers: dict | None = None) -> Any:
         response = self.get(session, url, params, headers)
         if response.status_code == 404:
             raise NotFound(f"{self.name}: not found")
-        if response.status_code in (401, 403):
-            try:  # OMDb says {"Error": ...}, TMDb {"status_message": ...}
-                answer = response.json()
-                said = f": {answer.get('Error') or answer.get('status_message')}" if isinstance(answer, dict) else ""
-            except ValueError:
-                said = ""
-            raise UsageError(f"{self.name} refused the request (HTTP {response.status_code}{said}): check the API key")
         if response.status_code != 200:
             raise SourceFailed(f"{self.name}: HTTP {response.status_code} from {_short(response.url)}")
         try:
             return response.json()
         except ValueError:
             raise SourceFailed(f"{self.name}: the answer from {_short(response.url)} is not JSON") from None
+
+
+def _message_in(response: requests.Response) -> str:
+    """The error message an API put in its JSON body (OMDb ``Error``, TMDb
+    ``status_message``), or ""."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(answer, dict):
+        return ""
+    return str(answer.get("Error") or answer.get("status_message") or "")[:200]
 
 
 def _short(url: str | None) -> str:

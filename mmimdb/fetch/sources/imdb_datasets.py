@@ -3,7 +3,8 @@ per movie.
 
 IMDb publishes seven non-commercial TSV files (https://datasets.imdbws.com/,
 ``\\N`` = missing). cinemagoer (IMDbPY's successor, ``s32cinemagoer.py``) imports them into
-an SQL database (SQLite by default, any SQLAlchemy URL for a server database) and answers
+an SQL database (SQLite by default; PostgreSQL with ``postgresql://...`` and the ``postgres``
+extra; any SQLAlchemy URL whose driver is installed) and answers
 ``get_movie`` from it. This source downloads the files once (or reads a local folder),
 imports each file once (one transaction per file, so a killed import resumes at the file
 it was in), then answers every id from the database. No plots and no posters: combine it
@@ -22,9 +23,10 @@ from urllib.parse import urlsplit
 
 from ...errors import UsageError
 from ..http import PoliteSession
+from ..postgres import is_postgres, masked, require_driver, sqlalchemy_url
 from ..movielens import Link
 from ...paths import downloads_dir
-from .base import Found, NotFound, Source, SourceFailed, canonical_genres
+from .base import Found, NotFound, Source, SourceFailed, SourceUnavailable, canonical_genres
 
 DATASETS_URL = "https://datasets.imdbws.com/"
 #: The files cinemagoer needs: without title.episode ``get_movie`` fails ("no such table").
@@ -56,7 +58,9 @@ class ImdbDatasetsSource(Source):
             self.folder = Path(location).expanduser()
             if not self.folder.is_dir():
                 raise UsageError(f"--imdb-datasets: {self.folder} is not a folder (give the folder of the seven *.tsv.gz files or a URL)")
-        self.db_url = db_url
+        if is_postgres(db_url):
+            require_driver(db_url, "--db-url")
+        self.db_url = sqlalchemy_url(db_url) if db_url else None
         self._access = None
         self._lock = threading.Lock()
 
@@ -105,10 +109,15 @@ class ImdbDatasetsSource(Source):
         if self._access is None:
             raise SourceFailed("imdb-datasets: the database is not prepared")
         from imdb import IMDbError
+        from imdb._exceptions import IMDbDataAccessError
 
         try:
             with self._lock:  # one query at a time keeps SQLite happy and is fast enough
                 movie = self._access.get_movie(link.imdb_id[2:])
+        except (IMDbDataAccessError, *_database_errors()) as error:
+            # The database cannot be read (gone, locked, a server that is down): several in
+            # a row stop the crawl rather than fail every id.
+            raise SourceUnavailable(f"imdb-datasets: the database cannot be read ({type(error).__name__}: {str(error)[:200]})") from None
         except IMDbError as error:
             raise SourceFailed(f"imdb-datasets: {error}") from None
         if not movie.get("title"):
@@ -117,6 +126,20 @@ class ImdbDatasetsSource(Source):
 
     def close(self) -> None:
         self._access = None
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """Errors of the database layers cinemagoer may let through."""
+    import sqlite3
+
+    errors: list[type[BaseException]] = [sqlite3.Error, OSError]
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        errors.append(SQLAlchemyError)
+    except ImportError:
+        pass
+    return tuple(errors)
 
 
 def _signature(path: Path) -> str:
@@ -140,14 +163,22 @@ def _run(url: str, *statements: tuple[str, dict]) -> list[tuple]:
         finally:
             connection.close()
         return rows
-    import sqlalchemy  # server databases: cinemagoer[sqlalchemy] and the database's driver
-
-    engine = sqlalchemy.create_engine(url)
+    try:
+        import sqlalchemy  # server databases: cinemagoer[sqlalchemy] and the database's driver
+    except ImportError:
+        raise UsageError(f"--db-url {masked(url)}: a server database needs SQLAlchemy: pip install 'mmimdb[postgres]'") from None
+    try:
+        engine = sqlalchemy.create_engine(url)
+    except (ImportError, sqlalchemy.exc.ArgumentError) as error:
+        raise UsageError(f"--db-url {masked(url)}: {error}") from None
     try:
         with engine.begin() as connection:
             for sql, params in statements:
                 result = connection.execute(sqlalchemy.text(sql), params)
                 rows = [tuple(row) for row in result] if result.returns_rows else []
+    except sqlalchemy.exc.OperationalError as error:
+        reason = " ".join(str(error.orig or error).split())[:300]
+        raise UsageError(f"--db-url {masked(url)}: cannot use the database ({reason})") from None
     finally:
         engine.dispose()
     return rows
@@ -210,8 +241,8 @@ def parse_cinemagoer(movie: Any) -> Found:
         fields["rating"] = float(movie["rating"])
     if movie.get("votes") is not None:
         fields["votes"] = int(movie["votes"])
-    if isinstance(movie.get("adult"), bool):
-        fields["adult"] = movie["adult"]
+    if isinstance(movie.get("adult"), (bool, int)):  # SQLite gives 0/1, PostgreSQL a boolean
+        fields["adult"] = bool(movie["adult"])
     akas = []
     for aka in movie.get("akas") or []:
         if isinstance(aka, dict) and aka.get("title"):

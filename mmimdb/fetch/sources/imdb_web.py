@@ -1,9 +1,10 @@
 """IMDb title pages: read what a saved page or a mirror serves; stop at a bot firewall.
 
 IMDb's own pages have sat behind a bot firewall since early 2026: automated requests get
-HTTP 202 with an empty body (sometimes 403, or a challenge page). This source detects that,
-raises :class:`~mmimdb.fetch.sources.base.Blocked` (the crawl stops, keeps everything, exits 3)
-and never tries to get around it. It is meant for pages at hand: a mirror, or saved pages
+HTTP 202 with an empty body (sometimes 403, or a challenge page). This source detects that
+(:meth:`Source.get <mmimdb.fetch.sources.base.Source.get>` for the plain refusals,
+:func:`is_challenge` for a challenge page), raises :class:`~mmimdb.fetch.sources.base.Blocked`
+(the crawl stops, keeps everything, exits 3) and never tries to get around it. It is meant for pages at hand: a mirror, or saved pages
 served locally (``--imdb-url`` takes a base URL, ``.../title/<id>/`` is appended, or a
 template with ``{id}`` such as ``http://127.0.0.1:8000/{id}.html``).
 
@@ -22,9 +23,10 @@ import json
 import re
 from typing import Any
 
+from ...dataset.record import ascii_digits
 from ..http import PoliteSession
 from ..movielens import Link
-from .base import Blocked, Found, NotFound, Source, SourceFailed, canonical_genres
+from .base import Found, NotFound, Source, SourceFailed, canonical_genres
 
 #: IMDb title type id -> kind as IMDbPY spells it.
 KINDS = {
@@ -46,6 +48,8 @@ class ImdbWebSource(Source):
     name = "imdb-web"
     default_url = "https://www.imdb.com"
     poster_hosts = ("m.media-amazon.com", "ia.media-imdb.com", "images-na.ssl-images-amazon.com")
+    block_hint = ("IMDb's bot firewall, never worked around: use saved pages or a mirror (--imdb-url), "
+                  "or other sources (--source imdb-datasets,omdb,tmdb)")
 
     def page_url(self, imdb_id: str) -> str:
         if "{id}" in self.base_url:
@@ -55,7 +59,9 @@ class ImdbWebSource(Source):
     def lookup(self, link: Link, session: PoliteSession) -> Found:
         url = self.page_url(link.imdb_id)
         response = self.get(session, url, headers={"Accept": "text/html", "Accept-Language": "en-US,en;q=0.8"})
-        check_blocked(response.status_code, response.content, url)
+        if is_challenge(response.status_code, response.content):
+            said = f"HTTP {response.status_code} with a challenge page"
+            raise self.stopped(403, said, url)
         if response.status_code in (404, 410):
             raise NotFound(f"imdb-web: HTTP {response.status_code}")
         if response.status_code != 200:
@@ -63,20 +69,16 @@ class ImdbWebSource(Source):
         return parse_title_page(response.content.decode(response.encoding or "utf-8", "replace"), url)
 
 
-def check_blocked(status: int, body: bytes, url: str) -> None:
-    """Raise :class:`Blocked` for a bot-firewall answer: 202 with an empty body, 403, 405,
-    or a challenge page."""
-    blocked = (status == 202 and not body.strip()) or status in (403, 405)
-    if not blocked and status in (200, 202):
-        text = body.decode("utf-8", "replace").lower()
-        has_title_data = any(mark in text for mark in ("__next_data__", "application/ld+json", 'itemprop="name"'))
-        blocked = not has_title_data and any(marker in text for marker in CHALLENGE_MARKERS)
-    if blocked:
-        raise Blocked(
-            f"imdb-web is blocked: {url} answered HTTP {status} {'with an empty body' if not body.strip() else 'with a challenge page'} "
-            "(IMDb's bot firewall); everything fetched so far is kept. Use saved pages or a mirror (--imdb-url), "
-            "or other sources (--source imdb-datasets,omdb,tmdb), then rerun the same command to resume"
-        )
+def is_challenge(status: int, body: bytes) -> bool:
+    """True for a bot firewall's challenge page (or its 405) in place of a title page; the
+    plain refusals (202 with an empty body, 401, 403) are :func:`~mmimdb.fetch.http.refusal`'s."""
+    if status == 405:
+        return True
+    if status not in (200, 202):
+        return False
+    text = body.decode("utf-8", "replace").lower()
+    has_title_data = any(mark in text for mark in ("__next_data__", "application/ld+json", 'itemprop="name"'))
+    return not has_title_data and any(marker in text for marker in CHALLENGE_MARKERS)
 
 
 def parse_title_page(text: str, url: str = "") -> Found:
@@ -364,7 +366,7 @@ def parse_microdata(text: str) -> Found | None:
         return None
     fields: dict[str, Any] = {"title": title}
     year = h1.xpath(".//span[@id='titleYear']//a/text()")
-    if year and year[0].strip().isdigit():
+    if year and ascii_digits(year[0].strip()):
         fields["year"] = int(year[0].strip())
     original = tree.xpath("//div[contains(@class,'title_wrapper')]//div[@class='originalTitle']/text()")
     if original and original[0].strip():
@@ -387,7 +389,7 @@ def parse_microdata(text: str) -> Found | None:
         except ValueError:
             pass
     votes = tree.xpath("//span[@itemprop='ratingCount']/text()")
-    if votes and votes[0].replace(",", "").isdigit():
+    if votes and ascii_digits(votes[0].replace(",", "")):
         fields["votes"] = int(votes[0].replace(",", ""))
     certificate = tree.xpath("//div[contains(@class,'title_wrapper')]//meta[@itemprop='contentRating']/@content")
     if certificate:

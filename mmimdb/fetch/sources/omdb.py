@@ -2,9 +2,9 @@
 
 Needs an API key (``--omdb-key`` or ``$OMDB_API_KEY``; free keys allow 1,000 requests a
 day). One request per movie: ``GET <base>/?i=tt0114709&plot=full&apikey=KEY``. OMDb answers
-HTTP 200 for everything and says what went wrong in ``Error``: "Movie not found!" and
+HTTP 200 (or 401) and says what went wrong in ``Error``: "Movie not found!" and
 "Incorrect IMDb ID." end the id as not found; "Request limit reached!" stops the crawl
-(exit 3, resumable tomorrow); "Invalid API key!" stops it as a usage error.
+(exit 3, resumable tomorrow); "Invalid API key!" stops it too (exit 3: fix the key, rerun).
 OMDb gives at most three genres a title (IMDb's own names).
 """
 from __future__ import annotations
@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ...errors import UsageError
+from ...errors import MmimdbError, UsageError
+from ...dataset.record import ascii_digits
 from ..http import PoliteSession
 from ..movielens import Link
-from .base import Found, NotFound, RateLimited, Source, SourceFailed, canonical_genres, people, split_list
+from .base import Found, NotFound, Source, SourceFailed, canonical_genres, people, split_list
 
 #: OMDb "Type" -> IMDb kind as IMDbPY spells it.
 KINDS = {"movie": "movie", "series": "tv series", "episode": "episode", "game": "video game"}
@@ -26,6 +27,7 @@ class OmdbSource(Source):
     default_url = "https://www.omdbapi.com"
     # OMDb's Poster URLs point at IMDb's image hosts.
     poster_hosts = ("m.media-amazon.com", "ia.media-imdb.com", "images-na.ssl-images-amazon.com", "img.omdbapi.com")
+    key_option = "--omdb-key / OMDB_API_KEY"
 
     def __init__(self, api_key: str | None, base_url: str | None = None):
         super().__init__(base_url)
@@ -39,14 +41,18 @@ class OmdbSource(Source):
             raise SourceFailed("omdb: the answer is not a JSON object")
         if str(data.get("Response", "")).lower() != "true":
             error = str(data.get("Error") or "no Response field")
-            if "limit" in error.lower():
-                raise RateLimited(f"omdb: {error} (the key's daily quota is spent); what was fetched is kept: rerun the same command tomorrow to resume")
-            if "api key" in error.lower():
-                raise UsageError(f"omdb: {error} (check --omdb-key / OMDB_API_KEY)")
+            if "limit" in error.lower() or "api key" in error.lower():
+                raise self.stopped(401, "HTTP 200", self.base_url + "/", error)
             if "not found" in error.lower() or "incorrect imdb id" in error.lower():
                 raise NotFound(f"omdb: {error}")
             raise SourceFailed(f"omdb: {error}")
         return parse_omdb(data)
+
+    def stopped(self, status: int, said: str, url: str, message: str = "", wait: float | None = None) -> MmimdbError:
+        # OMDb answers a spent quota with 401 too: "Request limit reached!".
+        if "limit" in message.lower():
+            return super().stopped(429, said, url, f"{message} (the key's daily quota is spent; rerun tomorrow)", wait)
+        return super().stopped(status, said, url, message, wait)
 
 
 def _present(value: Any) -> bool:
@@ -91,9 +97,9 @@ def parse_omdb(data: dict[str, Any]) -> Found:
         except ValueError:
             pass
     votes = str(data.get("imdbVotes") or "").replace(",", "")
-    if votes.isdigit():
+    if ascii_digits(votes):
         fields["votes"] = int(votes)
-    if str(data.get("Metascore") or "").isdigit():
+    if ascii_digits(str(data.get("Metascore") or "")):
         fields["metascore"] = int(data["Metascore"])
     box_office = {key.lower(): data[key] for key in ("BoxOffice",) if _present(data.get(key))}
     if box_office:

@@ -50,6 +50,7 @@ class TmdbSource(Source):
     default_url = "https://api.themoviedb.org"
     poster_hosts = ("image.tmdb.org",)
     needs_tmdb_id = True
+    key_option = "--tmdb-key / TMDB_API_KEY"
 
     def __init__(self, api_key: str | None, base_url: str | None = None, image_base: str | None = None):
         super().__init__(base_url)

@@ -1,0 +1,87 @@
+"""``mmimdb export``: the built dataset in the formats other projects' loaders read unchanged.
+
+One module per format, all fed by :mod:`mmimdb.export.rows` (the build's rows, with the text
+and genre choices applied), so every format carries the same ids, split and labels:
+
+* ``jsonl``: the transformers mm-imdb example and MMBT (:mod:`.jsonl`);
+* ``mmf``: MMF's mmimdb dataset layout (:mod:`.mmf`);
+* ``arrow``: the ViLT-based missing-modality readers (:mod:`.arrow`);
+* ``hdf5``: the original release's HDF5 file, for MultiBench (:mod:`.hdf5`).
+
+>>> summary = export("jsonl", root="~/.cache/mmimdb")          # doctest: +SKIP
+>>> summary["out"], summary["movies"]["train"]                  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .. import paths
+from ..storage.checksums import sha256_of
+from ..errors import UsageError
+from ..dataset.record import file_id
+from . import arrow, hdf5, jsonl, mmf
+from .rows import (GENRE_CHOICES, MARKER, TEXT_CHOICES, Choices, check_built, default_out, record_export, split_ids,
+                   staged_folder)
+
+FORMATS: tuple[str, ...] = ("jsonl", "mmf", "arrow", "hdf5")
+#: The reader each format was checked against (for messages and the manifest).
+READERS: dict[str, str] = {
+    "jsonl": "transformers examples/research_projects/mm-imdb (JsonlDataset), MMBT mmbt/data (JsonlDataset)",
+    "mmf": "MMF mmf/datasets/builders/mmimdb (MMIMDbImageDataset)",
+    "arrow": "missing_aware_prompts vilt/datasets (MMIMDBDataset)",
+    "hdf5": "MultiBench datasets/imdb/get_data.py (IMDBDataset)",
+}
+#: Files whose sha256 the manifest records (the posters are the build's own bytes).
+_INDEX_SUFFIXES = (".jsonl", ".arrow", ".txt", ".hdf5")
+
+__all__ = ["FORMATS", "GENRE_CHOICES", "TEXT_CHOICES", "export"]
+
+
+def _default_out(root: Path, format: str) -> Path:
+    if format == "jsonl":
+        # MMBT reads <data_path>/<task>/train.jsonl with task 'mmimdb'.
+        return default_out(root, format) / "mmimdb"
+    return default_out(root, format)
+
+
+def export(format: str, root: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
+           text: str = "longest", genres: str = "23", test_hard_ids: str | os.PathLike | None = None,
+           progress: bool = False) -> dict[str, Any]:
+    """Export the built dataset under ``root`` as ``format`` into ``out``; return a summary.
+
+    ``out`` defaults to ``<root>/exports/<format>`` (``.../jsonl/mmimdb`` for jsonl). It is
+    replaced as a whole when the export succeeds, and only if it is empty or a previous
+    export. ``text`` and ``genres`` are the choices of :mod:`mmimdb.export.rows`;
+    ``test_hard_ids`` (jsonl only) names a file of ids for MMBT's ``test_hard_gt.jsonl``.
+    The summary (counts per split, warnings) is also recorded in the manifest.
+    """
+    if format not in FORMATS:
+        raise UsageError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+    choices = Choices(text, genres)
+    if test_hard_ids is not None and format != "jsonl":
+        raise UsageError("--test-hard-ids is for --format jsonl (MMBT's test_hard_gt.jsonl)")
+    root = paths.data_root(root)
+    check_built(root)
+    hard_ids = jsonl.read_id_list(test_hard_ids) if test_hard_ids is not None else None
+    if hard_ids is not None and not set(hard_ids) & {file_id(i) for i in split_ids(root, "test")}:
+        raise UsageError(f"none of the {len(set(hard_ids))} ids of --test-hard-ids is in this build's test split")
+    target = Path(out).expanduser() if out is not None else _default_out(root, format)
+    with staged_folder(target) as staging:
+        if format == "jsonl":
+            summary = jsonl.write(root, staging, choices, hard_ids, progress)
+        elif format == "mmf":
+            summary = mmf.write(root, staging, choices, progress)
+        elif format == "arrow":
+            summary = arrow.write(root, staging, choices, progress)
+        else:
+            summary = hdf5.write(root, staging, choices, progress)
+        files = {str(path.relative_to(staging)): sha256_of(path) for path in sorted(staging.rglob("*"))
+                 if path.is_file() and path.suffix in _INDEX_SUFFIXES}
+        entry = {"format": format, "reader": READERS[format], "out": str(target.resolve()),
+                 "text": choices.text, "genres": choices.genres, **summary, "files": files}
+        (staging / MARKER).write_text(json.dumps(entry, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    record_export(root, format, entry)
+    return entry
