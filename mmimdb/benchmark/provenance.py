@@ -149,9 +149,10 @@ def describe_split(data: Any) -> dict[str, Any]:
 
 def model_label(spec: Any, features: dict[str, dict[str, Any]]) -> str:
     """The name a report gives model ``spec``: its Table 2 name when its features are the
-    paper's, else its family and the features it read (e.g. ``MaxoutMLP on glove-50 50-d``)."""
+    paper's (or when the name says which datasets it reads, as ``Probe_clip_image_features``
+    does), else its family and the features it read (e.g. ``MaxoutMLP on glove-50 50-d``)."""
     used = [name for name in spec.inputs + spec.shared if name in features]
-    if all(features[name]["paper"] for name in used):
+    if all(features[name]["paper"] or features[name]["dataset"] in spec.name for name in used):
         return spec.name
     return f"{spec.family} on {' + '.join(features[name]['tag'] for name in used)}"
 

@@ -141,8 +141,7 @@ def register_probe(dataset: str, hdf5_path: str | os.PathLike | None = None) -> 
     if name not in MODELS:
         if dataset in NOT_VECTORS:
             raise UsageError(f"--probe {dataset}: a linear probe reads one feature vector per movie, not '{dataset}'")
-        register(name, inputs=(dataset,), modality=_modality(dataset, hdf5_path), cls=LinearProbe, searchable=False,
-                 family="Probe")
+        register(name, inputs=(dataset,), modality=_modality(dataset, hdf5_path), cls=LinearProbe, searchable=False)
     return name
 
 
