@@ -133,3 +133,25 @@ def test_a_model_drawing_outside_dropout_modules_trains_one_trial_at_a_time(data
         fitted = runner.fit_locally(jobs, train, dev)
     assert "train one after another" in str(caught[0].message)
     assert [f.history_["dev_macro_f1"] for f in fitted] == [f.history_["dev_macro_f1"] for f in runner.fit_one_by_one(jobs, train, dev)]
+
+
+def test_a_batch_norm_without_a_group_form_trains_one_trial_at_a_time(data):
+    from torch import nn
+
+    from mmimdb.benchmark.models.base import NeuralClassifier
+
+    class Plain(NeuralClassifier):
+        def build(self, dims):
+            class Network(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.norm, self.linear = nn.BatchNorm1d(dims["features"], affine=False), nn.Linear(dims["features"], 23)
+
+                def forward(self, batch):
+                    return self.linear(self.norm(batch["features"]))
+
+            return Network()
+
+    train, dev = data
+    with pytest.raises(search.NotBatchable, match="batch norm without a group form"):
+        search.fit_batched(models.ModelSpec("Plain", Plain, ("features",), "Text"), TRIALS[:2], train, dev, FIXED, seed=0)

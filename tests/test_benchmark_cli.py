@@ -52,7 +52,8 @@ def test_gmu_writes_tables_plots_and_results(root):
     assert 0 < gmu["test"]["f1"]["weighted"]["mean"] <= 1
     assert set(gmu["gates"]["per_genre_visual_share"]) == set(results["dataset"]["target_names"])
     table2 = (out / "table2.md").read_text()
-    assert "| Multimodal | GMU |" in table2 and "paper" not in table2.split("\n")[4]  # not the original split
+    assert gmu["label"].startswith("GMU")  # "GMU on <features>" unless they are the paper's
+    assert f"| Multimodal | {gmu['label']} |" in table2 and "paper weighted" not in table2  # not the original split
     assert (out / "gates.png").read_bytes()[:4] == b"\x89PNG"
     # A second identical run reuses the saved model instead of training again.
     again = _run("--model", "gmu", "--root", str(root), "--epochs", "3", "--device", "cpu", *IMAGE)
@@ -75,7 +76,9 @@ def test_all_skips_models_whose_inputs_are_missing(root, tmp_path):
     table2 = (out / "table2.md").read_text()
     assert "| Text | RNN_end2end | skipped" in table2 and "- CNN_end2end: the dataset has no 'images'" in table2
     table3 = (out / "table3.md").read_text()
-    assert "| Genre | support | Textual (MaxoutMLP_w2v) | Visual (VGG_Transfer) | Multimodal (GMU) |" in table3
+    label = {name: r["label"] for name, r in results.items()}
+    assert (f"| Genre | support | Textual ({label['MaxoutMLP_w2v']}) | Visual ({label['VGG_Transfer']}) "
+            f"| Multimodal ({label['GMU']}) |") in table3
 
 
 def test_synthetic_from_the_command_line(tmp_path):
@@ -99,7 +102,9 @@ def test_missing_features_for_a_named_model_is_a_usage_error(root):
     # The root has EfficientNet features but no 'vgg_features', and no --image-features says so.
     result = CliRunner().invoke(cli, ["benchmark", "--model", "GMU", "--root", str(root)])
     assert result.exit_code == 2
-    assert result.output.strip() == "error: cannot run GMU: the dataset has no 'vgg_features' (run `mmimdb build-features`)"
+    assert result.output.strip() == ("error: cannot run GMU: the dataset has no 'vgg_features'; the image vector can "
+                                     "come from efficientnet_features (efficientnet-lite0 1280-d): pass "
+                                     "`--image-features efficientnet_features` (or run `mmimdb build-features --image vgg16`)")
 
 
 def test_unknown_model_is_a_usage_error(root):
@@ -131,7 +136,7 @@ def test_a_plugin_file_adds_a_model(root, tmp_path):
     assert "Poster_logistic" in listed.output
     result = _run("--plugin", str(plugin), "--model", "Poster_logistic", "--root", str(root), "--epochs", "2", "--device", "cpu", *IMAGE)
     assert result.exit_code == 0, result.output
-    assert "| Visual | Poster_logistic |" in (root / "benchmark" / "table2.md").read_text()
+    assert "| Visual | Poster_logistic on " in (root / "benchmark" / "table2.md").read_text()
 
 
 def test_seeds_give_mean_and_spread(root):
@@ -139,12 +144,13 @@ def test_seeds_give_mean_and_spread(root):
     assert result.exit_code == 0, result.output
     model = json.loads((root / "benchmark" / "results.json").read_text())["models"]["Logistic_w2v"]
     assert model["seeds"] == [0, 1] and model["test"]["f1"]["macro"]["std"] >= 0
-    assert "| Text | Logistic_w2v | 0." in (root / "benchmark" / "table2.md").read_text()
+    assert f"| Text | {model['label']} | 0." in (root / "benchmark" / "table2.md").read_text()
     assert " ± " in (root / "benchmark" / "table2.md").read_text()
 
 
 def test_original_release_layout_gets_the_papers_numbers(tmp_path):
-    """An HDF5 in the original layout (no 'split' attribute, 25,959 rows in split order)."""
+    """An HDF5 in the original layout (no 'split' attribute, 25,959 rows in split order),
+    whose 300-d ``features`` record no encoder: the original release's own."""
     import numpy as np
     from conftest import shared_path
 
@@ -156,7 +162,8 @@ def test_original_release_layout_gets_the_papers_numbers(tmp_path):
     with h5py.File(path, "w") as handle:
         handle.create_dataset("imdb_ids", data=np.array(ids, dtype="S7"))
         handle.create_dataset("genres", data=labels)
-        handle.create_dataset("features", data=(labels[:, :4] + rng.normal(0, 0.5, (len(ids), 4))).astype(np.float32))
+        signal = labels @ rng.normal(size=(23, 300))
+        handle.create_dataset("features", data=(signal + rng.normal(0, 0.5, (len(ids), 300))).astype(np.float32))
     result = _run("--model", "Logistic_w2v", "--hdf5", str(path), "--epochs", "1", "--out", str(tmp_path / "out"), "--device", "cpu")
     assert result.exit_code == 0, result.output
     results = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -164,3 +171,10 @@ def test_original_release_layout_gets_the_papers_numbers(tmp_path):
     assert results["dataset"]["split_rows"] == {"train": 15552, "dev": 2608, "test": 7799}
     row = next(line for line in (tmp_path / "out" / "table2.md").read_text().splitlines() if "Logistic_w2v" in line)
     assert row.endswith("| 0.530 | 0.540 | 0.550 | 0.420 |")
+
+
+def test_missing_hdf5_file_says_no_such_file(tmp_path):
+    missing = tmp_path / "multimodal_imdb.hdf5"
+    result = CliRunner().invoke(cli, ["benchmark", "--hdf5", str(missing)])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: --hdf5 {missing}: no such file"

@@ -233,7 +233,9 @@ def test_gmu_runs_on_any_pair_of_outputs_with_a_probe_row_per_encoder(root, clip
     assert "Probe_features" not in probes
     assert all(models[name]["status"] == "ok" for name in probes)
     table2 = (out / "table2.md").read_text()
-    assert "| Visual | Probe_clip_image_features |" in table2 and "| Multimodal | GMU |" in table2
+    # A probe's name says its features; the GMU's row names the ones it read.
+    assert "| Visual | Probe_clip_image_features |" in table2 and f"| Multimodal | {models['GMU']['label']} |" in table2
+    assert models["GMU"]["label"].startswith("GMU on clip")
     wrong = CliRunner().invoke(cli, ["benchmark", "--root", str(root), "--probe", "sequences", "--out", str(out)])
     assert wrong.exit_code == 2 and "one feature vector per movie" in one_line_error(wrong)
     wrong = CliRunner().invoke(cli, ["benchmark", "--root", str(root), "--probe", "all", "--missing-rate", "0.5"])

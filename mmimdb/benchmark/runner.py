@@ -15,12 +15,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..storage.atomic import write_json
-from ..errors import UsageError
-from .metrics import AVERAGES, evaluate, macro_f1
 from ..dataset.split import SPLITS
+from ..errors import UsageError
+from ..storage.atomic import write_bytes, write_json
 from .data import BenchmarkData, Split
+from .metrics import AVERAGES, evaluate, macro_f1
 from .paper import TABLE2
+from .provenance import describe_features, describe_split, missing_inputs_hint, model_label
 
 
 @dataclass
@@ -90,7 +91,10 @@ def gate_analysis(gates: np.ndarray, labels: np.ndarray, target_names: list[str]
 
 
 def _run_key(name: str, settings: RunSettings, data: BenchmarkData) -> str:
-    facts = {"model": name, **{k: v for k, v in asdict(settings).items() if k not in ("progress", "device")},
+    from .training import TRAINING_REVISION
+
+    facts = {"model": name, "training": TRAINING_REVISION,
+             **{k: v for k, v in asdict(settings).items() if k not in ("progress", "device")},
              "dataset": [data.n_rows, data.rows, sorted(data.available), data.aliases, data.path.stat().st_size,
                          data.path.stat().st_mtime_ns]}
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -130,9 +134,28 @@ def fit_locally(jobs: list[FitJob], train: Split, dev: Split) -> list[Any]:
     return fit_jobs(jobs, train, dev, alone=fit_one_by_one)
 
 
-def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target_names: list[str],
-              fit: Fitter = fit_locally) -> dict[str, Any]:
-    """Search (optional), train ``settings.seeds`` times, evaluate on dev and test.
+#: Per seed, the probabilities a model gave each evaluated split: [{"dev": (n, 23), "test": ...}].
+Scores = list[dict[str, np.ndarray]]
+
+
+def _result(spec: Any, params: dict[str, Any], trials: list[dict[str, Any]], runs: list[dict[str, Any]],
+            started: float) -> dict[str, Any]:
+    result = {
+        "name": spec.name, "status": "ok", "modality": spec.modality, "inputs": list(spec.inputs),
+        "params": params, "search": trials, "seeds": [run["seed"] for run in runs],
+        "dev": _summary(runs, "dev"), "test": _summary(runs, "test"),
+        "runs": [{key: run[key] for key in ("seed", "history")} for run in runs],
+        "seconds": time.perf_counter() - started,
+    }
+    if "gates" in runs[0]:
+        result["gates"] = runs[0]["gates"]
+    return result
+
+
+def train_model(name: str, splits: dict[str, Split], settings: RunSettings, target_names: list[str],
+                fit: Fitter = fit_locally) -> tuple[dict[str, Any], Scores]:
+    """Search (optional), train ``settings.seeds`` times, evaluate on dev and test; return the
+    result and each seed's probabilities.
 
     The trials of the search are independent (their hyperparameters are drawn first, in
     order), and so are the seeds: ``fit`` may train each group at once, with the same results
@@ -146,10 +169,10 @@ def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target
     train, dev, test = splits["train"], splits["dev"], splits["test"]
     fixed = {"epochs": settings.epochs, "patience": settings.patience, "device": settings.device}
     trials: list[dict[str, Any]] = []
-    best_params, best_model = dict(DEFAULT_PARAMS), None
+    best_params, best_model = spec.own(DEFAULT_PARAMS), None
     if spec.searchable and settings.search > 0:
         rng = np.random.default_rng(settings.seed)
-        drawn = [sample_params(rng) for _ in range(settings.search)]
+        drawn = [spec.own(sample_params(rng)) for _ in range(settings.search)]
         jobs = [FitJob(spec, params, fixed, settings.seed,
                        f"{name} trial {trial + 1}/{settings.search}" if settings.progress else None)
                 for trial, params in enumerate(drawn)]
@@ -165,25 +188,59 @@ def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target
     to_train = seeds[1:] if best_model is not None else seeds
     fitted = dict(zip(to_train, fit([FitJob(spec, params, fixed, seed, f"{name} seed {seed}" if settings.progress else None)
                                      for seed in to_train], train, dev)))
-    runs = []
+    runs, scores = [], []
     for k, seed in enumerate(seeds):
         estimator = fitted.get(seed, best_model)
-        run = {"seed": seed, "dev": evaluate(dev.labels, _predict(estimator, dev), target_names),
-               "test": evaluate(test.labels, _predict(estimator, test), target_names),
+        scores.append({"dev": _predict(estimator, dev), "test": _predict(estimator, test)})
+        run = {"seed": seed, "dev": evaluate(dev.labels, scores[-1]["dev"], target_names),
+               "test": evaluate(test.labels, scores[-1]["test"], target_names),
                "history": estimator.history_}
         if k == 0 and hasattr(estimator, "gates") and len(spec.inputs) == 2:
             run["gates"] = gate_analysis(estimator.gates(test.inputs), test.labels, target_names)
         runs.append(run)
-    result = {
-        "name": name, "status": "ok", "modality": spec.modality, "inputs": list(spec.inputs),
-        "params": params, "search": trials, "seeds": [run["seed"] for run in runs],
-        "dev": _summary(runs, "dev"), "test": _summary(runs, "test"),
-        "runs": [{key: run[key] for key in ("seed", "history") } for run in runs],
-        "seconds": time.perf_counter() - started,
-    }
-    if "gates" in runs[0]:
-        result["gates"] = runs[0]["gates"]
-    return result
+    return _result(spec, params, trials, runs, started), scores
+
+
+def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target_names: list[str],
+              fit: Fitter = fit_locally) -> dict[str, Any]:
+    """Search (optional), train ``settings.seeds`` times, evaluate on dev and test."""
+    return train_model(name, splits, settings, target_names, fit)[0]
+
+
+def average_model(spec: Any, members: dict[str, tuple[dict[str, Any], Scores]], splits: dict[str, Split],
+                  target_names: list[str]) -> tuple[dict[str, Any], Scores]:
+    """AVG_probs: per seed, the mean of the probabilities of its members, each trained on its
+    own (with its own search) in the same run."""
+    from .models.fusion import average_probabilities
+
+    started = time.perf_counter()
+    names = list(members)
+    runs, scores = [], []
+    for k, seed in enumerate(members[names[0]][0]["seeds"]):
+        scores.append({split: average_probabilities([members[m][1][k][split] for m in names]) for split in ("dev", "test")})
+        runs.append({"seed": seed, **{split: evaluate(splits[split].labels, scores[-1][split], target_names)
+                                      for split in ("dev", "test")},
+                     "history": {"members": {m: members[m][0]["runs"][k]["history"] for m in names}}})
+    params = {"members": {m: members[m][0]["params"] for m in names}}
+    return _result(spec, params, [], runs, started), scores
+
+
+def _save_scores(path: Path, scores: Scores) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{f"{k}_{split}": values for k, run in enumerate(scores) for split, values in run.items()})
+    write_bytes(path, buffer.getvalue())
+
+
+def _load_scores(path: Path, seeds: int) -> Scores | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            return [{split: saved[f"{k}_{split}"] for split in ("dev", "test")} for k in range(seeds)]
+    except (OSError, ValueError, KeyError):
+        return None  # damaged or from another run: train again
 
 
 def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSettings,
@@ -192,56 +249,96 @@ def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSett
     """Run each of ``model_names`` on ``data``; with ``--model all``, models whose inputs
     are missing are skipped with a reason, otherwise a missing input is a usage error.
 
-    Finished models are saved in ``runs_dir/<model>.json`` and reused on the next run with
-    the same settings and dataset (unless ``fresh``), so an interrupted run resumes.
-    ``fit`` carries out the trainings (:data:`Fitter`); ``parallel_models`` models are run
-    at once (each submitting its trainings to ``fit``), results in the usual order.
+    Finished models are saved in ``runs_dir/<model>.json`` (their probabilities beside it,
+    ``<model>.scores.npz``) and reused on the next run with the same settings and dataset
+    (unless ``fresh``), so an interrupted run resumes. ``fit`` carries out the trainings
+    (:data:`Fitter`); ``parallel_models`` models are trained at once (each submitting its
+    trainings to ``fit``), results in the usual order. A model that averages others
+    (AVG_probs) uses their runs of this benchmark, training them first if needed.
     """
     from . import models
 
     chosen, everything = select_models(model_names)
-    results: dict[str, Any] = {"dataset": data.describe(), "settings": asdict(settings), "models": {}}
+    specs = [models.get(name) for name in chosen]
+    features = describe_features(data, sorted({i for spec in specs for i in spec.inputs + spec.shared}))
+    results: dict[str, Any] = {"dataset": {**data.describe(), "features": features, "split": describe_split(data)},
+                               "settings": asdict(settings), "models": {}}
     runnable = []
-    for name in chosen:
-        spec = models.get(name)
+    for spec in specs:
         missing = data.missing(spec.inputs + spec.shared)
         if missing:
-            reason = f"the dataset has no {', '.join(repr(m) for m in missing)} (run `{data.build_command(missing[0])}`)"
+            reason = missing_inputs_hint(data, missing)
             if not everything:
-                raise UsageError(f"cannot run {name}: {reason}")
-            results["models"][name] = {"name": name, "status": "skipped", "reason": reason, "modality": spec.modality}
+                raise UsageError(f"cannot run {spec.name}: {reason}")
+            results["models"][spec.name] = {"name": spec.name, "status": "skipped", "reason": reason,
+                                            "modality": spec.modality, "label": spec.name}
         else:
             runnable.append(spec)
-    needed = tuple(sorted({i for spec in runnable for i in spec.inputs}))
-    shared = tuple(sorted({s for spec in runnable for s in spec.shared}))
+            results["models"][spec.name] = None  # keeps the order while models run at once
+    members_of = {spec.name: tuple(spec.fixed.get("members", ())) for spec in runnable}
+    averaged = {m for members in members_of.values() for m in members}
+    trained = list(dict.fromkeys([s.name for s in runnable if not members_of[s.name]] + sorted(averaged)))
+    every = [models.get(name) for name in trained]
+    needed = tuple(sorted({i for spec in every for i in spec.inputs}))
+    shared = tuple(sorted({s for spec in every for s in spec.shared}))
     splits = {split: data.split(split, needed, shared) for split in SPLITS}
-    todo = []
-    for spec in runnable:
-        path = runs_dir / f"{spec.name}.json" if runs_dir is not None else None
-        key = _run_key(spec.name, settings, data)
-        if path is not None and path.is_file() and not fresh:
-            saved = json.loads(path.read_text())
-            if saved.get("key") == key:
-                results["models"][spec.name] = {**saved, "reused": True}
-                continue
-        results["models"][spec.name] = None  # keeps the order while models run at once
-        todo.append((spec, path, key))
+    done: dict[str, tuple[dict[str, Any], Scores | None]] = {}
 
-    def run_one(spec: Any, path: Path | None, key: str) -> dict[str, Any]:
-        result = {**run_model(spec.name, splits, settings, data.target_names, fit=fit), "key": key}
+    def path_of(name: str) -> Path | None:
+        return runs_dir / f"{name}.json" if runs_dir is not None else None
+
+    def reuse(name: str, key: str, need_scores: bool) -> tuple[dict[str, Any], Scores | None] | None:
+        path = path_of(name)
+        if path is None or not path.is_file() or fresh:
+            return None
+        saved = json.loads(path.read_text())
+        scores = _load_scores(path.with_suffix(".scores.npz"), len(saved.get("seeds", [])))
+        if saved.get("key") != key or (scores is None and need_scores):
+            return None
+        return {**saved, "reused": True}, scores
+
+    def keep(name: str, key: str, result: dict[str, Any], scores: Scores) -> tuple[dict[str, Any], Scores]:
+        result = {**result, "key": key}
+        path = path_of(name)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_json(path, result)
-        return result
+            _save_scores(path.with_suffix(".scores.npz"), scores)
+            write_json(path, result)  # last: a saved result means a whole one
+        return result, scores
+
+    todo = []
+    for name in trained:
+        key = _run_key(name, settings, data)
+        found = reuse(name, key, name in averaged)
+        if found is not None:
+            done[name] = found
+        else:
+            todo.append((name, key))
+
+    def run_one(name: str, key: str) -> tuple[dict[str, Any], Scores]:
+        return keep(name, key, *train_model(name, splits, settings, data.target_names, fit=fit))
 
     if parallel_models > 1 and len(todo) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=parallel_models, thread_name_prefix="model") as pool:
-            futures = {spec.name: pool.submit(run_one, spec, path, key) for spec, path, key in todo}
+            futures = {name: pool.submit(run_one, name, key) for name, key in todo}
             for name, future in futures.items():
-                results["models"][name] = future.result()
+                done[name] = future.result()
     else:
-        for spec, path, key in todo:
-            results["models"][spec.name] = run_one(spec, path, key)
+        for name, key in todo:
+            done[name] = run_one(name, key)
+    for spec in runnable:
+        if members_of[spec.name]:
+            key = _run_key(spec.name, settings, data)
+            done[spec.name] = reuse(spec.name, key, False) or keep(
+                spec.name, key, *average_model(spec, {m: done[m] for m in members_of[spec.name]}, splits, data.target_names))
+    for spec in runnable:
+        uses = spec.inputs + spec.shared
+        results["models"][spec.name] = {**done[spec.name][0], "label": model_label(spec, features),
+                                        "features": {i: features[i]["tag"] for i in uses},
+                                        "paper_features": all(features[i]["paper"] for i in uses)}
+        if members_of[spec.name]:
+            results["models"][spec.name]["member_labels"] = {m: model_label(models.get(m), features)
+                                                             for m in members_of[spec.name]}
     return results

@@ -58,7 +58,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from .metrics import macro_f1
-from .training import PREDICT_BATCH, Batcher, TrainConfig, _autocast, _batches, start
+from .training import PREDICT_BATCH, Batcher, TrainConfig, _autocast, _batches, calibration_rows, start
 
 #: Inputs a batched group cannot share as dense tensors: these models train trial by trial.
 UNBATCHED_INPUTS = frozenset({"sequences", "images"})
@@ -172,9 +172,11 @@ class GroupBatchNorm(nn.Module):
             var, mean = torch.var_mean(x, dim=dims, correction=0)
             with torch.no_grad():
                 n = x.numel() // x.shape[1]
-                self.running_mean.mul_(1 - self.momentum).add_(mean.detach() * self.momentum)
-                self.running_var.mul_(1 - self.momentum).add_(var.detach() * (self.momentum * n / max(n - 1, 1)))
                 self.num_batches_tracked.add_(1)
+                # momentum None: a cumulative average, as torch's (the recalibration pass uses it)
+                factor = 1.0 / self.num_batches_tracked if self.momentum is None else self.momentum
+                self.running_mean.mul_(1 - factor).add_(mean.detach() * factor)
+                self.running_var.mul_(1 - factor).add_(var.detach() * (factor * n / max(n - 1, 1)))
         else:
             mean, var = self.running_mean, self.running_var
         normalized = (x - mean.view(shape)) * torch.rsqrt(var + self.eps).view(shape)
@@ -200,6 +202,12 @@ class GroupLinear(nn.Module):
         return torch.addmm(self.bias, x, self.weight_t) if x.dim() == 2 else x @ self.weight_t + self.bias
 
 
+def _group_norm(module: Any) -> bool:
+    """Whether ``module`` is a batch norm that :class:`GroupBatchNorm` stands in for."""
+    return (type(module) is nn.BatchNorm1d and module.affine and module.track_running_stats
+            and module.momentum is not None)
+
+
 def _for_group(network: Any, stream: MaskStream) -> Any:
     """``network`` ready to stack (in place): every ``nn.Dropout`` draws from ``stream``
     (:class:`StreamDropout`), every plain ``nn.BatchNorm1d`` and ``nn.Linear`` becomes its
@@ -209,8 +217,7 @@ def _for_group(network: Any, stream: MaskStream) -> Any:
             qualified = f"{name}.{child_name}" if name else child_name
             if type(child) is nn.Dropout:
                 setattr(module, child_name, StreamDropout(child.p, stream, f"{qualified}.keep"))
-            elif (type(child) is nn.BatchNorm1d and child.affine and child.track_running_stats
-                  and child.momentum is not None):
+            elif _group_norm(child):
                 setattr(module, child_name, GroupBatchNorm(child))
             elif type(child) is nn.Linear:
                 setattr(module, child_name, GroupLinear(child))
@@ -331,7 +338,7 @@ def fit_batched(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: An
     for index, params in enumerate(trials):
         estimator = spec.create(**params, **fixed, seed=seed)
         network, config = estimator.prepare(train)
-        batch_order = start(network, config)
+        batch_order = start(network, config, train.labels)
         trial = _Trial(estimator, network, config, batch_order, torch.get_rng_state() if config.device == "cpu" else None)
         started.append(trial)
         groups.setdefault(_group_key(network, config, trial.rng_state), []).append(index)
@@ -350,6 +357,9 @@ def fit_batched(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: An
         train_batcher = Batcher({k: train.inputs[k] for k in inputs}, device)
         if not _draws_only_through_dropout(first.network, train_batcher(np.arange(min(4, len(train))))):
             raise NotBatchable(f"{spec.name} draws random numbers outside nn.Dropout modules")
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats and not _group_norm(m)
+               for m in first.network.modules()):
+            raise NotBatchable(f"{spec.name} has a batch norm without a group form (only affine BatchNorm1d has one)")
         label = None
         if progress:
             label = f"{spec.name} trials {','.join(str(i + 1) for i in members)} (hidden {trials[members[0]].get('hidden')})"
@@ -390,6 +400,32 @@ def fit_jobs(jobs: Sequence[Any], train: Any, dev: Any, alone: Callable[[list, A
     return fitted
 
 
+def _recalibrate(template: Any, buffers: dict[str, Any], forward: Callable[[dict], Any], batcher: Batcher,
+                 rows: np.ndarray) -> None:
+    """:func:`training.recalibrate_batch_norm` for a group: every batch norm's statistics
+    re-estimated on ``rows`` with dropout off, a cumulative average per trial."""
+    norms = {name: module for name, module in template.named_modules()
+             if isinstance(module, (GroupBatchNorm, nn.modules.batchnorm._BatchNorm))
+             and getattr(module, "track_running_stats", True)}
+    if not norms:
+        return
+    with torch.no_grad():
+        for name in norms:  # reset_running_stats, on the stacked buffers
+            buffers[f"{name}.running_mean"].zero_()
+            buffers[f"{name}.running_var"].fill_(1)
+            buffers[f"{name}.num_batches_tracked"].zero_()
+        momenta = {name: norm.momentum for name, norm in norms.items()}
+        template.eval()
+        for norm in norms.values():
+            norm.momentum = None
+            norm.train()
+        for index in _batches(len(rows), PREDICT_BATCH, rows):
+            forward(batcher(index))
+        for name, norm in norms.items():
+            norm.momentum = momenta[name]
+    template.eval()
+
+
 def _train_group(members: list[_Trial], stream: MaskStream, train_batcher: Batcher, dev_batcher: Batcher,
                  train_labels: np.ndarray, dev_labels: np.ndarray, label: str | None) -> None:
     """Train the trials ``members`` together, as :func:`training.fit_network` trains each."""
@@ -404,6 +440,7 @@ def _train_group(members: list[_Trial], stream: MaskStream, train_batcher: Batch
     optimizer = StackedAdam(params, lrs)
     labels = torch.as_tensor(train_labels, dtype=torch.float32, device=device)
     n_train, n_dev = len(train_labels), len(dev_labels)
+    calibration = calibration_rows(n_train, config.seed)
 
     def loss_of(p: dict, b: dict, lane: Any, batch: dict, target: Any) -> Any:
         stream.lane = lane
@@ -440,6 +477,7 @@ def _train_group(members: list[_Trial], stream: MaskStream, train_batcher: Batch
             _apply_max_norm(params, linear_weights, bounds)
             loss_sum += losses.detach() * len(index)
         elapsed = time.perf_counter() - started
+        _recalibrate(template, buffers, lambda batch: predict(params, buffers, batch), train_batcher, calibration)
         template.eval()
         with torch.no_grad():
             scores = np.concatenate([predict(params, buffers, dev_batcher(index)).cpu().numpy()

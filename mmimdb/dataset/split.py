@@ -2,8 +2,8 @@
 
 Three methods, each deterministic for a given seed:
 
-* :func:`original_split`: the procedure of the original release, exactly: labels from the
-  rarest to the most frequent; for each, the movies carrying it that are not yet assigned
+* :func:`original_split`: the original procedure as published in the release's code (not
+  checked here against the paper's Table 1): labels from the rarest to the most frequent; for each, the movies carrying it that are not yet assigned
   are shuffled with ``numpy.random.RandomState([2014, 8, 6])``, ``ceil(30%)`` go to test,
   ``ceil(10%)`` to dev, the rest to train.
 * :func:`iterative_split`: multilabel iterative stratification (Sechidis et al. 2011) from

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ...errors import UsageError
-from .base import N_LABELS, NeuralClassifier
+from .base import N_LABELS, NeuralClassifier, label_output
 from .registry import register
 
 KERNELS = (5, 3, 3, 3, 3)
@@ -28,7 +28,7 @@ class ConvNetwork(nn.Module):
             channels, height, width = FILTERS, height // 2, width // 2
         self.features = nn.Sequential(*layers)
         flat = FILTERS * height * width
-        self.output = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(flat), nn.Dropout(dropout), nn.Linear(flat, n_labels))
+        self.output = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(flat), nn.Dropout(dropout), label_output(flat, n_labels))
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return self.output(self.features(batch["images"]))

@@ -7,9 +7,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .base import Maxout, NeuralClassifier, classifier_head
-from .mlp import MaxoutMLP
+from .base import Maxout, NeuralClassifier, classifier_head, input_dropout
 from .registry import register
+
+#: The paper's "two best unimodal models" that AVG_probs averages: visual, then textual.
+AVG_PROBS_MEMBERS = ("VGG_Transfer", "MaxoutMLP_w2v")
 
 
 class ConcatenateNetwork(nn.Module):
@@ -31,9 +33,9 @@ class LinearSumNetwork(nn.Module):
         super().__init__()
         self.inputs = inputs
         self.projections = nn.ModuleDict({
-            name: nn.Sequential(nn.BatchNorm1d(dims[name]), Maxout(dims[name], hidden, dropout)) for name in inputs
+            name: nn.Sequential(nn.BatchNorm1d(dims[name]), Maxout(dims[name], hidden, input_dropout(dropout))) for name in inputs
         })
-        self.classifier = classifier_head(hidden, hidden, dropout)
+        self.classifier = classifier_head(hidden, hidden, dropout, reads_features=False)
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return self.classifier(sum(self.projections[name](batch[name]) for name in self.inputs))
@@ -50,35 +52,44 @@ class LinearSum(NeuralClassifier):
 
 
 class AverageProbabilities:
-    """AVG_probs: the mean of the probabilities of one MaxoutMLP per input.
+    """AVG_probs: the mean of the probabilities of the best unimodal models, each trained on
+    its own, as in the paper (MaxoutMLP on the image vector, MaxoutMLP on the text vector).
 
-    In the paper these are the two best unimodal models (MaxoutMLP on word2vec, MaxoutMLP on
-    VGG features); each is trained on its own with the same hyperparameters.
+    ``members`` are registered model names; ``member_params`` gives each its own
+    hyperparameters (e.g. what its random search chose), the other ``params`` (epochs, seed,
+    device, ...) go to every member. ``mmimdb benchmark`` does not call ``fit``: it averages
+    the members' predictions of the same run (see :func:`mmimdb.benchmark.runner.run_benchmark`).
     """
 
-    def __init__(self, inputs: tuple[str, ...], **params: Any):
-        self.inputs = tuple(inputs)
+    def __init__(self, inputs: tuple[str, ...], members: tuple[str, ...] = AVG_PROBS_MEMBERS,
+                 member_params: dict[str, dict[str, Any]] | None = None, **params: Any):
+        self.inputs, self.members = tuple(inputs), tuple(members)
+        self.member_params = dict(member_params or {})
         self.params = params
         self.seed = params.get("seed", 0)
 
     def fit(self, train: Any, dev: Any) -> "AverageProbabilities":
-        self.members_ = [MaxoutMLP((name,), **self.params).fit(train, dev) for name in self.inputs]
-        curves = [member.history_ for member in self.members_]
-        self.history_ = {
-            "members": curves,
-            "dev_macro_f1": [float(np.mean(values)) for values in zip(*(c["dev_macro_f1"] for c in curves))],
-            "train_loss": [float(np.mean(values)) for values in zip(*(c["train_loss"] for c in curves))],
-            "best_epoch": max(c["best_epoch"] for c in curves),
-        }
+        from .registry import get
+
+        self.members_ = [get(name).create(**{**self.params, **self.member_params.get(name, {})}).fit(train, dev)
+                         for name in self.members]
+        self.history_ = {"members": {name: member.history_ for name, member in zip(self.members, self.members_)},
+                         "best_epoch": max(member.history_["best_epoch"] for member in self.members_)}
         return self
 
     def predict_proba(self, inputs: Mapping[str, Any]) -> np.ndarray:
-        return np.mean([member.predict_proba(inputs) for member in self.members_], axis=0)
+        return average_probabilities([member.predict_proba(inputs) for member in self.members_])
 
     def get_params(self) -> dict[str, Any]:
-        return dict(self.params)
+        return {**self.params, "members": self.members, "member_params": self.member_params}
+
+
+def average_probabilities(probabilities: list[np.ndarray]) -> np.ndarray:
+    """AVG_probs' prediction: the plain mean of its members' probabilities."""
+    return np.mean(np.stack(probabilities), axis=0).astype(np.float32)
 
 
 register("Linear_sum", inputs=("vgg_features", "features"), modality="Multimodal", cls=LinearSum)
 register("Concatenate", inputs=("vgg_features", "features"), modality="Multimodal", cls=Concatenate)
-register("AVG_probs", inputs=("vgg_features", "features"), modality="Multimodal", cls=AverageProbabilities)
+register("AVG_probs", inputs=("vgg_features", "features"), modality="Multimodal", cls=AverageProbabilities,
+         searchable=False, hyperparameters=(), members=AVG_PROBS_MEMBERS)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ..training import run_batches
-from .base import NeuralClassifier, classifier_head
+from .base import NeuralClassifier, classifier_head, input_dropout
 from .registry import register
 
 
@@ -36,7 +36,7 @@ class BimodalGMU(nn.Module):
     def __init__(self, dim_v: int, dim_t: int, hidden: int, dropout: float):
         super().__init__()
         self.norm_v, self.norm_t = nn.BatchNorm1d(dim_v), nn.BatchNorm1d(dim_t)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(input_dropout(dropout))
         self.W_v = nn.Linear(dim_v, hidden, bias=False)
         self.W_t = nn.Linear(dim_t, hidden, bias=False)
         self.W_z = nn.Linear(dim_v + dim_t, hidden, bias=False)
@@ -56,7 +56,7 @@ class MultimodalGMU(nn.Module):
     def __init__(self, dims: list[int], hidden: int, dropout: float):
         super().__init__()
         self.norms = nn.ModuleList(nn.BatchNorm1d(d) for d in dims)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(input_dropout(dropout))
         self.W = nn.ModuleList(nn.Linear(d, hidden, bias=False) for d in dims)
         self.W_z = nn.ModuleList(nn.Linear(sum(dims), hidden, bias=False) for _ in dims)
 
@@ -76,7 +76,7 @@ class GMUNetwork(nn.Module):
         self.inputs = inputs
         sizes = [dims[name] for name in inputs]
         self.gmu = BimodalGMU(*sizes, hidden, dropout) if len(inputs) == 2 else MultimodalGMU(sizes, hidden, dropout)
-        self.classifier = classifier_head(hidden, hidden, dropout)
+        self.classifier = classifier_head(hidden, hidden, dropout, reads_features=False)
         self.gates: torch.Tensor | None = None
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:

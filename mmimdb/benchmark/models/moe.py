@@ -3,7 +3,9 @@
     p(y_c | x) = sum_k g_kc(x) * sigmoid(expert_k(x_k))_c,   g_c = softmax_k(W_g BN([x_v; x_t]))
 
 Untied: one 2-way gate per class c; tied: one gate shared by the 23 classes. Experts are
-logistic regressions or MaxoutMLPs.
+logistic regressions or MaxoutMLPs. With logistic experts the whole model is linear in its
+inputs before the sigmoids and softmax, and, like ``Logistic_*``, has no dropout (see
+:class:`mmimdb.benchmark.models.mlp.LogisticRegression`).
 """
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from .base import N_LABELS, NeuralClassifier, classifier_head
-from .mlp import logistic
+from .base import N_LABELS, NeuralClassifier, classifier_head, input_dropout
+from .mlp import LINEAR_HYPERPARAMETERS, logistic
 from .registry import register
 
 _EPS = 1e-6
@@ -30,7 +32,7 @@ class MixtureOfExperts(nn.Module):
         })
         joint = sum(dims[name] for name in inputs)
         gates = len(inputs) * (1 if tied else n_labels)
-        self.gate = nn.Sequential(nn.BatchNorm1d(joint), nn.Dropout(dropout), nn.Linear(joint, gates))
+        self.gate = nn.Sequential(nn.BatchNorm1d(joint), nn.Dropout(input_dropout(dropout)), nn.Linear(joint, gates))
         self.gates: torch.Tensor | None = None
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -55,5 +57,7 @@ class MoE(NeuralClassifier):
 _PAIR = ("vgg_features", "features")
 register("MoE_MaxoutMLP", inputs=_PAIR, modality="Multimodal", cls=MoE, expert="maxout", tied=False)
 register("MoE_MaxoutMLP_tied", inputs=_PAIR, modality="Multimodal", cls=MoE, expert="maxout", tied=True)
-register("MoE_Logistic", inputs=_PAIR, modality="Multimodal", cls=MoE, expert="logistic", tied=False)
-register("MoE_Logistic_tied", inputs=_PAIR, modality="Multimodal", cls=MoE, expert="logistic", tied=True)
+register("MoE_Logistic", inputs=_PAIR, modality="Multimodal", cls=MoE, expert="logistic", tied=False, dropout=0.0,
+         hyperparameters=LINEAR_HYPERPARAMETERS)
+register("MoE_Logistic_tied", inputs=_PAIR, modality="Multimodal", cls=MoE, expert="logistic", tied=True, dropout=0.0,
+         hyperparameters=LINEAR_HYPERPARAMETERS)

@@ -25,6 +25,8 @@ from ...errors import UsageError
 
 #: Where a model's row goes in Table 2.
 MODALITIES = ("Multimodal", "Text", "Visual", "Reference")
+#: The hyperparameters of the paper's random search (``training.sample_params``).
+HYPERPARAMETERS = ("hidden", "dropout", "lr", "init_range", "max_norm")
 
 
 @dataclass(frozen=True)
@@ -38,24 +40,50 @@ class ModelSpec:
     shared: tuple[str, ...] = ()
     fixed: dict[str, Any] = field(default_factory=dict)
     searchable: bool = True
+    #: The hyperparameters the model has (the runner passes, and the search draws, only these).
+    hyperparameters: tuple[str, ...] = HYPERPARAMETERS
+    #: The model without its features, e.g. "MaxoutMLP" for MaxoutMLP_w2v: reports name a row
+    #: "<family> on <features>" when the features are not the ones its Table 2 name says.
+    family_name: str | None = None
+
+    @property
+    def family(self) -> str:
+        return self.family_name or self.name
 
     def create(self, **params: Any) -> Any:
-        """A fresh, unfitted estimator with ``params`` (e.g. hidden, dropout, seed)."""
-        return self.cls(inputs=self.inputs, **self.fixed, **params)
+        """A fresh, unfitted estimator with ``params`` (e.g. hidden, dropout, seed); they
+        take precedence over the constructor arguments the model was registered with."""
+        return self.cls(inputs=self.inputs, **{**self.fixed, **params})
+
+    def own(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The entries of ``params`` that are hyperparameters of this model."""
+        return {key: value for key, value in params.items() if key in self.hyperparameters}
 
 
 MODELS: dict[str, ModelSpec] = {}
 
 
 def register(name: str, inputs: tuple[str, ...], modality: str, cls: type | None = None,
-             shared: tuple[str, ...] = (), searchable: bool = True, **fixed: Any) -> Callable[[type], type] | type:
-    """Register ``cls`` (or the decorated class) under ``name``; ``fixed`` goes to ``__init__``."""
+             shared: tuple[str, ...] = (), searchable: bool = True,
+             hyperparameters: tuple[str, ...] = HYPERPARAMETERS, family: str | None = None,
+             **fixed: Any) -> Callable[[type], type] | type:
+    """Register ``cls`` (or the decorated class) under ``name``; ``fixed`` goes to ``__init__``.
+
+    ``hyperparameters``: which of the search's hyperparameters the model has (a logistic
+    regression has no hidden layer and no dropout); the others keep the class's defaults.
+    ``family``: the model without its features (default: ``name``), for reports.
+    """
     if modality not in MODALITIES:
         # A plugin's mistake: one line for its author, not a traceback.
         raise UsageError(f"register({name!r}): modality must be one of {', '.join(MODALITIES)}, not {modality!r}")
 
     def add(model_cls: type) -> type:
-        MODELS[name] = ModelSpec(name, model_cls, tuple(inputs), modality, tuple(shared), dict(fixed), searchable)
+        unknown = set(hyperparameters) - set(HYPERPARAMETERS)
+        if unknown:
+            raise UsageError(f"register({name!r}): hyperparameters must be among {', '.join(HYPERPARAMETERS)}, "
+                             f"not {', '.join(sorted(unknown))}")
+        MODELS[name] = ModelSpec(name, model_cls, tuple(inputs), modality, tuple(shared), dict(fixed), searchable,
+                                 tuple(hyperparameters), family)
         return model_cls
 
     return add(cls) if cls is not None else add

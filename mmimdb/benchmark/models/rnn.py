@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from .base import N_LABELS, NeuralClassifier
+from .base import N_LABELS, NeuralClassifier, input_dropout, label_output
 from .registry import register
 
 END2END_EMBEDDING = 128
@@ -22,14 +22,15 @@ class RecurrentNetwork(nn.Module):
     def __init__(self, embedding: nn.Embedding, hidden: int, dropout: float, n_labels: int = N_LABELS):
         super().__init__()
         self.embedding = embedding
+        self.embedding_dropout = nn.Dropout(input_dropout(dropout))
         self.dropout = nn.Dropout(dropout)
         self.rnn = nn.GRU(embedding.embedding_dim, hidden, batch_first=True)
         self.norm = nn.BatchNorm1d(hidden)
-        self.output = nn.Linear(hidden, n_labels)
+        self.output = label_output(hidden, n_labels)
 
     def forward(self, batch: Mapping[str, Any]) -> torch.Tensor:
         ids, lengths = batch["sequences"]
-        embedded = self.dropout(self.embedding(ids))
+        embedded = self.embedding_dropout(self.embedding(ids))
         packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, last = self.rnn(packed)
         return self.output(self.dropout(self.norm(last[-1])))
