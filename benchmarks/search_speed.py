@@ -31,14 +31,20 @@ from mmimdb.benchmark import models
 from mmimdb.benchmark.search import fit_batched, mask_mode
 from mmimdb.benchmark.training import sample_params
 from mmimdb.device import resolve_device
-from mmimdb.errors import MmimdbError
-from train_speed import ORIGINAL, random_split
+from mmimdb.errors import MmimdbError, UsageError
+from mmimdb.dataset.hdf5 import ORIGINAL_SPLIT_ROWS
+from train_speed import PAPER_DIMS, random_split
 
 TARGET_RATIO = 5.0
 
 
 def load() -> str:
     return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def _rows(split: str) -> int:
+    start, stop = ORIGINAL_SPLIT_ROWS[split]
+    return stop - start
 
 
 def matmul_gflops(size: int = 2048, seconds: float = 2.0) -> float:
@@ -53,12 +59,12 @@ def matmul_gflops(size: int = 2048, seconds: float = 2.0) -> float:
 
 
 def search_flops(spec, params: dict, train, dev, epochs: int) -> float:
-    """FLOPs of training one trial for ``epochs`` epochs: steps of 128 rows (forward, backward)
-    and the dev predictions, counted on the trial's own network."""
+    """FLOPs of training one trial for ``epochs`` epochs: steps of 128 rows (forward, backward),
+    the batch-norm re-estimation pass and the dev predictions, counted on the trial's own network."""
     import torch.nn.functional as F
     from torch.utils.flop_counter import FlopCounterMode
 
-    from mmimdb.benchmark.training import PREDICT_BATCH, Batcher
+    from mmimdb.benchmark.training import PREDICT_BATCH, RECALIBRATION_ROWS, Batcher
 
     estimator = spec.create(**params)
     network, _ = estimator.prepare(train)
@@ -70,18 +76,19 @@ def search_flops(spec, params: dict, train, dev, epochs: int) -> float:
     step = counter.get_total_flops()
     network.eval()
     counter = FlopCounterMode(display=False)
+    rows = min(PREDICT_BATCH, len(dev))
     with counter, torch.no_grad():
-        network(Batcher({k: dev.inputs[k] for k in spec.inputs}, "cpu")(np.arange(min(PREDICT_BATCH, len(dev)))))
-    predict = counter.get_total_flops() * len(dev) / min(PREDICT_BATCH, len(dev))
-    return epochs * (step * len(train) / 128 + predict)
+        network(Batcher({k: dev.inputs[k] for k in spec.inputs}, "cpu")(np.arange(rows)))
+    forward = counter.get_total_flops() / rows  # per row: dev predictions and the batch-norm pass
+    return epochs * (step * len(train) / 128 + forward * (len(dev) + min(RECALIBRATION_ROWS, len(train))))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--search", type=int, default=25, help="trials of the random search")
     parser.add_argument("--model", default="GMU")
-    parser.add_argument("--rows", type=int, default=ORIGINAL["train"], help="training rows")
-    parser.add_argument("--dev-rows", type=int, default=ORIGINAL["dev"])
+    parser.add_argument("--rows", type=int, default=_rows("train"), help="training rows")
+    parser.add_argument("--dev-rows", type=int, default=_rows("dev"))
     parser.add_argument("--epochs", type=int, default=1, help="epochs every trial trains")
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"])
     parser.add_argument("--seed", type=int, default=0)
@@ -93,8 +100,9 @@ def main() -> int:
 
     device = resolve_device(args.device, print).type
     spec = models.get(args.model)
-    train = random_split("train", args.rows, spec.inputs, 1)
-    dev = random_split("dev", args.dev_rows, spec.inputs, 2)
+    if not set(spec.inputs) <= set(PAPER_DIMS):
+        raise UsageError(f"--model {spec.name} reads {', '.join(spec.inputs)}; this benchmark makes only {', '.join(PAPER_DIMS)}")
+    train, dev = random_split("train", args.rows, 1), random_split("dev", args.dev_rows, 2)
     rng = np.random.default_rng(args.seed)
     trials = [sample_params(rng) for _ in range(args.search)]
     fixed = {"epochs": args.epochs, "patience": args.epochs, "device": device}
