@@ -480,8 +480,11 @@ def _train_group(members: list[_Trial], stream: MaskStream, train_batcher: Batch
         _recalibrate(template, buffers, lambda batch: predict(params, buffers, batch), train_batcher, calibration)
         template.eval()
         with torch.no_grad():
+            # Rows are independent here (running statistics): chunks a group's size smaller keep
+            # its temporaries (trials x rows x features) as small as a lone run's.
+            chunk = max(128, PREDICT_BATCH // len(active))
             scores = np.concatenate([predict(params, buffers, dev_batcher(index)).cpu().numpy()
-                                     for index in _batches(n_dev, PREDICT_BATCH)], axis=1)
+                                     for index in _batches(n_dev, chunk)], axis=1)
         stopped = []
         for lane, member in enumerate(active):
             dev_f1 = macro_f1(dev_labels, scores[lane])
