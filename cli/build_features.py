@@ -54,6 +54,10 @@ def _names(values: tuple[str, ...]) -> list[str]:
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="Posters per forward pass (default: 64 on a GPU; on the CPU the fastest of 1, 4, 16, 64, timed at start).")
 @click.option("--workers", type=click.IntRange(min=0), default=None, help="Poster-decoding workers (default: cores - 1).")
+@click.option("--precision", type=click.Choice(["auto", "fp32"]), default="auto", show_default=True,
+              help="Image encoders: auto runs the fastest way the device offers whose features match fp32 on the "
+                   "job's first posters (fp16 on a GPU, bf16 on a CPU that has it, a frozen fp32 graph), recorded in "
+                   "the manifest; fp32 always runs the model's own fp32.")
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=1024, show_default=True,
               help="Posters per resumable chunk.")
 @click.option("--only", "only", multiple=True,
@@ -66,7 +70,7 @@ def _names(values: tuple[str, ...]) -> list[str]:
 @root_option
 def build_features(text, image, word2vec, word2vec_limit, vgg16_weights, download, word2vec_url, vgg16_url, minilm_model,
                    bert_model, clip_model, clip_pretrained, preprocessing, image_size, device, batch_size, workers,
-                   chunk_rows, only, force, ray, no_progress, root) -> None:
+                   precision, chunk_rows, only, force, ray, no_progress, root) -> None:
     """Word vectors, sentence and CLIP embeddings, poster CNN features, TF-IDF and token
     sequences, added to the HDF5 and Parquet.
 
@@ -84,6 +88,6 @@ def build_features(text, image, word2vec, word2vec_limit, vgg16_weights, downloa
                              bert_model=bert_model, clip_model=clip_model, clip_pretrained=clip_pretrained)
     built = build(root, text=_names(text), image=_names(image), only=_names(only) or None, options=options,
                   device=device, batch_size=batch_size, workers=workers, chunk_rows=chunk_rows, force=force,
-                  progress=not no_progress, ray=ray)
+                  progress=not no_progress, ray=ray, precision=precision)
     for name, entry in built.items():
         click.echo(f"{name}\t{'x'.join('var' if d is None else str(d) for d in entry['dims'])}\t{entry['encoder']}")

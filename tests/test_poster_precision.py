@@ -124,3 +124,100 @@ def test_the_manifest_records_the_precision_that_ran(greatest_films_root, tmp_pa
     assert report.precision == manifest.feature_entries(root)["tiny_conv_features"]["precision"] == "fp32"
     exact = features.read_features(root, ["tiny_conv_features"])["tiny_conv_features"]
     assert feature_cosine(torch.from_numpy(first), torch.from_numpy(exact)) >= CPU_BF16_MIN_COSINE
+
+
+# ------------------------------------------------------------------ one job, one precision
+
+class Stop(KeyboardInterrupt):
+    pass
+
+
+def stop_after_first(chunk: int) -> None:
+    raise Stop
+
+
+@pytest.fixture()
+def generated_root(tmp_path):
+    """24 generated films (Pillow posters), built: runs without ../shared."""
+    import generated_films
+    from mmimdb.dataset.build import build
+
+    root = generated_films.write_store(tmp_path / "root", count=24)
+    build(root, method="iterative", workers=1)
+    return root
+
+
+def extract(root, **options):
+    rows = features.rows.dataset_rows(root)
+    return features.posters.extract_image_features(root, rows, TINY, device="cpu", batch_size=4, workers=0, chunk_rows=8,
+                                                   progress=False, **options)
+
+
+def tiny_features(root) -> np.ndarray:
+    return features.read_features(root, ["tiny_conv_features"])["tiny_conv_features"]
+
+
+def test_a_resumed_job_runs_in_the_precision_it_started_with(generated_root, monkeypatch):
+    with pytest.raises(Stop):
+        extract(generated_root, on_chunk=stop_after_first)
+    partial = generated_root / "features" / ".partial" / "tiny_conv_features"
+    import json
+    started = json.loads((partial / "precision.json").read_text())
+
+    def checked_again(*args, **kwargs):
+        raise AssertionError("a resumed job checked its precision again")
+
+    monkeypatch.setattr(features.posters, "choose_precision", checked_again)
+    said: list[str] = []
+    report = extract(generated_root, log=said.append)
+    assert report.reused_chunks == 1 and report.precision == started["description"]
+    assert manifest.feature_entries(generated_root)["tiny_conv_features"]["precision"] == started["description"]
+    assert any("resuming in the precision the job started with" in line for line in said), said
+    resumed = tiny_features(generated_root)
+    monkeypatch.undo()
+
+    # The resumed output is the one an uninterrupted run in that precision computes.
+    assert extract(generated_root, force=True).precision == started["description"]
+    np.testing.assert_allclose(resumed, tiny_features(generated_root), rtol=1e-6, atol=1e-7)
+
+
+def test_fp32_is_a_job_of_its_own(generated_root):
+    with pytest.raises(Stop):
+        extract(generated_root, on_chunk=stop_after_first)  # auto
+    said: list[str] = []
+    computed: list[int] = []
+    report = extract(generated_root, precision="fp32", log=said.append, on_chunk=computed.append)
+    assert computed == [0, 1, 2] and report.precision == "fp32", said
+    assert any("discarding partial results" in line for line in said)
+    exact = tiny_features(generated_root)
+
+    # An fp32 request rebuilds what an auto run built; auto takes whatever was built.
+    assert not extract(generated_root, force=True).skipped
+    entry = manifest.feature_entries(generated_root)["tiny_conv_features"]
+    assert entry["precision_requested"] == "auto"
+    said.clear()
+    report = extract(generated_root, precision="fp32", log=said.append)
+    assert not report.skipped and report.precision == "fp32"
+    assert any("rebuilding in fp32 as asked" in line for line in said), said
+    np.testing.assert_array_equal(tiny_features(generated_root), exact)
+    assert extract(generated_root, precision="fp32").skipped and extract(generated_root).skipped
+
+
+def test_a_damaged_precision_record_is_one_line(generated_root):
+    from mmimdb.errors import MmimdbError
+
+    with pytest.raises(Stop):
+        extract(generated_root, on_chunk=stop_after_first)
+    record = generated_root / "features" / ".partial" / "tiny_conv_features" / "precision.json"
+    record.write_text('{"kind": "bf1')
+    with pytest.raises(MmimdbError) as error:
+        extract(generated_root)
+    assert "precision.json is damaged" in str(error.value) and "\n" not in str(error.value)
+    record.write_text('{"kind": "int4", "description": "?"}')
+    with pytest.raises(MmimdbError, match="unknown precision 'int4'"):
+        extract(generated_root)
+    # What the message says to do works, and nothing finished was lost.
+    assert f"delete {record.parent}" in str(error.value)
+    import shutil
+    shutil.rmtree(record.parent)
+    assert extract(generated_root).computed_rows == 24

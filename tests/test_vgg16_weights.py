@@ -82,7 +82,7 @@ def test_torchvision_layout_weights_through_build_features(tmp_path, monkeypatch
 
     result = CliRunner().invoke(cli, ["build-features", "--root", str(root), "--image", "vgg16", "--vgg16-weights", str(weights),
                                       "--only", "image", "--image-size", str(IMAGE_SIZE), "--device", "cpu", "--workers", "0",
-                                      "--batch-size", "4", "--no-progress"])
+                                      "--batch-size", "4", "--no-progress", "--precision", "fp32"])
     assert result.exit_code == 0, result.output
     ids = dataset_rows(root).ids
     with h5py.File(root / "multimodal_imdb.hdf5") as handle:
@@ -91,6 +91,7 @@ def test_torchvision_layout_weights_through_build_features(tmp_path, monkeypatch
     assert (stored >= 0).all() and (stored > 0).mean() > 0.05  # after ReLU, and alive
     entry = json.loads((root / "manifest.json").read_text())["features"]["vgg_features"]
     assert entry["encoder"] == "vgg16" and entry["sha256"] == sha256_of(weights) and entry["dims"] == [FILMS, 4096]
+    assert entry["precision"] == "fp32" and entry["precision_requested"] == "fp32"  # compared exactly below
     assert pq.read_table(root / "features" / "vgg_features.parquet").column("imdb_id").to_pylist() == ids
 
     # The stored rows are fc7 of these very weights, not of some other initialisation.

@@ -29,7 +29,7 @@ from ..device import resolve_device
 from ..errors import UsageError
 from ..storage import manifest
 from .encoders import EncoderOptions, image_encoder, text_encoder
-from .posters import extract_image_features
+from .posters import PRECISIONS, extract_image_features
 from .rows import dataset_rows, plot_texts, plot_tokens
 from .text import EMBEDDINGS, SEQUENCES, TFIDF_OUTPUTS, build_embeddings_output, build_sequences_output, \
     build_text_encoder_output, build_tfidf_output
@@ -43,20 +43,24 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
                    image: Sequence[str] = ("vgg16",), only: Sequence[str] | None = None,
                    options: EncoderOptions | None = None, device: str = "auto", batch_size: int | None = None,
                    workers: int | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS, force: bool = False,
-                   progress: bool = True, log: Log = stderr_log, ray: str | None = None) -> dict[str, Any]:
+                   progress: bool = True, log: Log = stderr_log, ray: str | None = None,
+                   precision: str = "auto") -> dict[str, Any]:
     """Build the chosen features of the dataset under ``root``; return their manifest entries.
 
     ``only`` restricts the work to some of :data:`OUTPUT_GROUPS`. Encoders and their files
     are checked before any work starts, so a wrong path fails fast and changes nothing.
     ``ray`` (``auto``, ``local`` or a cluster address; :mod:`mmimdb.ray_cluster`) runs the
     image encoders on a Ray cluster (:mod:`.ray_extract`); the text outputs, seconds of
-    work on one core, stay here.
+    work on one core, stay here. ``precision`` (``auto`` or ``fp32``) is how the image
+    encoders run (:func:`.posters.extract_image_features`).
     """
     root = paths.data_root(root)
     groups = list(only) if only else list(OUTPUT_GROUPS)
     unknown = [g for g in groups if g not in OUTPUT_GROUPS]
     if unknown:
         raise UsageError(f"unknown output '{unknown[0]}' for --only (known: {', '.join(OUTPUT_GROUPS)})")
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown precision '{precision}' (known: {', '.join(PRECISIONS)})")
     if batch_size is not None and batch_size < 1:
         raise UsageError(f"batch size must be at least 1 (got {batch_size})")
     options = dataclasses.replace(
@@ -95,12 +99,12 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
         with cluster(ray, log):
             for encoder in image_encoders:
                 extract_image_features_ray(root, rows, encoder, device=device, batch_size=batch_size, chunk_rows=chunk_rows,
-                                           force=force, progress=progress, log=log)
+                                           force=force, progress=progress, log=log, precision=precision)
                 built[encoder.output] = manifest.feature_entries(root)[encoder.output]
         return built
     for encoder in image_encoders:
         extract_image_features(root, rows, encoder, device=device, batch_size=batch_size, workers=workers,
-                               chunk_rows=chunk_rows, force=force, progress=progress, log=log)
+                               chunk_rows=chunk_rows, force=force, progress=progress, log=log, precision=precision)
         built[encoder.output] = manifest.feature_entries(root)[encoder.output]
     return built
 

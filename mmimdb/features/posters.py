@@ -7,7 +7,9 @@ faster ways to run the encoder on its first real posters and keeps the fastest t
 fp32: fp16 autocast on a GPU; on a CPU with bfloat16 instructions (AVX-512 BF16 or AMX,
 through oneDNN) bf16 autocast with channels-last activations, when every feature vector is
 within cosine :data:`CPU_BF16_MIN_COSINE` of its fp32 vector; else, on a CPU, a frozen fp32
-graph. The manifest records which ran (``precision``).
+graph. The manifest records which ran (``precision``). The choice is the job's: a resumed
+run reads it back from ``precision.json`` beside the chunks instead of checking again, so
+one output is computed in one precision. ``precision="fp32"`` skips all of it.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ import numpy as np
 from .. import paths
 from ..dataset.store import RecordStore
 from ..device import resolve_device
-from ..errors import ImageError
+from ..errors import ImageError, MmimdbError, UsageError
 from ..storage import atomic, manifest
 from .encoders import ImageEncoder
 from .rows import Rows
@@ -94,6 +96,7 @@ class ExtractionReport:
     failed_ids: list[str] = field(default_factory=list)
     seconds: float = 0.0
     precision: str = "fp32"
+    precision_requested: str = "auto"
     skipped: bool = False
     computed_rows: int = 0
 
@@ -131,6 +134,15 @@ class Precision:
     description: str = "fp32"
     graph: Any = None
 
+    @property
+    def kind(self) -> str:
+        """``fp32``, ``frozen``, ``fp16`` or ``bf16``: what :func:`precision_of_kind` rebuilds."""
+        if self.graph is not None:
+            return "frozen"
+        if self.autocast is None:
+            return "fp32"
+        return {"torch.float16": "fp16", "torch.bfloat16": "bf16"}[str(self.autocast)]
+
     def prepare(self, model: Any) -> Any:
         """``model`` with its weights in this precision's memory layout."""
         import torch
@@ -150,6 +162,10 @@ class Precision:
             return model(images)
 
 
+#: What ``precision=`` accepts: ``auto`` (:func:`choose_precision`) or the model's own ``fp32``.
+PRECISIONS = ("auto", "fp32")
+#: The precision a job chose, kept beside its partial results (:func:`job_precision`).
+PRECISION_FILE = "precision.json"
 #: Posters the precision is checked on before a run (the first ones it computes).
 SAMPLE_POSTERS = 8
 #: Smallest cosine between a frozen graph's features and the model's that keeps the graph
@@ -207,6 +223,46 @@ def choose_precision(model: Any, images: Any, device: Any, log: Log) -> Precisio
             return Precision(graph=graph, description=f"fp32, frozen graph (TorchScript, oneDNN fusions; min cosine "
                                                       f"to the model {cosine:.6f}){refused}")
     return Precision(description="fp32" + (f" ({refused[2:]})" if refused else ""))
+
+
+def job_precision(partial: Path, model: Any, images: Any, device: Any, log: Log) -> Precision:
+    """The precision of the job whose partial results are in ``partial``: chosen by
+    :func:`choose_precision` on ``images`` when the job starts, read back when it resumes
+    (a second check, on other posters, could choose otherwise and leave one output in two
+    precisions)."""
+    record = partial / PRECISION_FILE
+    if record.is_file():
+        try:
+            saved = json.loads(record.read_text("utf-8"))
+            kind, description = saved["kind"], saved["description"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise MmimdbError(f"{record} is damaged ({type(error).__name__}); delete {partial} to compute the output "
+                              "again") from None
+        log(f"resuming in the precision the job started with: {description}")
+        return precision_of_kind(kind, description, model, images, partial)
+    chosen = choose_precision(model, images, device, log)
+    atomic.write_json(record, {"kind": chosen.kind, "description": chosen.description})
+    return chosen
+
+
+def precision_of_kind(kind: str, description: str, model: Any, images: Any, partial: Path) -> Precision:
+    """The :class:`Precision` of ``kind`` that an earlier part of a job chose (and checked on
+    its first posters), rebuilt for ``model`` without checking again: one output, one precision."""
+    import torch
+
+    if kind == "frozen":
+        graph = _frozen_graph(model, images)
+        if graph is None:
+            raise MmimdbError(f"the frozen fp32 graph this job started with cannot be rebuilt here ({description}); "
+                              f"delete {partial} to compute the output again")
+        return Precision(graph=graph, description=description)
+    dtypes = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+    if kind not in dtypes:
+        raise MmimdbError(f"unknown precision '{kind}' in {partial / PRECISION_FILE}; delete {partial} to compute the "
+                          "output again")
+    chosen = Precision(dtypes[kind], kind == "bf16", description)
+    chosen.prepare(model)
+    return chosen
 
 
 def _frozen_graph(model: Any, images: Any) -> Any:
@@ -296,9 +352,10 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
     """Run ``encoder`` on every poster, in resumable chunks, and save ``encoder.output``.
 
     ``batch_size`` None picks one (:func:`choose_batch_size`). ``precision`` ``"auto"``
-    checks mixed precision on the first batch (:func:`choose_precision`); ``"fp32"`` never
-    uses it. ``on_chunk(chunk_index)`` is
-    called after each newly computed chunk is saved (a hook
+    checks the faster ways to run the model on the job's first posters
+    (:func:`choose_precision`) and keeps what it chose for the whole job, resumed parts
+    included (:func:`job_precision`); ``"fp32"`` never leaves the model's own fp32.
+    ``on_chunk(chunk_index)`` is called after each newly computed chunk is saved (a hook
     for progress reports and tests). An interrupted run keeps its finished chunks; the next
     run with the same encoder, weights, preprocessing and rows continues after them.
     """
@@ -306,8 +363,8 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
-    report = ExtractionReport(encoder.output, len(rows.ids))
-    plan = plan_chunks(Path(root).expanduser(), rows, encoder, chunk_rows, force, report, log)
+    report = ExtractionReport(encoder.output, len(rows.ids), precision_requested=precision)
+    plan = plan_chunks(Path(root).expanduser(), rows, encoder, chunk_rows, force, report, log, precision=precision)
     if plan is None:
         return report
     partial, chunks, pending = plan.partial, plan.chunks, plan.pending
@@ -315,14 +372,12 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
     if pending:
         torch_device = resolve_device(device, log)
         model = encoder.build().to(torch_device).eval()
-        if precision not in ("auto", "fp32"):
-            raise ValueError(f"precision must be 'auto' or 'fp32', not {precision!r}")
         inputs = PosterInputs(paths.dataset_dir(root), rows.ids, encoder.preprocess)
         chosen = Precision()
-        if precision == "auto":  # checked on the first posters this run computes
+        if precision == "auto":
             first = [row for k in pending for row in range(*chunks[k])][:SAMPLE_POSTERS]
             sample = torch.from_numpy(np.stack([inputs[row][1] for row in first])).to(torch_device)
-            chosen = choose_precision(model, sample, torch_device, log)
+            chosen = job_precision(partial, model, sample, torch_device, log)
         report.precision = chosen.description
         if workers is None:
             workers = default_workers(torch_device)
@@ -383,13 +438,21 @@ class ChunkPlan:
 
 
 def plan_chunks(root: Path, rows: Rows, encoder: ImageEncoder, chunk_rows: int, force: bool,
-                report: ExtractionReport, log: Log) -> ChunkPlan | None:
+                report: ExtractionReport, log: Log, precision: str = "auto") -> ChunkPlan | None:
     """The chunks of ``encoder.output`` left to compute (partial results of the same job
-    are kept, of another job discarded); None, with ``report.skipped``, if it is built."""
+    are kept, of another job discarded); None, with ``report.skipped``, if it is built.
+    ``precision`` (:data:`PRECISIONS`) is part of the job: fp32 chunks are not mixed with
+    chunks an ``auto`` run computed in bf16, and an ``fp32`` request rebuilds an output that
+    an ``auto`` run built."""
+    if precision not in PRECISIONS:
+        raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}, not '{precision}'")
     job = {"encoder": encoder.name, "sha256": encoder.info.get("sha256"), "preprocessing": encoder.info.get("preprocessing"),
-           "ids_sha256": rows.ids_sha256(), "chunk_rows": chunk_rows}
+           "ids_sha256": rows.ids_sha256(), "chunk_rows": chunk_rows, "precision": precision}
     done = manifest.feature_entries(root).get(encoder.output, {})
-    if not force and all(done.get(key) == job[key] for key in ("encoder", "sha256", "preprocessing", "ids_sha256")):
+    same_job = all(done.get(key) == job[key] for key in ("encoder", "sha256", "preprocessing", "ids_sha256"))
+    if not force and same_job and precision == "fp32" and done.get("precision_requested") != "fp32":
+        log(f"{encoder.output}: built in {done.get('precision', 'fp32')}; rebuilding in fp32 as asked")
+    elif not force and same_job:
         import h5py
         with h5py.File(paths.hdf5_path(root), "r") as handle:
             if encoder.output in handle:
@@ -426,7 +489,8 @@ def finish_extraction(root: Path, rows: Rows, encoder: ImageEncoder, plan: Chunk
     partial, chunks = plan.partial, plan.chunks
     flags = [_load_chunk(partial, k)[1] for k in range(len(chunks))]
     report.failed_ids = [rows.ids[i] for i in np.flatnonzero(~np.concatenate(flags))]
-    entry = {"modality": "image", "encoder": encoder.name, **encoder.info, "precision": report.precision}
+    entry = {"modality": "image", "encoder": encoder.name, **encoder.info, "precision": report.precision,
+             "precision_requested": report.precision_requested}
     save_dense(root, rows, encoder.output, lambda: (_load_chunk(partial, k)[0] for k in range(len(chunks))),
                 encoder.dim, entry, ok=flags)
     shutil.rmtree(partial)

@@ -27,7 +27,8 @@ from ..dataset.split import SPLITS
 from ..errors import ImageError, MmimdbError, UsageError
 from ..ray_cluster import pool as plan_pool
 from .encoders import ImageEncoder
-from .posters import GPU_BATCH_SIZE, ExtractionReport, Precision, choose_precision, finish_extraction, plan_chunks, save_chunk
+from .posters import GPU_BATCH_SIZE, ExtractionReport, Precision, choose_precision, finish_extraction, plan_chunks, \
+    save_chunk
 from .rows import Rows
 from .writer import DEFAULT_CHUNK_ROWS, Log, stderr_log
 
@@ -80,7 +81,7 @@ def decode_posters(batch: dict[str, Any], wanted: dict[str, int], preprocess: An
 class EncodeActor:
     """One model per actor; batches of preprocessed posters -> features."""
 
-    def __init__(self, encoder: ImageEncoder, device: str, threads: int):
+    def __init__(self, encoder: ImageEncoder, device: str, threads: int, precision: str = "auto"):
         import torch
 
         from ..device import resolve_device
@@ -89,7 +90,7 @@ class EncodeActor:
         self.torch = torch
         self.device = resolve_device(device)
         self.model = encoder.build().to(self.device).eval()
-        self.precision: Precision | None = None
+        self.precision: Precision | None = None if precision == "auto" else Precision()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         torch = self.torch
@@ -121,16 +122,17 @@ def _no_extra_args() -> dict[str, Any]:
 def extract_image_features_ray(root: Path, rows: Rows, encoder: ImageEncoder, device: str = "auto",
                                batch_size: int | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS, force: bool = False,
                                progress: bool = True, on_chunk: Callable[[int], None] | None = None,
-                               log: Log = stderr_log) -> ExtractionReport:
+                               log: Log = stderr_log, precision: str = "auto") -> ExtractionReport:
     """:func:`.posters.extract_image_features` on the Ray cluster this process is connected
-    to (:func:`mmimdb.ray_cluster.cluster`): same outputs, same chunks, same resume."""
+    to (:func:`mmimdb.ray_cluster.cluster`): same outputs, same chunks, same resume.
+    ``precision`` ``"fp32"`` keeps GPU actors from fp16 autocast (CPU actors run fp32 anyway)."""
     import ray
     import ray.data
     from tqdm import tqdm
 
     root = Path(root)
-    report = ExtractionReport(encoder.output, len(rows.ids))
-    plan = plan_chunks(root, rows, encoder, chunk_rows, force, report, log)
+    report = ExtractionReport(encoder.output, len(rows.ids), precision_requested=precision)
+    plan = plan_chunks(root, rows, encoder, chunk_rows, force, report, log, precision=precision)
     if plan is None:
         return report
     started = time.perf_counter()
@@ -155,7 +157,7 @@ def extract_image_features_ray(root: Path, rows: Rows, encoder: ImageEncoder, de
         dataset = dataset.select_columns(["imdb_id", "poster"])
         dataset = dataset.map_batches(decode_posters, fn_args=(ray.put(wanted), encoder.preprocess), batch_size=batch_size,
                                       batch_format="numpy", num_cpus=workers.feeder_cpus)
-        dataset = dataset.map_batches(EncodeActor, fn_constructor_args=(encoder, actor_device, workers.threads),
+        dataset = dataset.map_batches(EncodeActor, fn_constructor_args=(encoder, actor_device, workers.threads, precision),
                                       batch_size=batch_size, batch_format="numpy",
                                       compute=ray.data.ActorPoolStrategy(size=workers.workers),
                                       num_cpus=workers.cpus, num_gpus=workers.gpus, ray_remote_args_fn=_no_extra_args)
