@@ -1,9 +1,10 @@
 """Posters per second of the feature extractor against the naive fp32 batch-1 loop, same run.
 
 mmimdb: what ``mmimdb build-features`` does. The way the model runs is checked on the first
-real posters (:func:`mmimdb.features.posters.choose_precision`: on a CPU with bfloat16
+real posters (:func:`mmimdb.features.posters.choose_precision`: on a CPU the fastest of eager
+fp32, a frozen fp32 graph with oneDNN's fusions, ONNX Runtime in fp32, and, with bfloat16
 instructions, bf16 autocast on channels-last activations when every poster's features are
-within cosine 0.999 of fp32; else a frozen fp32 graph with oneDNN's fusions when it matches),
+within cosine 0.999 of fp32; timed with the threads each worker will have),
 the batch size is the fastest measured that way, and DataLoader workers decode posters
 (Pillow draft mode); on a CPU each worker also runs the encoder with one torch thread (a
 core's whole job), on a GPU the main process does. Naive: one
@@ -79,8 +80,8 @@ def mmimdb_path(model, files: list[Path], preprocess: Preprocessing, device, wor
 
     posters = PosterInputs(None, [str(f) for f in files], preprocess, read=lambda path: Path(path).read_bytes())
     sample = torch.from_numpy(np.stack([posters[i][1] for i in range(min(SAMPLE_POSTERS, len(files)))])).to(device)
-    precision = choose_precision(model, sample, device, print)
     in_workers = device.type == "cpu" and workers > 0
+    precision = choose_precision(model, sample, device, print, threads=1 if in_workers else None)
     if batch_size is None:
         batch_size = choose_batch_size(model, preprocess.size, device, log=print, precision=precision,
                                        threads=1 if in_workers else None)

@@ -2,14 +2,15 @@
 decode and preprocess posters, in resumable chunks.
 
 Each finished chunk is saved under ``<root>/features/.partial/<name>/``, so an interrupted
-run continues from the last finished chunk. Before a run, :func:`choose_precision` checks the
-faster ways to run the encoder on its first real posters and keeps the fastest that matches
-fp32: fp16 autocast on a GPU; on a CPU with bfloat16 instructions (AVX-512 BF16 or AMX,
-through oneDNN) bf16 autocast with channels-last activations, when every feature vector is
-within cosine :data:`CPU_BF16_MIN_COSINE` of its fp32 vector; else, on a CPU, a frozen fp32
-graph. The manifest records which ran (``precision``). The choice is the job's: a resumed
-run reads it back from ``precision.json`` beside the chunks instead of checking again, so
-one output is computed in one precision. ``precision="fp32"`` skips all of it.
+run continues from the last finished chunk. Before a run, :func:`choose_precision` tries the
+ways the device offers on the job's first real posters and keeps the fastest whose features
+match fp32: on a GPU fp16 autocast; on a CPU eager fp32, a frozen TorchScript graph (oneDNN
+fusions), ONNX Runtime, and, with bfloat16 instructions (AVX-512 BF16 or AMX), bf16 autocast
+on channels-last activations when every feature vector is within cosine
+:data:`CPU_BF16_MIN_COSINE` of fp32. The manifest records which ran (``precision``). The
+choice is the job's: a resumed run reads it back from ``precision.json`` beside the chunks
+instead of checking again, so one output is computed in one precision.
+``precision="fp32"`` skips all of it.
 """
 from __future__ import annotations
 
@@ -133,12 +134,22 @@ class Precision:
     channels_last: bool = False
     description: str = "fp32"
     graph: Any = None
+    #: The encoder as an ONNX model (bytes), run by ONNX Runtime on the CPU.
+    onnx: bytes | None = None
+    # ONNX Runtime sessions by (process, threads): a DataLoader worker makes its own, with
+    # its one thread (a session's thread pool does not survive fork, nor is it picklable).
+    _sessions: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_sessions": {}}
 
     @property
     def kind(self) -> str:
-        """``fp32``, ``frozen``, ``fp16`` or ``bf16``: what :func:`precision_of_kind` rebuilds."""
+        """``fp32``, ``frozen``, ``onnx``, ``fp16`` or ``bf16``: what :func:`precision_of_kind` rebuilds."""
         if self.graph is not None:
             return "frozen"
+        if self.onnx is not None:
+            return "onnx"
         if self.autocast is None:
             return "fp32"
         return {"torch.float16": "fp16", "torch.bfloat16": "bf16"}[str(self.autocast)]
@@ -152,6 +163,8 @@ class Precision:
     def run(self, model: Any, images: Any) -> Any:
         import torch
 
+        if self.onnx is not None:
+            return torch.from_numpy(self.session().run(None, {ONNX_INPUT: np.ascontiguousarray(images.cpu().numpy())})[0])
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         if self.graph is not None:
@@ -161,6 +174,15 @@ class Precision:
         with torch.autocast(images.device.type, dtype=self.autocast):
             return model(images)
 
+    def session(self) -> Any:
+        """This process's ONNX Runtime session of :attr:`onnx`, with torch's present thread count."""
+        import torch
+
+        key = (os.getpid(), torch.get_num_threads())
+        if key not in self._sessions:
+            self._sessions[key] = onnx_session(self.onnx, key[1])
+        return self._sessions[key]
+
 
 #: What ``precision=`` accepts: ``auto`` (:func:`choose_precision`) or the model's own ``fp32``.
 PRECISIONS = ("auto", "fp32")
@@ -168,21 +190,25 @@ PRECISIONS = ("auto", "fp32")
 PRECISION_FILE = "precision.json"
 #: Posters the precision is checked on before a run (the first ones it computes).
 SAMPLE_POSTERS = 8
-#: Smallest cosine between a frozen graph's features and the model's that keeps the graph
-#: (both fp32: only the order of operations differs).
-FROZEN_MIN_COSINE = 0.99999
+#: Smallest cosine between the features of another fp32 implementation (a frozen graph, ONNX
+#: Runtime) and the model's that keeps it: both fp32, only the order of operations differs.
+EXACT_MIN_COSINE = 0.99999
+#: How much faster than the fastest fp32 way bf16 must be to be chosen on a CPU: exact
+#: arithmetic wins a near tie (VGG16, one thread: 129 ms a poster in bf16, 133 under ONNX
+#: Runtime in fp32).
+MIXED_MIN_SPEEDUP = 1.1
+#: The input name of the ONNX models made here.
+ONNX_INPUT = "images"
 
 
-def choose_precision(model: Any, images: Any, device: Any, log: Log) -> Precision:
+def choose_precision(model: Any, images: Any, device: Any, log: Log, threads: int | None = None) -> Precision:
     """The fastest way to run ``model`` whose features on ``images`` (real posters) match fp32.
 
     GPU: fp16 autocast, kept when its largest difference is within :data:`AUTOCAST_TOLERANCE`
-    of the largest fp32 value. CPU with bf16 instructions (:func:`cpu_bf16_supported`): bf16
-    autocast on channels-last activations, kept when every poster's features are within
-    cosine :data:`CPU_BF16_MIN_COSINE` of fp32 (``model`` is converted to channels-last, and
-    back if refused). Otherwise, on a CPU, fp32 as a frozen TorchScript graph with oneDNN's
-    fusions (batch norm folded into convolutions), kept when it matches the model within
-    cosine :data:`FROZEN_MIN_COSINE` and is not slower on ``images``. Else eager fp32.
+    of the largest fp32 value. CPU: the ways of :func:`cpu_candidates` that match, each timed
+    on ``images`` with ``threads`` torch threads (what each DataLoader worker will have;
+    default: as now); bf16 is taken only when :data:`MIXED_MIN_SPEEDUP` times faster than the
+    fastest fp32 way. ``model`` is left in the chosen way's memory layout.
     """
     import torch
 
@@ -202,30 +228,70 @@ def choose_precision(model: Any, images: Any, device: Any, log: Log) -> Precisio
         return candidate
     if device.type != "cpu":
         return Precision()
-    refused = ""
+    candidates, refused = cpu_candidates(model, images, exact, log)
+    before = torch.get_num_threads()
+    threads = threads or before
+    torch.set_num_threads(threads)
+    try:
+        seconds = [_seconds(candidate, model, images) / len(images) for candidate, _ in candidates]
+    finally:
+        torch.set_num_threads(before)
+    exact_ways = [k for k, (candidate, _) in enumerate(candidates) if candidate.autocast is None]
+    chosen = min(exact_ways, key=seconds.__getitem__)
+    fastest = min(range(len(candidates)), key=seconds.__getitem__)
+    if seconds[fastest] * MIXED_MIN_SPEEDUP <= seconds[chosen]:
+        chosen = fastest
+    log(f"image encoder: {candidates[chosen][0].description} (per poster on {threads} thread(s): "
+        + ", ".join(f"{c.kind} {t * 1000:.3g} ms" for (c, _), t in zip(candidates, seconds)) + ")")
+    winner, agreement = candidates[chosen]
+    winner.prepare(model)
+    winner.description += (f" ({agreement + '; ' if agreement else ''}{seconds[chosen] * 1000:.3g} ms a poster on "
+                           f"{threads} thread(s), eager fp32 {seconds[0] * 1000:.3g} ms{refused})")
+    return winner
+
+
+def cpu_candidates(model: Any, images: Any, exact: Any, log: Log) -> tuple[list[tuple[Precision, str]], str]:
+    """The ways to run ``model`` on a CPU whose features on ``images`` match ``exact`` (its fp32
+    features), each with how closely, eager fp32 first; and what was refused, for the manifest.
+
+    bf16 autocast on channels-last activations where the CPU has bfloat16 instructions
+    (:func:`cpu_bf16_supported`), kept when every poster's features are within cosine
+    :data:`CPU_BF16_MIN_COSINE` of fp32; two other fp32 implementations, kept within cosine
+    :data:`EXACT_MIN_COSINE`: a frozen TorchScript graph with oneDNN's fusions (batch norm
+    folded into the convolutions), and ONNX Runtime (when installed; EfficientNet-Lite0 took
+    4.2 ms a poster there on one core, 10.4 in the frozen graph, 15.9 eagerly).
+    """
+    import torch
+
+    candidates, refused = [(Precision(), "")], ""
     if cpu_bf16_supported():
         candidate = Precision(torch.bfloat16, True, "bf16 autocast, channels-last")
         with torch.inference_mode():
             mixed = candidate.run(candidate.prepare(model), images).float().flatten(1)
+        Precision().prepare(model)
         cosine = feature_cosine(mixed, exact)
         if cosine >= CPU_BF16_MIN_COSINE:
-            candidate.description += f" (min cosine to fp32 on the first {len(exact)} posters: {cosine:.5f})"
-            return candidate
-        Precision().prepare(model)
-        log(f"bf16 autocast features reach only cosine {cosine:.5f} to fp32 on the first posters "
-            f"(< {CPU_BF16_MIN_COSINE}); using fp32")
-        refused = f"; bf16 autocast refused: min cosine {cosine:.5f} to fp32 on the first {len(exact)} posters"
-    graph = _frozen_graph(model, images)
-    if graph is not None:
-        with torch.inference_mode():
-            cosine = feature_cosine(graph(images).float().flatten(1), exact)
-        if cosine >= FROZEN_MIN_COSINE and _seconds(graph, images) <= _seconds(model, images):
-            return Precision(graph=graph, description=f"fp32, frozen graph (TorchScript, oneDNN fusions; min cosine "
-                                                      f"to the model {cosine:.6f}){refused}")
-    return Precision(description="fp32" + (f" ({refused[2:]})" if refused else ""))
+            candidates.append((candidate, f"min cosine to fp32 on the first {len(exact)} posters: {cosine:.5f}"))
+        else:
+            log(f"bf16 autocast features reach only cosine {cosine:.5f} to fp32 on the first posters "
+                f"(< {CPU_BF16_MIN_COSINE}); keeping fp32")
+            refused = f"; bf16 autocast refused: min cosine {cosine:.5f} to fp32 on the first {len(exact)} posters"
+    for candidate in (Precision(graph=_frozen_graph(model, images),
+                                description="fp32, frozen graph (TorchScript, oneDNN fusions)"),
+                      Precision(onnx=_onnx_model(model, images), description="fp32, ONNX Runtime")):
+        if candidate.graph is None and candidate.onnx is None:
+            continue  # it could not take this model
+        try:
+            with torch.inference_mode():
+                cosine = feature_cosine(candidate.run(model, images).float().flatten(1), exact)
+        except Exception:  # e.g. an operator without an ONNX Runtime kernel: the model runs otherwise
+            continue
+        if cosine >= EXACT_MIN_COSINE:
+            candidates.append((candidate, f"min cosine to the model {cosine:.6f}"))
+    return candidates, refused
 
 
-def job_precision(partial: Path, model: Any, images: Any, device: Any, log: Log) -> Precision:
+def job_precision(partial: Path, model: Any, images: Any, device: Any, log: Log, threads: int | None = None) -> Precision:
     """The precision of the job whose partial results are in ``partial``: chosen by
     :func:`choose_precision` on ``images`` when the job starts, read back when it resumes
     (a second check, on other posters, could choose otherwise and leave one output in two
@@ -240,7 +306,7 @@ def job_precision(partial: Path, model: Any, images: Any, device: Any, log: Log)
                               "again") from None
         log(f"resuming in the precision the job started with: {description}")
         return precision_of_kind(kind, description, model, images, partial)
-    chosen = choose_precision(model, images, device, log)
+    chosen = choose_precision(model, images, device, log, threads=threads)
     atomic.write_json(record, {"kind": chosen.kind, "description": chosen.description})
     return chosen
 
@@ -250,12 +316,15 @@ def precision_of_kind(kind: str, description: str, model: Any, images: Any, part
     its first posters), rebuilt for ``model`` without checking again: one output, one precision."""
     import torch
 
-    if kind == "frozen":
-        graph = _frozen_graph(model, images)
-        if graph is None:
-            raise MmimdbError(f"the frozen fp32 graph this job started with cannot be rebuilt here ({description}); "
-                              f"delete {partial} to compute the output again")
-        return Precision(graph=graph, description=description)
+    rewrites = {"frozen": (_frozen_graph, "graph", "the frozen fp32 graph"),
+                "onnx": (_onnx_model, "onnx", "the ONNX Runtime model")}
+    if kind in rewrites:  # another fp32 implementation, made again from the model
+        make, attribute, what = rewrites[kind]
+        rewrite = make(model, images)
+        if rewrite is None:
+            raise MmimdbError(f"{what} this job started with cannot be made here ({description}); delete {partial} "
+                              "to compute the output again")
+        return Precision(description=description, **{attribute: rewrite})
     dtypes = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
     if kind not in dtypes:
         raise MmimdbError(f"unknown precision '{kind}' in {partial / PRECISION_FILE}; delete {partial} to compute the "
@@ -283,18 +352,55 @@ def _frozen_graph(model: Any, images: Any) -> Any:
         return None
 
 
-def _seconds(model: Any, images: Any) -> float:
-    """The best of two timed forward passes (after one warm-up)."""
+def _seconds(precision: Precision, model: Any, images: Any) -> float:
+    """The best of two timed forward passes of ``model`` run by ``precision`` (after one warm-up)."""
     import torch
 
     with torch.inference_mode():
-        model(images)
+        precision.run(model, images)
         best = float("inf")
         for _ in range(2):
             started = time.perf_counter()
-            model(images)
+            precision.run(model, images)
             best = min(best, time.perf_counter() - started)
     return best
+
+
+def _onnx_model(model: Any, images: Any) -> bytes | None:
+    """``model`` exported to ONNX (any batch size), or None without ONNX Runtime or if the
+    export fails on ``images``."""
+    import copy
+    import io
+    import warnings
+
+    import torch
+
+    try:
+        import onnx  # noqa: F401  (the exporter writes through it)
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None
+    buffer = io.BytesIO()
+    try:
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+            warnings.simplefilter("ignore")
+            # The TorchScript-based exporter: it needs no onnxscript and takes any traceable model.
+            torch.onnx.export(copy.deepcopy(model).eval(), (images.clone(),), buffer, input_names=[ONNX_INPUT],
+                              output_names=["features"], dynamic_axes={ONNX_INPUT: {0: "batch"}}, dynamo=False)
+    except Exception:  # whatever the exporter cannot take runs otherwise
+        return None
+    return buffer.getvalue()
+
+
+def onnx_session(onnx: bytes, threads: int) -> Any:
+    """An ONNX Runtime CPU session of the model ``onnx`` with ``threads`` threads."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # errors only: its notes on the graph are not the user's business
+    return onnxruntime.InferenceSession(onnx, options, providers=["CPUExecutionProvider"])
 
 
 def feature_cosine(mixed: Any, exact: Any) -> float:
@@ -373,16 +479,16 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
         torch_device = resolve_device(device, log)
         model = encoder.build().to(torch_device).eval()
         inputs = PosterInputs(paths.dataset_dir(root), rows.ids, encoder.preprocess)
-        chosen = Precision()
-        if precision == "auto":
-            first = [row for k in pending for row in range(*chunks[k])][:SAMPLE_POSTERS]
-            sample = torch.from_numpy(np.stack([inputs[row][1] for row in first])).to(torch_device)
-            chosen = job_precision(partial, model, sample, torch_device, log)
-        report.precision = chosen.description
         if workers is None:
             workers = default_workers(torch_device)
         # On a CPU the workers encode too (one torch thread each: DataLoader workers run so).
         in_workers = torch_device.type == "cpu" and workers > 0
+        chosen = Precision()
+        if precision == "auto":
+            first = [row for k in pending for row in range(*chunks[k])][:SAMPLE_POSTERS]
+            sample = torch.from_numpy(np.stack([inputs[row][1] for row in first])).to(torch_device)
+            chosen = job_precision(partial, model, sample, torch_device, log, threads=1 if in_workers else None)
+        report.precision = chosen.description
         if batch_size is None:
             batch_size = choose_batch_size(model, encoder.preprocess.size, torch_device, log, precision=chosen,
                                            threads=1 if in_workers else None)
