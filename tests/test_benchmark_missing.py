@@ -59,13 +59,19 @@ def test_gmu_and_fusion_baselines_against_three_rates(root):
     results = json.loads((out / "missing.json").read_text())
     assert list(results["rates"]) == ["0.1", "0.5", "0.9"]
     table = missing_table(results)
-    assert set(table) == {"GMU", "Concatenate"}
+    labels = {name: results["rates"]["0.1"]["models"][name]["label"] for name in ("GMU", "Concatenate")}
+    assert set(table) == set(labels.values()) and all(label.startswith(name) for name, label in labels.items())
     assert all(0 <= f1 <= 1 for values in table.values() for f1 in values.values())
     # Same seed and settings at every rate: only the masking can make the scores differ.
     assert all(len(set(values.values())) > 1 for values in table.values())
     assert results["rates"]["0.5"]["dataset"]["missing"] == {"rate": 0.5, "type": "both", "both_ratio": 0.5, "seed": 0}
     markdown = (out / "missing_f1.md").read_text()
-    assert "| Model | rate 0.1 | rate 0.5 | rate 0.9 |" in markdown and "| GMU |" in markdown
+    assert "| Model | rate 0.1 | rate 0.5 | rate 0.9 |" in markdown and f"| {labels['GMU']} |" in markdown
+    # It says what it compares: the features (encoder, dimension), the split, the seeds, the masking.
+    compared = markdown.split("| Model |")[0]
+    assert "`efficientnet_features` for `vgg_features`: efficientnet-lite0 1280-d" in compared, compared
+    assert "Split: " in compared and "Seeds: one run per model, seed 0" in compared
+    assert "tables of `mmimdb missing`, seed 0" in compared
     assert (out / "missing_f1.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -132,23 +132,40 @@ def run_missing_benchmark(path: str | Path, aliases: dict[str, str] | None, mode
 
 
 def missing_table(results: dict[str, Any], split: str = "test") -> dict[str, dict[str, float | None]]:
-    """Macro-F1 (mean over seeds) per model per rate: {model: {rate: f1}}."""
+    """Macro-F1 (mean over seeds) per model per rate: {model label: {rate: f1}}; a label names
+    the model and, where they are not the paper's, its features (as Table 2's rows)."""
+    from .reports import _label
+
     table: dict[str, dict[str, float | None]] = {}
     for rate, run in results["rates"].items():
-        for name, model in run["models"].items():
+        for model in run["models"].values():
             value = model[split]["f1"]["macro"]["mean"] if model.get("status") == "ok" else None
-            table.setdefault(name, {})[rate] = value
+            table.setdefault(_label(model), {})[rate] = value
     return table
+
+
+def _missing_kind(results: dict[str, Any]) -> str:
+    return results["type"] + (f", both ratio {results['both_ratio']}" if results["type"] == "both" else "")
+
+
+def _compared(results: dict[str, Any], markdown: bool) -> list[str]:
+    """What every rate's run was made with: features, split and seeds (the same at every rate:
+    only the masking differs), then the masking."""
+    from .reports import provenance_lines
+
+    first = next(iter(results["rates"].values()))
+    masking = (f"Rate = share of each split's movies whose plot or poster is dropped ({_missing_kind(results)}; "
+               f"tables of `mmimdb missing`, seed {results['seed']}), as zeroed inputs at train, dev and test; "
+               "0 = complete data.")
+    return [*provenance_lines(first, markdown=markdown), masking if markdown else masking.replace("`", "")]
 
 
 def missing_markdown(results: dict[str, Any]) -> str:
     """The macro-F1 table: a row per model, a column per missing rate."""
     table = missing_table(results)
     rates = list(results["rates"])
-    kind = results["type"] + (f", both ratio {results['both_ratio']}" if results["type"] == "both" else "")
-    lines = [f"# Macro-F1 (test) under missing modalities: type {kind}, seed {results['seed']}", "",
-             "Rate = share of each split's movies whose plot or poster is dropped (zeroed inputs at train, dev "
-             "and test); 0 = complete data.", "",
+    lines = [f"# Macro-F1 (test) under missing modalities: type {_missing_kind(results)}, seed {results['seed']}", "",
+             *_compared(results, markdown=True), "",
              "| Model | " + " | ".join(f"rate {rate}" for rate in rates) + " |", "|---|" + "---:|" * len(rates)]
     for name, values in table.items():
         lines.append(f"| {name} | " + " | ".join("–" if values.get(r) is None else f"{values[r]:.3f}" for r in rates) + " |")
@@ -156,20 +173,20 @@ def missing_markdown(results: dict[str, Any]) -> str:
 
 
 def plot_missing(results: dict[str, Any], path: Path) -> None:
-    """Macro-F1 against the missing rate, a line per model."""
-    from .reports import _pyplot, _save
+    """Macro-F1 against the missing rate, a line per model, captioned with what it compares."""
+    from .reports import _caption, _figure, _outside_legend, distinct_styles, save_figure
 
-    plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(6.5, 4.5))
-    for name, values in missing_table(results).items():
+    table = missing_table(results)
+    figure, axis = _figure(8, 4.8)
+    for (name, values), (colour, style) in zip(table.items(), distinct_styles(len(table))):
         points = [(float(rate), f1) for rate, f1 in values.items() if f1 is not None]
-        axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
-    axis.set(xlabel="missing rate", ylabel="test macro-F1",
-             title=f"Macro-F1 vs missing rate ({results['type']} missing)")
+        axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", color=colour, linestyle=style, label=name)
+    axis.set(xlabel="missing rate", ylabel="test macro-F1")
     axis.set_xlim(-0.02, 1.02)
     axis.grid(alpha=0.3)
-    axis.legend()
-    _save(figure, path)
+    _outside_legend(axis)
+    _caption(figure, f"Macro-F1 vs missing rate ({_missing_kind(results)} missing)", _compared(results, markdown=False))
+    save_figure(figure, path)
 
 
 def write_missing_reports(results: dict[str, Any], out: Path) -> list[Path]:
