@@ -191,3 +191,27 @@ def test_a_host_that_does_not_resolve_is_refused_and_reported_as_such(fake_dns):
     with pytest.raises(requests.ConnectionError) as failure:
         session(retries=0).get("http://nowhere.example:9/x")
     assert describe(failure.value) == "nowhere.example does not resolve (DNS): http://nowhere.example:9/x"
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_name_that_rebinds_between_check_and_connect_is_refused_before_anything_is_sent(monkeypatch, scheme):
+    """DNS rebinding: the check before the request is told a public address, the connection
+    a loopback one. The socket's real peer is checked before a byte (or a TLS hello) is sent."""
+    monkeypatch.setattr(http, "_dns_cache", {})
+    log: list[str] = []
+    connected = threading.Event()
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != "rebind.example":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        if port is None:  # the check
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 0))]
+        connected.set()  # the connection
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    with ServerThread(handler_from(lambda h: (200, {}, b"the inside"), log)) as server:
+        port = server.server.server_address[1]
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+        with pytest.raises(HostNotAllowed, match=r"^refused rebind\.example: it connected to 127\.0\.0\.1, a private"):
+            session(retries=0, allow_private=False).get(f"{scheme}://rebind.example:{port}/secret")
+    assert connected.is_set() and log == []

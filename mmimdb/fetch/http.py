@@ -10,7 +10,8 @@
 - keeps to a per-host request rate and a per-host number of requests in flight;
 - refuses URLs that are not ``http``/``https``, hosts outside an allowlist, hosts that do
   not resolve, and private or loopback addresses (unless the crawl itself targets a
-  loopback server) on the first request *and on every redirect*;
+  loopback server) on the first request *and on every redirect*, and checks the address
+  each connection really reached before anything is sent on it (DNS rebinding);
 - caps the size of every response body it reads.
 
 :func:`refusal` is the one place that says what a refusing answer looks like (a firewall's
@@ -32,6 +33,8 @@ from typing import Iterable
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.connection
+import urllib3.connectionpool
 from requests.adapters import HTTPAdapter
 from requests.utils import select_proxy
 from urllib3.exceptions import InvalidHeader
@@ -201,6 +204,52 @@ def check_url(url: str, allowlist: HostAllowlist | None = None, allow_private: b
             raise HostNotAllowed(f"refused {url!r}: {host} is a private or loopback address")
 
 
+def _refuse_private_peer(sock: socket.socket, host: str) -> None:
+    """Close ``sock`` and raise :class:`HostNotAllowed` if it is connected to a private address.
+
+    The check before a request resolves the name once; the connection resolves it again. A
+    name that answers with a public address to the first and a private one to the second
+    (DNS rebinding) would slip between the two: this checks where the socket really went."""
+    try:
+        address = sock.getpeername()[0]
+    except OSError:
+        return  # not connected: sending fails on its own
+    if _is_private(address):
+        sock.close()
+        raise HostNotAllowed(f"refused {host}: it connected to {address}, a private or loopback address")
+
+
+class _PublicHTTPConnection(urllib3.connection.HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _refuse_private_peer(sock, self.host)
+        return sock
+
+
+class _PublicHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def _new_conn(self) -> socket.socket:  # before TLS: nothing is sent to a private peer
+        sock = super()._new_conn()
+        _refuse_private_peer(sock, self.host)
+        return sock
+
+
+class _PublicHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _PublicHTTPConnection
+
+
+class _PublicHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _PublicHTTPSConnection
+
+
+class _PublicPeerAdapter(HTTPAdapter):
+    """An adapter whose direct connections must end at a public address (a proxy's are
+    the proxy's business: it resolves the names)."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PublicHTTPPool, "https": _PublicHTTPSPool}
+
+
 class _HostGate:
     """Per-host pacing (a minimum interval between request starts) and a concurrency cap."""
 
@@ -277,7 +326,8 @@ class PoliteSession(requests.Session):
         self._gates: dict[str, _HostGate] = {}
         self._environment: dict[tuple, dict] = {}
         self._gates_lock = threading.Lock()
-        adapter = HTTPAdapter(
+        # Where private addresses are refused, the connection's own peer is checked too.
+        adapter = (HTTPAdapter if allow_private else _PublicPeerAdapter)(
             max_retries=make_retry(retries, backoff, jitter),
             pool_connections=16,
             pool_maxsize=max(10, concurrency * 2),
