@@ -5,11 +5,11 @@ import click
 
 from mmimdb.card import write_card
 
-from .options import root_option
+from .options import folder_option, root_option
 
 
 @click.command("card")
-@click.option("--out", default=None, metavar="DIR",
+@folder_option("--out", default=None, metavar="DIR",
               help="Folder for README.md, croissant.json and figures/ [default: ROOT, beside the data].")
 @root_option
 def card(out: str | None, root: str | None) -> None:

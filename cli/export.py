@@ -5,7 +5,7 @@ import click
 
 from mmimdb.export import FORMATS, GENRE_CHOICES, TEXT_CHOICES, export as export_dataset
 
-from .options import root_option
+from .options import folder_option, root_option
 
 
 # Choices are checked by the library, so a wrong value ends as one line like every error.
@@ -13,7 +13,7 @@ from .options import root_option
 @click.option("--format", "format_", required=True, metavar="|".join(FORMATS),
               help="jsonl: transformers mm-imdb example + MMBT; mmf: MMF's layout; arrow: ViLT missing-modality "
                    "readers; hdf5: the original HDF5 file (MultiBench).")
-@click.option("--out", default=None, metavar="DIR",
+@folder_option("--out", default=None, metavar="DIR",
               help="Folder to write [default: ROOT/exports/FORMAT; ROOT/exports/jsonl/mmimdb for jsonl].")
 @click.option("--text", default="longest", show_default=True, metavar="|".join(TEXT_CHOICES),
               help="longest: the paper's longest plot; first; outline (else the longest plot); "

@@ -135,4 +135,5 @@ def test_not_built_and_unwritable_out_are_one_line_errors(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     result = CliRunner().invoke(cli, ["card", "--root", str(tmp_path), "--out", str(blocker / "card")])
-    assert result.exit_code == 2 and "cannot write there" in result.output
+    assert result.exit_code == 2 and f"{blocker} is a file, not a folder" in result.output
+    assert len(result.output.strip().splitlines()) == 1

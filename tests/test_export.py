@@ -256,9 +256,15 @@ def test_wrong_options_are_one_line_errors(generated, options, message):
 def test_unwritable_out_is_refused(generated, tmp_path):
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
-    for out, message in ((a_file / "sub", "cannot write there"), (a_file, "exists and is not a folder")):
+    for out, message in ((a_file / "sub", f"{a_file} is a file, not a folder"), (a_file, "it is a file, not a folder")):
         result = run("--format", "jsonl", "--root", str(generated), "--out", str(out))
         assert result.exit_code == 2 and message in one_line_error(result)
+    # The library says it too, to a caller that is not the command.
+    from mmimdb.errors import UsageError
+    from mmimdb.export.rows import staged_folder
+    for out, message in ((a_file / "sub", "cannot write there"), (a_file, "exists and is not a folder")):
+        with pytest.raises(UsageError, match=message), staged_folder(out):
+            pass
     mine = tmp_path / "my-documents"
     mine.mkdir()
     (mine / "thesis.tex").write_text("keep me")
