@@ -232,8 +232,11 @@ def choose_precision(model: Any, images: Any, device: Any, log: Log, threads: in
     before = torch.get_num_threads()
     threads = threads or before
     torch.set_num_threads(threads)
+    seconds = []
     try:
-        seconds = [_seconds(candidate, model, images) / len(images) for candidate, _ in candidates]
+        for candidate, _ in candidates:
+            candidate.prepare(model)  # each timed in its own memory layout (bf16: channels-last weights)
+            seconds.append(_seconds(candidate, model, images) / len(images))
     finally:
         torch.set_num_threads(before)
     exact_ways = [k for k, (candidate, _) in enumerate(candidates) if candidate.autocast is None]
