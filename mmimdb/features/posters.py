@@ -294,6 +294,15 @@ def cpu_candidates(model: Any, images: Any, exact: Any, log: Log) -> tuple[list[
     return candidates, refused
 
 
+def first_posters(inputs: PosterInputs, plan: "ChunkPlan") -> Any:
+    """The first :data:`SAMPLE_POSTERS` posters a job still has to compute, preprocessed (a
+    tensor): what its precision is checked and timed on."""
+    import torch
+
+    first = [row for k in plan.pending for row in range(*plan.chunks[k])][:SAMPLE_POSTERS]
+    return torch.from_numpy(np.stack([inputs[row][1] for row in first]))
+
+
 def job_precision(partial: Path, model: Any, images: Any, device: Any, log: Log, threads: int | None = None) -> Precision:
     """The precision of the job whose partial results are in ``partial``: chosen by
     :func:`choose_precision` on ``images`` when the job starts, read back when it resumes
@@ -488,8 +497,7 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
         in_workers = torch_device.type == "cpu" and workers > 0
         chosen = Precision()
         if precision == "auto":
-            first = [row for k in pending for row in range(*chunks[k])][:SAMPLE_POSTERS]
-            sample = torch.from_numpy(np.stack([inputs[row][1] for row in first])).to(torch_device)
+            sample = first_posters(inputs, plan).to(torch_device)
             chosen = job_precision(partial, model, sample, torch_device, log, threads=1 if in_workers else None)
         report.precision = chosen.description
         if batch_size is None:

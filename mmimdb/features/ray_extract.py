@@ -27,8 +27,8 @@ from ..dataset.split import SPLITS
 from ..errors import ImageError, MmimdbError, UsageError
 from ..ray_cluster import pool as plan_pool
 from .encoders import ImageEncoder
-from .posters import GPU_BATCH_SIZE, ExtractionReport, Precision, choose_precision, finish_extraction, plan_chunks, \
-    save_chunk
+from .posters import GPU_BATCH_SIZE, ExtractionReport, PosterInputs, Precision, choose_precision, finish_extraction, \
+    first_posters, job_precision, plan_chunks, precision_of_kind, save_chunk
 from .rows import Rows
 from .writer import DEFAULT_CHUNK_ROWS, Log, stderr_log
 
@@ -81,7 +81,8 @@ def decode_posters(batch: dict[str, Any], wanted: dict[str, int], preprocess: An
 class EncodeActor:
     """One model per actor; batches of preprocessed posters -> features."""
 
-    def __init__(self, encoder: ImageEncoder, device: str, threads: int, precision: str = "auto"):
+    def __init__(self, encoder: ImageEncoder, device: str, threads: int, precision: tuple[str, str] | None = None,
+                 partial: str = ""):
         import torch
 
         from ..device import resolve_device
@@ -90,16 +91,18 @@ class EncodeActor:
         self.torch = torch
         self.device = resolve_device(device)
         self.model = encoder.build().to(self.device).eval()
-        self.precision: Precision | None = None if precision == "auto" else Precision()
+        # (kind, description) the driver chose for the job; None: a GPU actor checks fp16 itself.
+        self.chosen, self.partial = precision, Path(partial)
+        self.precision: Precision | None = None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         torch = self.torch
         images = torch.from_numpy(np.ascontiguousarray(batch["image"])).to(self.device)
         if self.precision is None:
-            # fp16 checked on a GPU actor's first batch; CPU actors keep fp32: a check per actor
-            # could leave one output in two precisions (the local run decides once, for all).
-            self.precision = (choose_precision(self.model, images, self.device, lambda message: None)
-                              if self.device.type == "cuda" else Precision())
+            if self.chosen is not None:  # the job's way, made again here (a frozen graph, an ONNX model)
+                self.precision = precision_of_kind(*self.chosen, self.model, images, self.partial)
+            else:  # fp16 checked on a GPU actor's first batch
+                self.precision = choose_precision(self.model, images, self.device, lambda message: None)
         with torch.inference_mode():
             output = self.precision.run(self.model, images)
         return {"row": batch["row"], "features": output.float().cpu().numpy(), "error": batch["error"],
@@ -125,7 +128,9 @@ def extract_image_features_ray(root: Path, rows: Rows, encoder: ImageEncoder, de
                                log: Log = stderr_log, precision: str = "auto") -> ExtractionReport:
     """:func:`.posters.extract_image_features` on the Ray cluster this process is connected
     to (:func:`mmimdb.ray_cluster.cluster`): same outputs, same chunks, same resume.
-    ``precision`` ``"fp32"`` keeps GPU actors from fp16 autocast (CPU actors run fp32 anyway)."""
+    ``precision`` ``"auto"``: for CPU actors the way is chosen here, once, as a local run
+    chooses it (:func:`.posters.job_precision`), and each actor makes it again; GPU actors
+    check fp16 on their first batch. ``"fp32"``: every actor runs the model's own fp32."""
     import ray
     import ray.data
     from tqdm import tqdm
@@ -142,6 +147,18 @@ def extract_image_features_ray(root: Path, rows: Rows, encoder: ImageEncoder, de
         workers = plan_pool(ray, use_gpus=use_gpus)
         actor_device = "cuda" if workers.gpus else ("cpu" if device == "auto" else device)
         batch_size = batch_size or (GPU_BATCH_SIZE if workers.gpus else CPU_BATCH_SIZE)
+        chosen = ("fp32", "fp32") if precision == "fp32" else None
+        if actor_device == "cpu" and precision == "auto":
+            # Chosen once, here, on the job's first posters and timed with an actor's threads;
+            # every actor makes the same way again: one output, one precision (resumes too).
+            import torch
+
+            model = encoder.build().eval()
+            inputs = PosterInputs(paths.dataset_dir(root), rows.ids, encoder.preprocess)
+            way = job_precision(plan.partial, model, first_posters(inputs, plan), torch.device("cpu"), log,
+                                threads=workers.threads)
+            chosen = (way.kind, way.description)
+            del model, way
         wanted = {rows.ids[i]: i for k in plan.pending for i in range(*plan.chunks[k])}
         log(f"{encoder.output}: {len(wanted)} posters on Ray, {workers.workers} encoder actor(s) on {actor_device}, "
             f"batch {batch_size}")
@@ -157,7 +174,7 @@ def extract_image_features_ray(root: Path, rows: Rows, encoder: ImageEncoder, de
         dataset = dataset.select_columns(["imdb_id", "poster"])
         dataset = dataset.map_batches(decode_posters, fn_args=(ray.put(wanted), encoder.preprocess), batch_size=batch_size,
                                       batch_format="numpy", num_cpus=workers.feeder_cpus)
-        dataset = dataset.map_batches(EncodeActor, fn_constructor_args=(encoder, actor_device, workers.threads, precision),
+        dataset = dataset.map_batches(EncodeActor, fn_constructor_args=(encoder, actor_device, workers.threads, chosen, str(plan.partial)),
                                       batch_size=batch_size, batch_format="numpy",
                                       compute=ray.data.ActorPoolStrategy(size=workers.workers),
                                       num_cpus=workers.cpus, num_gpus=workers.gpus, ray_remote_args_fn=_no_extra_args)
