@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
 import time
 from pathlib import Path
@@ -31,33 +30,18 @@ import numpy as np
 from PIL import Image
 
 from mmimdb.device import resolve_device
-from mmimdb.errors import MmimdbError
 from mmimdb.features.encoders import ImageEncoder, image_encoder
 from mmimdb.features.encoders.base import EncoderOptions
 from mmimdb.features.encoders.preprocessing import Preprocessing
 from mmimdb.features.encoders.vgg16 import FC7_DIM, vgg16_module
 from mmimdb.features.posters import (SAMPLE_POSTERS, PosterInputs, Precision, choose_batch_size, choose_precision,
                                      default_workers)
+from machine import load_average, matmul_gflops, run
 
 DEFAULT_POSTERS = Path(__file__).resolve().parents[2] / "shared" / "data" / "greatest-films" / "posters"
 TARGET_RATIO = 2.0
 
 
-def load() -> str:
-    return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-def matmul_gflops(dtype, size: int = 2048, seconds: float = 1.0) -> float:
-    """The machine's own rate on one large square matrix product (all threads)."""
-    import torch
-
-    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
-    a @ b
-    done, started = 0, time.perf_counter()
-    while done == 0 or time.perf_counter() - started < seconds:
-        a @ b
-        done += 1
-    return done * 2 * size**3 / (time.perf_counter() - started) / 1e9
 
 
 def image_gflop(model, size: int) -> float:
@@ -125,7 +109,7 @@ def measure(name: str, encoder: ImageEncoder, files: list[Path], device, batch_s
     slow = naive(model, files, encoder.preprocess, device)
     fast, precision, chosen = mmimdb_path(model, files, encoder.preprocess, device, workers, batch_size)
     ratio = fast / slow
-    print(f"{name}: {len(files)} posters, {gflop:.2f} GFLOP per image ({load()})")
+    print(f"{name}: {len(files)} posters, {gflop:.2f} GFLOP per image ({load_average()})")
     print(f"  mmimdb  {fast:8.1f} posters/s  {fast * gflop:7.1f} GFLOP/s  batch {chosen}, {workers} workers, {precision.description}")
     print(f"  naive   {slow:8.1f} posters/s  {slow * gflop:7.1f} GFLOP/s  batch 1, fp32, main process")
     print(f"  ratio {ratio:.2f}x (target >= {TARGET_RATIO:.0f}x: {'met' if ratio >= TARGET_RATIO else 'NOT met'}); "
@@ -153,7 +137,7 @@ def main() -> int:
     device = resolve_device(args.device, print)
     args.workers = default_workers(device) if args.workers is None else args.workers
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{args.workers} workers, batch {args.batch_size or 'auto'}, posters from {args.posters}; {load()}")
+          f"{args.workers} workers, batch {args.batch_size or 'auto'}, posters from {args.posters}; {load_average()}")
     peak = {"fp32": matmul_gflops(torch.float32), "bf16": matmul_gflops(torch.bfloat16)}
     print(f"machine: 2048x2048 matmul {peak['fp32']:.0f} GFLOP/s fp32, {peak['bf16']:.0f} GFLOP/s bf16")
 
@@ -167,8 +151,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except MmimdbError as error:  # e.g. --device cuda where there is no GPU
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(error.exit_code)
+    run(main)

@@ -20,8 +20,6 @@ search's FLOPs (FlopCounterMode) at the machine's own large-matmul rate, measure
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
 import numpy as np
@@ -31,31 +29,19 @@ from mmimdb.benchmark import models
 from mmimdb.benchmark.search import fit_batched, mask_mode
 from mmimdb.benchmark.training import sample_params
 from mmimdb.device import resolve_device
-from mmimdb.errors import MmimdbError, UsageError
+from mmimdb.errors import UsageError
 from mmimdb.dataset.hdf5 import ORIGINAL_SPLIT_ROWS
 from train_speed import PAPER_DIMS, random_split
+from machine import load_average, matmul_gflops, run
 
 TARGET_RATIO = 5.0
 
-
-def load() -> str:
-    return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def _rows(split: str) -> int:
     start, stop = ORIGINAL_SPLIT_ROWS[split]
     return stop - start
 
-
-def matmul_gflops(size: int = 2048, seconds: float = 2.0) -> float:
-    """The machine's own fp32 rate on one large square matrix product (all threads)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    done, started = 0, time.perf_counter()
-    while done == 0 or time.perf_counter() - started < seconds:
-        a @ b
-        done += 1
-    return done * 2 * size**3 / (time.perf_counter() - started) / 1e9
 
 
 def search_flops(spec, params: dict, train, dev, epochs: int) -> float:
@@ -111,7 +97,7 @@ def main() -> int:
           f"{args.dev_rows} dev rows, inputs {', '.join(spec.inputs)}), {args.epochs} epoch(s) per trial")
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, dropout masks: "
           f"{mask_mode(device)}; trials per hidden size {sizes}")
-    print(f"before: {load()}")
+    print(f"before: {load_average()}")
 
     # Group by group (the trials of one hidden size train together), batched then one by one,
     # alternating --repeats times and keeping each path's best: other processes sharing the
@@ -132,7 +118,7 @@ def main() -> int:
             batched[i], alone[i] = b, a
         batched_seconds, alone_seconds = batched_seconds + group_batched, alone_seconds + group_alone
         print(f"  hidden {hidden:3d} x{count:2d}: batched {group_batched:7.1f} s, one by one {group_alone:7.1f} s, "
-              f"ratio {group_alone / group_batched:.2f}x   ({load()})", flush=True)
+              f"ratio {group_alone / group_batched:.2f}x   ({load_average()})", flush=True)
     print(f"batched      {batched_seconds:8.1f} s")
     print(f"one by one   {alone_seconds:8.1f} s")
     ratio = alone_seconds / batched_seconds
@@ -141,10 +127,10 @@ def main() -> int:
     # The floor of any fp32 implementation on this CPU: the search's FLOPs at the machine's own rate.
     flops = sum(search_flops(spec, trial, train, dev, args.epochs) for trial in trials)
     if device == "cpu":
-        rate = matmul_gflops()
+        rate = matmul_gflops(seconds=2.0)
         floor = flops / (rate * 1e9)
         print(f"floor: {flops / 1e12:.2f} TFLOP in all (FlopCounterMode on each trial's steps) at this machine's "
-              f"2048x2048 fp32 matmul rate, {rate:.0f} GFLOP/s, measured now ({load()}): {floor:.1f} s; one by one / "
+              f"2048x2048 fp32 matmul rate, {rate:.0f} GFLOP/s, measured now ({load_average()}): {floor:.1f} s; one by one / "
               f"floor = {alone_seconds / floor:.2f}x is the most any exact fp32 batching could gain here")
     else:
         print(f"{flops / 1e12:.2f} TFLOP in all (FlopCounterMode on each trial's steps)")
@@ -169,8 +155,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except MmimdbError as error:  # e.g. --device cuda where there is no GPU
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(error.exit_code)
+    run(main)
