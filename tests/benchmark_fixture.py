@@ -23,6 +23,8 @@ import generated_films
 FILMS = 400
 #: The image vector the models read as ``vgg_features``.
 ALIASES = {"vgg_features": "efficientnet_features"}
+#: The same, as the benchmark command's option.
+IMAGE = ("--image-features", ALIASES["vgg_features"])
 #: Poster size fed to EfficientNet-Lite0 (small: fast, and the planted colours survive it).
 IMAGE_SIZE = 64
 _cache: dict[str, Path] = {}
@@ -65,3 +67,13 @@ def benchmark_root(tmp_path_factory) -> Path:
     if "root" not in _cache:
         _cache["root"] = build_model_test_root(tmp_path_factory.mktemp("benchmark-root"))
     return _cache["root"]
+
+
+def private_benchmark_root(tmp_path_factory, tmp_path) -> Path:
+    """A private copy of the model-test root's HDF5 file (tests may remove datasets from it)."""
+    import shutil
+
+    copy = tmp_path / "root"
+    copy.mkdir()
+    shutil.copy(benchmark_root(tmp_path_factory) / "multimodal_imdb.hdf5", copy)
+    return copy

@@ -46,3 +46,18 @@ def built_root(method: str, tmp_path_factory, greatest_films_root: Path) -> Path
         build(root, method=method, workers=2)
         _BUILT[method] = root
     return _BUILT[method]
+
+
+def private_copy(kind: str, tmp_path_factory, name: str, greatest_films_root: Path | None = None) -> Path:
+    """A private copy of a built root a test may change: ``generated`` (the small generated
+    dataset of :mod:`generated_dataset`, runs without ../shared) or ``greatest-films``
+    (the original build of the real films; needs ``greatest_films_root``)."""
+    import generated_dataset
+
+    if kind == "generated":
+        source = generated_dataset.built_root(tmp_path_factory)
+    else:
+        source = built_root("original", tmp_path_factory, greatest_films_root)
+    copy = tmp_path_factory.mktemp(name) / "root"
+    shutil.copytree(source, copy, symlinks=True)
+    return copy

@@ -3,31 +3,23 @@ real `mmimdb build` + `build-features`: tests/benchmark_fixture.py), and its bad
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import h5py
 import pytest
 from click.testing import CliRunner
 
-from benchmark_fixture import benchmark_root, use_one_thread
+from benchmark_fixture import IMAGE, private_benchmark_root, use_one_thread
 from mmimdb_cli.main import cli
 
 pytest.importorskip("torch")
 use_one_thread()
 
 
-#: The model-test root's image vector is EfficientNet-Lite0's: it serves as ``vgg_features``.
-IMAGE = ("--image-features", "efficientnet_features")
-
 
 @pytest.fixture()
 def root(tmp_path_factory, tmp_path) -> Path:
-    """A private copy of the model-test data root (tests may remove datasets from it)."""
-    copy = tmp_path / "root"
-    copy.mkdir()
-    shutil.copy(benchmark_root(tmp_path_factory) / "multimodal_imdb.hdf5", copy)
-    return copy
+    return private_benchmark_root(tmp_path_factory, tmp_path)
 
 
 def _drop(root: Path, *names: str) -> None:

@@ -3,14 +3,13 @@ absent modality zeroed per the missing tables, macro-F1 reported against the rat
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from benchmark_fixture import ALIASES, benchmark_root, use_one_thread
+from benchmark_fixture import ALIASES, IMAGE, private_benchmark_root, use_one_thread
 from mmimdb.benchmark.data import BenchmarkData
 from mmimdb.benchmark.missing import MaskedBenchmarkData, missing_table
 from mmimdb.dataset.missing import IMAGE_MISSING, TEXT_MISSING, MissingSpec, draw
@@ -20,16 +19,10 @@ pytest.importorskip("torch")
 use_one_thread()
 
 
-#: The model-test root's image vector is EfficientNet-Lite0's: it serves as ``vgg_features``.
-IMAGE = ("--image-features", "efficientnet_features")
-
 
 @pytest.fixture()
 def root(tmp_path_factory, tmp_path) -> Path:
-    copy = tmp_path / "root"
-    copy.mkdir()
-    shutil.copy(benchmark_root(tmp_path_factory) / "multimodal_imdb.hdf5", copy)
-    return copy
+    return private_benchmark_root(tmp_path_factory, tmp_path)
 
 
 def test_the_absent_modality_is_zeroed_per_the_table(root):

@@ -6,16 +6,14 @@ import hashlib
 import io
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import generated_dataset
 import mmimdb
-from dataset_builds import built_root
+from dataset_builds import private_copy
 from mmimdb import paths
 from mmimdb.card.figures import FIGURES
 from mmimdb.dataset.genres import GENRES
@@ -28,12 +26,8 @@ yaml = pytest.importorskip("yaml")
 
 @pytest.fixture(scope="module", params=["generated", "greatest-films"])
 def root(request, tmp_path_factory) -> Path:
-    if request.param == "generated":
-        source = generated_dataset.built_root(tmp_path_factory)
-    else:
-        source = built_root("original", tmp_path_factory, request.getfixturevalue("greatest_films_root"))
-    copy = tmp_path_factory.mktemp(f"card-{request.param}") / "root"
-    shutil.copytree(source, copy, symlinks=True)
+    real = request.getfixturevalue("greatest_films_root") if request.param == "greatest-films" else None
+    copy = private_copy(request.param, tmp_path_factory, f"card-{request.param}", real)
     result = CliRunner().invoke(cli, ["card", "--root", str(copy)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return copy

@@ -4,7 +4,6 @@ over a generated dataset and over the real greatest films; ids, labels and poste
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from click.testing import CliRunner
 import export_readers as readers
 import generated_dataset
 import mmimdb
-from dataset_builds import built_root
+from dataset_builds import private_copy
 from mmimdb import paths
 from mmimdb.dataset import hdf5
 from mmimdb.dataset.genres import GENRES
@@ -27,20 +26,13 @@ from mmimdb_cli.main import cli
 @pytest.fixture(scope="module", params=["generated", "greatest-films"])
 def root(request, tmp_path_factory) -> Path:
     """A private copy of a built data root (exports record themselves in its manifest)."""
-    if request.param == "generated":
-        source = generated_dataset.built_root(tmp_path_factory)
-    else:
-        source = built_root("original", tmp_path_factory, request.getfixturevalue("greatest_films_root"))
-    copy = tmp_path_factory.mktemp(f"export-{request.param}") / "root"
-    shutil.copytree(source, copy, symlinks=True)
-    return copy
+    real = request.getfixturevalue("greatest_films_root") if request.param == "greatest-films" else None
+    return private_copy(request.param, tmp_path_factory, f"export-{request.param}", real)
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> Path:
-    copy = tmp_path_factory.mktemp("export-choices") / "root"
-    shutil.copytree(generated_dataset.built_root(tmp_path_factory), copy)
-    return copy
+    return private_copy("generated", tmp_path_factory, "export-choices")
 
 
 def run(*args: str):

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import export_readers as readers
-import generated_dataset
+from dataset_builds import private_copy
 import mmimdb
 from mmimdb import paths
 from mmimdb.errors import UsageError
@@ -24,9 +24,7 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
-    copy = tmp_path_factory.mktemp("missing") / "root"
-    shutil.copytree(generated_dataset.built_root(tmp_path_factory), copy)
-    return copy
+    return private_copy("generated", tmp_path_factory, "missing")
 
 
 def run(*args: str):
