@@ -287,3 +287,16 @@ def test_onnx_runtime_runs_in_the_dataloader_workers(generated_root, monkeypatch
     in_workers = tiny_features(generated_root)
     assert extract(generated_root, precision="fp32").precision == "fp32"
     np.testing.assert_allclose(in_workers, tiny_features(generated_root), rtol=1e-4, atol=1e-5)
+
+
+def test_an_unknown_precision_is_one_line_before_any_work(generated_root):
+    from mmimdb.errors import UsageError
+
+    before = sorted(p.name for p in (generated_root / "features").glob("*")) if (generated_root / "features").exists() else []
+    with pytest.raises(UsageError, match=r"^unknown precision 'int8' \(known: auto, fp32\)$"):
+        # The 3-gram TF-IDF needs no encoder files: without the check first, it would be written.
+        features.build_features(generated_root, text=(), image=(), only=("three_grams",), precision="int8", progress=False)
+    with pytest.raises(UsageError, match=r"^unknown precision 'bf16' \(known: auto, fp32\)$"):
+        extract(generated_root, precision="bf16")
+    after = sorted(p.name for p in (generated_root / "features").glob("*")) if (generated_root / "features").exists() else []
+    assert after == before  # nothing written

@@ -29,7 +29,7 @@ from ..device import resolve_device
 from ..errors import UsageError
 from ..storage import manifest
 from .encoders import EncoderOptions, image_encoder, text_encoder
-from .posters import PRECISIONS, extract_image_features
+from .posters import check_precision, extract_image_features
 from .rows import dataset_rows, plot_texts, plot_tokens
 from .text import EMBEDDINGS, SEQUENCES, TFIDF_OUTPUTS, build_embeddings_output, build_sequences_output, \
     build_text_encoder_output, build_tfidf_output
@@ -59,8 +59,7 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
     unknown = [g for g in groups if g not in OUTPUT_GROUPS]
     if unknown:
         raise UsageError(f"unknown output '{unknown[0]}' for --only (known: {', '.join(OUTPUT_GROUPS)})")
-    if precision not in PRECISIONS:
-        raise UsageError(f"unknown precision '{precision}' (known: {', '.join(PRECISIONS)})")
+    check_precision(precision)  # before any work, text outputs included
     if batch_size is not None and batch_size < 1:
         raise UsageError(f"batch size must be at least 1 (got {batch_size})")
     options = dataclasses.replace(

@@ -186,6 +186,14 @@ class Precision:
 
 #: What ``precision=`` accepts: ``auto`` (:func:`choose_precision`) or the model's own ``fp32``.
 PRECISIONS = ("auto", "fp32")
+
+
+def check_precision(precision: str) -> None:
+    """A one-line :class:`UsageError` unless ``precision`` is one of :data:`PRECISIONS`."""
+    if precision not in PRECISIONS:
+        raise UsageError(f"unknown precision '{precision}' (known: {', '.join(PRECISIONS)})")
+
+
 #: The precision a job chose, kept beside its partial results (:func:`job_precision`).
 PRECISION_FILE = "precision.json"
 #: Posters the precision is checked on before a run (the first ones it computes).
@@ -561,8 +569,7 @@ def plan_chunks(root: Path, rows: Rows, encoder: ImageEncoder, chunk_rows: int, 
     ``precision`` (:data:`PRECISIONS`) is part of the job: fp32 chunks are not mixed with
     chunks an ``auto`` run computed in bf16, and an ``fp32`` request rebuilds an output that
     an ``auto`` run built."""
-    if precision not in PRECISIONS:
-        raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}, not '{precision}'")
+    check_precision(precision)
     job = {"encoder": encoder.name, "sha256": encoder.info.get("sha256"), "preprocessing": encoder.info.get("preprocessing"),
            "ids_sha256": rows.ids_sha256(), "chunk_rows": chunk_rows, "precision": precision}
     done = manifest.feature_entries(root).get(encoder.output, {})

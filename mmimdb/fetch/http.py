@@ -219,18 +219,22 @@ def _refuse_private_peer(sock: socket.socket, host: str) -> None:
         raise HostNotAllowed(f"refused {host}: it connected to {address}, a private or loopback address")
 
 
-class _PublicHTTPConnection(urllib3.connection.HTTPConnection):
+class _PublicPeer:
+    """A urllib3 connection whose new socket must reach a public address (checked before
+    TLS, so not even a hello goes to a private peer)."""
+
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _refuse_private_peer(sock, self.host)
+        sock = super()._new_conn()  # type: ignore[misc]
+        _refuse_private_peer(sock, self.host)  # type: ignore[attr-defined]
         return sock
 
 
-class _PublicHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def _new_conn(self) -> socket.socket:  # before TLS: nothing is sent to a private peer
-        sock = super()._new_conn()
-        _refuse_private_peer(sock, self.host)
-        return sock
+class _PublicHTTPConnection(_PublicPeer, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _PublicHTTPSConnection(_PublicPeer, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _PublicHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
