@@ -369,6 +369,9 @@ def import_release(
         path = download(text, paths.downloads_dir(root) / name, sha256=expected, allowed_hosts=allowed,
                         progress=progress, expected_from=_digest_source(expected) if expected else None)
     else:
+        scheme = urlsplit(text).scheme
+        if len(scheme) > 1 and "://" in text:  # ftp://, s3://, ... (a one-letter scheme is a Windows drive)
+            raise UsageError(f"{text}: only http(s) URLs are supported (or a local .tar.gz, .tar or folder)")
         path = Path(text).expanduser()
         if not path.exists():
             raise UsageError(f"{path}: no such file or folder")
