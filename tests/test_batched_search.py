@@ -85,8 +85,8 @@ def test_runner_search_gives_the_trials_of_the_sequential_search(data, monkeypat
     drawn = iter(TRIALS * 2)
     monkeypatch.setattr(training, "sample_params", lambda rng: dict(next(drawn)))  # stable trials (see TRIALS)
     settings = runner.RunSettings(search=4, seeds=2, epochs=5, patience=2)
-    batched = runner.run_model("GMU", splits, settings, [str(i) for i in range(23)])  # fit_locally: batched search
-    alone = runner.run_model("GMU", splits, settings, [str(i) for i in range(23)], fit=runner.fit_one_by_one)
+    batched = runner.train_model("GMU", splits, settings, [str(i) for i in range(23)])[0]  # fit_locally: batched search
+    alone = runner.train_model("GMU", splits, settings, [str(i) for i in range(23)], fit=runner.fit_one_by_one)[0]
     assert [t["params"] for t in batched["search"]] == [t["params"] for t in alone["search"]] == TRIALS
     np.testing.assert_allclose([t["dev_macro_f1"] for t in batched["search"]],
                                [t["dev_macro_f1"] for t in alone["search"]], atol=1e-6)
