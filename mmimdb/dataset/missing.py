@@ -36,7 +36,7 @@ from .. import paths
 from ..errors import MmimdbError, UsageError
 from ..storage import atomic, manifest
 from ..storage.checksums import sha256_of
-from .split import SPLITS
+from ..records.split_file import SPLITS
 
 TYPES: tuple[str, ...] = ("text", "image", "both")
 COMPLETE, TEXT_MISSING, IMAGE_MISSING = 0, 1, 2
