@@ -5,7 +5,7 @@ import click
 
 from mmimdb.features.encoders import describe_encoders
 
-from .options import root_option
+from .options import root_option, show_progress
 
 
 def _names(values: tuple[str, ...]) -> list[str]:
@@ -88,6 +88,6 @@ def build_features(text, image, word2vec, word2vec_limit, vgg16_weights, downloa
                              bert_model=bert_model, clip_model=clip_model, clip_pretrained=clip_pretrained)
     built = build(root, text=_names(text), image=_names(image), only=_names(only) or None, options=options,
                   device=device, batch_size=batch_size, workers=workers, chunk_rows=chunk_rows, force=force,
-                  progress=not no_progress, ray=ray, precision=precision)
+                  progress=show_progress(no_progress), ray=ray, precision=precision)
     for name, entry in built.items():
         click.echo(f"{name}\t{'x'.join('var' if d is None else str(d) for d in entry['dims'])}\t{entry['encoder']}")

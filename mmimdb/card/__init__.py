@@ -29,11 +29,12 @@ def write_card(root: str | os.PathLike | None = None, out: str | os.PathLike | N
     root = paths.data_root(root)
     build = manifest.read_manifest(root)
     folder = Path(out).expanduser() if out is not None else root
+    # The build is read first: a wrong --root says so without leaving a new empty folder there.
+    stats = dataset_stats.collect(root, progress)  # says to build first when there is no dataset
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UsageError(f"--out {folder}: cannot write there ({error.strerror or error})") from None
-    stats = dataset_stats.collect(root, progress)  # says to build first when there is no dataset
     figures_folder = paths.figures_dir(folder)
     written = figures.draw_all(stats, figures_folder)
     card_file, croissant_file = paths.card_path(folder), paths.croissant_path(folder)
