@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from .. import __version__, paths
-from ..storage import atomic
+from ..storage import atomic, lock
 from . import hdf5, parquet, split as splits
 from ..storage.checksums import sha256_of
 from ..storage.manifest import output_entry as manifest_entry, read_manifest
@@ -167,6 +167,7 @@ def text_choice(root: str | os.PathLike) -> str:
     return read_manifest(Path(root).expanduser()).get("choices", {}).get("text", "longest")
 
 
+@lock.writes_root("mmimdb build")
 def build(root: str | os.PathLike | None = None, method: str = "original", split_file: str | os.PathLike | None = None,
           seed: int | None = None, strict: bool = False, workers: int | None = None,
           progress: bool = False, text: str = "longest", genres: str = "23") -> dict[str, Any]:
