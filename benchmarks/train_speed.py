@@ -117,7 +117,10 @@ def time_step_parts(train: Split, device: str, steps: int) -> dict[str, float]:
     parts: dict[str, list[float]] = {"data": [], "forward + backward": [], "of which dropout masks": [], "optimizer": []}
     lanes.train()
     warmup = 3
-    for step, index in enumerate(_batches(len(train), BATCH, order.permutation(len(train)))[: warmup + steps]):
+    batches: list[np.ndarray] = []
+    while len(batches) < warmup + steps:  # epoch after epoch, as the loop draws them
+        batches += _batches(len(train), BATCH, order.permutation(len(train)))
+    for step, index in enumerate(batches[: warmup + steps]):
         in_dropout[0] = 0.0
         t0 = time.perf_counter()
         batch, target = batcher(index), labels[torch.as_tensor(index, device=device)]
