@@ -12,7 +12,7 @@ import click
 
 from mmimdb.errors import EXIT_ERROR, StoppedEarly, UsageError
 
-from .options import root_option
+from .options import root_option, show_progress
 
 
 def _read_ids(value: str) -> list[str]:
@@ -113,7 +113,7 @@ def fetch(archive: str | None, sha256: str | None, copy: str | None, layout: str
     state = crawl.open_state(state_url, data, lease=lease, batch=2 * concurrency)
     try:
         report = crawl.crawl(links, sources, data, session=session, concurrency=concurrency, retry_failed=retry_failed,
-                             progress=not no_progress, report_path=Path(report_path) if report_path else None,
+                             progress=show_progress(no_progress), report_path=Path(report_path) if report_path else None,
                              state=state)
     except StoppedEarly as stopped:
         if getattr(stopped, "report", None) is not None:

@@ -10,6 +10,7 @@ from mmimdb.errors import EXIT_ERROR
 from mmimdb.fetch.copies import REPORT_NAME, import_copy
 
 from .fetch_archive import _ids, echo_imported
+from .options import show_progress
 
 
 def import_copy_command(source: str, layout: str | None, release_split: str | None, revision: str | None,
@@ -17,7 +18,7 @@ def import_copy_command(source: str, layout: str | None, release_split: str | No
     """Run the import; one line per problem, a summary, the differences; exit 1 if any movie was skipped."""
     data_root = paths.data_root(root)
     report = import_copy(source, data_root, layout=layout, release_split=release_split, revision=revision,
-                         progress=sys.stderr.isatty())
+                         progress=show_progress())
     echo_imported(report, f" from the {report.layout} copy", data_root)
     for line in difference_lines(report.differences):
         click.echo(f"differs from the release: {line}")

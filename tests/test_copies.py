@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from dataset_builds import private_copy
 from loopback import mmimdb as run_mmimdb
 from mmimdb import paths
-from mmimdb.dataset.record import plot_texts
-from mmimdb.dataset.split import SPLITS, read_split_file
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.record import plot_texts
+from mmimdb.records.split_file import SPLITS, read_split_file
+from mmimdb.records.store import RecordStore
 from mmimdb.export import arrow as arrow_format, export
 from mmimdb.export.rows import Choices, movies
 from mmimdb.fetch.copies import import_copy

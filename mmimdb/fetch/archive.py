@@ -26,12 +26,12 @@ from urllib.parse import urlsplit
 from tqdm import tqdm
 
 from ..storage import atomic, lock
-from ..dataset import posters as images, record as records, split as splits
+from ..records import posters as images, record as records, split_file as splits
 from .. import paths
 from ..storage.checksums import sha256_of
 from .download import download
 from ..errors import ArchiveError, ImageError, RecordError, UsageError
-from ..dataset.store import RecordStore
+from ..records.store import RecordStore
 
 #: Default public mirror of the release.
 RELEASE_URL = "https://archive.org/download/mmimdb/mmimdb.tar.gz"
@@ -369,6 +369,9 @@ def import_release(
         path = download(text, paths.downloads_dir(root) / name, sha256=expected, allowed_hosts=allowed,
                         progress=progress, expected_from=_digest_source(expected) if expected else None)
     else:
+        scheme = urlsplit(text).scheme
+        if len(scheme) > 1 and "://" in text:  # ftp://, s3://, ... (a one-letter scheme is a Windows drive)
+            raise UsageError(f"{text}: only http(s) URLs are supported (or a local .tar.gz, .tar or folder)")
         path = Path(text).expanduser()
         if not path.exists():
             raise UsageError(f"{path}: no such file or folder")

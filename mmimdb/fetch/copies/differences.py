@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ...dataset.genres import DROPPED_GENRES, GENRES
-from ...dataset.split import SPLITS, SplitFile
-from ...dataset.record import file_id
+from ...records.genres import DROPPED_GENRES, GENRES
+from ...records.split_file import SPLITS, SplitFile
+from ...records.record import file_id
 
 #: Ids a report lists in full before it gives only the count.
 LISTED = 50

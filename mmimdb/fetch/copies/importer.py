@@ -18,8 +18,8 @@ from typing import Any, Callable, Iterator
 from tqdm import tqdm
 
 from ... import paths
-from ...dataset import posters as images, record as records, split as splits
-from ...dataset.store import RecordStore
+from ...records import posters as images, record as records, split_file as splits
+from ...records.store import RecordStore
 from ...errors import ImageError, MmimdbError, RecordError
 from ...storage import atomic, lock
 from ..archive import ImportReport

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from ...dataset import record as records
+from ...records import record as records
 from ...fetch.archive import MAX_JSON_BYTES
 from .samples import Problems, Sample, find_files, genre_names, image_file, plot_list
 

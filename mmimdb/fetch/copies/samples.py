@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
-from ...dataset import posters as images
-from ...dataset import record as records
-from ...dataset.genres import canonical_genre
+from ...records import posters as images
+from ...records import record as records
+from ...records.genres import canonical_genre
 
 #: The split names copies use, mapped to ours (MMF and the Hub copies call dev "val").
 SPLIT_NAMES: dict[str, str] = {"train": "train", "dev": "dev", "val": "dev", "valid": "dev", "validation": "dev",
@@ -21,7 +21,7 @@ SPLIT_NAMES: dict[str, str] = {"train": "train", "dev": "dev", "val": "dev", "va
 
 
 class PosterTooLarge(Exception):
-    """A poster over :data:`mmimdb.dataset.posters.MAX_POSTER_BYTES`: never read."""
+    """A poster over :data:`mmimdb.records.posters.MAX_POSTER_BYTES`: never read."""
 
 
 @dataclass

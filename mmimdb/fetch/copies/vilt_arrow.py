@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from ...dataset import posters as images
-from ...dataset.genres import GENRES
+from ...records import posters as images
+from ...records.genres import GENRES
 from .samples import PosterTooLarge, Problems, Sample, copy_id, find_files, genre_names, plot_list, split_name
 
 NAME = "vilt-arrow"
