@@ -38,7 +38,7 @@ from .metrics import macro_f1
 #: genre prior, batch-norm statistics re-estimated, input dropout at most 0.2; 3: the lone fit
 #: steps through torch's fused Adam kernel, as the batched search does: float rounding apart).
 TRAINING_REVISION = 3
-#: The paper's default hyperparameters (REFERENCE.md).
+#: The paper's default hyperparameters (Arevalo et al. 2017; their code's defaults).
 DEFAULT_PARAMS: dict[str, Any] = {"hidden": 512, "dropout": 0.5, "lr": 0.01, "init_range": None, "max_norm": None}
 #: Tokens kept per plot by the RNNs (plots longer than this are cut; keeps batches bounded).
 MAX_TOKENS = 400
