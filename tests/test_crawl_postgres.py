@@ -23,7 +23,7 @@ from mmimdb.fetch.crawl import open_state
 from mmimdb.fetch.crawl.state_postgres import TABLE, PostgresStateDb
 from mmimdb.fetch.postgres import connect, masked
 from mmimdb.fetch.movielens import Link, read_links
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from .. import paths
 from ..storage import lock
 from ..storage.checksums import sha256_of
 from ..errors import UsageError
-from ..dataset.record import file_id
+from ..records.record import file_id
 from . import arrow, hdf5, jsonl, mmf
 from .rows import (GENRE_CHOICES, MARKER, TEXT_CHOICES, Choices, check_built, default_out, record_export, split_ids,
                    staged_folder)
