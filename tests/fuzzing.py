@@ -292,7 +292,7 @@ def _validated(found: Any, tmdb: bool = False) -> None:
     from mmimdb.fetch.crawl.pipeline import merge
     from mmimdb.fetch.movielens import Link
     from mmimdb.fetch.sources.base import Found
-    from mmimdb.dataset import record
+    from mmimdb.records import record
 
     assert isinstance(found, Found) and isinstance(found.fields, dict), found
     for url in (found.poster_url, found.full_size_poster_url):
@@ -305,7 +305,7 @@ class _FakeSource:
 
 
 def parse_record(text: str, root: Path) -> Any:
-    from mmimdb.dataset.store import RecordStore
+    from mmimdb.records.store import RecordStore
 
     store = RecordStore(root / "dataset")
     store.directory.mkdir(parents=True)
@@ -348,7 +348,7 @@ def parse_links(example: tuple[str, bool], root: Path) -> None:
 
 
 def parse_split(text: str, root: Path) -> None:
-    from mmimdb.dataset.split import SPLITS, read_split_file
+    from mmimdb.records.split_file import SPLITS, read_split_file
 
     path = root / "split.json"
     path.write_text(text, "utf-8", errors="surrogatepass")
