@@ -89,11 +89,11 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
     resolved = device if ray is not None and device == "auto" else resolve_device(device).type
     if dataset == "synthetic":
         from mmimdb.benchmark.reports import write_synthetic_reports
-        from mmimdb.benchmark.synthetic import SyntheticConfig, run_synthetic
+        from mmimdb.benchmark.synthetic import SyntheticConfig, run_figure7, run_synthetic
 
         config = SyntheticConfig(**({"epochs": epochs} if epochs else {}))
         result = run_synthetic(seeds=seeds or 1000, first_seed=seed, config=config, device=resolved, progress=True)
-        written = write_synthetic_reports(result, out)
+        written = write_synthetic_reports(result, out, figure7=run_figure7(seed, config, resolved))
         click.echo(f"synthetic, {result['seeds']} seeds: GMU better {result['gmu_wins']}, tied {result['ties']}, "
                    f"worse {result['gmu_losses']}")
     else:
@@ -144,6 +144,9 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         else:
             results = run_benchmark(data, names, settings, runs_dir=out / "runs", fresh=fresh)
         written = write_benchmark_reports(results, out)
+        from mmimdb.benchmark.qualitative import write_qualitative
+
+        written += write_qualitative(results, out, data.split("test").labels, paths.data_root(root))
         for name, result in results["models"].items():
             label = result.get("label", name)
             if result["status"] == "ok":

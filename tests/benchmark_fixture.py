@@ -77,3 +77,29 @@ def private_benchmark_root(tmp_path_factory, tmp_path) -> Path:
     copy.mkdir()
     shutil.copy(benchmark_root(tmp_path_factory) / "multimodal_imdb.hdf5", copy)
     return copy
+
+
+#: The models of the tiny benchmark run: the GMU and the two unimodal models Table 3 and
+#: Table 4 compare it with.
+RUN_MODELS = ("GMU", "MaxoutMLP_w2v", "VGG_Transfer")
+
+
+def benchmark_run(tmp_path_factory) -> Path:
+    """A tiny benchmark of :data:`RUN_MODELS` on the model-test root (a few epochs, one seed),
+    written as ``mmimdb benchmark`` writes it (results, tables, plots, runs, qualitative):
+    returns the output folder, made once per test session. Treat it as read-only."""
+    if "run" not in _cache:
+        from mmimdb.benchmark.qualitative import write_qualitative
+        from mmimdb.benchmark.reports import write_benchmark_reports
+        from mmimdb.benchmark.runner import RunSettings, run_benchmark
+
+        use_one_thread()
+        root = benchmark_root(tmp_path_factory)
+        out = tmp_path_factory.mktemp("benchmark-run")
+        data = open_data(root)
+        results = run_benchmark(data, list(RUN_MODELS), RunSettings(epochs=6, patience=6, device="cpu"),
+                                runs_dir=out / "runs")
+        write_benchmark_reports(results, out)
+        write_qualitative(results, out, data.split("test").labels, root)
+        _cache["run"] = out
+    return _cache["run"]
