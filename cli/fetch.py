@@ -12,7 +12,7 @@ import click
 
 from mmimdb.errors import EXIT_ERROR, StoppedEarly, UsageError
 
-from .options import root_option
+from .options import root_option, show_progress
 
 
 def _read_ids(value: str) -> list[str]:
@@ -24,7 +24,9 @@ def _read_ids(value: str) -> list[str]:
 
 @click.command("fetch")
 @click.option("--from-archive", "archive", metavar="PATH_OR_URL", help="Import the original MM-IMDb release (mmimdb.tar.gz, its folder, or a URL).")
-@click.option("--sha256", metavar="HEX", default=None, help="Expected sha256 of the archive (--from-archive).")
+@click.option("--sha256", metavar="HEX|none", default=None,
+              help="Expected sha256 of the archive (--from-archive) [default: the digest MMF published, for the "
+                   "archive.org file or a local mmimdb.tar.gz of its size; 'none': no check].")
 @click.option("--movielens", metavar="RELEASE_OR_PATH",
               help="MovieLens ids to crawl: a release (ml-20m, ml-25m, ml-32m, ml-latest, ml-latest-small; "
                    "downloaded from GroupLens and checked) or a local links.csv, zip or folder.")
@@ -96,7 +98,7 @@ def fetch(archive: str | None, sha256: str | None, movielens: str | None, source
     state = crawl.open_state(state_url, data, lease=lease, batch=2 * concurrency)
     try:
         report = crawl.crawl(links, sources, data, session=session, concurrency=concurrency, retry_failed=retry_failed,
-                             progress=not no_progress, report_path=Path(report_path) if report_path else None,
+                             progress=show_progress(no_progress), report_path=Path(report_path) if report_path else None,
                              state=state)
     except StoppedEarly as stopped:
         if getattr(stopped, "report", None) is not None:

@@ -9,6 +9,8 @@ from mmimdb import paths
 from mmimdb.fetch.archive import REPORT_NAME, import_release
 from mmimdb.errors import EXIT_ERROR
 
+from .options import show_progress
+
 #: How many ids a summary line lists before it says "and N more".
 SHOWN_IDS = 10
 
@@ -21,7 +23,7 @@ def _ids(ids: list[str]) -> str:
 def import_archive_command(archive: str, sha256: str | None, root: str | None) -> None:
     """Run the import, print one line per skipped movie and a summary; exit 1 if any was skipped."""
     data_root = paths.data_root(root)
-    report = import_release(archive, data_root, sha256=sha256, progress=sys.stderr.isatty())
+    report = import_release(archive, data_root, sha256=sha256, progress=show_progress())
     for message in report.messages:
         click.echo(f"warning: {message}", err=True)
     click.echo(f"imported {len(report.imported)} movies into {paths.dataset_dir(data_root)}")

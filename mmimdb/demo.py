@@ -136,8 +136,8 @@ def write_release(directory: Path, rows: list[dict[str, str]] | None = None) -> 
 def write_store(root: Path, rows: list[dict[str, str]] | None = None) -> Path:
     """Write the complete films among ``rows`` (default: all) straight into the records store
     ``root/dataset``, posters checked, provenance "greatest-films"; return ``root``."""
-    from .dataset import posters as images, record
-    from .dataset.store import RecordStore
+    from .records import posters as images, record
+    from .records.store import RecordStore
 
     store = RecordStore(root / "dataset")
     for row in rows if rows is not None else read_films():

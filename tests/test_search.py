@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark_fixture import benchmark_root, open_data, use_one_thread
-from mmimdb.dataset.genres import GENRES
+from mmimdb.records.genres import GENRES
 from mmimdb_cli.main import cli
 
 torch = pytest.importorskip("torch")

@@ -37,8 +37,8 @@ import numpy as np
 
 from .. import paths
 from ..dataset import hdf5
-from ..dataset.genres import GENRES
-from ..dataset.split import SPLITS
+from ..records.genres import GENRES
+from ..records.split_file import SPLITS
 from ..errors import MmimdbError, UsageError
 #: Row-wise inputs a model can ask for, and which command writes each.
 ROW_DATASETS: dict[str, str] = {

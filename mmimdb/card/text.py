@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..dataset.genres import DROPPED_GENRES, GENRES
-from ..dataset.split import SPLITS
+from ..records.genres import DROPPED_GENRES, GENRES
+from ..records.split_file import SPLITS
 from .stats import SOURCE_FIELDS, DatasetStats, summary
 
 PROJECT_URL = "https://github.com/mmimdb/mmimdb"
