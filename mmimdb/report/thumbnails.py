@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from ..dataset.posters import decode_poster
+from ..records.posters import decode_poster
 
 #: Thumbnail size in pixels (width, height): the posters' 160:256 shape, half size.
 THUMBNAIL_SIZE = (80, 128)
