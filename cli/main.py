@@ -22,6 +22,7 @@ from .export import export
 from .fetch import fetch
 from .info import info
 from .missing import missing
+from .report import report
 
 
 def one_line(message: str) -> str:
@@ -91,6 +92,7 @@ cli.add_command(benchmark)
 cli.add_command(export)
 cli.add_command(missing)
 cli.add_command(card)
+cli.add_command(report)
 
 
 def main() -> None:

@@ -131,7 +131,7 @@ def test_qualitative_marks_true_and_false_positives():
                "f1": {"Textual": 0.5, "Visual": 0.0, "Multimodal": 1.0},
                "predicted": {"Textual": [{"genre": "Drama", "correct": True}, {"genre": "Horror", "correct": False}],
                              "Visual": [], "Multimodal": [{"genre": "Drama", "correct": True}]}}
-    results = {"models": {name: {"label": name} for _, name in qualitative.MODELS}}
+    results = {"models": {name: {"label": name, "status": "ok"} for _, name in qualitative.MODELS}}
     markdown = qualitative.qualitative_markdown([example], results, {"9000001": "qualitative/9000001.jpeg"})
     assert "| Textual | Drama ✓, ~~Horror~~ ✗ | 0.50 |" in markdown
     assert "| Visual | (none) | 0.00 |" in markdown

@@ -7,6 +7,7 @@ PosixPath('/home/me/.cache/mmimdb/report/index.html')
 """
 from __future__ import annotations
 
+import html
 import json
 import os
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any, Callable
 from .. import paths
 from ..records.genres import GENRES
 from ..records.split_file import SPLITS
+from ..storage import lock
 from ..storage.atomic import write_bytes
 from . import template
 from .benchmark import BenchmarkPart, data_uri, read_benchmark
@@ -36,12 +38,18 @@ def _script_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
 
 
-def _dataset_part(root: Path, out: Path) -> dict[str, Any]:
-    """Table 1 and the card's figures, drawn from the build (as `mmimdb card` draws them)."""
+def _dataset_part(root: Path, out: Path, log: Callable[[str], None]) -> dict[str, Any] | None:
+    """Table 1 and the card's figures, drawn from the build (as `mmimdb card` draws them);
+    None, with a warning, when the card cannot read the build (the browser is still written)."""
     from ..card import datasheet, figures
     from ..card.stats import collect, summary
+    from ..errors import MmimdbError
 
-    stats = collect(root)
+    try:
+        stats = collect(root)
+    except (OSError, MmimdbError) as error:
+        log(f"warning: Table 1 and the card's figures left out: the card cannot read this build ({error})")
+        return None
     drawn = figures.draw_all(stats, out / "figures")
     return {"summary": summary(stats), "table1": _markdown("\n".join(datasheet.table1(stats))),
             "figures": [{"name": path.name, "caption": figures.FIGURES[path.name], "src": data_uri(path, "image/png")}
@@ -76,6 +84,18 @@ def _write_details(movies: Movies, part: BenchmarkPart | None, out: Path) -> int
     return chunks
 
 
+def _check_libraries() -> None:
+    """Before any work: the libraries of the ``report`` extra, or one line saying how to get them."""
+    import importlib.util
+
+    from ..errors import UsageError
+
+    absent = [name for name, module in (("markdown-it-py", "markdown_it"), ("matplotlib", "matplotlib"))
+              if importlib.util.find_spec(module) is None]
+    if absent:
+        raise UsageError(f"mmimdb report needs {' and '.join(absent)}: pip install 'mmimdb[report]'")
+
+
 def benchmark_folder(root: Path, results: str | os.PathLike | None) -> Path | None:
     """The benchmark folder to show: ``results`` when given, else ``ROOT/benchmark`` when it
     holds a ``results.json``."""
@@ -85,23 +105,25 @@ def benchmark_folder(root: Path, results: str | os.PathLike | None) -> Path | No
     return folder if (folder / "results.json").is_file() else None
 
 
+@lock.reads_root("mmimdb report")
 def write_report(root: str | os.PathLike | None = None, results: str | os.PathLike | None = None,
                  out: str | os.PathLike | None = None, log: Callable[[str], None] = lambda message: None) -> Path:
     """Write the report of the build under ``root`` (and of the benchmark in ``results`` or
     ``ROOT/benchmark``) into ``out`` (default ``ROOT/report``); return the page's path."""
     root = paths.data_root(root)
+    _check_libraries()
     out = Path(out).expanduser() if out is not None else root / "report"
     out.mkdir(parents=True, exist_ok=True)
     movies = collect_movies(root, out / "posters", log)  # says to build first when there is no build
     folder = benchmark_folder(root, results)
     genres_of = {row["id"].removeprefix("tt"): row["genres"] for row in movies.rows}
     part = read_benchmark(folder, genres_of) if folder is not None else None
-    dataset = _dataset_part(root, out)
+    dataset = _dataset_part(root, out, log)
     chunks = _write_details(movies, part, out)
     data = {"root": str(root), "genres": list(GENRES), "splits": list(SPLITS), "missing_tables": movies.missing_tables,
             "details_chunk": DETAILS_CHUNK, "details_files": chunks, "movies": movies.rows, "dataset": dataset,
             "benchmark": _benchmark_json(part) if part is not None else None}
-    page = template.PAGE.replace("__TITLE__", f"MM-IMDb report: {root.name}").replace("__DATA__", _script_json(data))
+    page = template.PAGE.replace("__TITLE__", html.escape(f"MM-IMDb report: {root.name}")).replace("__DATA__", _script_json(data))
     path = out / "index.html"
     write_bytes(path, page.encode("utf-8"))
     log(f"{len(movies.rows)} movies, {chunks} details files" + (f", benchmark {folder}" if part else ""))

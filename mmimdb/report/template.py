@@ -208,7 +208,9 @@ function figures(list) {
 }
 
 function drawDataset() {
-  const d = DATA.dataset, s = d.summary;
+  const d = DATA.dataset;
+  if (!d) { document.getElementById("dataset").innerHTML = "<p>Table 1 and the card's figures could not be drawn: see the warning of mmimdb report.</p>"; return; }
+  const s = d.summary;
   document.getElementById("dataset").innerHTML =
     `<h2>The build: ${s.movies.total} movies (train ${s.movies.train}, dev ${s.movies.dev}, test ${s.movies.test})</h2>` +
     `<p>${s.labels_per_movie} genres per movie; median plot ${s.plot_words_median} words; median poster ` +
