@@ -13,7 +13,7 @@ from typing import Sequence
 
 from mmimdb import paths
 from mmimdb.dataset.build import build
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 
 
 def linked_root(directory: Path, greatest_films_root: Path) -> Path:

@@ -18,7 +18,7 @@ from model_test_data import use_one_thread
 from cli_output import one_line_error
 from dataset_builds import first_films
 from mmimdb import paths
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 from mmimdb.errors import UsageError
 from mmimdb.features.encoders import EncoderOptions, image_encoder, text_encoder
 from mmimdb.features.encoders.pretrained import import_library, weights_digest

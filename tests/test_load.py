@@ -10,7 +10,7 @@ import mmimdb
 from mmimdb.dataset import hdf5
 from mmimdb import paths
 from mmimdb.errors import UsageError
-from mmimdb.dataset.genres import GENRES
+from mmimdb.records.genres import GENRES
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from mmimdb.benchmark.data import BenchmarkData  # noqa: E402
 from mmimdb.benchmark.provenance import describe_features  # noqa: E402
 from mmimdb.benchmark.runner import RunSettings, run_benchmark  # noqa: E402
 from mmimdb.dataset import hdf5  # noqa: E402
-from mmimdb.dataset.genres import GENRES  # noqa: E402
+from mmimdb.records.genres import GENRES  # noqa: E402
 from mmimdb_cli.main import cli  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

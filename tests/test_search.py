@@ -1,4 +1,4 @@
-"""`mmimdb benchmark --search N`: the paper's random search (REFERENCE.md "Training"):
+"""`mmimdb benchmark --search N`: the paper's random search (Arevalo et al. 2017):
 hidden in {64, 128, 256, 512}, dropout U(0.3, 0.7), learning rate and initialisation range
 10^U(-3, -1), max-norm U(5, 20) half the time; the best trial on dev macro-F1 is kept."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from model_test_data import open_data, use_one_thread
-from mmimdb.dataset.genres import GENRES
+from mmimdb.records.genres import GENRES
 from mmimdb_cli.main import cli
 
 torch = pytest.importorskip("torch")

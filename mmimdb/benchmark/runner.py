@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..dataset.split import SPLITS
+from ..records.split_file import SPLITS
 from ..errors import UsageError
 from ..storage.atomic import write_bytes, write_json
 from .data import BenchmarkData, Split

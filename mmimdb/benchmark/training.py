@@ -30,7 +30,7 @@ from .metrics import macro_f1
 #: saved by an earlier version are trained again rather than reused (2: outputs start at the
 #: genre prior, batch-norm statistics re-estimated, input dropout at most 0.2).
 TRAINING_REVISION = 2
-#: The paper's default hyperparameters (REFERENCE.md).
+#: The paper's default hyperparameters (Arevalo et al. 2017; their code's defaults).
 DEFAULT_PARAMS: dict[str, Any] = {"hidden": 512, "dropout": 0.5, "lr": 0.01, "init_range": None, "max_norm": None}
 #: Tokens kept per plot by the RNNs (plots longer than this are cut; keeps batches bounded).
 MAX_TOKENS = 400

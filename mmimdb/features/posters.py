@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import paths
-from ..dataset.store import RecordStore
+from ..records.store import RecordStore
 from ..device import resolve_device
 from ..errors import ImageError, MmimdbError, UsageError
 from ..storage import atomic, manifest

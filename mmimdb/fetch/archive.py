@@ -26,12 +26,12 @@ from urllib.parse import urlsplit
 from tqdm import tqdm
 
 from ..storage import atomic, lock
-from ..dataset import posters as images, record as records, split as splits
+from ..records import posters as images, record as records, split_file as splits
 from .. import paths
 from ..storage.checksums import sha256_of
 from .download import download
 from ..errors import ArchiveError, ImageError, RecordError, UsageError
-from ..dataset.store import RecordStore
+from ..records.store import RecordStore
 
 #: Default public mirror of the release.
 RELEASE_URL = "https://archive.org/download/mmimdb/mmimdb.tar.gz"
