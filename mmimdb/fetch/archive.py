@@ -208,7 +208,7 @@ class _Importer:
         except ImageError as error:
             report.skip(imdb_id, "unreadable image", str(error))
             return
-        movie["poster"].update(sha256=info.sha256, width=info.width, height=info.height)
+        movie["poster"].update(info.record_fields())
         movie["sources"] = {name: SOURCE_NAME for name in movie if name not in ("imdb_id", "extra", "sources")}
         self.store.write(movie, poster)
         report.imported.append(imdb_id)
