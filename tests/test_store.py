@@ -17,3 +17,6 @@ def test_greatest_films_fixture_holds_every_complete_film(greatest_films_root):
     poster = store.read_poster(ids[0])
     assert record["poster"]["sha256"] == hashlib.sha256(poster).hexdigest()
     assert (record["poster"]["width"], record["poster"]["height"]) == Image.open(io.BytesIO(poster)).size
+    # every field came from the demo data, the poster too
+    assert record["sources"]["title"] == record["sources"]["poster"] == "greatest-films"
+    assert set(record["sources"].values()) == {"greatest-films"} and "imdb_id" not in record["sources"]

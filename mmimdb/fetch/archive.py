@@ -209,7 +209,7 @@ class _Importer:
             report.skip(imdb_id, "unreadable image", str(error))
             return
         movie["poster"].update(info.record_fields())
-        movie["sources"] = {name: SOURCE_NAME for name in movie if name not in ("imdb_id", "extra", "sources")}
+        movie["sources"] = records.all_from(movie, SOURCE_NAME)
         self.store.write(movie, poster)
         report.imported.append(imdb_id)
 
