@@ -61,7 +61,7 @@ def write_store(root: Path) -> Path:
         data = poster(index)
         info = check_poster(data, str(index))
         movie = record(index)
-        movie["poster"] = {"sha256": info.sha256, "width": info.width, "height": info.height}
+        movie["poster"] = info.record_fields()
         store.write(movie, data)
     return root
 

@@ -186,7 +186,7 @@ def _generated_built_root(root: Path, count: int, plot: str | None) -> Path:
     for film in generated_films.films(count):
         movie = record.from_imdbpy(film["imdb_id"], {**film["release_json"], **({"plot": [plot]} if plot else {})})
         info = check_poster(film["poster"], film["imdb_id"])
-        movie["poster"] = {"sha256": info.sha256, "width": info.width, "height": info.height}
+        movie["poster"] = info.record_fields()
         store.write(movie, film["poster"])
     build(root, workers=1)
     return root
