@@ -34,15 +34,17 @@ def shared_data_dir() -> Path:
     return Path(os.environ.get("MMIMDB_SHARED_DATA") or DEFAULT_SHARED_DATA)
 
 
-def _locate(relative: str) -> Path:
+class DemoDataMissing(UsageError):
+    """A demo data file is not under :func:`shared_data_dir` (the tests skip on it)."""
+
+
+def locate(relative: str) -> Path:
+    """The demo data file ``relative`` under :func:`shared_data_dir`; :class:`DemoDataMissing`
+    if it is not there."""
     path = shared_data_dir() / relative
     if not path.exists():
-        raise UsageError(f"demo data not found: {path} (set MMIMDB_SHARED_DATA to the shared/data folder)")
+        raise DemoDataMissing(f"demo data not found: {path} (set MMIMDB_SHARED_DATA to the shared/data folder)")
     return path
-
-
-#: How a data file is found: the tests swap in a lookup that skips the test when it is absent.
-locate = _locate
 
 
 def _present(value: str) -> bool:
@@ -146,8 +148,8 @@ def write_store(root: Path, rows: list[dict[str, str]] | None = None) -> Path:
         normalized = record.from_imdbpy(row["imdb_id"], imdbpy_record(row))
         poster = poster_file(row["imdb_id"]).read_bytes()
         info = images.check_poster(poster, row["imdb_id"])
-        normalized["poster"] = {**normalized.get("poster", {}), "sha256": info.sha256, "width": info.width, "height": info.height}
-        normalized["sources"] = {field: "greatest-films" for field in normalized if field not in ("imdb_id", "extra", "sources")}
+        normalized["poster"] = {**normalized.get("poster", {}), **info.record_fields()}
+        normalized["sources"] = record.all_from(normalized, "greatest-films")
         store.write(normalized, poster)
     return root
 

@@ -15,14 +15,13 @@ pytest.importorskip("sklearn")
 
 from sklearn.metrics import f1_score, mutual_info_score  # noqa: E402
 
-from benchmark_fixture import benchmark_run  # noqa: E402
 from mmimdb.benchmark import gates, qualitative, reports  # noqa: E402
 from mmimdb.benchmark.synthetic import SyntheticConfig, gmu_surface, run_figure7  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
-    return benchmark_run(tmp_path_factory)
+def run(model_test_run) -> Path:
+    return model_test_run
 
 
 # --- Figure 8 -------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ pytest.importorskip("torch")
 pytest.importorskip("markdown_it")
 
 import browser  # noqa: E402
-from benchmark_fixture import benchmark_root, benchmark_run  # noqa: E402
 from mmimdb import api  # noqa: E402
 from mmimdb.records.genres import GENRES  # noqa: E402
 from mmimdb.records.split_file import SPLITS  # noqa: E402
@@ -44,10 +43,10 @@ def _report_root(source: Path, target: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> dict:
+def built(model_test_root, model_test_run, tmp_path_factory) -> dict:
     """The report of the model-test build with a missing table and the tiny benchmark run."""
-    run = benchmark_run(tmp_path_factory)
-    root = _report_root(benchmark_root(tmp_path_factory), tmp_path_factory.mktemp("report") / "root")
+    run = model_test_run
+    root = _report_root(model_test_root, tmp_path_factory.mktemp("report") / "root")
     assert _invoke("missing", *MISSING, "--root", str(root)).exit_code == 0
     result = _invoke("report", "--root", str(root), "--results", str(run))
     assert result.exit_code == 0, result.output

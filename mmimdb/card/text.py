@@ -1,6 +1,6 @@
 """What the card says, written once for both the README card and ``croissant.json``.
 
-Facts about the original release come from REFERENCE.md (the paper and its code); facts
+Facts about the original release come from the paper (Arevalo et al. 2017) and its code; facts
 about this build come from the files (:mod:`.stats`) and the build's manifest.
 """
 from __future__ import annotations

@@ -31,7 +31,7 @@ def crop_box(width: int, height: int, size: tuple[int, int] = IMAGE_SIZE) -> tup
     """The original's centre crop to the aspect ratio of ``size`` (width, height).
 
     >>> crop_box(300, 450)
-    (0, 0, 300, 450)
+    (9, 0, 290, 450)
     >>> crop_box(300, 300)
     (56, 0, 243, 300)
     """

@@ -19,7 +19,7 @@ readers take as ``missing_table_root``):
 Writing the same tables twice gives byte-identical files.
 
 >>> spec = MissingSpec(rate=0.7, type="both", seed=0)
->>> codes = draw(10, spec, "train"); (codes == 1).sum() + (codes == 2).sum()
+>>> codes = draw(10, spec, "train"); int((codes == 1).sum() + (codes == 2).sum())
 7
 """
 from __future__ import annotations

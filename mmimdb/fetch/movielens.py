@@ -23,7 +23,6 @@ from ..errors import DownloadError, UsageError
 from ..paths import downloads_dir
 
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/"
-GROUPLENS_HOSTS = ("files.grouplens.org",)
 
 
 @dataclass(frozen=True)
