@@ -26,10 +26,10 @@ def _add_genre(store: RecordStore, imdb_id: str, genre: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory) -> Path:
+def root(generated_dataset_root, tmp_path_factory) -> Path:
     """The generated build, with 'Talk-Show' on one dev movie only and 'Adult' on a train and
     a dev movie (News is on every 7th movie already)."""
-    root = private_copy("generated", tmp_path_factory, "protocols")
+    root = private_copy(generated_dataset_root, tmp_path_factory.mktemp("protocols"))
     split = read_split_file(paths.split_path(root)).ids
     store = RecordStore(paths.dataset_dir(root))
     news_free = {name: [i for i in split[name] if "News" not in store.read_raw(i)["genres"]] for name in SPLITS}
