@@ -140,7 +140,7 @@ def write_qualitative(results: dict[str, Any], out_dir: Path, truth: np.ndarray,
     """Write ``qualitative.md``, ``qualitative.json`` and the chosen posters
     (``qualitative/<id>.jpeg``, thumbnails) into ``out_dir``; return the paths written."""
     from ..errors import ImageError
-    from ..report.thumbnails import thumbnail_jpeg
+    from ..records.posters import thumbnail_jpeg
 
     out_dir = Path(out_dir)
     chosen = attach_movies(examples(results, out_dir / "runs", truth, count), root)

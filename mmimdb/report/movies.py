@@ -17,7 +17,7 @@ from ..records.genres import GENRES
 from ..records.split_file import SPLITS
 from ..errors import ImageError
 from ..storage.atomic import write_bytes
-from .thumbnails import thumbnail_jpeg
+from ..records.posters import thumbnail_jpeg
 
 #: Parquet columns shown in a movie's detail, with their names on the page.
 DETAIL_FIELDS: dict[str, str] = {

@@ -77,7 +77,7 @@ const DATA = JSON.parse(document.getElementById("report-data").textContent);
 const PAGE_SIZE = 60;
 const MISSING_NAMES = ["complete", "text missing", "image missing"];
 const movies = DATA.movies;
-const searchText = movies.map(m => (m.title + " " + m.plot).toLowerCase());
+let searchText = null;  // lowercased title + plot, made on the first search (not at open)
 let shown = movies.map((_, i) => i);
 let page = 0;
 const details = {};
@@ -105,14 +105,14 @@ function applyFilters() {
   const missing = document.getElementById("missing").value;
   const g = genre === "" ? -1 : Number(genre), s = split === "" ? -1 : Number(split);
   const [table, code] = missing === "" ? [-1, -1] : missing.split(":").map(Number);
+  if (words.length && searchText === null) searchText = movies.map(m => (m.title + " " + m.plot).toLowerCase());
   shown = [];
   for (let i = 0; i < movies.length; i++) {
     const m = movies[i];
     if (s >= 0 && m.split !== s) continue;
     if (g >= 0 && !m.genres.includes(g)) continue;
     if (table >= 0 && m.missing[table] !== code) continue;
-    const text = searchText[i];
-    if (words.length && !words.every(w => text.includes(w))) continue;
+    if (words.length && !words.every(w => searchText[i].includes(w))) continue;
     shown.push(i);
   }
   page = 0;
@@ -235,7 +235,13 @@ function drawBenchmark() {
     (b.qualitative ? `<div class="md" id="qualitative">${b.qualitative}</div>` : "");
 }
 
+// The dataset and benchmark views (their figures decode as images) are drawn on their first
+// visit, so that opening the page draws only the first page of movies.
+const drawn = {movies: true};
+const draw = {dataset: drawDataset, benchmark: drawBenchmark};
 document.querySelectorAll("header button").forEach(button => button.onclick = () => {
+  const view = button.dataset.view;
+  if (!drawn[view]) { draw[view](); drawn[view] = true; }
   document.querySelectorAll("header button").forEach(b => b.classList.toggle("active", b === button));
   document.querySelectorAll("section").forEach(s => s.classList.toggle("active", s.id === "view-" + button.dataset.view));
 });
@@ -247,8 +253,6 @@ document.getElementById("grid").addEventListener("click", event => {
   const target = event.target.closest(".card");
   if (target) openMovie(Number(target.dataset.index));
 });
-drawDataset();
-drawBenchmark();
 render();
 </script>
 </body>
