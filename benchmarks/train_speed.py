@@ -109,7 +109,7 @@ def _step_batches(n_rows: int, order: np.random.Generator, count: int) -> list[n
 def time_step_parts(train: Split, device: str, steps: int) -> dict[str, float]:
     """Median seconds per step of each part of the training loop's step (``training.train_lanes``)."""
     network, lanes, config, order = _prepared(train, device)
-    optimizer = Adam(lanes.lanes(), [config.lr])
+    optimizer = Adam(lanes.lane_parameters(), [config.lr])
     batcher = Batcher({k: train.inputs[k] for k in models.get("GMU").inputs}, device)
     labels = torch.as_tensor(train.labels, device=device)
     in_dropout = [0.0]
@@ -138,7 +138,7 @@ def time_step_parts(train: Split, device: str, steps: int) -> dict[str, float]:
         losses.sum().backward()
         _sync(device)
         t2 = time.perf_counter()
-        optimizer.step(lanes.grads())
+        optimizer.step(lanes.lane_grads())
         lanes.limit_norms()
         _sync(device)
         t3 = time.perf_counter()
@@ -163,7 +163,7 @@ def profile_step(train: Split, device: str, steps: int) -> dict[str, float]:
     from torch.profiler import ProfilerActivity, profile
 
     network, lanes, config, order = _prepared(train, device)
-    optimizer = Adam(lanes.lanes(), [config.lr])
+    optimizer = Adam(lanes.lane_parameters(), [config.lr])
     batcher = Batcher({k: train.inputs[k] for k in models.get("GMU").inputs}, device)
     labels = torch.as_tensor(train.labels, device=device)
     lanes.train()
@@ -171,13 +171,13 @@ def profile_step(train: Split, device: str, steps: int) -> dict[str, float]:
     for index in batches[:2]:  # warm-up
         lanes.zero_grad()
         lanes.losses(batcher(index), labels[torch.as_tensor(index, device=device)]).sum().backward()
-        optimizer.step(lanes.grads())
+        optimizer.step(lanes.lane_grads())
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
         for index in batches[2 : 2 + steps]:
             losses = lanes.losses(batcher(index), labels[torch.as_tensor(index, device=device)])
             lanes.zero_grad()
             losses.sum().backward()
-            optimizer.step(lanes.grads())
+            optimizer.step(lanes.lane_grads())
             lanes.limit_norms()
     kinds = dict.fromkeys([*OP_KINDS, "elementwise and the rest"], 0.0)
     for event in profiler.key_averages():
@@ -193,14 +193,14 @@ def time_optimizers(train: Split, device: str, steps: int) -> dict[str, float]:
     lanes.train()
     lanes.losses(batcher(np.arange(BATCH)), torch.as_tensor(train.labels[:BATCH], device=device)).sum().backward()
     made = {
-        "mmimdb Adam (torch's fused kernel; lone fit and batched search)": lambda: Adam(lanes.lanes(), [config.lr]),
+        "mmimdb Adam (torch's fused kernel; lone fit and batched search)": lambda: Adam(lanes.lane_parameters(), [config.lr]),
         "torch.optim.Adam(foreach=False) (the lone fit before)": lambda: torch.optim.Adam(lanes.params, lr=config.lr, foreach=False),
         "torch.optim.Adam(foreach=True)": lambda: torch.optim.Adam(lanes.params, lr=config.lr, foreach=True),
     }
     times = {}
     for name, make in made.items():
         optimizer = make()
-        step = (lambda: optimizer.step(lanes.grads())) if isinstance(optimizer, Adam) else optimizer.step
+        step = (lambda: optimizer.step(lanes.lane_grads())) if isinstance(optimizer, Adam) else optimizer.step
         seconds = []
         for _ in range(steps + 2):
             started = time.perf_counter()
@@ -216,7 +216,7 @@ def fused_drift(train: Split, device: str, steps: int) -> float:
     dropout masks: our Adam (fused kernel) against torch.optim.Adam(foreach=False)."""
     network, lanes, config, order = _prepared(train, device)
     other = LoneNetwork(copy.deepcopy(network), config)
-    ours, theirs = Adam(lanes.lanes(), [config.lr]), torch.optim.Adam(other.params, lr=config.lr, foreach=False)
+    ours, theirs = Adam(lanes.lane_parameters(), [config.lr]), torch.optim.Adam(other.params, lr=config.lr, foreach=False)
     batcher = Batcher({k: train.inputs[k] for k in models.get("GMU").inputs}, device)
     labels = torch.as_tensor(train.labels, device=device)
     lanes.train(), other.train()
@@ -226,7 +226,7 @@ def fused_drift(train: Split, device: str, steps: int) -> float:
             torch.manual_seed(step)  # the same dropout masks for both
             lane.zero_grad()
             lane.losses(batch, target).sum().backward()
-            optimizer.step(lanes.grads()) if optimizer is ours else optimizer.step()
+            optimizer.step(lanes.lane_grads()) if optimizer is ours else optimizer.step()
     return max(float((a - b).detach().abs().max()) for a, b in zip(lanes.params, other.params))
 
 
