@@ -209,7 +209,10 @@ class _Importer:
             report.skip(imdb_id, "unreadable image", str(error))
             return
         movie["poster"].update(sha256=info.sha256, width=info.width, height=info.height)
-        movie["sources"] = {name: SOURCE_NAME for name in movie if name not in ("imdb_id", "extra", "sources")}
+        # A JSON that names its sources (``_mmimdb``: the demo's real and generated films) keeps them;
+        # the original release's JSON names none: its fields come from the archive.
+        recorded = movie.get("sources") or {}
+        movie["sources"] = {name: recorded.get(name, SOURCE_NAME) for name in movie if name not in ("imdb_id", "extra", "sources")}
         self.store.write(movie, poster)
         report.imported.append(imdb_id)
 
