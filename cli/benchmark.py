@@ -8,6 +8,7 @@ import click
 from mmimdb.errors import UsageError
 from mmimdb import paths
 from mmimdb.paths import data_root
+from mmimdb.storage import lock
 
 from .options import folder_option, root_option, show_progress
 
@@ -110,6 +111,8 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         if not path.is_file():
             raise UsageError(f"no dataset at {path}: build it with `mmimdb build` then `mmimdb build-features` "
                              "(or pass --hdf5 FILE)")
+        if not hdf5_file:  # a root's HDF5: read under its lock, so no writer changes it meanwhile
+            click.get_current_context().with_resource(lock.reading(paths.data_root(root), "mmimdb benchmark"))
         settings = RunSettings(search=search, seeds=seeds or 1, seed=seed, epochs=epochs or 200,
                                patience=patience, device=resolved, progress=show_progress())
         aliases = {name: stored for name, stored in (("features", text_features), ("vgg_features", image_features))

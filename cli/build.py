@@ -5,8 +5,8 @@ import click
 
 from mmimdb import paths
 from mmimdb.dataset.build import build as build_dataset
-from mmimdb.dataset.genres import GENRE_CHOICES
-from mmimdb.dataset.record import TEXT_CHOICES
+from mmimdb.records.genres import GENRE_CHOICES
+from mmimdb.records.record import TEXT_CHOICES
 from mmimdb.dataset.split import METHODS
 from mmimdb.errors import StoppedEarly
 

@@ -7,7 +7,7 @@ import click
 
 from mmimdb import paths
 from mmimdb.dataset.info import describe
-from mmimdb.dataset.split import SPLITS
+from mmimdb.records.split_file import SPLITS
 from mmimdb.errors import EXIT_ERROR
 from mmimdb.storage import manifest
 

@@ -15,7 +15,7 @@ import numpy as np
 from .dataset import hdf5, parquet
 from . import paths
 from .errors import MmimdbError, UsageError
-from .dataset.split import SPLITS
+from .records.split_file import SPLITS
 
 FORMATS: tuple[str, ...] = ("pandas", "numpy", "torch", "hf")
 BUILD_HINT = "run `mmimdb build` (after `mmimdb fetch`) to build it"

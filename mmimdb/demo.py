@@ -60,20 +60,22 @@ def shared_data_dir() -> Path:
 
 
 #: Folders that hold ``greatest-films/`` besides the shared data (a data root's downloads/),
-#: searched in order after it; :func:`download_films` adds its folder.
+#: searched in order after it; :func:`prepare` adds the folder it downloaded into.
 extra_data_dirs: list[Path] = []
 
 
-def _locate(relative: str) -> Path:
+class DemoDataMissing(UsageError):
+    """A demo data file is neither under :func:`shared_data_dir` nor downloaded (the tests skip on it)."""
+
+
+def locate(relative: str) -> Path:
+    """The demo data file ``relative`` under :func:`shared_data_dir`, else under a folder of
+    :data:`extra_data_dirs`; :class:`DemoDataMissing` if it is in none."""
     for folder in (shared_data_dir(), *extra_data_dirs):
         if (folder / relative).exists():
             return folder / relative
-    raise UsageError(f"demo data not found: {shared_data_dir() / relative} (set MMIMDB_SHARED_DATA to the shared/data "
-                     "folder, or run `python -m mmimdb.demo` to download the films)")
-
-
-#: How a data file is found: the tests swap in a lookup that skips the test when it is absent.
-locate = _locate
+    raise DemoDataMissing(f"demo data not found: {shared_data_dir() / relative} (set MMIMDB_SHARED_DATA to the "
+                          "shared/data folder, or run `python -m mmimdb.demo DIR` to download the films)")
 
 
 def _present(value: str) -> bool:
@@ -152,7 +154,7 @@ def write_release(directory: Path, rows: list[dict[str, str]] | None = None) -> 
     """Lay ``rows`` (default: every distinct film with a poster file) out as the original
     release does under ``directory/mmimdb``; return that folder. Films without a poster
     file get no JPEG, as in the release."""
-    from .dataset import record
+    from .records import record
 
     top = directory / "mmimdb"
     dataset = top / "dataset"
@@ -172,8 +174,8 @@ def write_release(directory: Path, rows: list[dict[str, str]] | None = None) -> 
 def write_store(root: Path, rows: list[dict[str, str]] | None = None) -> Path:
     """Write the complete films among ``rows`` (default: all) straight into the records store
     ``root/dataset``, posters checked, provenance "greatest-films"; return ``root``."""
-    from .dataset import posters as images, record
-    from .dataset.store import RecordStore
+    from .records import posters as images, record
+    from .records.store import RecordStore
 
     store = RecordStore(root / "dataset")
     for row in rows if rows is not None else read_films():
@@ -182,8 +184,8 @@ def write_store(root: Path, rows: list[dict[str, str]] | None = None) -> Path:
         normalized = record.from_imdbpy(row["imdb_id"], imdbpy_record(row))
         poster = poster_file(row["imdb_id"]).read_bytes()
         info = images.check_poster(poster, row["imdb_id"])
-        normalized["poster"] = {**normalized.get("poster", {}), "sha256": info.sha256, "width": info.width, "height": info.height}
-        normalized["sources"] = {field: SOURCE for field in normalized if field not in ("imdb_id", "extra", "sources")}
+        normalized["poster"] = {**normalized.get("poster", {}), **info.record_fields()}
+        normalized["sources"] = record.all_from(normalized, SOURCE)
         store.write(normalized, poster)
     return root
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import record
-from .dataset.genres import GENRES
+from .records import record
+from .records.genres import GENRES
 
 #: The source every generated record names (the card and the reports read it).
 SOURCE = "generated"
@@ -129,15 +129,15 @@ def films(count: int, seed: int = 0) -> list[dict]:
 
 def write_store(root: Path, count: int = 80, seed: int = 0) -> Path:
     """A data root whose records store holds ``count`` generated films; returns ``root``."""
-    from .dataset.posters import check_poster
-    from .dataset.store import RecordStore
+    from .records.posters import check_poster
+    from .records.store import RecordStore
 
     store = RecordStore(Path(root) / "dataset")
     for film in films(count, seed):
         normalized = record.from_imdbpy(film["imdb_id"], film["release_json"])
         info = check_poster(film["poster"], film["imdb_id"])
-        normalized["poster"] = {"sha256": info.sha256, "width": info.width, "height": info.height}
-        normalized["sources"] = {field: SOURCE for field in normalized if field not in ("imdb_id", "extra", "sources")}
+        normalized["poster"] = info.record_fields()
+        normalized["sources"] = record.all_from(normalized, SOURCE)
         store.write(normalized, film["poster"])
     return Path(root)
 

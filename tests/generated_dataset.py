@@ -15,10 +15,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from mmimdb.dataset.genres import GENRES
+from mmimdb.records.genres import GENRES
 
 MOVIES = 92
-_BUILT: dict[str, Path] = {}
 
 
 def poster(index: int) -> bytes:
@@ -54,25 +53,23 @@ def record(index: int) -> dict:
 
 def write_store(root: Path) -> Path:
     """Write the generated records and posters into ``root/dataset``; return ``root``."""
-    from mmimdb.dataset.posters import check_poster
-    from mmimdb.dataset.store import RecordStore
+    from mmimdb.records.posters import check_poster
+    from mmimdb.records.store import RecordStore
 
     store = RecordStore(root / "dataset")
     for index in range(MOVIES):
         data = poster(index)
         info = check_poster(data, str(index))
         movie = record(index)
-        movie["poster"] = {"sha256": info.sha256, "width": info.width, "height": info.height}
+        movie["poster"] = info.record_fields()
         store.write(movie, data)
     return root
 
 
-def built_root(tmp_path_factory) -> Path:
-    """The generated movies built with the original split, once per session (read-only)."""
-    if "root" not in _BUILT:
-        from mmimdb.dataset.build import build
+def built_root(root: Path) -> Path:
+    """The generated movies in ``root``, built with the original split (the session's copy
+    is the ``generated_dataset_root`` fixture of ``conftest.py``: read-only)."""
+    from mmimdb.dataset.build import build
 
-        root = write_store(tmp_path_factory.mktemp("generated-root"))
-        build(root, method="original", workers=1)
-        _BUILT["root"] = root
-    return _BUILT["root"]
+    build(write_store(root), method="original", workers=1)
+    return root

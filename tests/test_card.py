@@ -16,9 +16,9 @@ import mmimdb
 from dataset_builds import private_copy
 from mmimdb import paths
 from mmimdb.card.figures import FIGURES
-from mmimdb.dataset.genres import GENRES
+from mmimdb.records.genres import GENRES
 from mmimdb.dataset.parquet import COLUMNS
-from mmimdb.dataset.split import SPLITS
+from mmimdb.records.split_file import SPLITS
 from mmimdb_cli.main import cli
 
 yaml = pytest.importorskip("yaml")
@@ -26,8 +26,8 @@ yaml = pytest.importorskip("yaml")
 
 @pytest.fixture(scope="module", params=["generated", "greatest-films"])
 def root(request, tmp_path_factory) -> Path:
-    real = request.getfixturevalue("greatest_films_root") if request.param == "greatest-films" else None
-    copy = private_copy(request.param, tmp_path_factory, f"card-{request.param}", real)
+    built = request.getfixturevalue("greatest_films_original" if request.param == "greatest-films" else "generated_dataset_root")
+    copy = private_copy(built, tmp_path_factory.mktemp(f"card-{request.param}"))
     result = CliRunner().invoke(cli, ["card", "--root", str(copy)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return copy

@@ -19,9 +19,8 @@ from mmimdb.errors import DownloadError
 
 @pytest.fixture
 def no_shared_data(monkeypatch, tmp_path):
-    """A fresh clone: no ../shared/data, the real lookup (not the tests' skipping one)."""
+    """A fresh clone: no ../shared/data."""
     monkeypatch.setenv("MMIMDB_SHARED_DATA", str(tmp_path / "no-shared-data"))
-    monkeypatch.setattr(demo, "locate", demo._locate)
     monkeypatch.setattr(demo, "extra_data_dirs", [])
 
 
@@ -127,7 +126,7 @@ def test_offline_the_demo_runs_on_generated_films_and_says_so(no_shared_data, tm
 
 def test_the_import_keeps_the_sources_a_json_names_and_the_release_names_none(tmp_path):
     import generated_films
-    from mmimdb.dataset.store import RecordStore
+    from mmimdb.records.store import RecordStore
     from mmimdb.fetch.archive import import_release
 
     archive = generated_films.write_archive(tmp_path / "generated", count=4)

@@ -16,15 +16,15 @@ import mmimdb
 from mmimdb import paths
 from mmimdb.errors import UsageError
 from mmimdb.dataset.missing import IMAGE_MISSING, TEXT_MISSING, MissingSpec, draw, read_codes
-from mmimdb.dataset.split import SPLITS
+from mmimdb.records.split_file import SPLITS
 from mmimdb_cli.main import cli
 
 torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory) -> Path:
-    return private_copy("generated", tmp_path_factory, "missing")
+def root(generated_dataset_root, tmp_path_factory) -> Path:
+    return private_copy(generated_dataset_root, tmp_path_factory.mktemp("missing"))
 
 
 def run(*args: str):

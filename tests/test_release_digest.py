@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import generated_films as films
 from loopback import ServerThread, handler_from
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 from mmimdb.fetch import archive
 from mmimdb_cli.main import cli
 

@@ -1,6 +1,6 @@
 """Read the benchmark inputs from ``multimodal_imdb.hdf5`` by dataset name and split.
 
-The file layout is the original release's (REFERENCE.md), so the same reader works on the
+The file layout is the original release's (:mod:`mmimdb.dataset.hdf5`), so the same reader works on the
 HDF5 that ``mmimdb build`` + ``mmimdb build-features`` write and on the original file:
 
 =================  ==========================  =============================================
@@ -37,8 +37,8 @@ import numpy as np
 
 from .. import paths
 from ..dataset import hdf5
-from ..dataset.genres import GENRES
-from ..dataset.split import SPLITS
+from ..records.genres import GENRES
+from ..records.split_file import SPLITS
 from ..errors import MmimdbError, UsageError
 #: Row-wise inputs a model can ask for, and which command writes each.
 ROW_DATASETS: dict[str, str] = {

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from .. import paths
-from ..storage import atomic, manifest
+from ..storage import atomic, lock, manifest
 from ..storage.checksums import sha256_of
 from ..errors import MmimdbError, UsageError
 from . import croissant, datasheet, figures, stats as dataset_stats
 from .stats import summary
 
 
+@lock.reads_root("mmimdb card")
 def write_card(root: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
                progress: bool = False) -> dict[str, Any]:
     """Write the card, the figures and ``croissant.json`` for the build under ``root``;

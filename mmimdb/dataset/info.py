@@ -12,12 +12,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from . import genres as genre_vocabulary
+from ..records import genres as genre_vocabulary
 from .. import paths
 from ..storage.checksums import file_digest
 from ..errors import MmimdbError, UsageError
-from .split import read_split_file
-from .store import RecordStore
+from ..records.split_file import read_split_file
+from ..records.store import RecordStore
 
 
 _NO_DATA = "{root}: no data here yet; run `mmimdb fetch` first (or pass --root / set {env})"

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import paths
+from ..storage import lock
 from ..storage.checksums import sha256_of
 from ..errors import UsageError
 from ..dataset.parquet import check_readable
-from ..dataset.record import file_id
 from ..dataset.split import SPLITS
+from ..records.record import file_id
 from . import arrow, hdf5, jsonl, mmf
 from .rows import (GENRE_CHOICES, MARKER, TEXT_CHOICES, Choices, check_built, default_out, record_export, split_ids,
                    staged_folder)
@@ -49,9 +50,10 @@ def _default_out(root: Path, format: str) -> Path:
     return default_out(root, format)
 
 
+@lock.reads_root("mmimdb export")
 def export(format: str, root: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
            text: str = "longest", genres: str = "23", test_hard_ids: str | os.PathLike | None = None,
-           progress: bool = False) -> dict[str, Any]:
+           progress: bool = False, protocol: str | None = None) -> dict[str, Any]:
     """Export the built dataset under ``root`` as ``format`` into ``out``; return a summary.
 
     ``out`` defaults to ``<root>/exports/<format>`` (``.../jsonl/mmimdb`` for jsonl). It is
@@ -63,12 +65,25 @@ def export(format: str, root: str | os.PathLike | None = None, out: str | os.Pat
     if format not in FORMATS:
         raise UsageError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
     choices = Choices(text, genres)
+    if protocol is not None:
+        if choices != Choices():
+            raise UsageError("--protocol sets the text and the genres; drop --text/--genres")
+        if format == "hdf5" and protocol not in ("paper", "multibench"):
+            raise UsageError(f"--format hdf5 is the paper's file; --protocol {protocol} needs jsonl, mmf or arrow")
     if test_hard_ids is not None and format != "jsonl":
         raise UsageError("--test-hard-ids is for --format jsonl (MMBT's test_hard_gt.jsonl)")
     root = paths.data_root(root)
     check_built(root)
+<<<<<<< HEAD
     for split in SPLITS:  # a truncated or overwritten split file: one line before any folder is made
         check_readable(paths.parquet_path(root, split))
+=======
+    if protocol is not None and format != "hdf5":
+        from ..protocols import prepare
+
+        prepared = prepare(root, protocol)
+        choices = Choices(protocol=protocol, prepared=prepared)
+>>>>>>> main
     hard_ids = jsonl.read_id_list(test_hard_ids) if test_hard_ids is not None else None
     if hard_ids is not None and not set(hard_ids) & {file_id(i) for i in split_ids(root, "test")}:
         raise UsageError(f"none of the {len(set(hard_ids))} ids of --test-hard-ids is in this build's test split")
@@ -118,6 +133,10 @@ def _export_into(target: Path, format: str, root: Path, choices: Choices, hard_i
                  if path.is_file() and path.suffix in _INDEX_SUFFIXES}
         entry = {"format": format, "reader": READERS[format], "out": str(target.resolve()),
                  "text": choices.text, "genres": choices.genres, **summary, "files": files}
+        if protocol is not None:
+            entry["protocol"] = protocol
+            if choices.prepared is not None:
+                entry["dropped"] = {rule: len(ids) for rule, ids in choices.prepared.dropped.items()}
         (staging / MARKER).write_text(json.dumps(entry, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     record_export(root, format, entry)
     return entry

@@ -23,7 +23,7 @@ import shutil
 from collections import Counter
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -31,11 +31,11 @@ from .. import paths
 from ..storage import manifest
 from ..api import split_file
 from ..errors import UsageError
-from ..dataset.genres import GENRE_CHOICES, all_genres, labels_of
+from ..records.genres import GENRE_CHOICES, all_genres, labels_of
 from ..dataset.build import text_choice
-from ..dataset.record import chosen_plot, file_id, plot_texts
-from ..dataset.split import SPLITS
-from ..dataset.store import RecordStore
+from ..records.record import chosen_plot, file_id, plot_texts
+from ..records.split_file import SPLITS
+from ..records.store import RecordStore
 
 TEXT_CHOICES: tuple[str, ...] = ("longest", "first", "outline", "all")
 #: Parquet rows read at once: posters are about 30 kB, so a batch is a few MB.
@@ -55,6 +55,10 @@ class Choices:
 
     text: str = "longest"
     genres: str = "23"
+    #: A protocol preset (:mod:`mmimdb.protocols`) applied to the build: its movies, texts and
+    #: genres replace the choices above.
+    protocol: str | None = None
+    prepared: Any = field(default=None, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.text not in TEXT_CHOICES:
@@ -142,12 +146,19 @@ def movies(root: Path, split: str, choices: Choices, tally: Counter[str] | None 
     outline`` then gives the longest plot)."""
     import pyarrow.parquet as pq
 
+    kept = choices.prepared.kept(split) if choices.prepared is not None else None
     build_text = text_choice(root)
-    needs_records = choices.needs_records or (build_text != "longest" and choices.text in ("longest", "outline"))
+    needs_records = kept is None and (choices.needs_records or (build_text != "longest" and choices.text in ("longest", "outline")))
     store = RecordStore(paths.dataset_dir(root)) if needs_records else None
     parquet_file = pq.ParquetFile(str(split_file(split, root)))
     for batch in parquet_file.iter_batches(batch_size=BATCH_ROWS, columns=_COLUMNS):
         for row in batch.to_pylist():
+            if kept is not None:  # the preset chose the movies, their texts and genres
+                if row["imdb_id"] in kept:
+                    sample = kept[row["imdb_id"]]
+                    yield Movie(row["imdb_id"], split, sample.texts, sample.genres, [int(v) for v in row["labels"]],
+                                row["poster"]["bytes"])
+                continue
             record = None
             if store is not None:
                 if row["imdb_id"] not in store:

@@ -16,8 +16,8 @@ import numpy as np
 from .. import paths
 from ..dataset import hdf5
 from ..dataset.build import text_choice
-from ..dataset.record import chosen_plot, normalize_id
-from ..dataset.store import RecordStore
+from ..records.record import chosen_plot, normalize_id
+from ..records.store import RecordStore
 from .tokenize import tokenize
 
 

@@ -26,12 +26,12 @@ from urllib.parse import urlsplit
 from tqdm import tqdm
 
 from ..storage import atomic, lock
-from ..dataset import posters as images, record as records, split as splits
+from ..records import posters as images, record as records, split_file as splits
 from .. import paths
 from ..storage.checksums import sha256_of
 from .download import download
 from ..errors import ArchiveError, ImageError, RecordError, UsageError
-from ..dataset.store import RecordStore
+from ..records.store import RecordStore
 
 #: Default public mirror of the release.
 RELEASE_URL = "https://archive.org/download/mmimdb/mmimdb.tar.gz"
@@ -208,11 +208,11 @@ class _Importer:
         except ImageError as error:
             report.skip(imdb_id, "unreadable image", str(error))
             return
-        movie["poster"].update(sha256=info.sha256, width=info.width, height=info.height)
+        movie["poster"].update(info.record_fields())
         # A JSON that names its sources (``_mmimdb``: the demo's real and generated films) keeps them;
         # the original release's JSON names none: its fields come from the archive.
         recorded = movie.get("sources") or {}
-        movie["sources"] = {name: recorded.get(name, SOURCE_NAME) for name in movie if name not in ("imdb_id", "extra", "sources")}
+        movie["sources"] = {field: recorded.get(field, source) for field, source in records.all_from(movie, SOURCE_NAME).items()}
         self.store.write(movie, poster)
         report.imported.append(imdb_id)
 
