@@ -23,8 +23,8 @@ from ..storage import lock
 from ..storage.checksums import sha256_of
 from ..errors import UsageError
 from ..dataset.parquet import check_readable
-from ..dataset.split import SPLITS
 from ..records.record import file_id
+from ..records.split_file import SPLITS
 from . import arrow, hdf5, jsonl, mmf
 from .rows import (GENRE_CHOICES, MARKER, TEXT_CHOICES, Choices, check_built, default_out, record_export, split_ids,
                    staged_folder)
@@ -74,52 +74,17 @@ def export(format: str, root: str | os.PathLike | None = None, out: str | os.Pat
         raise UsageError("--test-hard-ids is for --format jsonl (MMBT's test_hard_gt.jsonl)")
     root = paths.data_root(root)
     check_built(root)
-<<<<<<< HEAD
     for split in SPLITS:  # a truncated or overwritten split file: one line before any folder is made
         check_readable(paths.parquet_path(root, split))
-=======
     if protocol is not None and format != "hdf5":
         from ..protocols import prepare
 
         prepared = prepare(root, protocol)
         choices = Choices(protocol=protocol, prepared=prepared)
->>>>>>> main
     hard_ids = jsonl.read_id_list(test_hard_ids) if test_hard_ids is not None else None
     if hard_ids is not None and not set(hard_ids) & {file_id(i) for i in split_ids(root, "test")}:
         raise UsageError(f"none of the {len(set(hard_ids))} ids of --test-hard-ids is in this build's test split")
     target = Path(out).expanduser() if out is not None else _default_out(root, format)
-    made = _first_missing(target.parent)
-    try:
-        return _export_into(target, format, root, choices, hard_ids, progress)
-    except BaseException:
-        _remove_empty(target.parent, made)  # no empty exports/jsonl/ left behind by a failed export
-        raise
-
-
-def _first_missing(folder: Path) -> Path | None:
-    """The outermost folder of ``folder``'s ancestry (itself included) that does not exist yet."""
-    missing = None
-    for candidate in (folder, *folder.parents):
-        if candidate.exists():
-            break
-        missing = candidate
-    return missing
-
-
-def _remove_empty(folder: Path, up_to: Path | None) -> None:
-    """Remove ``folder`` and its parents up to ``up_to`` while they are empty."""
-    if up_to is None:
-        return
-    for candidate in (folder, *folder.parents):
-        try:
-            candidate.rmdir()
-        except OSError:
-            return
-        if candidate == up_to:
-            return
-
-
-def _export_into(target: Path, format: str, root: Path, choices: Choices, hard_ids, progress: bool) -> dict[str, Any]:
     with staged_folder(target) as staging:
         if format == "jsonl":
             summary = jsonl.write(root, staging, choices, hard_ids, progress)
