@@ -243,3 +243,17 @@ def test_a_hub_copy_is_fetched_by_id_and_a_repository_over_the_cap_is_refused_be
     assert store.read_poster(first) == expected[first].poster
     assert set(store.read(first)["sources"].values()) == {f"copy:mmbt-jsonl:someone/mmimdb-copy@{COMMIT}"}
     assert not (tmp_path / "b" / "downloads" / "hub" / "someone--mmimdb-copy" / "other").exists()
+
+
+def test_a_jsonl_line_over_the_cap_is_skipped_without_being_held(generated, tmp_path, monkeypatch):
+    from mmimdb.fetch.copies import jsonl as jsonl_layout
+
+    out = Path(export("jsonl", root=generated, out=tmp_path / "copy")["out"])
+    lines = (out / "train.jsonl").read_text().splitlines()
+    monkeypatch.setattr(jsonl_layout, "MAX_LINE_BYTES", max(len(line) for line in lines) + 10)
+    long_line = json.dumps({**json.loads(lines[1]), "text": "x" * 5000})
+    (out / "train.jsonl").write_text("\n".join([lines[0], long_line] + lines[2:]) + "\n")
+    report = import_copy(out, tmp_path / "root", progress=False)
+    assert report.skipped["line too long"] == ["train.jsonl:2"]
+    store = RecordStore(tmp_path / "root" / "dataset")
+    assert f"tt{json.loads(lines[1])['id']}" not in store and f"tt{json.loads(lines[2])['id']}" in store
