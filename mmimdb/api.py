@@ -66,7 +66,8 @@ def split_features(split: str, names: Sequence[str], root: str | os.PathLike | N
 
 def load(split: str = "train", root: str | os.PathLike | None = None, columns: Sequence[str] | None = None,
          format: str = "pandas", features: Sequence[str] | None = None,
-         transform: Callable[[Any], Any] | None = None, verify: bool = False, missing: Any = None) -> Any:
+         transform: Callable[[Any], Any] | None = None, verify: bool = False, missing: Any = None,
+         protocol: str | None = None) -> Any:
     """Load one split of the built dataset.
 
     ``split`` is ``train``, ``dev`` or ``test``; ``root`` the data root (default
@@ -96,6 +97,10 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     ``image``) is ``None``; a ``missing`` column holds the codes (0, 1, 2). HDF5
     ``features`` cannot be masked this way (the benchmark zeroes them itself).
 
+    ``protocol`` (``"pandas"`` and ``"numpy"``) gives a lineage's data (:mod:`mmimdb.protocols`,
+    ``mmimdb protocols`` lists them): its movies, one row per sample, its text in ``plot``
+    and its genres in ``genres``.
+
     Raises :class:`UsageError` naming ``mmimdb build`` when the dataset is not built.
 
     >>> mmimdb.load("test", format="numpy", columns=["imdb_id", "labels"])["labels"].shape  # doctest: +SKIP
@@ -107,6 +112,9 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     if verify:
         _verify(paths.data_root(root), [path] + ([paths.hdf5_path(paths.data_root(root))] if features else []))
     spec = _missing_spec(missing, features)
+    if protocol is not None and format not in ("pandas", "numpy"):
+        raise UsageError("protocol= applies to format='pandas' and 'numpy'; for torch or hf, export the protocol "
+                         "(mmimdb export --protocol NAME)")
     if format == "torch":
         from .torch_dataset import MovieDataset
 
@@ -119,6 +127,13 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     table = parquet.read_table(path, columns)
     feature_values = split_features(split, features, root, _ids(table, path)) if features else {}
     codes = missing_codes(split, spec, root, _ids(table, path)) if spec is not None else None
+    if protocol is not None:
+        from .protocols.prepare import prepare, select_rows
+
+        arrays = {**feature_values, **({"missing": codes} if codes is not None else {})}
+        table, arrays = select_rows(prepare(root, protocol), split, table, arrays)
+        codes = arrays.pop("missing", None)
+        feature_values = arrays
     if format == "numpy":
         result: dict[str, np.ndarray] = {}
         for name in table.column_names:

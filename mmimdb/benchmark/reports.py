@@ -24,6 +24,7 @@ import numpy as np
 from ..storage.atomic import write_bytes, write_json
 from .metrics import AVERAGES, RANKING, THRESHOLD
 from .paper import SYNTHETIC, TABLE2
+from .published import PUBLISHED, comparable
 from .provenance import PAPER_FEATURES, features_line, split_line
 
 #: Table 3 columns: the best text model, the visual model, and the GMU.
@@ -130,7 +131,7 @@ def table2_markdown(results: dict[str, Any], split: str = "test") -> str:
         members = " and ".join(f"{label}" + (f" ({name})" if label != name else "") for name, label in labels.items())
         lines += ["", f"{_label(model)} averages the probabilities of {members}, each trained on its own "
                       "(its own hyperparameters) in this run."]
-    lines += ["", note]
+    lines += ["", note, *_published_elsewhere(results)]
     return "\n".join(lines) + "\n"
 
 
@@ -204,6 +205,25 @@ def cost_markdown(results: dict[str, Any]) -> str:
                      f"{cost['peak_memory']['peak_bytes'] / 2**20:,.0f} | {cost['train_seconds']:.1f} | {epochs} | "
                      f"{cost['inference_seconds_per_1000']:.4f} |")
     return "\n".join(lines) + "\n"
+
+
+def _published_elsewhere(results: dict[str, Any]) -> list[str]:
+    """The published results other than the paper's (``benchmark/published.py``), each
+    with why it is (not) beside ours."""
+    ran = [m for m in results["models"].values() if m.get("status") == "ok"]
+    protocol = "paper" if results["dataset"].get("original_split", False) else "another split"
+    paper_features = any(m.get("paper_features") for m in ran)
+    lines = ["", "Published results of other models (test F1), and why each is or is not beside ours:", "",
+             "| model | protocol | encoders | F1 micro | F1 macro | beside ours | source |", "|---|---|---|---|---|---|---|"]
+    for result in PUBLISHED:
+        if result.protocol == "paper":
+            continue  # the paper's column above
+        shown, why = comparable(result, protocol, paper_features, {m["name"] for m in ran})
+        cells = [f"{result.f1[avg]:.3f}" if avg in result.f1 else "–" for avg in ("micro", "macro")]
+        source = result.source + (f" ({result.caveat})" if result.caveat else "")
+        lines.append(f"| {result.model} | {result.protocol} | {result.encoders} | {' | '.join(cells)} | "
+                     f"{'yes' if shown else 'no: ' + why} | {source} |")
+    return lines
 
 
 def _dataset_line(results: dict[str, Any]) -> str:
