@@ -273,3 +273,53 @@ def test_the_documented_load_signature_is_the_real_one():
         documented = re.search(r"`mmimdb\.load\(([^`]*)\)`", text)
         assert documented, f"{page.name} gives no `mmimdb.load(...)` signature"
         assert documented.group(1) == real, f"{page.name}: mmimdb.load({documented.group(1)}), the code: mmimdb.load({real})"
+
+
+def _architecture_paths(only_modules: bool = False) -> list[tuple[str, Path]]:
+    """Every file or folder the tables of ARCHITECTURE.md name, as (how it is written, the
+    path). A bare name is in the folder of the row's first path: a row of
+    ``fetch/crawl/engine.py``, ``health.py`` names ``mmimdb/fetch/crawl/health.py`` too.
+    ``only_modules``: the modules table alone (not the package rows, which cover everything)."""
+    named = []
+    section = ""
+    for line in (HERE / "ARCHITECTURE.md").read_text("utf-8").splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip()
+        if not line.startswith("| ") or (only_modules and section != "The modules"):
+            continue
+        folder = HERE / "mmimdb"
+        for token in re.findall(r"`([\w./-]+(?:\.py|/))`", line):
+            top = token.split("/")[0]
+            if "/" in token.rstrip("/") or token.endswith("/"):
+                base = HERE if top in ("mmimdb", "cli", "schemas", "tests", "docs", "benchmarks", "scripts") else HERE / "mmimdb"
+                path = base / token
+                if folder == HERE / "mmimdb":
+                    folder = path if token.endswith("/") else path.parent
+            else:
+                path = folder / token
+            named.append((token, path))
+    return named
+
+
+def test_every_module_architecture_names_exists():
+    missing = [token for token, path in _architecture_paths() if not path.exists()]
+    assert not missing, "ARCHITECTURE.md names files that do not exist: " + ", ".join(missing)
+
+
+def test_every_module_of_the_package_has_a_row_in_architecture():
+    named = {path.resolve() for _, path in _architecture_paths(only_modules=True)}
+    unnamed = []
+    for module in sorted((HERE / "mmimdb").rglob("*.py")):
+        if module.name == "__init__.py" or "__pycache__" in module.parts:
+            continue
+        if not any(parent.resolve() in named for parent in (module, *module.parents)):
+            unnamed.append(str(module.relative_to(HERE)))
+    assert not unnamed, "modules with no row in ARCHITECTURE.md (add one-line rows): " + ", ".join(unnamed)
+
+
+def test_architecture_rows_are_one_short_line():
+    """A row says what a module does in a line, not a paragraph (the rows once ran to 600
+    characters)."""
+    long_rows = [line[:60] + "..." for line in (HERE / "ARCHITECTURE.md").read_text("utf-8").splitlines()
+                 if line.startswith("| ") and len(line) > 180]
+    assert not long_rows, "rows of ARCHITECTURE.md over 180 characters: " + "; ".join(long_rows)
