@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from benchmark_fixture import IMAGE, private_benchmark_root, use_one_thread
+from model_test_data import IMAGE, private_hdf5_copy, use_one_thread
 from mmimdb.benchmark.significance import paired_bootstrap
 
 pytest.importorskip("torch")
@@ -69,8 +69,8 @@ def test_parameter_counts_and_peak_memory():
 
 
 @pytest.fixture()
-def root(tmp_path_factory, tmp_path) -> Path:
-    return private_benchmark_root(tmp_path_factory, tmp_path)
+def root(model_test_root, tmp_path) -> Path:
+    return private_hdf5_copy(model_test_root, tmp_path)
 
 
 def _run(*args: str):
