@@ -257,3 +257,25 @@ def test_a_jsonl_line_over_the_cap_is_skipped_without_being_held(generated, tmp_
     assert report.skipped["line too long"] == ["train.jsonl:2"]
     store = RecordStore(tmp_path / "root" / "dataset")
     assert f"tt{json.loads(lines[1])['id']}" not in store and f"tt{json.loads(lines[2])['id']}" in store
+
+
+def test_mmbts_own_conversion_output_with_its_image_key_imports(tmp_path):
+    import shutil
+
+    import generated_films as films
+    import protocol_contracts as contracts
+
+    top = films.write_release(tmp_path / "release", count=15)
+    copy = tmp_path / "mmbt"
+    shutil.copytree(top, copy / "mmimdb")
+    written = contracts.mmbt_conversion(str(copy))  # MMBT's scripts/mmimdb.py: "image" beside the jsonl files
+    for split, lines in written.items():
+        (copy / f"{split}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report = import_copy(copy, tmp_path / "root", release_split=top / "split.json", progress=False)
+    assert report.layout == "mmbt-jsonl" and report.differences["split"]["kind"] == "release"
+    store = RecordStore(tmp_path / "root" / "dataset")
+    lines = [line for split in written.values() for line in split]
+    assert store.ids() == sorted(f"tt{line['id']}" for line in lines)
+    for line in lines:
+        assert store.read(line["id"])["plot"] == [line["text"]] and store.read(line["id"])["genres"] == line["label"]
+        assert store.read_poster(line["id"]) == (copy / line["image"]).read_bytes()
