@@ -20,7 +20,6 @@ import numpy as np
 from ..dataset import hdf5
 from ..errors import MmimdbError
 from ..features.encoders.downloads import GOOGLE_NEWS_WORD2VEC, VGG16_IMAGENET
-from ..storage.manifest import read_manifest
 
 #: The command-line option that points each model input at another HDF5 dataset.
 INPUT_OPTIONS: dict[str, str] = {"features": "--text-features", "vgg_features": "--image-features"}
@@ -69,10 +68,10 @@ def _attribute(value: Any) -> Any:
     return value
 
 
-def _dataset_facts(handle: Any, name: str) -> dict[str, Any]:
-    dataset = handle[name]
-    attrs = {key: _attribute(value) for key, value in dataset.attrs.items()}
-    return {"dataset": name, "shape": list(dataset.shape), "encoder": attrs.get("encoder"),
+def _dataset_facts(data: Any, name: str) -> dict[str, Any]:
+    """What the writer recorded on dataset ``name`` of ``data`` (a BuiltDataset)."""
+    attrs = {key: _attribute(value) for key, value in data.attrs(name).items()}
+    return {"dataset": name, "shape": list(data.shape(name)), "encoder": attrs.get("encoder"),
             "modality": attrs.get("modality"), "file": Path(str(attrs["file"])).name if attrs.get("file") else None,
             "attrs": attrs}
 
@@ -116,19 +115,17 @@ def _paper_verdict(name: str, facts: dict[str, Any], original_release: bool) -> 
 def describe_features(data: Any, inputs: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Per model input: the dataset that served it, its encoder, shape, a short ``tag`` and
     whether it is the paper's feature (``paper``, with ``why``)."""
-    import h5py
-
     original_release = data.is_original_split()
     out: dict[str, dict[str, Any]] = {}
-    with h5py.File(data.path, "r") as handle:
-        for name in inputs:
-            stored = data.stored_name(name)
-            if stored not in handle:
-                continue
-            facts = _dataset_facts(handle, stored)
-            paper, why = _paper_verdict(name, facts, original_release)
-            facts.pop("attrs")
-            out[name] = {**facts, "tag": _tag(facts), "paper": paper, "why": why}
+    stored_names = set(data.data.datasets())
+    for name in inputs:
+        stored = data.stored_name(name)
+        if stored not in stored_names:
+            continue
+        facts = _dataset_facts(data.data, stored)
+        paper, why = _paper_verdict(name, facts, original_release)
+        facts.pop("attrs")
+        out[name] = {**facts, "tag": _tag(facts), "paper": paper, "why": why}
     return out
 
 
@@ -139,10 +136,10 @@ def describe_split(data: Any) -> dict[str, Any]:
     method: Any = "the original release's" if original else "unknown (no manifest of `mmimdb build` beside the file)"
     seed = None
     try:
-        manifest = read_manifest(data.path.parent)
+        manifest = data.data.manifest
     except MmimdbError:
         manifest = {}
-    if hdf5.FILE_NAME == data.path.name and hdf5.FILE_NAME in manifest.get("outputs", {}) and "split" in manifest:
+    if hdf5.FILE_NAME in manifest.get("outputs", {}) and "split" in manifest:
         method, seed = manifest["split"].get("method", method), manifest["split"].get("seed")
     return {"method": method, "seed": seed, "sizes": sizes, "original": original}
 
@@ -177,17 +174,12 @@ def split_line(split: dict[str, Any]) -> str:
 def missing_inputs_hint(data: Any, missing: list[str]) -> str:
     """For inputs the HDF5 lacks: the feature datasets it has that could serve them, and the
     options that use them; else the command that builds them."""
-    import h5py
-
     candidates: dict[str, list[str]] = {}
-    with h5py.File(data.path, "r") as handle:
-        for stored in sorted(handle):
-            if not isinstance(handle[stored], h5py.Dataset) or handle[stored].ndim != 2 or handle[stored].shape[0] != data.n_rows:
-                continue
-            facts = _dataset_facts(handle, stored)
-            role = {"text": "features", "image": "vgg_features"}.get(str(facts["modality"]))
-            if role and facts["encoder"] not in ("tfidf", "token ids") and stored != role:
-                candidates.setdefault(role, []).append(f"{stored} ({_tag(facts)})")
+    for stored in data.data.vector_names():  # per-movie feature vectors, never labels or a vocabulary
+        facts = _dataset_facts(data.data, stored)
+        role = {"text": "features", "image": "vgg_features"}.get(str(facts["modality"]))
+        if role and facts["encoder"] not in ("tfidf", "token ids") and stored != role:
+            candidates.setdefault(role, []).append(f"{stored} ({_tag(facts)})")
     hints = []
     for name in missing:
         if name in INPUT_OPTIONS and candidates.get(name):

@@ -167,6 +167,7 @@ def check_readable(path: str | os.PathLike) -> None:
 
 
 def labels_matrix(table) -> np.ndarray:
-    """The ``labels`` column as an (N, 23) int32 array."""
-    values = table.column("labels").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    """The ``labels`` column of a ``pyarrow.Table`` or ``RecordBatch`` as an (N, 23) int32 array."""
+    column = table.column("labels")
+    values = (column.combine_chunks() if hasattr(column, "combine_chunks") else column).flatten().to_numpy(zero_copy_only=False)
     return values.astype(np.int32).reshape(-1, len(GENRES))

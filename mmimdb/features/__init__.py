@@ -2,7 +2,7 @@
 newer encoders beside them.
 
 Rows follow the built HDF5 (``imdb_ids``, ordered train, dev, test; :mod:`.rows`); plots and
-posters come from the records store. Every output is written by :mod:`.writer` to three
+posters come from the Parquet files and the records store. Every output is written by :mod:`.writer` to three
 places at once:
 
 - the HDF5 ``<root>/multimodal_imdb.hdf5`` under the original name (``features``,
@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 from .. import paths
 from ..dataset import hdf5
+from ..dataset.built import BuiltDataset
 from ..device import resolve_device
 from ..errors import UsageError
 from ..storage import manifest
@@ -112,16 +113,11 @@ def read_features(root: str | os.PathLike | None, names: Sequence[str], split: s
     """Features ``names`` plus ``genres`` and ``imdb_ids`` for the rows of ``split`` (all if None).
 
     Dense features come back as (n, dim) float32 arrays, ``sequences`` as a list of int32
-    arrays. ``mmimdb.load(split, features=[...])`` returns the same rows with the Parquet
-    columns.
+    arrays, each checked to belong to these rows (:class:`mmimdb.dataset.built.BuiltDataset`).
+    ``mmimdb.load(split, features=[...])`` returns the same rows with the Parquet columns.
     """
-    root = paths.data_root(root)
-    rows = dataset_rows(root)
-    if split is not None and split not in rows.split:
-        raise UsageError(f"unknown split '{split}' (known: {', '.join(rows.split)})")
-    start, stop = rows.split[split] if split else (0, len(rows.ids))
-    result: dict[str, Any] = {"imdb_ids": rows.ids[start:stop]}
-    for name in [hdf5.GENRES_NAME, *names]:
-        values = hdf5.read_rows(paths.hdf5_path(root), name, start, stop)
-        result[name] = list(values) if values.dtype == object else values
-    return result
+    data = BuiltDataset(root)
+    if split is not None and split not in data.split_ranges:
+        raise UsageError(f"unknown split '{split}' (known: {', '.join(data.split_ranges)})")
+    ids = data.split_ids(split) if split is not None else data.ids
+    return {"imdb_ids": ids, hdf5.GENRES_NAME: data.labels(split), **data.vectors(split, names)}

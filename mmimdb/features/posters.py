@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import paths
+from ..dataset import hdf5
 from ..dataset.store import RecordStore
 from ..device import resolve_device
 from ..errors import ImageError, MmimdbError, UsageError
@@ -577,12 +578,10 @@ def plan_chunks(root: Path, rows: Rows, encoder: ImageEncoder, chunk_rows: int, 
     if not force and same_job and precision == "fp32" and done.get("precision_requested") != "fp32":
         log(f"{encoder.output}: built in {done.get('precision', 'fp32')}; rebuilding in fp32 as asked")
     elif not force and same_job:
-        import h5py
-        with h5py.File(paths.hdf5_path(root), "r") as handle:
-            if encoder.output in handle:
-                log(f"{encoder.output}: already built with {encoder.name} for these rows (--force rebuilds it)")
-                report.skipped = True
-                return None
+        if encoder.output in hdf5.dataset_names(paths.hdf5_path(root)):
+            log(f"{encoder.output}: already built with {encoder.name} for these rows (--force rebuilds it)")
+            report.skipped = True
+            return None
     # ``force`` rebuilds a finished output; the chunks of an interrupted run of this same job
     # are what a rerun of the same command resumes from, with or without ``force``.
     partial = _partial_dir(root, encoder.output)

@@ -121,10 +121,10 @@ def _modality(dataset: str, hdf5_path: str | os.PathLike | None) -> str:
     from ...features.text import TFIDF_OUTPUTS
 
     if hdf5_path is not None:
-        import h5py
+        from ...dataset.built import BuiltDataset
 
-        with h5py.File(hdf5_path, "r") as handle:
-            recorded = handle[dataset].attrs.get("modality") if dataset in handle else None
+        data = BuiltDataset.from_hdf5(hdf5_path)
+        recorded = data.attrs(dataset).get("modality") if dataset in data.datasets() else None
         if isinstance(recorded, bytes):
             recorded = recorded.decode()
         if recorded in _MODALITY:
