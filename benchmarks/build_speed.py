@@ -28,7 +28,7 @@ FULL_DATASET = 25_959
 def write_records(root: Path) -> int:
     """The complete greatest films as records + posters under ``root/dataset``."""
     from mmimdb import demo
-    from mmimdb.dataset.store import RecordStore
+    from mmimdb.records.store import RecordStore
 
     demo.write_store(root)
     return len(RecordStore(root / "dataset"))
@@ -44,7 +44,7 @@ def naive_loop(posters: list[Path]) -> float:
     """Seconds to open, convert and resize every poster one by one (no draft, one core)."""
     from PIL import Image
 
-    from mmimdb.dataset.posters import CAFFE_MEAN_BGR, IMAGE_SIZE, crop_box
+    from mmimdb.dataset.images import CAFFE_MEAN_BGR, IMAGE_SIZE, crop_box
 
     start = time.perf_counter()
     for path in posters:
@@ -60,7 +60,7 @@ def image_stage(root: Path, workers: int | None) -> float:
     """Seconds for the build's image stage alone: decode (draft), crop, resize, compress
     the HDF5 chunks, on every core."""
     from mmimdb.dataset.build import _image_task, _parallel_map
-    from mmimdb.dataset.store import RecordStore
+    from mmimdb.records.store import RecordStore
 
     store = RecordStore(root / "dataset")
     tasks = [(str(store.directory), imdb_id) for imdb_id in store.ids()]
@@ -77,7 +77,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from mmimdb.dataset.build import build
-    from mmimdb.dataset.store import RecordStore
+    from mmimdb.records.store import RecordStore
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="mmimdb-build-speed-"))
     count = write_records(root)

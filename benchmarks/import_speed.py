@@ -30,7 +30,7 @@ def main() -> None:
 
     from mmimdb import demo
     from mmimdb.fetch.archive import import_release
-    from mmimdb.dataset.posters import check_poster
+    from mmimdb.records.posters import check_poster
 
     rows = [row for row in demo.read_films() if demo.is_complete(row)]
     print(f"{'films':>6} {'archive MB':>10} {'seconds':>8} {'records/s':>10}")

@@ -106,7 +106,8 @@ def measure(args: argparse.Namespace, root: Path) -> int:
 
     import mmimdb
     from mmimdb import paths
-    from mmimdb.dataset import hdf5, parquet, posters
+    from mmimdb.dataset import hdf5, parquet
+    from mmimdb.dataset.images import preprocess_poster
 
     from mmimdb.api import split_features, split_file
 
@@ -164,7 +165,7 @@ def measure(args: argparse.Namespace, root: Path) -> int:
     began, decoded = time.perf_counter(), 0
     while decoded == 0 or time.perf_counter() - began < args.seconds:
         for imdb_id, blob in zip(ids, blobs):
-            torch.from_numpy(posters.preprocess_poster(blob, imdb_id).astype(np.float32))
+            torch.from_numpy(preprocess_poster(blob, imdb_id).astype(np.float32))
             decoded += 1
             if time.perf_counter() - began >= args.seconds:
                 break

@@ -31,10 +31,12 @@ from mmimdb.benchmark.training import sample_params
 from mmimdb.device import resolve_device
 from mmimdb.errors import UsageError
 from mmimdb.dataset.hdf5 import ORIGINAL_SPLIT_ROWS
-from train_speed import PAPER_DIMS, random_split
+from train_speed import PAPER_DIMS, epoch_flops, flop_counts, random_split
 from machine import load_average, matmul_gflops, run
 
 TARGET_RATIO = 5.0
+#: The batched search's time against its FLOP floor on a CPU.
+FLOOR_TARGET = 1.5
 
 
 
@@ -47,26 +49,8 @@ def _rows(split: str) -> int:
 def search_flops(spec, params: dict, train, dev, epochs: int) -> float:
     """FLOPs of training one trial for ``epochs`` epochs: steps of 128 rows (forward, backward),
     the batch-norm re-estimation pass and the dev predictions, counted on the trial's own network."""
-    import torch.nn.functional as F
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from mmimdb.benchmark.training import PREDICT_BATCH, RECALIBRATION_ROWS, Batcher
-
-    estimator = spec.create(**params)
-    network, _ = estimator.prepare(train)
-    batcher = Batcher({k: train.inputs[k] for k in spec.inputs}, "cpu")
-    counter = FlopCounterMode(display=False)
-    with counter:
-        loss = F.binary_cross_entropy_with_logits(network(batcher(np.arange(128))), torch.as_tensor(train.labels[:128]))
-        loss.backward()
-    step = counter.get_total_flops()
-    network.eval()
-    counter = FlopCounterMode(display=False)
-    rows = min(PREDICT_BATCH, len(dev))
-    with counter, torch.no_grad():
-        network(Batcher({k: dev.inputs[k] for k in spec.inputs}, "cpu")(np.arange(rows)))
-    forward = counter.get_total_flops() / rows  # per row: dev predictions and the batch-norm pass
-    return epochs * (step * len(train) / 128 + forward * (len(dev) + min(RECALIBRATION_ROWS, len(train))))
+    step, forward_row = flop_counts(spec, params, train, dev)
+    return epochs * epoch_flops(step, forward_row, len(train), len(dev))
 
 
 def main() -> int:
@@ -132,6 +116,8 @@ def main() -> int:
         print(f"floor: {flops / 1e12:.2f} TFLOP in all (FlopCounterMode on each trial's steps) at this machine's "
               f"2048x2048 fp32 matmul rate, {rate:.0f} GFLOP/s, measured now ({load_average()}): {floor:.1f} s; one by one / "
               f"floor = {alone_seconds / floor:.2f}x is the most any exact fp32 batching could gain here")
+        print(f"batched / floor {batched_seconds / floor:.2f}x (target {FLOOR_TARGET}x: "
+              f"{'met' if batched_seconds / floor <= FLOOR_TARGET else 'NOT met'})")
     else:
         print(f"{flops / 1e12:.2f} TFLOP in all (FlopCounterMode on each trial's steps)")
 

@@ -1,35 +1,53 @@
-"""GMU training speed: our training loop against a plain reference loop, measured in one run.
+"""GMU training speed against its FLOP floor, and where the rest of the time goes, in one run.
 
-On random inputs of the paper's sizes (word2vec 300-d, VGG fc7 4096-d, 15,552 training
-movies by default) it measures:
+On random inputs of the paper's sizes (word2vec 300-d, VGG fc7 4096-d; 15,552 training and
+2,608 dev movies by default; hidden 512, batch 128, the paper's defaults) it measures, with
+the library's own pieces (``training.LoneNetwork``, ``training.Adam``, ``training.Batcher``):
 
-1. samples/s of ``mmimdb.benchmark.models`` GMU training (``fit``: batching, max-norm hook,
-   history; train epochs only: dev evaluation and the batch-norm re-estimation excluded);
-2. samples/s of a plain reference loop on the same network (pre-made tensors, randperm,
-   forward, BCE, Adam step, nothing else), and the ratio ours / reference.
+1. **one training step**: its time in the training loop (``fit``, train part of an epoch)
+   and by parts (data, forward + backward and the dropout masks within it, optimizer), beside
+   its floor: the step's FLOPs (FlopCounterMode) at this machine's own 2048x2048 fp32 matmul
+   rate, measured in the same run (before and after the step timings; the higher counts,
+   since other processes only ever slow it down). Target: within 1.3x of the floor.
+2. **the optimizer**: the one Adam of the lone fit and the batched search (torch's fused
+   kernel) against torch.optim.Adam per-tensor (``foreach=False``, the lone fit before) and
+   ``foreach=True``, per step; and how far the fused and the per-tensor update drift apart
+   over a few steps from the same start (float rounding).
+3. **one whole epoch** (steps, batch-norm re-estimation, dev scoring), each part timed,
+   against the epoch's floor. Target: within 1.5x.
+4. samples/s of ``fit`` against a plain reference loop on the same network (pre-made
+   tensors, randperm, forward, BCE, torch's fused Adam, nothing else): the loop's overhead.
 
-It prints measured figures only: how long a whole Table 2 takes on a GPU is measured by
-running it there (``mmimdb benchmark --model all --search 25 --device cuda``), not
-extrapolated from CPU timings.
+It prints measured figures only, with the load average: on a shared machine every time is
+an upper bound, and the ratios compare figures of the same run.
 
-    python benchmarks/train_speed.py                  # CPU, 2 epochs of 15,552 rows
+    python benchmarks/train_speed.py                  # CPU
     python benchmarks/train_speed.py --device cuda    # on a GPU when one is lent
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import time
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from machine import load_average, matmul_gflops, run
 from mmimdb.benchmark import models
 from mmimdb.benchmark.data import Split
+from mmimdb.benchmark.metrics import macro_f1
+from mmimdb.benchmark.training import (PREDICT_BATCH, RECALIBRATION_ROWS, Adam, Batcher, LoneNetwork, _batches,
+                                       calibration_rows, fused_adam_available, start)
+from mmimdb.dataset.hdf5 import ORIGINAL_SPLIT_ROWS
 from mmimdb.device import resolve_device
 
 PAPER_DIMS = {"features": 300, "vgg_features": 4096}
 ORIGINAL_TRAIN_ROWS = 15552
+STEP_TARGET, EPOCH_TARGET = 1.3, 1.5
+BATCH = 128
 
 
 def random_split(name: str, rows: int, seed: int) -> Split:
@@ -41,52 +59,250 @@ def random_split(name: str, rows: int, seed: int) -> Split:
     return Split(name, data, labels, [str(i) for i in range(rows)])
 
 
+def flop_counts(spec: Any, params: dict, train: Split, dev: Split) -> tuple[float, float]:
+    """FLOPs (FlopCounterMode: the matrix products) of one training step of 128 rows, forward
+    and backward, and of the eval-mode forward of one row (dev scoring, the batch-norm pass)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    network, _ = spec.create(**params).prepare(train)
+    batcher = Batcher({k: train.inputs[k] for k in spec.inputs}, "cpu")
+    counter = FlopCounterMode(display=False)
+    with counter:
+        loss = F.binary_cross_entropy_with_logits(network(batcher(np.arange(BATCH))), torch.as_tensor(train.labels[:BATCH]))
+        loss.backward()
+    step = counter.get_total_flops()
+    network.eval()
+    counter = FlopCounterMode(display=False)
+    rows = min(PREDICT_BATCH, len(dev))
+    with counter, torch.no_grad():
+        network(Batcher({k: dev.inputs[k] for k in spec.inputs}, "cpu")(np.arange(rows)))
+    return step, counter.get_total_flops() / rows
+
+
+def epoch_flops(step: float, forward_row: float, n_train: int, n_dev: int) -> float:
+    """FLOPs of one epoch: the steps, then the forward of the batch-norm pass and of dev scoring."""
+    return step * n_train / BATCH + forward_row * (n_dev + min(RECALIBRATION_ROWS, n_train))
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _prepared(train: Split, device: str) -> tuple[Any, LoneNetwork, Any, np.random.Generator]:
+    """The GMU at the paper's defaults, started as ``fit`` starts it, as the loop's lane."""
+    network, config = models.get("GMU").create(device=device).prepare(train)
+    order = start(network, config, train.labels)
+    return network, LoneNetwork(network, config), config, order
+
+
+def time_step_parts(train: Split, device: str, steps: int) -> dict[str, float]:
+    """Median seconds per step of each part of the training loop's step (``training.train_lanes``)."""
+    network, lanes, config, order = _prepared(train, device)
+    optimizer = Adam(lanes.lanes(), [config.lr])
+    batcher = Batcher({k: train.inputs[k] for k in models.get("GMU").inputs}, device)
+    labels = torch.as_tensor(train.labels, device=device)
+    in_dropout = [0.0]
+
+    def enter(_module, _inputs):
+        _sync(device)
+        in_dropout.append(time.perf_counter())
+
+    def leave(_module, _inputs, _output):
+        _sync(device)
+        in_dropout[0] += time.perf_counter() - in_dropout.pop()
+
+    hooks = [h for m in network.modules() if isinstance(m, torch.nn.Dropout)
+             for h in (m.register_forward_pre_hook(enter), m.register_forward_hook(leave))]
+    parts: dict[str, list[float]] = {"data": [], "forward + backward": [], "of which dropout masks": [], "optimizer": []}
+    lanes.train()
+    warmup = 3
+    batches: list[np.ndarray] = []
+    while len(batches) < warmup + steps:  # epoch after epoch, as the loop draws them
+        batches += _batches(len(train), BATCH, order.permutation(len(train)))
+    for step, index in enumerate(batches[: warmup + steps]):
+        in_dropout[0] = 0.0
+        t0 = time.perf_counter()
+        batch, target = batcher(index), labels[torch.as_tensor(index, device=device)]
+        _sync(device)
+        t1 = time.perf_counter()
+        losses = lanes.losses(batch, target)
+        lanes.zero_grad()
+        losses.sum().backward()
+        _sync(device)
+        t2 = time.perf_counter()
+        optimizer.step(lanes.grads())
+        lanes.limit_norms()
+        _sync(device)
+        t3 = time.perf_counter()
+        if step >= warmup:
+            for name, seconds in zip(parts, (t1 - t0, t2 - t1, in_dropout[0], t3 - t2)):
+                parts[name].append(seconds)
+    for hook in hooks:
+        hook.remove()
+    return {name: float(np.median(values)) for name, values in parts.items()}
+
+
+def time_optimizers(train: Split, device: str, steps: int) -> dict[str, float]:
+    """Median seconds per step of each Adam on the GMU's parameters and one batch's gradients."""
+    network, lanes, config, order = _prepared(train, device)
+    batcher = Batcher({k: train.inputs[k] for k in models.get("GMU").inputs}, device)
+    lanes.train()
+    lanes.losses(batcher(np.arange(BATCH)), torch.as_tensor(train.labels[:BATCH], device=device)).sum().backward()
+    made = {
+        "mmimdb Adam (torch's fused kernel; lone fit and batched search)": lambda: Adam(lanes.lanes(), [config.lr]),
+        "torch.optim.Adam(foreach=False) (the lone fit before)": lambda: torch.optim.Adam(lanes.params, lr=config.lr, foreach=False),
+        "torch.optim.Adam(foreach=True)": lambda: torch.optim.Adam(lanes.params, lr=config.lr, foreach=True),
+    }
+    times = {}
+    for name, make in made.items():
+        optimizer = make()
+        step = (lambda: optimizer.step(lanes.grads())) if isinstance(optimizer, Adam) else optimizer.step
+        seconds = []
+        for _ in range(steps + 2):
+            started = time.perf_counter()
+            step()
+            _sync(device)
+            seconds.append(time.perf_counter() - started)
+        times[name] = float(np.median(seconds[2:]))
+    return times
+
+
+def fused_drift(train: Split, device: str, steps: int) -> float:
+    """Largest parameter difference after ``steps`` steps from one start, the same batches and
+    dropout masks: our Adam (fused kernel) against torch.optim.Adam(foreach=False)."""
+    network, lanes, config, order = _prepared(train, device)
+    other = LoneNetwork(copy.deepcopy(network), config)
+    ours, theirs = Adam(lanes.lanes(), [config.lr]), torch.optim.Adam(other.params, lr=config.lr, foreach=False)
+    batcher = Batcher({k: train.inputs[k] for k in models.get("GMU").inputs}, device)
+    labels = torch.as_tensor(train.labels, device=device)
+    lanes.train(), other.train()
+    for step, index in enumerate(_batches(len(train), BATCH, order.permutation(len(train)))[:steps]):
+        batch, target = batcher(index), labels[torch.as_tensor(index, device=device)]
+        for lane, optimizer in ((lanes, ours), (other, theirs)):
+            torch.manual_seed(step)  # the same dropout masks for both
+            lane.zero_grad()
+            lane.losses(batch, target).sum().backward()
+            optimizer.step(lanes.grads()) if optimizer is ours else optimizer.step()
+    return max(float((a - b).detach().abs().max()) for a, b in zip(lanes.params, other.params))
+
+
+def time_epoch(train: Split, dev: Split, device: str) -> dict[str, float]:
+    """One whole epoch of ``fit`` (its history), and its batch-norm pass and dev scoring timed again
+    on the trained network."""
+    spec = models.get("GMU")
+    gmu = spec.create(epochs=1, patience=1, device=device).fit(train, dev)
+    history = gmu.history_
+    lanes = LoneNetwork(gmu.network_, gmu.prepare(train)[1])
+    train_batcher = Batcher({k: train.inputs[k] for k in spec.inputs}, device)
+    dev_batcher = Batcher({k: dev.inputs[k] for k in spec.inputs}, device)
+    started = time.perf_counter()
+    lanes.recalibrate(train_batcher, calibration_rows(len(train), 0))
+    _sync(device)
+    recalibration = time.perf_counter() - started
+    started = time.perf_counter()
+    macro_f1(dev.labels, lanes.scores(dev_batcher)[0])
+    scoring = time.perf_counter() - started
+    return {"epoch": history["seconds"][0], "steps": len(train) / history["samples_per_second"],
+            "batch-norm re-estimation": recalibration, "dev scoring": scoring}
+
+
 def reference_loop(network: torch.nn.Module, train: Split, epochs: int, device: str) -> float:
     """The plainest loop: tensors made once, no hooks, no evaluation. Returns samples/s."""
     xs = {k: torch.as_tensor(v, device=device) for k, v in train.inputs.items()}
     y = torch.as_tensor(train.labels, device=device)
-    optimizer = torch.optim.Adam(network.parameters(), lr=0.01, foreach=device != "cpu")
     network.to(device).train()
+    optimizer = torch.optim.Adam(network.parameters(), lr=0.01, fused=fused_adam_available(device) or None)
     started = time.perf_counter()
     for _ in range(epochs):
         order = torch.randperm(len(y), device=device)
-        for first in range(0, len(y), 128):
-            index = order[first : first + 128]
+        for first in range(0, len(y), BATCH):
+            index = order[first : first + BATCH]
             loss = F.binary_cross_entropy_with_logits(network({k: v[index] for k, v in xs.items()}), y[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-    if device == "cuda":
-        torch.cuda.synchronize()
+    _sync(device)
     return epochs * len(y) / (time.perf_counter() - started)
 
 
-def main() -> None:
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:7.1f} ms"
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=ORIGINAL_TRAIN_ROWS)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--dev-rows", type=int, default=ORIGINAL_SPLIT_ROWS["dev"][1] - ORIGINAL_SPLIT_ROWS["dev"][0])
+    parser.add_argument("--epochs", type=int, default=2, help="epochs of the fit / reference comparison")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs of the fit / reference comparison")
+    parser.add_argument("--steps", type=int, default=30, help="timed steps of the step and optimizer measurements")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
     device = resolve_device(args.device).type
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; {load_average()}")
+    train, dev = random_split("train", args.rows, 1), random_split("dev", args.dev_rows, 2)
+    spec = models.get("GMU")
+    step_flops, row_flops = flop_counts(spec, {}, train, dev)
 
-    train, dev = random_split("train", args.rows, 1), random_split("dev", 512, 2)
+    # 1. One step, by parts, between two measurements of the machine's matmul rate.
+    rates = [matmul_gflops(seconds=2.0)] if device == "cpu" else []
+    parts = time_step_parts(train, device, args.steps)
+    epoch = time_epoch(train, dev, device)
+    rates += [matmul_gflops(seconds=2.0)] if device == "cpu" else []
+    loop_step = epoch["steps"] / len(_batches(len(train), BATCH))
+    step = parts["data"] + parts["forward + backward"] + parts["optimizer"]
+    print(f"GMU at the paper's sizes (hidden 512, batch {BATCH}, {PAPER_DIMS['features']}-d + "
+          f"{PAPER_DIMS['vgg_features']}-d), {args.rows} train / {args.dev_rows} dev rows:")
+    print(f"  one step in the training loop   {_ms(loop_step)}   (by parts, median of {args.steps}: {_ms(step)})")
+    for name, seconds in parts.items():
+        print(f"    {name:28s} {_ms(seconds)}")
+    if rates:
+        rate = max(rates)
+        floor = step_flops / (rate * 1e9)
+        print(f"  floor: {step_flops / 1e9:.2f} GFLOP (FlopCounterMode, forward + backward) at {rate:.0f} GFLOP/s "
+              f"(2048x2048 fp32 matmul, measured before and after: {', '.join(f'{r:.0f}' for r in rates)}) = {_ms(floor)}")
+        ratio = loop_step / floor
+        print(f"  step / floor {ratio:.2f}x (target {STEP_TARGET}x: {'met' if ratio <= STEP_TARGET else 'NOT met'}); "
+              f"beyond the floor: forward + backward {_ms(parts['forward + backward'] - floor)} "
+              f"(dropout masks {_ms(parts['of which dropout masks'])}), optimizer {_ms(parts['optimizer'])}, "
+              f"data {_ms(parts['data'])}, loop {_ms(loop_step - step)}")
+        floor_epoch = epoch_flops(step_flops, row_flops, len(train), len(dev)) / (rate * 1e9)
+        print(f"  one epoch {epoch['epoch']:.2f} s: steps {epoch['steps']:.2f} s, batch-norm re-estimation "
+              f"{epoch['batch-norm re-estimation']:.2f} s, dev scoring {epoch['dev scoring']:.2f} s, rest "
+              f"{epoch['epoch'] - epoch['steps'] - epoch['batch-norm re-estimation'] - epoch['dev scoring']:.2f} s")
+        ratio = epoch["epoch"] / floor_epoch
+        print(f"  epoch floor {floor_epoch:.2f} s; epoch / floor {ratio:.2f}x "
+              f"(target {EPOCH_TARGET}x: {'met' if ratio <= EPOCH_TARGET else 'NOT met'})")
+    else:
+        print(f"  one epoch {epoch['epoch']:.2f} s ({', '.join(f'{k} {v:.2f} s' for k, v in epoch.items() if k != 'epoch')})")
+
+    # 2. The optimizer.
+    print(f"Adam on the GMU's {sum(p.numel() for p in _prepared(train, device)[1].params) / 1e6:.1f} M parameters, "
+          f"median of {args.steps} steps ({load_average()}):")
+    for name, seconds in time_optimizers(train, device, args.steps).items():
+        print(f"  {name:66s} {_ms(seconds)}")
+    drift_steps = 20
+    print(f"  fused vs per-tensor update, same start, batches and masks: largest parameter difference after "
+          f"{drift_steps} steps {fused_drift(train, device, drift_steps):.2e}")
+
+    # 3. The loop's overhead against a plain loop.
     ours, reference = 0.0, 0.0
     for _ in range(args.repeats):  # alternate the two and keep each one's best run
-        gmu = models.get("GMU").create(epochs=args.epochs, patience=args.epochs, device=device).fit(train, dev)
+        gmu = spec.create(epochs=args.epochs, patience=args.epochs, device=device).fit(train, dev)
         ours = max(ours, gmu.history_["samples_per_second"])
         torch.manual_seed(0)
-        network = models.get("GMU").create().build({"vgg_features": 4096, "features": 300})
+        network = spec.create().build(PAPER_DIMS)
         reference = max(reference, reference_loop(network, train, args.epochs, device))
-    print(f"GMU training, {args.rows} rows x {args.epochs} epochs, batch 128, hidden 512, best of {args.repeats}:")
+    print(f"GMU training, {args.rows} rows x {args.epochs} epochs, best of {args.repeats} ({load_average()}):")
     print(f"  mmimdb fit       {ours:10.0f} samples/s")
     print(f"  reference loop   {reference:10.0f} samples/s")
     print(f"  ratio ours/reference {ours / reference:.2f}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

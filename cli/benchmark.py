@@ -8,8 +8,9 @@ import click
 from mmimdb.errors import UsageError
 from mmimdb import paths
 from mmimdb.paths import data_root
+from mmimdb.storage import lock
 
-from .options import folder_option, root_option
+from .options import folder_option, root_option, show_progress
 
 
 @click.command("benchmark")
@@ -92,7 +93,7 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         from mmimdb.benchmark.synthetic import SyntheticConfig, run_synthetic
 
         config = SyntheticConfig(**({"epochs": epochs} if epochs else {}))
-        result = run_synthetic(seeds=seeds or 1000, first_seed=seed, config=config, device=resolved, progress=True)
+        result = run_synthetic(seeds=seeds or 1000, first_seed=seed, config=config, device=resolved, progress=show_progress())
         written = write_synthetic_reports(result, out)
         click.echo(f"synthetic, {result['seeds']} seeds: GMU better {result['gmu_wins']}, tied {result['ties']}, "
                    f"worse {result['gmu_losses']}")
@@ -110,8 +111,10 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         if not path.is_file():
             raise UsageError(f"no dataset at {path}: build it with `mmimdb build` then `mmimdb build-features` "
                              "(or pass --hdf5 FILE)")
+        if not hdf5_file:  # a root's HDF5: read under its lock, so no writer changes it meanwhile
+            click.get_current_context().with_resource(lock.reading(paths.data_root(root), "mmimdb benchmark"))
         settings = RunSettings(search=search, seeds=seeds or 1, seed=seed, epochs=epochs or 200,
-                               patience=patience, device=resolved, progress=True)
+                               patience=patience, device=resolved, progress=show_progress())
         aliases = {name: stored for name, stored in (("features", text_features), ("vgg_features", image_features))
                    if stored != name}
         if missing_rate is not None and probes:

@@ -5,12 +5,12 @@ import click
 
 from mmimdb import paths
 from mmimdb.dataset.build import build as build_dataset
-from mmimdb.dataset.genres import GENRE_CHOICES
-from mmimdb.dataset.record import TEXT_CHOICES
+from mmimdb.records.genres import GENRE_CHOICES
+from mmimdb.records.record import TEXT_CHOICES
 from mmimdb.dataset.split import METHODS
 from mmimdb.errors import StoppedEarly
 
-from .options import root_option
+from .options import root_option, show_progress
 
 
 @click.command("build")
@@ -19,7 +19,7 @@ from .options import root_option
                    "file: the split in --split-file.")
 @click.option("--split-file", type=click.Path(dir_okay=False), default=None,
               help="split.json to use with --split file (ids with or without 'tt').")
-@click.option("--seed", type=int, default=None,
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None,  # numpy's seed range
               help="Seed of the shuffle (default: the original's [2014, 8, 6]; 20140806 for iterative).")
 @click.option("--strict", is_flag=True, help="Stop on an unreadable record or poster, or an unknown id in "
                                                "--split-file, instead of leaving it out and reporting it.")
@@ -37,7 +37,7 @@ def build(method: str, split_file: str | None, seed: int | None, strict: bool, w
     data_root = paths.data_root(root)
     try:
         manifest = build_dataset(root, method=method, split_file=split_file, seed=seed, strict=strict,
-                                 workers=workers, progress=True, text=text, genres=genres,
+                                 workers=workers, progress=show_progress(), text=text, genres=genres,
                                  log=lambda message: click.echo(message, err=True))
     except KeyboardInterrupt:
         # The build stages everything and moves it into place at the end: nothing to resume.

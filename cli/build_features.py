@@ -5,7 +5,7 @@ import click
 
 from mmimdb.features.encoders import describe_encoders
 
-from .options import root_option
+from .options import root_option, show_progress
 
 
 def _names(values: tuple[str, ...]) -> list[str]:
@@ -52,8 +52,11 @@ def _names(values: tuple[str, ...]) -> list[str]:
               help="CNN input size in pixels (default 224; smaller is faster and less accurate; CLIP keeps its own).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
-              help="Posters per forward pass (default: 64 on a GPU; on the CPU the fastest of 1, 4, 16, 64, timed at start).")
-@click.option("--workers", type=click.IntRange(min=0), default=None, help="Poster-decoding workers (default: cores - 1).")
+              help="Posters per forward pass (default: 64 on a GPU; on the CPU the fastest of 1, 2, 4, 16, 64, timed at "
+                   "start).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Poster-decoding workers; on a CPU they run the encoder too (default: one per core on a CPU, all "
+                   "cores but one beside a GPU, at most 8; 0: decode in the main process).")
 @click.option("--precision", type=click.Choice(["auto", "fp32"]), default="auto", show_default=True,
               help="Image encoders: auto runs the fastest way the device offers whose features match fp32 on the "
                    "job's first posters (fp16 on a GPU, bf16 on a CPU that has it, a frozen fp32 graph), recorded in "
@@ -88,6 +91,6 @@ def build_features(text, image, word2vec, word2vec_limit, vgg16_weights, downloa
                              bert_model=bert_model, clip_model=clip_model, clip_pretrained=clip_pretrained)
     built = build(root, text=_names(text), image=_names(image), only=_names(only) or None, options=options,
                   device=device, batch_size=batch_size, workers=workers, chunk_rows=chunk_rows, force=force,
-                  progress=not no_progress, ray=ray, precision=precision)
+                  progress=show_progress(no_progress), ray=ray, precision=precision)
     for name, entry in built.items():
         click.echo(f"{name}\t{'x'.join('var' if d is None else str(d) for d in entry['dims'])}\t{entry['encoder']}")

@@ -5,7 +5,7 @@ import click
 
 from mmimdb.card import write_card
 
-from .options import folder_option, root_option
+from .options import folder_option, root_option, show_progress
 
 
 @click.command("card")
@@ -15,7 +15,7 @@ from .options import folder_option, root_option
 def card(out: str | None, root: str | None) -> None:
     """Write a dataset card (Hugging Face header + Datasheets for Datasets), PNG figures and
     Croissant 1.1 metadata for the built dataset."""
-    entry = write_card(root, out, progress=True)
+    entry = write_card(root, out, progress=show_progress())
     movies = entry["movies"]
     click.echo(f"card for {movies['total']} movies (train {movies['train']}, dev {movies['dev']}, test {movies['test']}):")
     for name in entry["files"]:

@@ -5,7 +5,7 @@ import click
 
 from mmimdb.export import FORMATS, GENRE_CHOICES, TEXT_CHOICES, export as export_dataset
 
-from .options import folder_option, root_option
+from .options import folder_option, root_option, show_progress
 
 
 # Choices are checked by the library, so a wrong value ends as one line like every error.
@@ -33,7 +33,7 @@ def export(format_: str, out: str | None, text: str, genres: str, test_hard_ids:
     mmimdb export --format mmf --out ~/.cache/torch/mmf/data
     """
     summary = export_dataset(format_, root=root, out=out, text=text, genres=genres, test_hard_ids=test_hard_ids,
-                             progress=True)
+                             progress=show_progress())
     for warning in summary["warnings"]:
         click.echo(f"warning: {warning}", err=True)
     counts = ", ".join(f"{split} {summary['movies'][split]}" for split in summary["movies"])

@@ -12,7 +12,7 @@ import click
 
 from mmimdb.errors import EXIT_ERROR, StoppedEarly, UsageError
 
-from .options import root_option
+from .options import root_option, show_progress
 
 
 def _read_ids(value: str) -> list[str]:
@@ -24,7 +24,17 @@ def _read_ids(value: str) -> list[str]:
 
 @click.command("fetch")
 @click.option("--from-archive", "archive", metavar="PATH_OR_URL", help="Import the original MM-IMDb release (mmimdb.tar.gz, its folder, or a URL).")
-@click.option("--sha256", metavar="HEX", default=None, help="Expected sha256 of the archive (--from-archive).")
+@click.option("--sha256", metavar="HEX|none", default=None,
+              help="Expected sha256 of the archive (--from-archive) [default: the digest MMF published, for the "
+                   "archive.org file or a local mmimdb.tar.gz of its size; 'none': no check].")
+@click.option("--from-copy", "copy", metavar="FOLDER_OR_HUB_ID",
+              help="Import a copy that is not the archive: ViLT Arrow files, MMBT/transformers jsonl, MMF "
+                   "annotations, a split.json + images/ + labels/ re-layout, or a Hub dataset (user/name).")
+@click.option("--layout", default=None, metavar="NAME",
+              help="--from-copy: the copy's layout (vilt-arrow, mmf, mmbt-jsonl, relayout) [default: detected].")
+@click.option("--release-split", type=click.Path(dir_okay=False), default=None,
+              help="--from-copy: the release's split.json to compare the copy with [default: ROOT/release-split.json].")
+@click.option("--revision", default=None, help="--from-copy with a Hub id: the branch, tag or commit.")
 @click.option("--movielens", metavar="RELEASE_OR_PATH",
               help="MovieLens ids to crawl: a release (ml-20m, ml-25m, ml-32m, ml-latest, ml-latest-small; "
                    "downloaded from GroupLens and checked) or a local links.csv, zip or folder.")
@@ -63,17 +73,24 @@ def _read_ids(value: str) -> list[str]:
               help="Write the JSON report here (default <root>/fetch-report.json).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @root_option
-def fetch(archive: str | None, sha256: str | None, movielens: str | None, source_values: tuple[str, ...],
+def fetch(archive: str | None, sha256: str | None, copy: str | None, layout: str | None, release_split: str | None,
+          revision: str | None, movielens: str | None, source_values: tuple[str, ...],
           limit: int | None, ids_value: str | None, retry_failed: bool, omdb_key: str | None, tmdb_key: str | None,
           omdb_url: str | None, tmdb_url: str | None, imdb_url: str | None, imdb_datasets: str | None,
           db_url: str | None, archive_dir: str | None, concurrency: int, rate: float, timeout: float, retries: int,
           state_url: str | None, lease: float, report_path: str | None, no_progress: bool, root: str | None) -> None:
-    """Fetch movie records: import the original release (--from-archive), or crawl
+    """Fetch movie records: import the original release (--from-archive) or a copy of it
+    (--from-copy), or crawl
     MovieLens ids from today's sources (--movielens ml-20m --source imdb-datasets,omdb)."""
     if archive:
         from .fetch_archive import import_archive_command
 
         import_archive_command(archive=archive, sha256=sha256, root=root)
+        return
+    if copy:
+        from .fetch_copy import import_copy_command
+
+        import_copy_command(copy, layout=layout, release_split=release_split, revision=revision, root=root)
         return
     if not movielens:
         raise UsageError("give --movielens RELEASE_OR_PATH (with --source) to crawl, or --from-archive PATH_OR_URL")
@@ -96,7 +113,7 @@ def fetch(archive: str | None, sha256: str | None, movielens: str | None, source
     state = crawl.open_state(state_url, data, lease=lease, batch=2 * concurrency)
     try:
         report = crawl.crawl(links, sources, data, session=session, concurrency=concurrency, retry_failed=retry_failed,
-                             progress=not no_progress, report_path=Path(report_path) if report_path else None,
+                             progress=show_progress(no_progress), report_path=Path(report_path) if report_path else None,
                              state=state)
     except StoppedEarly as stopped:
         if getattr(stopped, "report", None) is not None:

@@ -7,11 +7,11 @@ import click
 
 from mmimdb import paths
 from mmimdb.dataset.info import describe
-from mmimdb.dataset.split import SPLITS
+from mmimdb.records.split_file import SPLITS
 from mmimdb.errors import EXIT_ERROR
 from mmimdb.storage import manifest
 
-from .options import root_option
+from .options import root_option, show_progress
 
 
 #: Width of the path column of the files table; longer paths keep their start and end.
@@ -36,7 +36,7 @@ def info(root: str | None, checksums: bool, as_json: bool, verify: bool) -> None
     if verify:
         _verify(paths.data_root(root))
         return
-    summary = describe(root, checksums=checksums, progress=not as_json)  # --json: nothing but the JSON
+    summary = describe(root, checksums=checksums, progress=not as_json and show_progress())  # --json: nothing but the JSON
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
@@ -66,7 +66,7 @@ def _verify(root) -> None:
     from tqdm import tqdm
 
     listed = manifest.read_manifest(root).get(manifest.OUTPUTS, {})
-    with tqdm(total=len(listed), unit="file", desc="verify", disable=None) as bar:
+    with tqdm(total=len(listed), unit="file", desc="verify", disable=not show_progress()) as bar:
         problems = manifest.verify(root, on_file=lambda name: (bar.set_postfix_str(name[-40:]), bar.update(1)))
     for problem in problems:
         click.echo(f"differs: {problem}", err=True)

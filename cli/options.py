@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -10,6 +11,17 @@ import click
 
 from mmimdb.errors import UsageError
 from mmimdb.paths import ENV_HOME, data_root
+
+
+#: ``MMIMDB_PROGRESS=1`` shows progress bars even when stderr is no terminal; ``0`` never.
+ENV_PROGRESS = "MMIMDB_PROGRESS"
+
+
+def show_progress(no_progress: bool = False) -> bool:
+    """Progress bars only on a terminal (a log redirected to a file gets no bar lines),
+    unless ``$MMIMDB_PROGRESS`` says otherwise."""
+    wanted = os.environ.get(ENV_PROGRESS, "")
+    return not no_progress and (wanted == "1" or (wanted != "0" and sys.stderr.isatty()))
 
 
 def check_folder(path: Path, option: str) -> None:

@@ -15,7 +15,7 @@ from . import paths
 from .dataset import built, parquet
 from .dataset.built import BuiltDataset
 from .errors import MmimdbError, UsageError
-from .dataset.split import SPLITS
+from .records.split_file import SPLITS
 
 FORMATS: tuple[str, ...] = ("pandas", "numpy", "torch", "hf")
 

@@ -34,15 +34,17 @@ def shared_data_dir() -> Path:
     return Path(os.environ.get("MMIMDB_SHARED_DATA") or DEFAULT_SHARED_DATA)
 
 
-def _locate(relative: str) -> Path:
+class DemoDataMissing(UsageError):
+    """A demo data file is not under :func:`shared_data_dir` (the tests skip on it)."""
+
+
+def locate(relative: str) -> Path:
+    """The demo data file ``relative`` under :func:`shared_data_dir`; :class:`DemoDataMissing`
+    if it is not there."""
     path = shared_data_dir() / relative
     if not path.exists():
-        raise UsageError(f"demo data not found: {path} (set MMIMDB_SHARED_DATA to the shared/data folder)")
+        raise DemoDataMissing(f"demo data not found: {path} (set MMIMDB_SHARED_DATA to the shared/data folder)")
     return path
-
-
-#: How a data file is found: the tests swap in a lookup that skips the test when it is absent.
-locate = _locate
 
 
 def _present(value: str) -> bool:
@@ -136,8 +138,8 @@ def write_release(directory: Path, rows: list[dict[str, str]] | None = None) -> 
 def write_store(root: Path, rows: list[dict[str, str]] | None = None) -> Path:
     """Write the complete films among ``rows`` (default: all) straight into the records store
     ``root/dataset``, posters checked, provenance "greatest-films"; return ``root``."""
-    from .dataset import posters as images, record
-    from .dataset.store import RecordStore
+    from .records import posters as images, record
+    from .records.store import RecordStore
 
     store = RecordStore(root / "dataset")
     for row in rows if rows is not None else read_films():

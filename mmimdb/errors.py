@@ -5,8 +5,7 @@ anything else that escapes is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
-#: Exit codes shared by every command.
-EXIT_OK = 0
+#: Exit codes shared by every command (success is 0, as everywhere).
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_STOPPED_EARLY = 3

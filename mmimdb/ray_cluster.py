@@ -23,7 +23,6 @@ from typing import Any, Callable, Iterator
 from .errors import UsageError
 
 EXTRA_HINT = "pip install 'mmimdb[ray]'"
-ADDRESSES = ("auto", "local")
 
 
 def import_ray() -> Any:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .dataset import built, hdf5, parquet, posters
+from .dataset import built, hdf5, images, parquet
 from .dataset.built import BuiltDataset
 from .dataset.missing import COMPLETE, IMAGE_MISSING, TEXT_COLUMNS, TEXT_MISSING
 
@@ -28,7 +28,7 @@ class MovieDataset(Dataset):
     ``labels`` is a float32 tensor (23,), ready for a BCE loss. The poster bytes stay in
     memory and decode in the DataLoader's workers into ``image``: by default the
     (3, 256, 160) float32 tensor of the original preprocessing
-    (:func:`mmimdb.posters.preprocess_poster`), else ``transform(PIL image)``. HDF5
+    (:func:`mmimdb.dataset.images.preprocess_poster`), else ``transform(PIL image)``. HDF5
     ``features`` are read through a file handle opened in each worker process.
     With ``features`` and no ``columns``, items are ``imdb_id``, ``labels`` and the
     features (no poster is decoded unless ``poster`` is among ``columns``).
@@ -126,7 +126,7 @@ class MovieDataset(Dataset):
 
     def _image(self, poster: bytes, imdb_id: str) -> Any:
         if self.transform is None:
-            return torch.from_numpy(posters.preprocess_poster(poster, imdb_id).astype(np.float32))
+            return torch.from_numpy(images.preprocess_poster(poster, imdb_id).astype(np.float32))
         from PIL import Image
 
         with Image.open(io.BytesIO(poster)) as image:

@@ -21,10 +21,25 @@ def shared_path(relative: str) -> Path:
     return path
 
 
-# The demo data lookup skips a test (with the reason) instead of failing when it is absent.
-from mmimdb import demo  # noqa: E402
+def _skip_without_demo_data():
+    """A test, or a fixture it uses, that needs the demo data skips with the reason where the
+    data is absent, instead of failing."""
+    from mmimdb.demo import DemoDataMissing
 
-demo.locate = shared_path
+    try:
+        return (yield)
+    except DemoDataMissing as error:
+        pytest.skip(str(error))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    return (yield from _skip_without_demo_data())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    return (yield from _skip_without_demo_data())
 
 
 @pytest.fixture(autouse=True)

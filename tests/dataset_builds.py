@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from mmimdb.dataset.build import build
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 
 _BUILT: dict[str, Path] = {}
 

@@ -4,7 +4,7 @@ each peer does. Each function names the file it follows; the same exports were a
 the peers' own code, run by hand against these files (see README, "Exports").
 
 Every reader returns, per sample: the IMDb id (``tt...``), the 23 labels in
-:data:`mmimdb.dataset.genres.GENRES` order, the raw poster bytes it opened, and the decoded image,
+:data:`mmimdb.records.genres.GENRES` order, the raw poster bytes it opened, and the decoded image,
 so that a test can compare them with ``mmimdb.load()``.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from mmimdb.dataset.genres import GENRES
+from mmimdb.records.genres import GENRES
 
 #: ``get_mmimdb_labels()`` of transformers' utils_mmimdb.py: the 23 genres in its own order.
 TRANSFORMERS_LABELS = ["Crime", "Drama", "Thriller", "Action", "Comedy", "Romance", "Documentary", "Short",

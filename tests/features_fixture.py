@@ -11,7 +11,7 @@ from typing import Sequence
 from dataset_builds import copy_records, linked_root
 from mmimdb import paths
 from mmimdb.dataset.build import build
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 
 
 def built_dataset(records_root: Path, root: Path, ids: Sequence[str] | None = None) -> Path:

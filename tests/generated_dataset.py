@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from mmimdb.dataset.genres import GENRES
+from mmimdb.records.genres import GENRES
 
 MOVIES = 92
 _BUILT: dict[str, Path] = {}
@@ -54,8 +54,8 @@ def record(index: int) -> dict:
 
 def write_store(root: Path) -> Path:
     """Write the generated records and posters into ``root/dataset``; return ``root``."""
-    from mmimdb.dataset.posters import check_poster
-    from mmimdb.dataset.store import RecordStore
+    from mmimdb.records.posters import check_poster
+    from mmimdb.records.store import RecordStore
 
     store = RecordStore(root / "dataset")
     for index in range(MOVIES):

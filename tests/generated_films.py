@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mmimdb.dataset import record
-from mmimdb.dataset.genres import GENRES
-from mmimdb.dataset.posters import check_poster
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records import record
+from mmimdb.records.genres import GENRES
+from mmimdb.records.posters import check_poster
+from mmimdb.records.store import RecordStore
 
 FIRST_ID = 9_000_000
 #: Genres used (a frequent-first subset of the 23, so every split sees each of them).

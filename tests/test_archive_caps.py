@@ -12,7 +12,7 @@ import pytest
 
 import generated_films
 from loopback import mmimdb
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 
 MiB = 1024 * 1024
 #: The caps as documented (README, `mmimdb fetch --from-archive`), not read from the code.

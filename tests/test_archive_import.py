@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from mmimdb import demo as greatest_films
 from conftest import shared_path
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 from mmimdb_cli.main import cli
 
 

@@ -20,7 +20,7 @@ from mmimdb.benchmark import models  # noqa: E402
 from mmimdb.benchmark.data import BenchmarkData, Split  # noqa: E402
 from mmimdb.benchmark.metrics import macro_f1  # noqa: E402
 from mmimdb.benchmark.sklearn_reference import sklearn_reference  # noqa: E402
-from mmimdb.dataset.genres import GENRES, ORIGINAL_COUNTS  # noqa: E402
+from mmimdb.records.genres import GENRES, ORIGINAL_COUNTS  # noqa: E402
 
 MARGIN = 0.05
 #: Every linear or one-hidden-layer model of Table 2 and the scikit-learn model it is held to.

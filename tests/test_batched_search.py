@@ -85,8 +85,8 @@ def test_runner_search_gives_the_trials_of_the_sequential_search(data, monkeypat
     drawn = iter(TRIALS * 2)
     monkeypatch.setattr(training, "sample_params", lambda rng: dict(next(drawn)))  # stable trials (see TRIALS)
     settings = runner.RunSettings(search=4, seeds=2, epochs=5, patience=2)
-    batched = runner.run_model("GMU", splits, settings, [str(i) for i in range(23)])  # fit_locally: batched search
-    alone = runner.run_model("GMU", splits, settings, [str(i) for i in range(23)], fit=runner.fit_one_by_one)
+    batched = runner.train_model("GMU", splits, settings, [str(i) for i in range(23)])[0]  # fit_locally: batched search
+    alone = runner.train_model("GMU", splits, settings, [str(i) for i in range(23)], fit=runner.fit_one_by_one)[0]
     assert [t["params"] for t in batched["search"]] == [t["params"] for t in alone["search"]] == TRIALS
     np.testing.assert_allclose([t["dev_macro_f1"] for t in batched["search"]],
                                [t["dev_macro_f1"] for t in alone["search"]], atol=1e-6)
@@ -155,3 +155,32 @@ def test_a_batch_norm_without_a_group_form_trains_one_trial_at_a_time(data):
     train, dev = data
     with pytest.raises(search.NotBatchable, match="batch norm without a group form"):
         search.fit_batched(models.ModelSpec("Plain", Plain, ("features",), "Text"), TRIALS[:2], train, dev, FIXED, seed=0)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_one_adam_steps_each_lane_as_torch_adam_steps_it_alone(fused):
+    """The Adam of the lone fit and of the batched search: lane t, with its own learning rate,
+    takes the steps torch.optim.Adam takes on that lane's tensors alone (fused kernel or, where
+    there is none, the per-tensor formula)."""
+    from mmimdb.benchmark.training import Adam, fused_adam_available
+
+    if fused and not fused_adam_available("cpu"):
+        pytest.skip("this torch has no fused Adam kernel on the CPU")
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(5, 3), (3,)]
+    lrs = [0.01, 0.003, 0.05]
+    stacked = [torch.randn(len(lrs), *shape, generator=generator) for shape in shapes]
+    alone = [[p[t].clone().requires_grad_() for p in stacked] for t in range(len(lrs))]
+    references = [torch.optim.Adam(params, lr=lr, foreach=False) for params, lr in zip(alone, lrs)]
+    ours = Adam([[p[t] for p in stacked] for t in range(len(lrs))], lrs)
+    ours.fused = fused
+    for _ in range(6):
+        grads = [torch.randn(len(lrs), *shape, generator=generator) for shape in shapes]
+        ours.step([[g[t] for g in grads] for t in range(len(lrs))])
+        for t, (params, reference) in enumerate(zip(alone, references)):
+            for param, grad in zip(params, grads):
+                param.grad = grad[t].clone()
+            reference.step()
+    for t, params in enumerate(alone):
+        for param, mine in zip(params, stacked):
+            torch.testing.assert_close(mine[t], param.detach(), rtol=1e-6, atol=1e-7)

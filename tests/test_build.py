@@ -12,11 +12,12 @@ from click.testing import CliRunner
 
 from conftest import shared_path
 from dataset_builds import built_root, small_root
-from mmimdb.dataset import hdf5, parquet, posters
+from mmimdb.dataset import hdf5, parquet
+from mmimdb.dataset.images import crop_box, preprocess_poster
 from mmimdb import paths
 from mmimdb.dataset.build import build
-from mmimdb.dataset.genres import GENRES
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.genres import GENRES
+from mmimdb.records.store import RecordStore
 from mmimdb_cli.main import cli
 
 
@@ -78,7 +79,7 @@ def test_hdf5_reads_by_the_original_names_as_a_peer_loader_would(tmp_path_factor
         dev = slice(*ranges["dev"])
         images, genres = f["images"][dev], f["genres"][dev]
     first = split["dev"][0]
-    assert np.array_equal(images[0], posters.preprocess_poster(store.read_poster(first)))
+    assert np.array_equal(images[0], preprocess_poster(store.read_poster(first)))
     assert -124 <= images.min() and images.max() <= 152  # 0..255 minus the Caffe means
     record = store.read(first)
     assert [GENRES[i] for i in np.flatnonzero(genres[0])] == [g for g in GENRES if g in record["genres"]]
@@ -309,7 +310,7 @@ def original_preprocessing(poster: bytes) -> np.ndarray:
     from PIL import Image
 
     image = Image.open(io.BytesIO(poster))
-    image = image.crop(posters.crop_box(*image.size)).resize((160, 256), Image.LANCZOS).convert("RGB")
+    image = image.crop(crop_box(*image.size)).resize((160, 256), Image.LANCZOS).convert("RGB")
     array = np.asarray(image, dtype="float32")[..., [2, 1, 0]]
     array -= np.asarray([103.939, 116.779, 123.68], dtype="float32")
     return array.transpose((2, 0, 1)).astype(np.int32)
@@ -319,7 +320,7 @@ def test_poster_preprocessing_matches_the_originals_arithmetic(greatest_films_ro
     store = RecordStore(greatest_films_root / "dataset")
     for imdb_id in store.ids()[::61]:
         poster = store.read_poster(imdb_id)
-        assert np.array_equal(posters.preprocess_poster(poster, imdb_id), original_preprocessing(poster)), imdb_id
+        assert np.array_equal(preprocess_poster(poster, imdb_id), original_preprocessing(poster)), imdb_id
 
 
 def test_large_jpegs_decode_in_draft_mode_close_to_a_full_decode(greatest_films_root):
@@ -331,7 +332,7 @@ def test_large_jpegs_decode_in_draft_mode_close_to_a_full_decode(greatest_films_
     source = Image.open(io.BytesIO(store.read_poster(store.ids()[0]))).convert("RGB")
     large = io.BytesIO()
     source.resize((source.width * 4, source.height * 4), Image.BICUBIC).save(large, "JPEG", quality=92)
-    drafted = posters.preprocess_poster(large.getvalue())
+    drafted = preprocess_poster(large.getvalue())
     full = original_preprocessing(large.getvalue())
     assert drafted.shape == (3, 256, 160)
     assert not np.array_equal(drafted, full)  # decoded at reduced size (DCT scaling)...
@@ -341,4 +342,4 @@ def test_large_jpegs_decode_in_draft_mode_close_to_a_full_decode(greatest_films_
 @pytest.mark.parametrize("size, box", [((160, 256), (0, 0, 160, 256)), ((320, 256), (80, 0, 240, 256)),
                                        ((160, 512), (0, 128, 160, 384))])
 def test_centre_crop_to_160_by_256(size, box):
-    assert posters.crop_box(*size) == box
+    assert crop_box(*size) == box

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 import generated_films
 import mmimdb
 from mmimdb import paths
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 from mmimdb.features import build_features
 from mmimdb.features.rows import plot_tokens
 from mmimdb.features.tokenize import tokenize

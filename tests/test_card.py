@@ -16,9 +16,9 @@ import mmimdb
 from dataset_builds import private_copy
 from mmimdb import paths
 from mmimdb.card.figures import FIGURES
-from mmimdb.dataset.genres import GENRES
+from mmimdb.records.genres import GENRES
 from mmimdb.dataset.parquet import COLUMNS
-from mmimdb.dataset.split import SPLITS
+from mmimdb.records.split_file import SPLITS
 from mmimdb_cli.main import cli
 
 yaml = pytest.importorskip("yaml")

@@ -21,11 +21,11 @@ from mmimdb import demo as greatest_films
 from conftest import SHARED_DATA, shared_path
 from loopback import ServerProcess, ServerThread, mmimdb
 from omdb_server import API_KEY, generated, make_handler
-from mmimdb.dataset import posters as images, record
+from mmimdb.records import posters as images, record
 from mmimdb.fetch.crawl import StateDb, merge
 from mmimdb.fetch.movielens import Link, read_links
 from mmimdb.fetch.sources.base import Found
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 
 #: Films of greatest-films that are in ml-20m and have genres, a plot and a poster.
 COMPLETE_IN_ML20M = 1178

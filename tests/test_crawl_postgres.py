@@ -23,7 +23,7 @@ from mmimdb.fetch.crawl import open_state
 from mmimdb.fetch.crawl.state_postgres import TABLE, PostgresStateDb
 from mmimdb.fetch.postgres import connect, masked
 from mmimdb.fetch.movielens import Link, read_links
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 
 
 @pytest.fixture
@@ -90,9 +90,13 @@ def test_retry_failed_retries_an_old_error_once_per_run(database):
     again.close()
 
 
-def test_bad_state_urls_are_one_line_usage_errors(tmp_path):
+def test_a_server_that_is_not_there_is_a_one_line_usage_error(tmp_path):
+    pytest.importorskip("psycopg", reason="connecting needs the driver: pip install 'mmimdb[postgres]'")
     with pytest.raises(UsageError, match="cannot connect"):
         open_state("postgresql://nobody:secret@127.0.0.1:1/none", tmp_path)
+
+
+def test_bad_state_urls_are_one_line_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="postgresql://"):
         open_state("mysql://host/db", tmp_path)
     assert masked("postgresql://u:secret@h:5/d") == "postgresql://u:***@h:5/d"

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 import generated_films
 from loopback import ServerThread, handler_from
 from omdb_server import API_KEY, generated, make_handler
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 from mmimdb.fetch.crawl.health import STOP_AFTER, SourceHealth
 from mmimdb.fetch.crawl.pipeline import Outcome
 from mmimdb.fetch.movielens import Link

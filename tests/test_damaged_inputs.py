@@ -118,8 +118,9 @@ def test_a_new_data_root_is_fine(tmp_path):
 
 def test_paths_given_to_the_api_expand_the_home_folder(generated_built, tmp_path, monkeypatch):
     from mmimdb.benchmark.data import BenchmarkData
-    from mmimdb.dataset import parquet, split
-    from mmimdb.dataset.store import RecordStore
+    from mmimdb.dataset import parquet
+    from mmimdb.records import split_file
+    from mmimdb.records.store import RecordStore
     from mmimdb.features.rows import dataset_rows
     from mmimdb.storage import manifest
 
@@ -130,7 +131,7 @@ def test_paths_given_to_the_api_expand_the_home_folder(generated_built, tmp_path
     ranges = hdf5.read_split_ranges("~/data/multimodal_imdb.hdf5")
     assert hdf5.read_rows("~/data/multimodal_imdb.hdf5", "genres", 0, 2).shape == (2, 23)
     assert parquet.read_table("~/data/parquet/dev.parquet").num_rows == ranges["dev"][1] - ranges["dev"][0]
-    assert sum(map(len, split.read_split_file("~/data/split.json").ids.values())) == ranges["test"][1]
+    assert sum(map(len, split_file.read_split_file("~/data/split.json").ids.values())) == ranges["test"][1]
     assert manifest.read_manifest("~/data")["counts"]["total"] == ranges["test"][1]
     assert manifest.verify("~/data") == []
     assert dataset_rows("~/data").split == ranges

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from loopback import ServerThread, handler_from
 from mmimdb.fetch.download import DownloadStopped, download
 from mmimdb.errors import DownloadError
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 from mmimdb_cli.main import cli
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB

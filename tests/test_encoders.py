@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from benchmark_fixture import benchmark_root, use_one_thread
 from features_fixture import first_films, one_line_error
 from mmimdb import paths
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 from mmimdb.errors import UsageError
 from mmimdb.features.encoders import EncoderOptions, image_encoder, text_encoder
 from mmimdb.features.encoders.pretrained import import_library, weights_digest

@@ -16,10 +16,10 @@ import mmimdb
 from dataset_builds import private_copy
 from mmimdb import paths
 from mmimdb.dataset import hdf5
-from mmimdb.dataset.genres import GENRES
-from mmimdb.dataset.record import plot_texts
-from mmimdb.dataset.split import SPLITS
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.genres import GENRES
+from mmimdb.records.record import plot_texts
+from mmimdb.records.split_file import SPLITS
+from mmimdb.records.store import RecordStore
 from mmimdb_cli.main import cli
 
 

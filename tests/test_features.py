@@ -19,7 +19,7 @@ from mmimdb import features, paths
 from mmimdb.features.encoders import EncoderOptions, ImageEncoder, image_encoder, register_image_encoder, text_encoder
 from mmimdb.features.encoders.preprocessing import Preprocessing
 from mmimdb.errors import UsageError
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 from mmimdb.features.tokenize import tokenize
 from mmimdb.device import resolve_device
 from mmimdb_cli.main import cli
@@ -183,9 +183,9 @@ def test_an_interrupted_forced_run_resumes_when_the_same_command_is_rerun(small_
 def _generated_built_root(root: Path, count: int, plot: str | None) -> Path:
     """``count`` generated films built into ``root``, each with ``plot`` when given."""
     import generated_films
-    from mmimdb.dataset import record
+    from mmimdb.records import record
     from mmimdb.dataset.build import build
-    from mmimdb.dataset.posters import check_poster
+    from mmimdb.records.posters import check_poster
 
     store = RecordStore(root / "dataset")
     for film in generated_films.films(count):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mmimdb.dataset import genres
+from mmimdb.records import genres
 
 
 def test_vocabulary_is_the_original_23_in_frequency_order():

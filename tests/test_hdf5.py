@@ -9,7 +9,7 @@ import pytest
 
 from mmimdb.dataset import hdf5
 from mmimdb.errors import MmimdbError, UsageError
-from mmimdb.dataset.genres import GENRES
+from mmimdb.records.genres import GENRES
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from dataset_builds import built_root
 from mmimdb.dataset import hdf5
 from mmimdb import paths
 from mmimdb.errors import UsageError
-from mmimdb.dataset.genres import GENRES
+from mmimdb.records.genres import GENRES
 
 
 @pytest.fixture

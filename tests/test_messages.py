@@ -42,7 +42,8 @@ def test_the_split_report_writes_every_id_the_same_way(tmp_path):
     assert listed == [*ids[17:], "tt9999998", "tt9999999"]
 
 
-def test_info_skips_caches_and_keeps_its_columns_with_long_names(tmp_path):
+def test_info_skips_caches_and_keeps_its_columns_with_long_names(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMIMDB_PROGRESS", "1")  # bars although CliRunner's stderr is no terminal
     root = generated_films.write_store(tmp_path / "root", count=3)
     lock = "_".join(["huggingface", "datasets", "parquet", "default-" + "0123456789abcdef" * 4, "0.0.0",
                      "9" * 40]) + ".lock"
@@ -66,7 +67,8 @@ def test_info_skips_caches_and_keeps_its_columns_with_long_names(tmp_path):
     assert "sha256" in result.stderr and "records" in result.stderr  # the progress bars
 
 
-def test_synthetic_shows_progress(tmp_path):
+def test_synthetic_shows_progress(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMIMDB_PROGRESS", "1")  # bars although CliRunner's stderr is no terminal
     result = CliRunner().invoke(cli, ["benchmark", "--dataset", "synthetic", "--seeds", "3", "--epochs", "5",
                                       "--device", "cpu", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output

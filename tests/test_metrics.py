@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmimdb.dataset.genres import GENRES
+from mmimdb.records.genres import GENRES
 from mmimdb.benchmark.metrics import AVERAGES, evaluate, f1_scores, macro_f1
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")

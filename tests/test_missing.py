@@ -16,7 +16,7 @@ import mmimdb
 from mmimdb import paths
 from mmimdb.errors import UsageError
 from mmimdb.dataset.missing import IMAGE_MISSING, TEXT_MISSING, MissingSpec, draw, read_codes
-from mmimdb.dataset.split import SPLITS
+from mmimdb.records.split_file import SPLITS
 from mmimdb_cli.main import cli
 
 torch = pytest.importorskip("torch")

@@ -24,7 +24,7 @@ import generated_films as films
 from benchmark_fixture import benchmark_root, open_data, use_one_thread
 from mmimdb.benchmark.data import Split
 from mmimdb.benchmark.metrics import binarize, per_label
-from mmimdb.dataset.genres import GENRES
+from mmimdb.records.genres import GENRES
 from mmimdb.errors import UsageError
 
 pytest.importorskip("torch")

@@ -32,7 +32,7 @@ import generated_films as films
 import mmimdb
 from loopback import ServerThread, handler_from
 from mmimdb.benchmark.metrics import AVERAGES
-from mmimdb.dataset.genres import GENRES
+from mmimdb.records.genres import GENRES
 from mmimdb.dataset.parquet import COLUMNS
 from mmimdb_cli.main import cli
 

@@ -156,7 +156,7 @@ def test_zero_rows_in_both_count_as_matching():
 
 def test_the_manifest_records_the_precision_that_ran(greatest_films_root, tmp_path):
     from features_fixture import built_dataset
-    from mmimdb.dataset.store import RecordStore
+    from mmimdb.records.store import RecordStore
 
     ids = RecordStore(paths.dataset_dir(greatest_films_root)).ids()[:12]
     root = built_dataset(greatest_films_root, tmp_path / "root", ids)

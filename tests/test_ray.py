@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from features_fixture import built_dataset
 from mmimdb import features, paths
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 from mmimdb.features.encoders import EncoderOptions, image_encoder
 from mmimdb.features.ray_extract import extract_image_features_ray
 from mmimdb.ray_cluster import Pool, pool

@@ -3,9 +3,9 @@ import json
 import pytest
 
 from mmimdb import demo as greatest_films
-from mmimdb.dataset import record
+from mmimdb.records import record
 from mmimdb.errors import RecordError
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 
 
 def test_schema_is_2020_12_and_names_50_plus_metadata_fields():

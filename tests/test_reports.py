@@ -22,7 +22,7 @@ from mmimdb.benchmark.data import BenchmarkData  # noqa: E402
 from mmimdb.benchmark.provenance import describe_features  # noqa: E402
 from mmimdb.benchmark.runner import RunSettings, run_benchmark  # noqa: E402
 from mmimdb.dataset import hdf5  # noqa: E402
-from mmimdb.dataset.genres import GENRES  # noqa: E402
+from mmimdb.records.genres import GENRES  # noqa: E402
 from mmimdb_cli.main import cli  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -292,7 +292,8 @@ def test_missing_paper_features_name_the_offline_ones_that_are_there(offline_roo
 
 def test_train_speed_prints_measured_figures_only():
     output = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), "--rows", "256",
-                             "--epochs", "1", "--repeats", "1", "--threads", "1"],
+                             "--dev-rows", "128", "--steps", "2", "--epochs", "1", "--repeats", "1", "--threads", "1"],
                             capture_output=True, text=True, check=True, timeout=300).stdout
     assert "samples/s" in output and "ratio ours/reference" in output
+    assert "step / floor" in output and "epoch / floor" in output and "load average" in output
     assert "H100" not in output and "estimate" not in output.lower()

@@ -1,4 +1,4 @@
-"""`mmimdb benchmark --search N`: the paper's random search (REFERENCE.md "Training"):
+"""`mmimdb benchmark --search N`: the paper's random search (Arevalo et al. 2017):
 hidden in {64, 128, 256, 512}, dropout U(0.3, 0.7), learning rate and initialisation range
 10^U(-3, -1), max-norm U(5, 20) half the time; the best trial on dev macro-F1 is kept."""
 from __future__ import annotations
@@ -10,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark_fixture import benchmark_root, open_data, use_one_thread
-from mmimdb.dataset.genres import GENRES
+from mmimdb.records.genres import GENRES
 from mmimdb_cli.main import cli
 
 torch = pytest.importorskip("torch")
 
 from mmimdb.benchmark import models  # noqa: E402
-from mmimdb.benchmark.runner import RunSettings, run_model  # noqa: E402
+from mmimdb.benchmark.runner import RunSettings, train_model  # noqa: E402
 from mmimdb.benchmark import training  # noqa: E402
 from mmimdb.benchmark.training import sample_params  # noqa: E402
 
@@ -72,7 +72,7 @@ def test_a_trials_init_range_reaches_the_weights(splits):
 
 
 def test_search_draws_its_trials_with_the_papers_sampler(splits):
-    result = run_model("Logistic_w2v", splits, RunSettings(search=3, epochs=2, patience=2, seed=5), list(GENRES))
+    result, _ = train_model("Logistic_w2v", splits, RunSettings(search=3, epochs=2, patience=2, seed=5), list(GENRES))
     rng = np.random.default_rng(5)
     # The logistic regressions have no hidden layer and no dropout: their trials keep the rest of each draw.
     drawn = [sample_params(rng) for _ in range(3)]
@@ -86,7 +86,7 @@ def test_search_keeps_the_best_trial_on_dev(splits, monkeypatch):
     still = {"hidden": 64, "dropout": 0.3, "lr": 1e-12, "init_range": None, "max_norm": None}
     planted = iter([still, {**still, "lr": 0.01}, {**still, "hidden": 128}, {**still, "dropout": 0.5}])
     monkeypatch.setattr(training, "sample_params", lambda rng: dict(next(planted)))
-    result = run_model("Logistic_w2v", splits, RunSettings(search=4, epochs=5, patience=5, seed=5), list(GENRES))
+    result, _ = train_model("Logistic_w2v", splits, RunSettings(search=4, epochs=5, patience=5, seed=5), list(GENRES))
     scores = [trial["dev_macro_f1"] for trial in result["search"]]
     assert len(scores) == 4 and scores[1] > max(scores[0], scores[2], scores[3])
     assert result["params"]["lr"] == 0.01

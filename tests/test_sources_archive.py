@@ -6,7 +6,7 @@ from mmimdb import demo as greatest_films
 from conftest import shared_path
 from loopback import ServerThread, mmimdb
 from omdb_server import API_KEY, make_handler
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 
 CITIZEN_KANE, VERTIGO = "tt0033467", "tt0052357"
 

@@ -15,10 +15,10 @@ from omdb_server import API_KEY, make_handler
 from mmimdb.errors import UsageError
 from mmimdb.fetch.http import PoliteSession
 from mmimdb.fetch.movielens import Link
-from mmimdb.dataset.record import validate
+from mmimdb.records.record import validate
 from mmimdb.fetch.sources.base import NotFound
 from mmimdb.fetch.sources.imdb_datasets import TSV_FILES, ImdbDatasetsSource
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 
 NULL = "\\N"
 CITIZEN_KANE = "tt0033467"

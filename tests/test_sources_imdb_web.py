@@ -15,7 +15,7 @@ from mmimdb.fetch.http import PoliteSession
 from mmimdb.fetch.movielens import Link
 from mmimdb.fetch.sources.base import Blocked, NotFound
 from mmimdb.fetch.sources.imdb_web import ImdbWebSource, parse_title_page
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 
 ARCHER = "imdb-pages/drogers141_2021/archer-title-page.html"
 ARCHER_ID = "tt1486217"

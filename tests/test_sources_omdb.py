@@ -13,7 +13,7 @@ from loopback import ServerThread, handler_from, mmimdb
 from omdb_server import API_KEY, load_films, make_handler
 from mmimdb.fetch.http import PoliteSession
 from mmimdb.fetch.movielens import Link
-from mmimdb.dataset.record import validate
+from mmimdb.records.record import validate
 from mmimdb.fetch.sources.base import KeyRefused, NotFound, RateLimited
 from mmimdb.fetch.sources.omdb import OmdbSource, parse_omdb
 

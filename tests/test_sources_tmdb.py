@@ -16,10 +16,10 @@ from loopback import ServerThread, handler_from, mmimdb
 from omdb_server import API_KEY, make_handler
 from mmimdb.fetch.http import PoliteSession
 from mmimdb.fetch.movielens import Link, read_links
-from mmimdb.dataset.record import validate
+from mmimdb.records.record import validate
 from mmimdb.fetch.sources.base import NotFound
 from mmimdb.fetch.sources.tmdb import GENRE_MAP, TmdbSource, parse_tmdb, tmdb_genres
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9." + "a" * 80 + ".signature"
 SPACE_ODYSSEY = "tt0062622"
@@ -85,7 +85,7 @@ def _link(imdb_id: str) -> Link:
 
 def test_genre_map_names_imdb_genres():
     assert tmdb_genres(["Science Fiction", "TV Movie", "Drama", "Unknown"]) == ["Sci-Fi", "Drama"]
-    from mmimdb.dataset.genres import canonical_genre
+    from mmimdb.records.genres import canonical_genre
 
     assert all(canonical_genre(name) == name for name in GENRE_MAP.values() if name)
 

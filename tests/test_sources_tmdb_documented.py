@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from loopback import ServerThread, handler_from
-from mmimdb.dataset.record import validate
+from mmimdb.records.record import validate
 from mmimdb.fetch.http import PoliteSession
 from mmimdb.fetch.movielens import Link
 from mmimdb.fetch.sources.base import NotFound

@@ -8,8 +8,9 @@ import pytest
 
 from conftest import shared_path
 from mmimdb.errors import UsageError
-from mmimdb.dataset.genres import GENRE_INDEX, GENRES, ORIGINAL_COUNTS
-from mmimdb.dataset.split import SPLITS, file_split, genre_table, iterative_split, original_split, parse_split, rarest_first, read_split_file, report_markdown, write_split_file
+from mmimdb.records.genres import GENRE_INDEX, GENRES, ORIGINAL_COUNTS
+from mmimdb.dataset.split import file_split, genre_table, iterative_split, original_split, rarest_first, report_markdown
+from mmimdb.records.split_file import SPLITS, parse_split, read_split_file, write_split_file
 
 
 def labels_of_rows(*rows: list[str]) -> np.ndarray:

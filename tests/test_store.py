@@ -1,4 +1,4 @@
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 
 
 def test_greatest_films_fixture_holds_every_complete_film(greatest_films_root):

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 import generated_films
 from mmimdb.dataset.build import build
-from mmimdb.dataset.store import RecordStore
+from mmimdb.records.store import RecordStore
 from mmimdb.features.encoders import EncoderOptions, image_encoder
 from mmimdb.features.rows import dataset_rows
 from mmimdb.storage.checksums import sha256_of

@@ -1,6 +1,6 @@
 """Read the benchmark inputs from ``multimodal_imdb.hdf5`` by dataset name and split.
 
-The file layout is the original release's (REFERENCE.md), so the same reader works on the
+The file layout is the original release's (:mod:`mmimdb.dataset.hdf5`), so the same reader works on the
 HDF5 that ``mmimdb build`` + ``mmimdb build-features`` write and on the original file:
 
 =================  ==========================  =============================================
@@ -38,7 +38,7 @@ import numpy as np
 from .. import paths
 from ..dataset import built, hdf5
 from ..dataset.built import BuiltDataset
-from ..dataset.record import file_id
+from ..records.record import file_id
 from ..errors import MmimdbError, UsageError
 #: Row-wise inputs a model can ask for, and which command writes each.
 ROW_DATASETS: dict[str, str] = {

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from ..dataset.split import SPLITS
+from ..records.split_file import SPLITS
 from ..errors import UsageError
 from ..storage.atomic import write_bytes, write_json
 from .data import BenchmarkData, Split
@@ -127,11 +128,33 @@ def fit_one_by_one(jobs: list[FitJob], train: Split, dev: Split) -> list[Any]:
 
 
 def fit_locally(jobs: list[FitJob], train: Split, dev: Split) -> list[Any]:
-    """The trials of a search (jobs of one model and seed) batched where the model allows it
-    (:mod:`.search`: each gives its lone run's numbers to float rounding); the rest one by one."""
-    from .search import fit_jobs
+    """Fitted estimators of ``jobs``, in order: the trials of a search (several jobs of one
+    model, seed and schedule) as one batched run where the model allows it
+    (:func:`.search.fit_batched`: each gives its lone run's numbers to float rounding); every
+    other job, and the trials of a model that turns out not batchable (with a warning), one
+    by one (:func:`fit_job`)."""
+    fitted: list[Any] = [None] * len(jobs)
+    groups: dict[tuple, list[int]] = {}
+    for index, job in enumerate(jobs):
+        groups.setdefault((job.spec.name, job.seed, tuple(sorted(job.fixed.items()))), []).append(index)
+    for members in groups.values():
+        first = jobs[members[0]]
+        if len(members) > 1:
+            from .search import NotBatchable, can_batch, fit_batched
 
-    return fit_jobs(jobs, train, dev, alone=fit_one_by_one)
+            if can_batch(first.spec):
+                try:
+                    batch = fit_batched(first.spec, [jobs[i].params for i in members], train, dev, first.fixed,
+                                        first.seed, progress=any(jobs[i].label for i in members))
+                except NotBatchable as reason:
+                    warnings.warn(f"{reason}: its {len(members)} search trials train one after another")
+                else:
+                    for index, estimator in zip(members, batch):
+                        fitted[index] = estimator
+                    continue
+        for index in members:
+            fitted[index] = fit_job(jobs[index], train, dev)
+    return fitted
 
 
 #: Per seed, the probabilities a model gave each evaluated split: [{"dev": (n, 23), "test": ...}].
@@ -201,23 +224,15 @@ def train_model(name: str, splits: dict[str, Split], settings: RunSettings, targ
     return _result(spec, params, trials, runs, started), scores
 
 
-def run_model(name: str, splits: dict[str, Split], settings: RunSettings, target_names: list[str],
-              fit: Fitter = fit_locally) -> dict[str, Any]:
-    """Search (optional), train ``settings.seeds`` times, evaluate on dev and test."""
-    return train_model(name, splits, settings, target_names, fit)[0]
-
-
 def average_model(spec: Any, members: dict[str, tuple[dict[str, Any], Scores]], splits: dict[str, Split],
                   target_names: list[str]) -> tuple[dict[str, Any], Scores]:
-    """AVG_probs: per seed, the mean of the probabilities of its members, each trained on its
-    own (with its own search) in the same run."""
-    from .models.fusion import average_probabilities
-
+    """A model that averages others (AVG_probs): per seed, its rule (``spec.cls.combine``) on the
+    probabilities of its members, each trained on its own (with its own search) in the same run."""
     started = time.perf_counter()
     names = list(members)
     runs, scores = [], []
     for k, seed in enumerate(members[names[0]][0]["seeds"]):
-        scores.append({split: average_probabilities([members[m][1][k][split] for m in names]) for split in ("dev", "test")})
+        scores.append({split: spec.cls.combine([members[m][1][k][split] for m in names]) for split in ("dev", "test")})
         runs.append({"seed": seed, **{split: evaluate(splits[split].labels, scores[-1][split], target_names)
                                       for split in ("dev", "test")},
                      "history": {"members": {m: members[m][0]["runs"][k]["history"] for m in names}}})

@@ -17,10 +17,13 @@ whole group under ``torch.func.vmap``. On the CPU each trial gives the numbers i
   ``uniform_`` draw per dropout call serves the whole group and each trial compares it with
   its own ``1 - p``; where it does not (torch with MKL on Intel CPUs seeds a stream per call),
   each trial's mask is drawn by ``bernoulli_`` from a copy of the group's generator;
-* **its own hyper-parameters**: dropout (a ``1 - p`` per trial), learning rate
-  (:class:`StackedAdam`), init range (its lone initialisation), max-norm (a bound per trial);
-* **its own early stopping** on dev macro-F1 at 0.5, patience and best-epoch weights as in
-  :func:`training.fit_network`; a trial that stops leaves the stack, the others go on.
+* **its own hyper-parameters**: dropout (a ``1 - p`` per trial), learning rate (a lane of
+  :class:`training.Adam`), init range (its lone initialisation), max-norm (a bound per trial);
+* **the lone fit's loop**: the stack (:class:`_Stack`) is one more kind of lanes for
+  :func:`training.train_lanes`, which trains a lone network as one lane. The Adam step (torch's
+  fused kernel, one call per lane), max-norm, batch-norm re-estimation and early stopping
+  (dev macro-F1 at 0.5, patience, best-epoch weights) are the same code for both; a trial that
+  stops leaves the stack, the others go on.
 
 Three layers take a group form (same arithmetic, laid out for the stack): ``nn.Dropout``
 (:class:`StreamDropout`), ``nn.BatchNorm1d`` (:class:`GroupBatchNorm`: the statistics of the
@@ -44,12 +47,9 @@ over epochs, in either comparison. Imports torch: import it where the benchmark 
 from __future__ import annotations
 
 import copy
-import math
-import time
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -57,13 +57,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from .metrics import macro_f1
-from .training import PREDICT_BATCH, Batcher, TrainConfig, _autocast, _batches, calibration_rows, start
+from .training import (PREDICT_BATCH, Batcher, TrainConfig, _autocast, _batches, limit_unit_norms, recalibrate_batch_norm,
+                       start, tracked_batch_norms, train_lanes)
 
 #: Inputs a batched group cannot share as dense tensors: these models train trial by trial.
 UNBATCHED_INPUTS = frozenset({"sequences", "images"})
-_ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults, which fit_network uses
-_ADAM_EPS = 1e-8
 
 
 def can_batch(spec: Any) -> bool:
@@ -229,61 +227,6 @@ def _lone_state(state: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
     return {key: state[key] if key in state else state[f"{key}_t"].t().contiguous() for key in keys}
 
 
-class StackedAdam:
-    """``torch.optim.Adam`` (its defaults, as ``fit_network`` uses it) with a learning rate per trial.
-
-    Each trial's slices go through torch's fused Adam kernel, one call per trial (one pass
-    over the parameters instead of the eight of the per-tensor update; they agree to float
-    rounding); the per-tensor formula is the fallback where the kernel is missing.
-    """
-
-    def __init__(self, params: dict[str, Any], lrs: Any):
-        self.lrs = lrs  # (trials,)
-        self.state = {name: (torch.zeros_like(p), torch.zeros_like(p)) for name, p in params.items()}
-        self.steps = 0
-        self.fused = hasattr(torch, "_fused_adam_") and lrs.device.type in ("cpu", "cuda")
-
-    @torch.no_grad()
-    def step(self, params: dict[str, Any]) -> None:
-        beta1, beta2 = _ADAM_BETAS
-        self.steps += 1
-        if self.fused:
-            step = torch.tensor(float(self.steps), device=self.lrs.device)
-            names = list(params)
-            for t, lr in enumerate(self.lrs.tolist()):
-                torch._fused_adam_([params[n][t] for n in names], [params[n].grad[t] for n in names],
-                                   [self.state[n][0][t] for n in names], [self.state[n][1][t] for n in names], [],
-                                   [step] * len(names), lr=lr, beta1=beta1, beta2=beta2, weight_decay=0.0,
-                                   eps=_ADAM_EPS, amsgrad=False, maximize=False)
-            return
-        bias_correction1 = 1 - beta1 ** self.steps
-        bias_correction2_sqrt = math.sqrt(1 - beta2 ** self.steps)
-        for name, param in params.items():
-            grad = param.grad
-            exp_avg, exp_avg_sq = self.state[name]
-            exp_avg.lerp_(grad, 1 - beta1)
-            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(_ADAM_EPS)
-            step_size = (self.lrs / bias_correction1).neg().view(-1, *([1] * (param.dim() - 1)))
-            param.addcdiv_(exp_avg * step_size, denom)
-
-    def keep(self, lanes: Any) -> None:
-        self.lrs = self.lrs[lanes]
-        self.state = {name: (m[lanes], v[lanes]) for name, (m, v) in self.state.items()}
-
-
-def _apply_max_norm(params: dict[str, Any], linear_weights: Sequence[str], bounds: Sequence[float]) -> None:
-    """:func:`training.apply_max_norm` per trial: ``bounds[t]`` (inf = none) on every unit's
-    incoming weights (a column of a stacked ``weight_t``)."""
-    lanes = [(lane, bound) for lane, bound in enumerate(bounds) if math.isfinite(bound)]
-    with torch.no_grad():
-        for name in linear_weights:
-            for lane, bound in lanes:  # one trial at a time: a slice's temporaries stay small
-                weight = params[name][lane]
-                norm = weight.square().sum(dim=0, keepdim=True).sqrt_()
-                weight.mul_(torch.where(norm > bound, bound / (norm + 1e-7), torch.ones_like(norm)))
-
-
 def _group_key(network: Any, config: TrainConfig, rng_state: Any) -> tuple:
     """Trials train together when their shapes, schedule and dropout stream agree."""
     shapes = tuple((name, tuple(t.shape)) for name, t in network.state_dict().items())
@@ -368,158 +311,102 @@ def fit_batched(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: An
     return [trial.estimator for trial in started]
 
 
-def fit_jobs(jobs: Sequence[Any], train: Any, dev: Any, alone: Callable[[list, Any, Any], list]) -> list[Any]:
-    """Fitted estimators of ``jobs`` (:class:`.runner.FitJob`), in order.
+class _Stack:
+    """The trials of one group as the training loop's lanes (:func:`training.train_lanes`), one
+    lane per trial: parameters and buffers stacked on a leading trial axis, the model's forward
+    run once per step for the whole stack under vmap. :class:`training.LoneNetwork` is the same
+    surface for one network; the loop, Adam, max-norm, batch-norm re-estimation and early
+    stopping are the lone fit's own."""
 
-    Jobs of one model, seed and schedule (a search's trials) train as one batched run
-    (:func:`fit_batched`) when there are several and the model allows it (:func:`can_batch`);
-    every other job, and the trials of a model that turns out :class:`NotBatchable` (with a
-    warning), go to ``alone`` (which fits each as ``spec.create(...).fit(train, dev)``).
-    """
-    fitted: list[Any] = [None] * len(jobs)
-    groups: dict[tuple, list[int]] = {}
-    for index, job in enumerate(jobs):
-        groups.setdefault((job.spec.name, job.seed, tuple(sorted(job.fixed.items()))), []).append(index)
-    lone: list[int] = []
-    for members in groups.values():
-        first = jobs[members[0]]
-        if len(members) < 2 or not can_batch(first.spec):
-            lone += members
-            continue
-        try:
-            batch = fit_batched(first.spec, [jobs[i].params for i in members], train, dev, first.fixed, first.seed,
-                                progress=any(jobs[i].label for i in members))
-        except NotBatchable as reason:
-            warnings.warn(f"{reason}: its {len(members)} search trials train one after another")
-            lone += members
-            continue
-        for index, estimator in zip(members, batch):
-            fitted[index] = estimator
-    for index, estimator in zip(lone, alone([jobs[i] for i in lone], train, dev)):
-        fitted[index] = estimator
-    return fitted
+    def __init__(self, members: list[_Trial], stream: MaskStream):
+        self.members, self.stream = members, stream
+        self.device = members[0].config.device
+        self.params, self.buffers = stack_module_state([_for_group(copy.deepcopy(m.network), stream) for m in members])
+        self.template = _for_group(copy.deepcopy(members[0].network).to("meta"), stream)
+        self.bounded = [f"{name}.weight_t" for name, module in self.template.named_modules() if isinstance(module, GroupLinear)]
+        self.norms = {**tracked_batch_norms(self.template),
+                      **{name: m for name, m in self.template.named_modules() if isinstance(m, GroupBatchNorm)}}
+        self.max_norms = [m.config.max_norm for m in members]
+        self.stream.buffers = self.buffers
+        self._set_lanes()
+        device = self.device
 
+        def loss_of(p: dict, b: dict, lane: Any, batch: dict, target: Any) -> Any:
+            stream.lane = lane
+            with _autocast(device):
+                logits = functional_call(self.template, (p, b), (batch,))
+            return F.binary_cross_entropy_with_logits(logits.float(), target)
 
-def _recalibrate(template: Any, buffers: dict[str, Any], forward: Callable[[dict], Any], batcher: Batcher,
-                 rows: np.ndarray) -> None:
-    """:func:`training.recalibrate_batch_norm` for a group: every batch norm's statistics
-    re-estimated on ``rows`` with dropout off, a cumulative average per trial."""
-    norms = {name: module for name, module in template.named_modules()
-             if isinstance(module, (GroupBatchNorm, nn.modules.batchnorm._BatchNorm))
-             and getattr(module, "track_running_stats", True)}
-    if not norms:
-        return
-    with torch.no_grad():
-        for name in norms:  # reset_running_stats, on the stacked buffers
-            buffers[f"{name}.running_mean"].zero_()
-            buffers[f"{name}.running_var"].fill_(1)
-            buffers[f"{name}.num_batches_tracked"].zero_()
-        momenta = {name: norm.momentum for name, norm in norms.items()}
-        template.eval()
-        for norm in norms.values():
-            norm.momentum = None
-            norm.train()
-        for index in _batches(len(rows), PREDICT_BATCH, rows):
-            forward(batcher(index))
-        for name, norm in norms.items():
-            norm.momentum = momenta[name]
-    template.eval()
+        def scores_of(p: dict, b: dict, batch: dict) -> Any:
+            with _autocast(device):
+                return torch.sigmoid(functional_call(self.template, (p, b), (batch,)).float())
+
+        self.train_step = vmap(loss_of, in_dims=(0, 0, 0, None, None), randomness="same")
+        self.predict = vmap(scores_of, in_dims=(0, 0, None), randomness="same")
+
+    def _set_lanes(self) -> None:
+        # Made once per stack (again when trials leave), not per step: each trial's views.
+        n = len(self.max_norms)
+        self.lane_index = torch.arange(n, device=self.device)
+        self._lanes = [[p.detach()[t] for p in self.params.values()] for t in range(n)]
+
+    def lanes(self) -> list[list[Any]]:
+        return self._lanes
+
+    def grads(self) -> list[list[Any]]:
+        grads = [p.grad for p in self.params.values()]
+        return [[None if g is None else g[t] for g in grads] for t in range(len(self._lanes))]
+
+    def train(self) -> None:
+        self.template.train()
+
+    def losses(self, batch: dict[str, Any], target: Any) -> Any:
+        return self.train_step(self.params, self.buffers, self.lane_index, batch, target)
+
+    def zero_grad(self) -> None:
+        for param in self.params.values():
+            param.grad = None
+
+    def limit_norms(self) -> None:
+        bound = [(lane, max_norm) for lane, max_norm in enumerate(self.max_norms) if max_norm is not None]
+        for name in self.bounded:
+            for lane, max_norm in bound:  # weight_t (in, out): a unit's incoming weights are a column
+                limit_unit_norms(self.params[name].detach()[lane], max_norm, inputs_dim=0)
+
+    def recalibrate(self, batcher: Batcher, rows: np.ndarray) -> None:
+        recalibrate_batch_norm(self.template, self.norms, self.buffers,
+                               lambda batch: self.predict(self.params, self.buffers, batch), batcher, rows)
+
+    def scores(self, batcher: Batcher) -> np.ndarray:
+        self.template.eval()
+        with torch.no_grad():
+            # Rows are independent here (running statistics): chunks a stack's size smaller keep
+            # its temporaries (trials x rows x features) as small as a lone run's.
+            chunk = max(128, PREDICT_BATCH // len(self._lanes))
+            return np.concatenate([self.predict(self.params, self.buffers, batcher(index)).cpu().numpy()
+                                   for index in _batches(batcher.n_rows, chunk)], axis=1)
+
+    def snapshot(self, lane: int) -> dict[str, Any]:
+        return {k: v[lane].detach().clone() for k, v in {**self.params, **self.buffers}.items()}
+
+    def keep(self, kept: Sequence[int]) -> None:
+        lanes = torch.tensor(kept, device=self.device)
+        self.params = {k: v.detach()[lanes].requires_grad_() for k, v in self.params.items()}
+        self.buffers = {k: v[lanes] for k, v in self.buffers.items()}
+        self.stream.buffers = self.buffers
+        self.max_norms = [self.max_norms[lane] for lane in kept]
+        self._set_lanes()
+
+    def restore(self, member: int, state: dict[str, Any]) -> None:
+        network = self.members[member].network
+        network.load_state_dict(_lone_state(state, list(network.state_dict())))
 
 
 def _train_group(members: list[_Trial], stream: MaskStream, train_batcher: Batcher, dev_batcher: Batcher,
                  train_labels: np.ndarray, dev_labels: np.ndarray, label: str | None) -> None:
-    """Train the trials ``members`` together, as :func:`training.fit_network` trains each."""
-    config, rng = members[0].config, members[0].batch_order
-    device = config.device
-    params, buffers = stack_module_state([_for_group(copy.deepcopy(m.network), stream) for m in members])
-    template = _for_group(copy.deepcopy(members[0].network).to("meta"), stream)
-    linear_weights = [f"{name}.weight_t" for name, module in template.named_modules() if isinstance(module, GroupLinear)]
-    stream.buffers = buffers
-    lrs = torch.tensor([m.config.lr for m in members], dtype=torch.float32, device=device)
-    bounds = [m.config.max_norm if m.config.max_norm is not None else math.inf for m in members]
-    optimizer = StackedAdam(params, lrs)
-    labels = torch.as_tensor(train_labels, dtype=torch.float32, device=device)
-    n_train, n_dev = len(train_labels), len(dev_labels)
-    calibration = calibration_rows(n_train, config.seed)
-
-    def loss_of(p: dict, b: dict, lane: Any, batch: dict, target: Any) -> Any:
-        stream.lane = lane
-        with _autocast(device):
-            logits = functional_call(template, (p, b), (batch,))
-        return F.binary_cross_entropy_with_logits(logits.float(), target)
-
-    def scores_of(p: dict, b: dict, batch: dict) -> Any:
-        with _autocast(device):
-            return torch.sigmoid(functional_call(template, (p, b), (batch,)).float())
-
-    train_step = vmap(loss_of, in_dims=(0, 0, 0, None, None), randomness="same")
-    predict = vmap(scores_of, in_dims=(0, 0, None), randomness="same")
-    active = list(range(len(members)))          # positions in members of the trials still training
-    histories = [{"train_loss": [], "dev_macro_f1": [], "seconds": []} for _ in members]
-    best = [{"f1": -1.0, "epoch": 0, "since": 0, "state": None} for _ in members]
-    train_seconds = [0.0] * len(members)
-    progress = None
-    if label:
-        from tqdm import tqdm
-
-        progress = tqdm(total=config.epochs, desc=label, unit="epoch", leave=False)
-    for epoch in range(1, config.epochs + 1):
-        started = time.perf_counter()
-        template.train()
-        lanes = torch.arange(len(active), device=device)
-        loss_sum = torch.zeros(len(active), device=device)
-        for index in _batches(n_train, config.batch_size, rng.permutation(n_train)):
-            losses = train_step(params, buffers, lanes, train_batcher(index), labels[torch.as_tensor(index, device=device)])
-            for param in params.values():
-                param.grad = None
-            losses.sum().backward()  # trials do not interact: each gets its own loss's gradient
-            optimizer.step(params)
-            _apply_max_norm(params, linear_weights, bounds)
-            loss_sum += losses.detach() * len(index)
-        elapsed = time.perf_counter() - started
-        _recalibrate(template, buffers, lambda batch: predict(params, buffers, batch), train_batcher, calibration)
-        template.eval()
-        with torch.no_grad():
-            # Rows are independent here (running statistics): chunks a group's size smaller keep
-            # its temporaries (trials x rows x features) as small as a lone run's.
-            chunk = max(128, PREDICT_BATCH // len(active))
-            scores = np.concatenate([predict(params, buffers, dev_batcher(index)).cpu().numpy()
-                                     for index in _batches(n_dev, chunk)], axis=1)
-        stopped = []
-        for lane, member in enumerate(active):
-            dev_f1 = macro_f1(dev_labels, scores[lane])
-            history, record = histories[member], best[member]
-            history["train_loss"].append(float(loss_sum[lane]) / n_train)
-            history["dev_macro_f1"].append(dev_f1)
-            history["seconds"].append(time.perf_counter() - started)
-            train_seconds[member] += elapsed
-            if dev_f1 > record["f1"]:
-                record.update(f1=dev_f1, epoch=epoch, since=0,
-                              state={k: v[lane].detach().clone() for k, v in {**params, **buffers}.items()})
-            else:
-                record["since"] += 1
-                if record["since"] >= members[member].config.patience:
-                    stopped.append(lane)
-        if progress is not None:
-            progress.update(1)
-            progress.set_postfix(training=len(active) - len(stopped))
-        if stopped:
-            kept = [lane for lane in range(len(active)) if lane not in stopped]
-            if not kept:
-                break
-            lanes_kept = torch.tensor(kept, device=device)
-            params = {k: v.detach()[lanes_kept].requires_grad_() for k, v in params.items()}
-            buffers = {k: v[lanes_kept] for k, v in buffers.items()}
-            stream.buffers = buffers
-            optimizer.keep(lanes_kept)
-            bounds = [bounds[lane] for lane in kept]
-            active = [active[lane] for lane in kept]
-    if progress is not None:
-        progress.close()
-    for member, trial in enumerate(members):
-        record, history = best[member], histories[member]
-        trial.network.load_state_dict(_lone_state(record["state"], list(trial.network.state_dict())))
-        trained_rows = len(history["train_loss"]) * n_train
-        history.update(best_epoch=record["epoch"], best_dev_macro_f1=record["f1"], batched_trials=len(members),
-                       samples_per_second=trained_rows / train_seconds[member] if train_seconds[member] else math.nan)
+    """Train the trials ``members`` together, through the lone fit's loop (:func:`training.train_lanes`)."""
+    histories = train_lanes(_Stack(members, stream), [m.config for m in members], members[0].batch_order,
+                            train_batcher, dev_batcher, train_labels, dev_labels, label)
+    for trial, history in zip(members, histories):
+        history["batched_trials"] = len(members)
         trial.estimator.network_, trial.estimator.history_ = trial.network, history

@@ -40,16 +40,6 @@ class SyntheticConfig:
     tie_tolerance: float = 0.01    # accuracies this close count as a tie
 
 
-def generate(seed: int, config: SyntheticConfig, n_samples: int) -> dict[str, np.ndarray]:
-    """One seed's task: ``n_samples`` rows of x_v, x_t (n, dims), class c and switch m.
-
-    The means depend only on ``seed``; the rows on ``seed`` and ``n_samples`` (train and test
-    are drawn with different sizes' streams from one generator, see :func:`make_task`).
-    """
-    rng = np.random.default_rng(seed)
-    return _draw(rng, _means(rng, config), config, n_samples)
-
-
 def _means(rng: np.random.Generator, config: SyntheticConfig) -> dict[str, np.ndarray]:
     scale, d = config.mean_scale, config.dims
     return {"mu_v": rng.normal(0, scale, (2, d)), "mu_t": rng.normal(0, scale, (2, d)),

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from .. import paths
-from ..storage import atomic, manifest
+from ..storage import atomic, lock, manifest
 from ..storage.checksums import sha256_of
 from ..errors import UsageError
 from . import croissant, datasheet, figures, stats as dataset_stats
 from .stats import summary
 
 
+@lock.reads_root("mmimdb card")
 def write_card(root: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
                progress: bool = False) -> dict[str, Any]:
     """Write the card, the figures and ``croissant.json`` for the build under ``root``;
@@ -29,11 +30,12 @@ def write_card(root: str | os.PathLike | None = None, out: str | os.PathLike | N
     root = paths.data_root(root)
     build = manifest.read_manifest(root)
     folder = Path(out).expanduser() if out is not None else root
+    # The build is read first: a wrong --root says so without leaving a new empty folder there.
+    stats = dataset_stats.collect(root, progress)  # says to build first when there is no dataset
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UsageError(f"--out {folder}: cannot write there ({error.strerror or error})") from None
-    stats = dataset_stats.collect(root, progress)  # says to build first when there is no dataset
     figures_folder = paths.figures_dir(folder)
     written = figures.draw_all(stats, figures_folder)
     card_file, croissant_file = paths.card_path(folder), paths.croissant_path(folder)

@@ -15,9 +15,9 @@ from typing import Any
 from .. import __version__, paths
 from ..dataset import hdf5
 from ..storage.checksums import sha256_of
-from ..dataset.genres import GENRES
+from ..records.genres import GENRES
 from ..dataset.parquet import COLUMNS
-from ..dataset.split import SPLITS
+from ..records.split_file import SPLITS
 from . import text
 from .stats import DatasetStats, summary
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import paths
-from ..dataset.genres import ORIGINAL_COUNTS
+from ..records.genres import ORIGINAL_COUNTS
 from ..dataset.parquet import COLUMNS
-from ..dataset.split import SPLITS
+from ..records.split_file import SPLITS
 from . import text
 from .figures import FIGURES
 from .stats import DatasetStats, summary

@@ -9,9 +9,9 @@ from typing import Callable
 import numpy as np
 
 from ..storage.atomic import write_bytes
-from ..dataset.genres import GENRES
+from ..records.genres import GENRES
 from ..benchmark.reports import _pyplot
-from ..dataset.split import SPLITS
+from ..records.split_file import SPLITS
 from .stats import DatasetStats
 
 #: File name -> (caption, drawing function); the card references them in this order.

@@ -13,10 +13,10 @@ import numpy as np
 
 from .. import paths
 from ..dataset.built import BuiltDataset
-from ..dataset.genres import GENRES
+from ..records.genres import GENRES
 from ..dataset.parquet import labels_matrix
-from ..dataset.split import SPLITS
-from ..dataset.store import RecordStore
+from ..records.split_file import SPLITS
+from ..records.store import RecordStore
 
 #: Record fields whose source the card names (what the dataset is made of).
 SOURCE_FIELDS: tuple[str, ...] = ("genres", "plot", "poster")

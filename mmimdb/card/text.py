@@ -1,6 +1,6 @@
 """What the card says, written once for both the README card and ``croissant.json``.
 
-Facts about the original release come from REFERENCE.md (the paper and its code); facts
+Facts about the original release come from the paper (Arevalo et al. 2017) and its code; facts
 about this build come from the files (:mod:`.stats`) and the build's manifest.
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..dataset.genres import DROPPED_GENRES, GENRES
-from ..dataset.split import SPLITS
+from ..records.genres import DROPPED_GENRES, GENRES
+from ..records.split_file import SPLITS
 from .stats import SOURCE_FIELDS, DatasetStats, summary
 
 PROJECT_URL = "https://github.com/mmimdb/mmimdb"

@@ -32,16 +32,17 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from .. import __version__, paths
-from ..storage import atomic
+from ..storage import atomic, lock
 from . import hdf5, parquet, split as splits
 from ..storage.checksums import sha256_of
 from ..storage.manifest import output_entry as manifest_entry, read_manifest
 from ..errors import ImageError, MmimdbError, RecordError, UsageError
-from .genres import GENRE_CHOICES, GENRES, labels_of
-from . import posters
-from .posters import check_poster
-from .record import TEXT_CHOICES, file_id, missing_for_dataset
-from .store import RecordStore
+from ..records.genres import GENRE_CHOICES, GENRES, labels_of
+from ..records.posters import check_poster
+from . import images
+from ..records.record import TEXT_CHOICES, file_id, missing_for_dataset
+from ..records.split_file import SPLITS, SplitFile, read_split_file, write_split_file
+from ..records.store import RecordStore
 
 #: Records per task sent to a worker process.
 TASK_CHUNK = 16
@@ -93,7 +94,7 @@ def _inspect_task(task: tuple[str, str, str, str]) -> Inspected:
 def image_chunk(store_dir: str, imdb_id: str) -> bytes:
     """Pass 2 for one id: its poster preprocessed and compressed as an HDF5 chunk."""
     poster = RecordStore(store_dir).read_poster(imdb_id)
-    return hdf5.encode_image_chunk(posters.preprocess_poster(poster, imdb_id))
+    return hdf5.encode_image_chunk(images.preprocess_poster(poster, imdb_id))
 
 
 def _image_task(task: tuple[str, str]) -> bytes:
@@ -147,7 +148,7 @@ def package_versions() -> dict[str, str]:
 
 
 def _assign(method: str, labels: np.ndarray, ids: list[str], seed: int | None,
-            split_file: splits.SplitFile | None, store_ids: set[str]) -> tuple[splits.Assignment, list[str], list[int]]:
+            split_file: SplitFile | None, store_ids: set[str]) -> tuple[splits.Assignment, list[str], list[int]]:
     """Row indices per split, the split file's unknown ids, and rows the file leaves out."""
     if method == "original":
         return splits.original_split(labels, seed), [], []
@@ -166,6 +167,7 @@ def text_choice(root: str | os.PathLike) -> str:
     return read_manifest(Path(root).expanduser()).get("choices", {}).get("text", "longest")
 
 
+@lock.writes_root("mmimdb build")
 def build(root: str | os.PathLike | None = None, method: str = "original", split_file: str | os.PathLike | None = None,
           seed: int | None = None, strict: bool = False, workers: int | None = None,
           progress: bool = False, text: str = "longest", genres: str = "23",
@@ -200,7 +202,7 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
                          else f"--split-file is only used with --split file (not {method})")
     if method == "file" and seed is not None:
         raise UsageError("--seed does not apply to --split file")
-    chosen_file = splits.read_split_file(split_file) if split_file is not None else None
+    chosen_file = read_split_file(split_file) if split_file is not None else None
     store = RecordStore(paths.dataset_dir(root))
     store_ids = store.ids()
     if not store_ids:
@@ -263,7 +265,7 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
                       "split_file_sha256": sha256_of(chosen_file.path) if chosen_file else None},
             # What the Parquet holds (the features read the same text); labels are the 23.
             "choices": {"text": text, "genres": genres},
-            "counts": {**{name: len(rows[name]) for name in splits.SPLITS}, "total": int(len(order)),
+            "counts": {**{name: len(rows[name]) for name in SPLITS}, "total": int(len(order)),
                        "records": len(store_ids), "excluded": len(excluded), "unknown_ids": len(unknown_ids)},
             "outputs": {name: manifest_entry(staging / name) for name in outputs},
             "versions": package_versions(),
@@ -318,9 +320,9 @@ def _write_outputs(staging: Path, store: RecordStore, ids: list[str], labels: np
         "report_md": str(paths.split_report_md_path(here)),
         "report_json": str(paths.split_report_json_path(here)),
         "hdf5": str(paths.hdf5_path(here)),
-        **{f"parquet_{name}": str(paths.parquet_path(here, name)) for name in splits.SPLITS},
+        **{f"parquet_{name}": str(paths.parquet_path(here, name)) for name in SPLITS},
     }
-    splits.write_split_file(staging / names["split"], splits.ids_by_split(ids, rows))
+    write_split_file(staging / names["split"], splits.ids_by_split(ids, rows))
     atomic.write_json(staging / names["report_json"], report)
     atomic.write_bytes(staging / names["report_md"], splits.report_markdown(report).encode("utf-8"))
     (staging / names["parquet_train"]).parent.mkdir(parents=True, exist_ok=True)
@@ -341,7 +343,7 @@ def _write_outputs(staging: Path, store: RecordStore, ids: list[str], labels: np
 
         chunks_iter = iter(chunks)
         try:
-            for name in splits.SPLITS:
+            for name in SPLITS:
                 parquet.write_split(staging / names[f"parquet_{name}"], split_rows(name))
         except ImageError as error:
             raise MmimdbError(f"{error}; it passed the check before the split, so the build stopped "

@@ -39,7 +39,7 @@ from ..storage import atomic, manifest as manifests
 from ..storage.checksums import sha256_of
 from . import hdf5, parquet
 from .hdf5 import ids_sha256
-from .split import SPLITS
+from ..records.split_file import SPLITS
 
 BUILD_HINT = "run `mmimdb build` (after `mmimdb fetch`) to build it"
 

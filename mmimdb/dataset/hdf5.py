@@ -8,7 +8,7 @@ with each split's row range. Datasets written by ``mmimdb build``:
   original's ``S7``; longer when an id has 8 digits);
 * ``genres`` (N, 23) int32, multi-hot, attribute ``target_names`` = JSON list of the genres;
 * ``images`` (N, 3, 256, 160) int32, each poster preprocessed as the original did (see
-  :func:`mmimdb.dataset.posters.preprocess_poster`), one image per chunk, shuffle + gzip.
+  :func:`mmimdb.dataset.images.preprocess_poster`), one image per chunk, shuffle + gzip.
 
 The features step adds row-aligned datasets (``features``, ``vgg_features``, ``three_grams``,
 ``word_grams``, ``sequences``) to the same file with :func:`add_dataset`. A peer's loader
@@ -30,9 +30,9 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..errors import MmimdbError, UsageError
-from .genres import GENRES
-from .posters import IMAGE_SHAPE
-from .split import SPLITS
+from ..records.genres import GENRES
+from .images import IMAGE_SHAPE
+from ..records.split_file import SPLITS
 
 try:  # ISA-L deflate: the same zlib stream as zlib.compress, about 5x faster (and inflate faster)
     from isal.isal_zlib import compress as _deflate, decompress as _inflate
@@ -307,7 +307,7 @@ def ids_sha256(ids: Sequence[str]) -> str:
 
 def read_ids(handle: Any) -> list[str]:
     """An open file's movie ids as ``tt`` ids, in row order (the file keeps the release's 7 digits)."""
-    from .record import normalize_id
+    from ..records.record import normalize_id
 
     return [normalize_id(v.decode() if isinstance(v, bytes) else str(v)) for v in handle[IMDB_IDS][:]]
 

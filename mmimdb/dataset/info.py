@@ -12,12 +12,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from . import genres as genre_vocabulary
+from ..records import genres as genre_vocabulary
 from .. import paths
 from ..storage.checksums import file_digest
 from ..errors import MmimdbError, UsageError
-from .split import read_split_file
-from .store import RecordStore
+from ..records.split_file import read_split_file
+from ..records.store import RecordStore
+
+
+_NO_DATA = "{root}: no data here yet; run `mmimdb fetch` first (or pass --root / set {env})"
 
 
 def _not_outputs(root: Path) -> set[Path]:
@@ -47,9 +50,11 @@ def describe(root: str | Path | None = None, checksums: bool = True, progress: b
 
     root = paths.data_root(root)
     if not root.is_dir():
-        raise UsageError(f"{root}: no data here yet; run `mmimdb fetch` first (or pass --root / set {paths.ENV_HOME})")
+        raise UsageError(_NO_DATA.format(root=root, env=paths.ENV_HOME))
     store = RecordStore(paths.dataset_dir(root))
     ids = store.ids()
+    if not ids and not _output_files(root):  # a folder, but nothing a stage wrote: as for a missing one
+        raise UsageError(_NO_DATA.format(root=root, env=paths.ENV_HOME))
     genre_counts: Counter[str] = Counter()
     labels_by_id: dict[str, list[str]] = {}
     unreadable: list[str] = []

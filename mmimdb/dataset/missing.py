@@ -19,7 +19,7 @@ readers take as ``missing_table_root``):
 Writing the same tables twice gives byte-identical files.
 
 >>> spec = MissingSpec(rate=0.7, type="both", seed=0)
->>> codes = draw(10, spec, "train"); (codes == 1).sum() + (codes == 2).sum()
+>>> codes = draw(10, spec, "train"); int((codes == 1).sum() + (codes == 2).sum())
 7
 """
 from __future__ import annotations
@@ -34,9 +34,9 @@ import numpy as np
 
 from .. import paths
 from ..errors import MmimdbError, UsageError
-from ..storage import atomic, manifest
+from ..storage import atomic, lock, manifest
 from ..storage.checksums import sha256_of
-from .split import SPLITS
+from ..records.split_file import SPLITS
 
 TYPES: tuple[str, ...] = ("text", "image", "both")
 COMPLETE, TEXT_MISSING, IMAGE_MISSING = 0, 1, 2
@@ -173,6 +173,7 @@ def _split_ids(root: Path, split: str) -> list[str]:
     return BuiltDataset(root).parquet_ids(split)
 
 
+@lock.reads_root("mmimdb missing")
 def write_tables(spec: MissingSpec, root: str | os.PathLike | None = None) -> dict[str, Any]:
     """Write the tables of every split under ``root`` (see the module docstring); record them
     in the manifest; return the manifest entry."""

@@ -19,8 +19,8 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..errors import MmimdbError
-from .genres import GENRES, chosen_genres, encode, labels_of
-from .record import chosen_plot, file_id
+from ..records.genres import GENRES, chosen_genres, encode, labels_of
+from ..records.record import chosen_plot, file_id
 
 #: Rows per row group: posters are about 30 kB, so a group is a few MB.
 ROW_GROUP_ROWS = 256
@@ -33,7 +33,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "year": ("int32", "year of first release"),
     "kind": ("string", "IMDb kind (movie, tv movie, ...)"),
     "genres": ("list<string>", "the movie's genres: the 23 in label order (build --genres all: then the others)"),
-    "labels": ("list<int8>", "multi-hot vector of the 23 genres, in mmimdb.dataset.genres.GENRES order"),
+    "labels": ("list<int8>", "multi-hot vector of the 23 genres, in mmimdb.records.genres.GENRES order"),
     "plot": ("string", "the plot the build chose (--text; default the longest, what the paper used)"),
     "plot_outline": ("string", "one-paragraph outline"),
     "directors": ("list<string>", "director names"),

@@ -8,7 +8,8 @@ Three methods, each deterministic for a given seed:
   ``ceil(10%)`` to dev, the rest to train.
 * :func:`iterative_split`: multilabel iterative stratification (Sechidis et al. 2011) from
   the ``iterative-stratification`` package, in one three-way pass.
-* :func:`file_split`: a given ``split.json`` (the original one, or any other).
+* :func:`file_split`: a given ``split.json`` (the original one, or any other; read by
+  :mod:`mmimdb.records.split_file`).
 
 Functions take and return row indices into the label matrix (N, 23); ids are mapped by the
 caller. A genre with one or two movies cannot appear in all three splits: ``original`` puts
@@ -25,20 +26,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from ..storage import atomic
-from ..errors import UsageError
-from .genres import GENRES
-from .record import file_id, normalize_id
+from ..records.genres import GENRES
+from ..records.split_file import SPLITS, SplitFile
 
-#: Split names, in the row order of the HDF5 file.
-SPLITS: tuple[str, ...] = ("train", "dev", "test")
 #: Target fraction of each split.
 FRACTIONS: dict[str, float] = {"train": 0.6, "dev": 0.1, "test": 0.3}
 #: Seed of the original release (``numpy.random.RandomState([2014, 8, 6])``).
@@ -117,67 +112,6 @@ def iterative_split(labels: np.ndarray, seed: int | None = None) -> Assignment:
     fold_of_row = np.empty(len(labels), dtype=np.int64)
     fold_of_row[order] = folds
     return {name: np.flatnonzero(fold_of_row == index) for index, name in enumerate(SPLITS)}
-
-
-@dataclass
-class SplitFile:
-    """A ``split.json``: ids (``tt...``) per split, in file order."""
-
-    ids: dict[str, list[str]]
-    path: Path | None = None
-
-
-def parse_split(data: Any, source: str = "split.json") -> SplitFile:
-    """Validate a decoded ``split.json`` object; raise :class:`UsageError` naming the problem.
-
-    Ids may be written with or without ``tt``. An id listed twice (in one split or in two)
-    is an error: it would put a movie in two places.
-    """
-    if not isinstance(data, dict) or set(data) != set(SPLITS):
-        keys = sorted(data) if isinstance(data, dict) else type(data).__name__
-        raise UsageError(f"{source}: expected an object with keys train, dev, test, got {keys}")
-    ids: dict[str, list[str]] = {}
-    seen: dict[str, str] = {}
-    duplicates: list[str] = []
-    for name in SPLITS:
-        if not isinstance(data[name], list):
-            raise UsageError(f"{source}: '{name}' is not a list of ids")
-        ids[name] = []
-        for value in data[name]:
-            try:
-                imdb_id = normalize_id(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-            except ValueError:
-                imdb_id = None
-            if imdb_id is None:
-                raise UsageError(f"{source}: '{name}' holds {value!r}, which is not an IMDb title id")
-            if imdb_id in seen:
-                duplicates.append(f"{file_id(imdb_id)} ({seen[imdb_id]}/{name})")
-            else:
-                seen[imdb_id] = name
-                ids[name].append(imdb_id)
-    if duplicates:
-        shown = ", ".join(duplicates[:5]) + (f" and {len(duplicates) - 5} more" if len(duplicates) > 5 else "")
-        raise UsageError(f"{source}: {len(duplicates)} duplicate id(s): {shown}")
-    return SplitFile(ids)
-
-
-def read_split_file(path: str | os.PathLike) -> SplitFile:
-    """Read and validate a ``split.json`` (see :func:`parse_split`)."""
-    path = Path(path).expanduser()
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such split file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UsageError(f"{path}: not a JSON split file ({error})") from None
-    split = parse_split(data, str(path))
-    split.path = path
-    return split
-
-
-def write_split_file(path: str | os.PathLike, ids: dict[str, Sequence[str]]) -> None:
-    """Write ``split.json`` in the original format: 7-character ids without ``tt``."""
-    atomic.write_json(path, {name: [file_id(i) for i in ids[name]] for name in SPLITS}, indent=None)
 
 
 @dataclass

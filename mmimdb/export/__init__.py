@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import paths
+from ..storage import lock
 from ..storage.checksums import sha256_of
 from ..errors import UsageError
-from ..dataset.record import file_id
+from ..records.record import file_id
 from . import arrow, hdf5, jsonl, mmf
 from .rows import (GENRE_CHOICES, MARKER, TEXT_CHOICES, Choices, check_built, default_out, record_export, split_ids,
                    staged_folder)
@@ -47,6 +48,7 @@ def _default_out(root: Path, format: str) -> Path:
     return default_out(root, format)
 
 
+@lock.reads_root("mmimdb export")
 def export(format: str, root: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
            text: str = "longest", genres: str = "23", test_hard_ids: str | os.PathLike | None = None,
            progress: bool = False) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ..dataset.split import SPLITS
+from ..records.split_file import SPLITS
 from .rows import BATCH_ROWS, Choices, movies, split_size
 
 

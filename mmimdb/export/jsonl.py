@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..dataset.genres import GENRES
-from ..dataset.record import file_id
-from ..dataset.split import SPLITS
+from ..records.genres import GENRES
+from ..records.record import file_id
+from ..records.split_file import SPLITS
 from .rows import Choices, Movie, movies, split_size
 
 IMAGES_DIR = "images"

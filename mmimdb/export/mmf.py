@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MmimdbError
-from ..dataset.genres import GENRES
-from ..dataset.split import SPLITS
+from ..records.genres import GENRES
+from ..records.split_file import SPLITS
 from .rows import Choices, movies, split_size
 
 BASE = Path("datasets/mmimdb/defaults")

@@ -31,10 +31,10 @@ from .. import paths
 from ..storage import manifest
 from ..errors import UsageError
 from ..dataset.built import BuiltDataset
-from ..dataset.genres import GENRE_CHOICES, all_genres, labels_of
-from ..dataset.record import chosen_plot, file_id, plot_texts
-from ..dataset.split import SPLITS
-from ..dataset.store import RecordStore
+from ..records.genres import GENRE_CHOICES, all_genres, labels_of
+from ..records.record import chosen_plot, file_id, plot_texts
+from ..records.split_file import SPLITS
+from ..records.store import RecordStore
 
 TEXT_CHOICES: tuple[str, ...] = ("longest", "first", "outline", "all")
 #: Parquet rows read at once: posters are about 30 kB, so a batch is a few MB.

@@ -28,7 +28,7 @@ from ..dataset import hdf5
 from ..dataset.built import BuiltDataset
 from ..device import resolve_device
 from ..errors import UsageError
-from ..storage import manifest
+from ..storage import lock, manifest
 from .encoders import EncoderOptions, image_encoder, text_encoder
 from .posters import check_precision, extract_image_features
 from .rows import dataset_rows, plot_texts, plot_tokens
@@ -40,6 +40,7 @@ from .writer import DEFAULT_CHUNK_ROWS, Log, stderr_log
 OUTPUT_GROUPS = ("text", "image", "three_grams", "word_grams", "sequences")
 
 
+@lock.writes_root("mmimdb build-features")
 def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = ("word2vec",),
                    image: Sequence[str] = ("vgg16",), only: Sequence[str] | None = None,
                    options: EncoderOptions | None = None, device: str = "auto", batch_size: int | None = None,

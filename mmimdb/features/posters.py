@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import paths
 from ..dataset import hdf5
-from ..dataset.store import RecordStore
+from ..records.store import RecordStore
 from ..device import resolve_device
 from ..errors import ImageError, MmimdbError, UsageError
 from ..storage import atomic, manifest
@@ -623,11 +623,15 @@ def finish_extraction(root: Path, rows: Rows, encoder: ImageEncoder, plan: Chunk
         f"({len(report.failed_ids)} flagged unreadable){rate}")
 
 
+#: The most DataLoader workers a job starts by default (``--workers`` may ask for more).
+MAX_DEFAULT_WORKERS = 8
+
+
 def default_workers(device: Any = None) -> int:
     """DataLoader workers: on a CPU one per core (each decodes and encodes); beside a GPU
-    one core is left to the process that drives it."""
+    one core is left to the process that drives it; at most :data:`MAX_DEFAULT_WORKERS`."""
     cores = os.cpu_count() or 2
     if device is not None and getattr(device, "type", device) == "cpu":
-        return max(1, min(8, cores))
-    return max(1, min(8, cores - 1))
+        return max(1, min(MAX_DEFAULT_WORKERS, cores))
+    return max(1, min(MAX_DEFAULT_WORKERS, cores - 1))
 

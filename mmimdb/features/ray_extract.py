@@ -23,7 +23,7 @@ import pyarrow.fs
 import pyarrow.parquet as pq
 
 from .. import paths
-from ..dataset.split import SPLITS
+from ..records.split_file import SPLITS
 from ..errors import ImageError, MmimdbError, UsageError
 from ..ray_cluster import pool as plan_pool
 from .encoders import ImageEncoder

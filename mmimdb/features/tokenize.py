@@ -1,6 +1,6 @@
 """The original MM-IMDb plot tokenizer.
 
-The paper's text pipeline (REFERENCE "Text"): take the longest plot, lowercase it, drop
+The paper's text pipeline (as the release's code runs it): take the longest plot, lowercase it, drop
 ``<br />``, replace URLs by a token, remove the characters ``~*+^`_#[]|``, replace digit
 runs by a token, split punctuation off as tokens of their own, split on whitespace.
 

@@ -26,15 +26,28 @@ from urllib.parse import urlsplit
 from tqdm import tqdm
 
 from ..storage import atomic, lock
-from ..dataset import posters as images, record as records, split as splits
+from ..records import posters as images, record as records, split_file as splits
 from .. import paths
 from ..storage.checksums import sha256_of
 from .download import download
 from ..errors import ArchiveError, ImageError, RecordError, UsageError
-from ..dataset.store import RecordStore
+from ..records.store import RecordStore
 
-#: Default public mirror of the release (no checksum is published for it).
+#: Default public mirror of the release.
 RELEASE_URL = "https://archive.org/download/mmimdb/mmimdb.tar.gz"
+#: The sha256 MMF recorded for RELEASE_URL's file (facebookresearch/mmf, commit 4e5b5c1 of
+#: 2020-04-21, ``mmf/datasets/builders/mmimdb/builder.py``, ``IMAGE_RESOURCES``; the zoo
+#: config that replaced that table the next day, ``mmf/configs/zoo/datasets.yaml``, lists no
+#: hash for it). The only digest of the release anyone published.
+RELEASE_SHA256 = "7facb412f84e8e707cf5c15bb58e4cf3ac12d33e6e944e1bdefebada1259a253"
+#: Where the digest applies: a URL of the mirror's path (archive.org, or a mirror of it)...
+RELEASE_PATH = PurePosixPath(urlsplit(RELEASE_URL).path)
+#: ... or a local file of the published name whose size is the published one. The size is
+#: published only rounded, "8.1G" (peers' READMEs, e.g. sbseo/mm-gatbt), as ``ls -h`` and
+#: wget print GiB: a file in [8.05, 8.15) GiB.
+RELEASE_SIZE_RANGE = (int(8.05 * 1024**3), int(8.15 * 1024**3))
+#: ``--sha256 none``: import a file of the published name without checking it.
+NO_CHECK = "none"
 #: Hosts the release mirror uses (archive.org redirects to its storage nodes).
 RELEASE_HOSTS = ("archive.org", ".archive.org")
 #: Caps per archive member, bytes.
@@ -300,6 +313,36 @@ def _is_url(source: str) -> bool:
     return urlsplit(source).scheme in ("http", "https")
 
 
+def expected_sha256(source: str | Path, sha256: str | None = None) -> str | None:
+    """The digest an import of ``source`` checks: ``sha256`` when given (``'none'``: none),
+    else :data:`RELEASE_SHA256` for the published file (a URL with the mirror's path, or a
+    local ``mmimdb.tar.gz`` of the published size), else none.
+
+    >>> expected_sha256(RELEASE_URL) == RELEASE_SHA256, expected_sha256("http://127.0.0.1/mine.tar.gz")
+    (True, None)
+    """
+    if sha256 is not None:
+        given = sha256.strip().lower()
+        if given == NO_CHECK:
+            return None
+        if len(given) != 64 or not all(c in "0123456789abcdef" for c in given):
+            raise UsageError(f"--sha256 {sha256!r}: expected 64 hex digits (or 'none')")
+        return given
+    text = str(source)
+    if _is_url(text):
+        return RELEASE_SHA256 if PurePosixPath(urlsplit(text).path) == RELEASE_PATH else None
+    path = Path(text).expanduser()
+    if path.name == RELEASE_PATH.name and path.is_file():
+        low, high = RELEASE_SIZE_RANGE
+        if low <= path.stat().st_size < high:
+            return RELEASE_SHA256
+    return None
+
+
+def _digest_source(expected: str) -> str:
+    return "the digest MMF published for the release" if expected == RELEASE_SHA256 else "--sha256"
+
+
 def import_release(
     source: str | Path,
     root: str | Path | None = None,
@@ -309,6 +352,9 @@ def import_release(
 ) -> ImportReport:
     """Import the original release from a URL, a ``.tar.gz``/``.tar`` file or a folder.
 
+    The file is checked against ``sha256``, or, when none is given, against the published
+    digest where it applies (:func:`expected_sha256`); a mismatch imports nothing.
+
     Writes the valid movies into ``<root>/dataset``, keeps ``split.json`` as
     ``<root>/release-split.json``, and saves the report as ``<root>/import-report.json``. Raises
     :class:`ArchiveError` for a truncated, non-archive or unsafe archive, after keeping every
@@ -316,17 +362,24 @@ def import_release(
     """
     root = paths.data_root(root)
     text = str(source)
+    expected = expected_sha256(text, sha256)
     if _is_url(text):
         allowed = set(RELEASE_HOSTS) if (urlsplit(text).hostname or "").endswith("archive.org") else None
         name = PurePosixPath(urlsplit(text).path).name or "mmimdb.tar.gz"
-        path = download(text, paths.downloads_dir(root) / name, sha256=sha256, allowed_hosts=allowed, progress=progress)
+        path = download(text, paths.downloads_dir(root) / name, sha256=expected, allowed_hosts=allowed,
+                        progress=progress, expected_from=_digest_source(expected) if expected else None)
     else:
+        scheme = urlsplit(text).scheme
+        if len(scheme) > 1 and "://" in text:  # ftp://, s3://, ... (a one-letter scheme is a Windows drive)
+            raise UsageError(f"{text}: only http(s) URLs are supported (or a local .tar.gz, .tar or folder)")
         path = Path(text).expanduser()
         if not path.exists():
             raise UsageError(f"{path}: no such file or folder")
-        if sha256 and path.is_file():
-            if sha256_of(path) != sha256.lower():
-                raise ArchiveError(f"{path}: sha256 does not match {sha256}")
+        if expected and path.is_file():
+            actual = sha256_of(path)
+            if actual != expected:
+                raise ArchiveError(f"{path}: sha256 does not match {expected} ({_digest_source(expected)}; "
+                                   f"the file's is {actual}); nothing imported")
     with lock.exclusive(root, "mmimdb fetch --from-archive"):
         return _import_locked(path, text, root, progress)
 

@@ -102,6 +102,7 @@ def download(
     allowed_hosts: Iterable[str] | None = None,
     session: PoliteSession | None = None,
     progress: bool = True,
+    expected_from: str | None = None,
 ) -> Path:
     """Download ``url`` to ``dest`` and return ``dest``.
 
@@ -109,7 +110,8 @@ def download(
     ``If-Range``, refuses hosts outside ``allowed_hosts`` (default: the URL's own host) on
     every redirect, stops past ``max_bytes``, and checks ``sha256`` when given. An existing
     ``dest`` whose checksum matches (or any existing ``dest`` when no checksum is given) is
-    not downloaded again. Raises :class:`DownloadStopped` (exit 3, resumable) when the
+    not downloaded again. ``expected_from`` says in a mismatch's message where ``sha256``
+    comes from. Raises :class:`DownloadStopped` (exit 3, resumable) when the
     server refuses or the connection drops, :class:`DownloadError` otherwise.
     """
     dest = Path(dest)
@@ -137,7 +139,9 @@ def download(
         if actual != expected:
             part.unlink()
             validator_file.unlink(missing_ok=True)
-            raise DownloadError(f"{url}: sha256 {actual} does not match the expected {expected}; the file was removed")
+            source = f" ({expected_from})" if expected_from else ""
+            raise DownloadError(f"{url}: sha256 {actual} does not match the expected {expected}{source}; "
+                                "the file was removed")
     os.replace(part, dest)
     validator_file.unlink(missing_ok=True)
     return dest

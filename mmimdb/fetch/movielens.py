@@ -23,7 +23,6 @@ from ..errors import DownloadError, UsageError
 from ..paths import downloads_dir
 
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/"
-GROUPLENS_HOSTS = ("files.grouplens.org",)
 
 
 @dataclass(frozen=True)
@@ -209,7 +208,7 @@ def select(links: list[Link], ids: Iterable[str] | None = None, limit: int | Non
     in links.csv order, then the first ``limit``."""
     chosen = links
     if ids is not None:
-        from ..dataset.record import normalize_id
+        from ..records.record import normalize_id
 
         wanted = set()
         for raw in ids:

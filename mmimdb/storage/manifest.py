@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 from .. import paths
 from ..errors import MmimdbError
-from . import atomic
+from . import atomic, lock
 from .checksums import sha256_of
 
 OUTPUTS = "outputs"
@@ -61,12 +61,13 @@ def update(root: str | os.PathLike, outputs: Iterable[str] = (), features: dict[
     """Record (again) the checksums of ``outputs`` (paths relative to ``root``) and set
     ``features[name] = entry`` for each of ``features``; read-modify-write, atomic."""
     root = Path(root).expanduser()
-    manifest = read_manifest(root)
-    for relative in outputs:
-        manifest.setdefault(OUTPUTS, {})[relative] = output_entry(root / relative)
-    for name, entry in (features or {}).items():
-        manifest.setdefault(FEATURES, {})[name] = entry
-    atomic.write_json(paths.manifest_path(root), manifest)
+    with lock.manifest_update(root):
+        manifest = read_manifest(root)
+        for relative in outputs:
+            manifest.setdefault(OUTPUTS, {})[relative] = output_entry(root / relative)
+        for name, entry in (features or {}).items():
+            manifest.setdefault(FEATURES, {})[name] = entry
+        atomic.write_json(paths.manifest_path(root), manifest)
 
 
 def record(root: str | os.PathLike, section: str, name: str, entry: dict[str, Any],
@@ -75,11 +76,12 @@ def record(root: str | os.PathLike, section: str, name: str, entry: dict[str, An
     with which choices) and record the checksums of ``outputs`` (files under ``root``, so that
     ``mmimdb info --verify`` checks them too); read-modify-write, atomic."""
     root = Path(root)
-    manifest = read_manifest(root)
-    manifest.setdefault(section, {})[name] = entry
-    for relative in outputs:
-        manifest.setdefault(OUTPUTS, {})[relative] = output_entry(root / relative)
-    atomic.write_json(paths.manifest_path(root), manifest)
+    with lock.manifest_update(root):
+        manifest = read_manifest(root)
+        manifest.setdefault(section, {})[name] = entry
+        for relative in outputs:
+            manifest.setdefault(OUTPUTS, {})[relative] = output_entry(root / relative)
+        atomic.write_json(paths.manifest_path(root), manifest)
 
 
 def feature_entries(root: str | os.PathLike) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The GMU and the baselines of the paper's Table 2, all behind one small interface.
 
->>> from mmimdb import models
+>>> from mmimdb.benchmark import models
 >>> spec = models.get("GMU")
 >>> spec.inputs
 ('vgg_features', 'features')

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...dataset.genres import GENRES
+from ...records.genres import GENRES
 from ...device import resolve_device
 from ..training import DEFAULT_PARAMS, Batcher, TrainConfig, fit_network, predict_scores
 

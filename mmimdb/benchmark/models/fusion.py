@@ -55,10 +55,12 @@ class AverageProbabilities:
     """AVG_probs: the mean of the probabilities of the best unimodal models, each trained on
     its own, as in the paper (MaxoutMLP on the image vector, MaxoutMLP on the text vector).
 
-    ``members`` are registered model names; ``member_params`` gives each its own
-    hyperparameters (e.g. what its random search chose), the other ``params`` (epochs, seed,
-    device, ...) go to every member. ``mmimdb benchmark`` does not call ``fit``: it averages
-    the members' predictions of the same run (see :func:`mmimdb.benchmark.runner.run_benchmark`).
+    What AVG_probs is lives here once: its ``members`` (registered model names) and its rule,
+    :meth:`combine`. ``mmimdb benchmark`` applies that rule to the members' own runs of the
+    same benchmark (each with its own search and seeds, the rows printed beside it; see
+    :func:`mmimdb.benchmark.runner.average_model`); ``fit`` trains the members here instead,
+    for use from Python: ``member_params`` gives each its own hyperparameters, the other
+    ``params`` (epochs, seed, device, ...) go to every member.
     """
 
     def __init__(self, inputs: tuple[str, ...], members: tuple[str, ...] = AVG_PROBS_MEMBERS,
@@ -67,6 +69,11 @@ class AverageProbabilities:
         self.member_params = dict(member_params or {})
         self.params = params
         self.seed = params.get("seed", 0)
+
+    @staticmethod
+    def combine(probabilities: list[np.ndarray]) -> np.ndarray:
+        """AVG_probs' prediction from its members' probabilities (each (n, labels)): their plain mean."""
+        return np.mean(np.stack(probabilities), axis=0).astype(np.float32)
 
     def fit(self, train: Any, dev: Any) -> "AverageProbabilities":
         from .registry import get
@@ -78,15 +85,10 @@ class AverageProbabilities:
         return self
 
     def predict_proba(self, inputs: Mapping[str, Any]) -> np.ndarray:
-        return average_probabilities([member.predict_proba(inputs) for member in self.members_])
+        return self.combine([member.predict_proba(inputs) for member in self.members_])
 
     def get_params(self) -> dict[str, Any]:
         return {**self.params, "members": self.members, "member_params": self.member_params}
-
-
-def average_probabilities(probabilities: list[np.ndarray]) -> np.ndarray:
-    """AVG_probs' prediction: the plain mean of its members' probabilities."""
-    return np.mean(np.stack(probabilities), axis=0).astype(np.float32)
 
 
 register("Linear_sum", inputs=("vgg_features", "features"), modality="Multimodal", cls=LinearSum)

@@ -2,7 +2,7 @@
 
 For each IMDb id the engine asks every source (in the order given, which is the merge
 priority), merges their partial records, downloads the first poster that decodes, and
-writes record + poster to the :class:`~mmimdb.dataset.store.RecordStore`. Movies without a poster
+writes record + poster to the :class:`~mmimdb.records.store.RecordStore`. Movies without a poster
 are not written (as in the paper); their reason stays in the state database.
 
 Merge rule: for every field, the first source (in ``--source`` order) that gives a

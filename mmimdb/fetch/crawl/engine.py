@@ -17,7 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from ... import paths
-from ...dataset.store import RecordStore
+from ...records.store import RecordStore
 from ...errors import MmimdbError, StoppedEarly
 from ...storage.atomic import write_json
 from ...storage.lock import exclusive, shared

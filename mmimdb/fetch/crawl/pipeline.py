@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError, ReadTimeoutError
 
-from ...dataset import posters
-from ...dataset.store import RecordStore
+from ...records import posters
+from ...records.store import RecordStore
 from ...errors import MmimdbError, RecordError, StoppedEarly
 from ..http import HostUnresolvable, PoliteSession, refusal
 from ..movielens import Link

@@ -15,8 +15,8 @@ from ..archive import SOURCE_NAME
 from ...errors import RecordError, UsageError
 from ..http import PoliteSession
 from ..movielens import Link
-from ...dataset.record import is_file_id
-from ...dataset.store import RecordStore
+from ...records.record import is_file_id
+from ...records.store import RecordStore
 from .base import NEXT_STEP, Found, NotFound, Source, SourceFailed, SourceStopped, SourceUnavailable
 
 

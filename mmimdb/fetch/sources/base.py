@@ -210,7 +210,7 @@ def split_list(value: str | None) -> list[str]:
 
 def canonical_genres(names: list[str]) -> list[str]:
     """IMDb's spelling of each genre name, unknown names left out, order kept, no repeats."""
-    from ...dataset.genres import canonical_genre
+    from ...records.genres import canonical_genre
 
     result = []
     for name in names:

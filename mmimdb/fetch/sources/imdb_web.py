@@ -23,7 +23,7 @@ import json
 import re
 from typing import Any
 
-from ...dataset.record import ascii_digits
+from ...records.record import ascii_digits
 from ..http import PoliteSession
 from ..movielens import Link
 from .base import Found, NotFound, Source, SourceFailed, canonical_genres

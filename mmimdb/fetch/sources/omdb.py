@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from ...errors import MmimdbError, UsageError
-from ...dataset.record import ascii_digits
+from ...records.record import ascii_digits
 from ..http import PoliteSession
 from ..movielens import Link
 from .base import Found, NotFound, Source, SourceFailed, canonical_genres, people, split_list

@@ -4,7 +4,8 @@ Each movie is ``<7-digit id>.json`` (IMDbPY keys) plus ``<id>.jpeg`` (its poster
 poster is written first and the JSON last, both atomically, so a record whose JSON exists
 is complete: a killed writer leaves either the whole movie or no JSON at all.
 
->>> store = RecordStore("/tmp/mmimdb-doctest/dataset")
+>>> import tempfile
+>>> store = RecordStore(Path(tempfile.mkdtemp()) / "dataset")
 >>> store.write({"imdb_id": "tt0114709", "title": "Toy Story"})
 >>> store.read("0114709")["title"]
 'Toy Story'

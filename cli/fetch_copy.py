@@ -1,0 +1,58 @@
+"""``mmimdb fetch --from-copy``: import a copy of MM-IMDb and print what it differs in."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mmimdb import paths
+from mmimdb.errors import EXIT_ERROR
+from mmimdb.fetch.copies import REPORT_NAME, import_copy
+
+from .fetch_archive import _ids, echo_imported
+from .options import show_progress
+
+
+def import_copy_command(source: str, layout: str | None, release_split: str | None, revision: str | None,
+                        root: str | None) -> None:
+    """Run the import; one line per problem, a summary, the differences; exit 1 if any movie was skipped."""
+    data_root = paths.data_root(root)
+    report = import_copy(source, data_root, layout=layout, release_split=release_split, revision=revision,
+                         progress=show_progress())
+    echo_imported(report, f" from the {report.layout} copy", data_root)
+    for line in difference_lines(report.differences):
+        click.echo(f"differs from the release: {line}")
+    if report.copy_split:
+        click.echo(f"the copy's split: {report.copy_split} (mmimdb build --split file --split-file {report.copy_split})")
+    click.echo(f"report: {data_root / REPORT_NAME}")
+    if not report.complete:
+        sys.exit(EXIT_ERROR)
+
+
+def difference_lines(found: dict) -> list[str]:
+    """One line per way the copy differs from the release (none when it does not)."""
+    lines = []
+    several = found["per_plot"]["movies_with_several_samples"]
+    if several:
+        lines.append(f"one sample per plot: {found['samples']} samples of {found['movies']} movies, collapsed")
+    labels = found["label_set"]
+    if labels["kind"] != "23":
+        lines.append(f"label set {labels['kind']} (outside the 23: {', '.join(labels['outside_the_23']) or 'none'}; "
+                     f"label widths {labels['label_widths']})")
+    for modality, listed in found["missing"].items():
+        if listed["count"]:
+            lines.append(f"no {modality}: {listed['count']} movies ({_ids(listed['ids'])})")
+    if "release" in found:
+        lines.append(found["release"])
+        return lines
+    if found["not_in_release"]["count"]:
+        lines.append(f"not in the release's split.json: {found['not_in_release']['count']} ids "
+                     f"({_ids(found['not_in_release']['ids'])})")
+    absent = found["release_not_in_copy"]
+    if any(absent.values()):
+        lines.append("release movies not in the copy: " + ", ".join(f"{name} {n}" for name, n in absent.items()))
+    split = found["split"]
+    if split["kind"] != "release":
+        detail = f": {split['moved']} of {split['compared']} movies in another split than the release's" if "moved" in split else ""
+        lines.append(f"split: {split['kind']}{detail}")
+    return lines
