@@ -161,12 +161,6 @@ def _assign(method: str, labels: np.ndarray, ids: list[str], seed: int | None,
     return mapped.rows, unknown, mapped.unlisted_rows
 
 
-def text_choice(root: str | os.PathLike) -> str:
-    """The plot the build chose (``mmimdb build --text``; ``longest``, the paper's, for a
-    build that predates the choice)."""
-    return read_manifest(Path(root).expanduser()).get("choices", {}).get("text", "longest")
-
-
 @lock.writes_root("mmimdb build")
 def build(root: str | os.PathLike | None = None, method: str = "original", split_file: str | os.PathLike | None = None,
           seed: int | None = None, strict: bool = False, workers: int | None = None,

@@ -209,6 +209,11 @@ class BuiltDataset:
             raise MmimdbError(f"{missing[0]} is in {self.hdf5_path} but in no Parquet split; rerun `mmimdb build`")
         return [by_id[imdb_id] or "" for imdb_id in wanted]
 
+    def poster_reader(self) -> "PosterReader":
+        """``reader(imdb_id) -> bytes``: each movie's poster from the build's Parquet files
+        (what the features stage encodes), safe to hand to DataLoader workers."""
+        return PosterReader(self.root, {split: self.parquet_ids(split) for split in SPLITS})
+
     # ---- HDF5 datasets -------------------------------------------------------------------
     def datasets(self) -> list[str]:
         """The complete datasets of the HDF5 file."""
@@ -328,10 +333,11 @@ class BuiltDataset:
         return read_codes(split, spec, self.root, list(ids) if ids is not None else self.parquet_ids(split))
 
     # ---- integrity -----------------------------------------------------------------------
-    def verify(self, only: Sequence[str] | None = None) -> list[str]:
+    def verify(self, only: Sequence[str] | None = None, on_file: Any = None) -> list[str]:
         """One line per file that differs from the manifest, is missing, or lies in an output
-        folder without being listed (see :func:`mmimdb.storage.manifest.verify`)."""
-        return manifests.verify(self.root, only=only)
+        folder without being listed (see :func:`mmimdb.storage.manifest.verify`);
+        ``on_file(path)`` is called before each file is hashed (progress)."""
+        return manifests.verify(self.root, only=only, on_file=on_file)
 
     def check_digests(self, files: Sequence[Path | str]) -> None:
         """Raise :class:`MmimdbError` naming the first of ``files`` (under the root) whose
@@ -369,6 +375,41 @@ class BuiltDataset:
                 atomic.write_json(cache_path, cache)
             except OSError:  # a read-only root: the check stands, only its memory is lost
                 pass
+
+
+class PosterReader:
+    """A poster's bytes by id from the split Parquet files. The row group that holds it is
+    read (poster column only) and kept, so a worker that walks the rows in order, as the
+    features stage's batches do, reads each group once. Pickles without open files."""
+
+    def __init__(self, root: Path, ids_by_split: dict[str, list[str]]):
+        self.root = root
+        self.where = {imdb_id: (split, position) for split, ids in ids_by_split.items() for position, imdb_id in enumerate(ids)}
+        self._files: dict[str, Any] = {}
+        self._group: tuple[str, int, int, Any] | None = None  # split, group, first row, posters
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_files": {}, "_group": None}
+
+    def __call__(self, imdb_id: str) -> bytes:
+        import pyarrow.parquet as pq
+
+        split, position = self.where[imdb_id]
+        path = paths.parquet_path(self.root, split)
+        with parquet.reading(path):
+            if split not in self._files:
+                handle = pq.ParquetFile(str(path))
+                starts = np.cumsum([0] + [handle.metadata.row_group(g).num_rows for g in range(handle.num_row_groups)])
+                self._files[split] = (handle, starts)
+            handle, starts = self._files[split]
+            group = int(np.searchsorted(starts, position, side="right") - 1)
+            if self._group is None or self._group[:2] != (split, group):
+                posters = handle.read_row_group(group, columns=["poster"]).column("poster").combine_chunks().field("bytes")
+                self._group = (split, group, int(starts[group]), posters)
+            data = self._group[3][position - self._group[2]].as_py()
+        if data is None:
+            raise OSError(f"{imdb_id}: no poster in {path}")
+        return data
 
 
 def require_finite(values: np.ndarray, what: str) -> None:

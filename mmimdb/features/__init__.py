@@ -28,7 +28,7 @@ from ..dataset import hdf5
 from ..dataset.built import BuiltDataset
 from ..device import resolve_device
 from ..errors import UsageError
-from ..storage import lock, manifest
+from ..storage import lock
 from .encoders import EncoderOptions, image_encoder, text_encoder
 from .posters import check_precision, extract_image_features
 from .rows import dataset_rows, plot_texts, plot_tokens
@@ -101,12 +101,12 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
             for encoder in image_encoders:
                 extract_image_features_ray(root, rows, encoder, device=device, batch_size=batch_size, chunk_rows=chunk_rows,
                                            force=force, progress=progress, log=log, precision=precision)
-                built[encoder.output] = manifest.feature_entries(root)[encoder.output]
+                built[encoder.output] = BuiltDataset(root).feature_entries[encoder.output]
         return built
     for encoder in image_encoders:
         extract_image_features(root, rows, encoder, device=device, batch_size=batch_size, workers=workers,
                                chunk_rows=chunk_rows, force=force, progress=progress, log=log, precision=precision)
-        built[encoder.output] = manifest.feature_entries(root)[encoder.output]
+        built[encoder.output] = BuiltDataset(root).feature_entries[encoder.output]
     return built
 
 
