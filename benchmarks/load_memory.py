@@ -14,7 +14,7 @@ process and reports its peak resident memory above what the process held before 
 4. the baseline, in the same run: ``pyarrow.parquet.read_table(...).to_pandas()``, the plain way
    (every poster becomes a Python ``bytes`` object).
 
-    python benchmarks/load_memory.py [--movies 3000] [--poster-kb 310] [--root DIR]
+    python benchmarks/load_memory.py [--movies 3000] [--poster-kb 310] [--root DIR (kept, reused)]
 """
 from __future__ import annotations
 
@@ -121,10 +121,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--movies", type=int, default=3000)
     parser.add_argument("--poster-kb", type=int, default=310)
-    parser.add_argument("--root", type=Path, default=None, help="a built data root (with text_vector, image_vector)")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="where to keep the generated root (made there when it holds no build yet)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="load-memory-") as scratch:
-        root = args.root or make_root(Path(scratch) / "root", args.movies, args.poster_kb)
+        root = args.root or Path(scratch) / "root"
+        if not (root / "manifest.json").is_file():
+            make_root(root, args.movies, args.poster_kb)
         size = (root / "parquet" / "train.parquet").stat().st_size
         counts = json.loads((root / "manifest.json").read_text())["counts"]
         print(f"{counts['train']} train movies, train.parquet {size / 2**20:.0f} MiB; {load_average()}")

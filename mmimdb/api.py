@@ -101,7 +101,7 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
             if name == "labels":
                 result[name] = parquet.labels_matrix(table)
             elif name == "poster":
-                result[name] = _object_array(_poster_bytes(table).to_pylist())
+                result[name] = _object_array(parquet.poster_bytes(table).to_pylist())
             else:
                 values = table.column(name).to_pylist()
                 result[name] = np.asarray(values) if parquet.COLUMNS[name][0] in ("int32", "int64", "float64") and None not in values \
@@ -115,7 +115,7 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     if "poster" in table.column_names:
         import pandas as pd
 
-        frame.insert(table.column_names.index("poster"), "poster", pd.arrays.ArrowExtensionArray(_poster_bytes(table)))
+        frame.insert(table.column_names.index("poster"), "poster", pd.arrays.ArrowExtensionArray(parquet.poster_bytes(table)))
     if codes is not None:
         for name, values in _blanked({name: frame[name].tolist() for name in frame.columns}, codes, list).items():
             frame[name] = values
@@ -156,11 +156,6 @@ def _object_array(values: list[Any]) -> np.ndarray:
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array
-
-
-def _poster_bytes(table):
-    """The ``poster`` column's bytes as one Arrow array (no copy into Python objects)."""
-    return table.column("poster").combine_chunks().field("bytes")
 
 
 def _load_hf(data: BuiltDataset, split: str, columns: list[str] | None, features: list[str], spec: Any = None):

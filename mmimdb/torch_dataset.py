@@ -60,7 +60,7 @@ class MovieDataset(Dataset):
         self._labels = parquet.labels_matrix(table).astype(np.float32) if "labels" in self.columns else None
         # Posters stay one Arrow array (no Python bytes object per poster); a worker reads
         # the bytes of the rows it decodes.
-        self._posters = table.column("poster").combine_chunks().field("bytes") if "poster" in self.columns else None
+        self._posters = parquet.poster_bytes(table) if "poster" in self.columns else None
         self.transform = transform
         # A missing-modality table (mmimdb.dataset.missing): codes per row, 1 = no text, 2 = no poster.
         self._missing = data.missing_codes(split, missing, self.imdb_ids) if missing is not None else None

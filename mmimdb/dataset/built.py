@@ -166,8 +166,18 @@ class BuiltDataset:
 
     # ---- Parquet ---------------------------------------------------------------------------
     def table(self, split: str, columns: Sequence[str] | None = None):
-        """The split's Parquet rows as a ``pyarrow.Table`` (``columns`` only, if given)."""
-        return parquet.read_table(self.require_split(split), columns)
+        """The split's Parquet rows as a ``pyarrow.Table`` (``columns`` only, if given), read
+        one row group at a time: reading the whole file at once holds its compressed pages
+        beside the decoded table (twice the posters at peak)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = self.require_split(split)
+        with parquet.reading(path):
+            handle = pq.ParquetFile(str(path))
+            wanted = list(columns) if columns is not None else None
+            groups = [handle.read_row_group(group, columns=wanted) for group in range(handle.num_row_groups)]
+            return pa.concat_tables(groups) if groups else handle.schema_arrow.empty_table().select(wanted or handle.schema_arrow.names)
 
     def parquet_ids(self, split: str) -> list[str]:
         return self.table(split, ["imdb_id"]).column("imdb_id").to_pylist()

@@ -166,6 +166,15 @@ def check_readable(path: str | os.PathLike) -> None:
         pq.read_metadata(str(path))
 
 
+def poster_bytes(table):
+    """The ``poster`` column's JPEG bytes as a ``pyarrow.ChunkedArray``, chunk by chunk: no
+    copy, and no Python ``bytes`` object per poster (which held every poster twice)."""
+    import pyarrow as pa
+
+    column = table.column("poster")
+    return pa.chunked_array([chunk.field("bytes") for chunk in column.chunks], type=column.type.field("bytes").type)
+
+
 def labels_matrix(table) -> np.ndarray:
     """The ``labels`` column of a ``pyarrow.Table`` or ``RecordBatch`` as an (N, 23) int32 array."""
     column = table.column("labels")
