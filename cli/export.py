@@ -23,8 +23,12 @@ from .options import folder_option, root_option, show_progress
 @click.option("--test-hard-ids", type=click.Path(dir_okay=False), default=None,
               help="jsonl: ids of MMBT's hard test subset (JSON list, {\"mmimdb\": [...]} or one a line) "
                    "-> test_hard_gt.jsonl.")
+@click.option("--protocol", default=None, metavar="NAME",
+              help="A lineage's data (see `mmimdb protocols`): paper, multibench, mmbt, transformers, mmf, map, "
+                   "map-single; it sets the movies, texts and genres.")
 @root_option
-def export(format_: str, out: str | None, text: str, genres: str, test_hard_ids: str | None, root: str | None) -> None:
+def export(format_: str, out: str | None, text: str, genres: str, test_hard_ids: str | None, protocol: str | None,
+           root: str | None) -> None:
     """Export the built dataset (`mmimdb build`) for another project's loader.
 
     \b
@@ -33,7 +37,7 @@ def export(format_: str, out: str | None, text: str, genres: str, test_hard_ids:
     mmimdb export --format mmf --out ~/.cache/torch/mmf/data
     """
     summary = export_dataset(format_, root=root, out=out, text=text, genres=genres, test_hard_ids=test_hard_ids,
-                             progress=show_progress())
+                             progress=show_progress(), protocol=protocol)
     for warning in summary["warnings"]:
         click.echo(f"warning: {warning}", err=True)
     counts = ", ".join(f"{split} {summary['movies'][split]}" for split in summary["movies"])
@@ -42,3 +46,5 @@ def export(format_: str, out: str | None, text: str, genres: str, test_hard_ids:
     click.echo(f"exported {format_} (text {summary['text']}, genres {summary['genres']}): {counts} movies{extra} "
                f"to {summary['out']}")
     click.echo(f"reader: {summary['reader']}")
+    for rule, count in summary.get("dropped", {}).items():
+        click.echo(f"protocol {protocol}: dropped {count} movies: {rule}")

@@ -22,6 +22,7 @@ from .export import export
 from .fetch import fetch
 from .info import info
 from .missing import missing
+from .protocols import protocols
 
 
 def one_line(message: str) -> str:
@@ -90,6 +91,7 @@ cli.add_command(build_features)
 cli.add_command(benchmark)
 cli.add_command(export)
 cli.add_command(missing)
+cli.add_command(protocols)
 cli.add_command(card)
 
 

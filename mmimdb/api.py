@@ -38,7 +38,8 @@ def _check_arguments(split: str, format: str, columns: Sequence[str] | None) -> 
 
 def load(split: str = "train", root: str | os.PathLike | None = None, columns: Sequence[str] | None = None,
          format: str = "pandas", features: Sequence[str] | None = None,
-         transform: Callable[[Any], Any] | None = None, verify: bool = False, missing: Any = None) -> Any:
+         transform: Callable[[Any], Any] | None = None, verify: bool = False, missing: Any = None,
+         protocol: str | None = None) -> Any:
     """Load one split of the built dataset.
 
     ``split`` is ``train``, ``dev`` or ``test``; ``root`` the data root (default
@@ -68,6 +69,10 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     ``image``) is ``None``; a ``missing`` column holds the codes (0, 1, 2). HDF5
     ``features`` cannot be masked this way (the benchmark zeroes them itself).
 
+    ``protocol`` (``"pandas"`` and ``"numpy"``) gives a lineage's data (:mod:`mmimdb.protocols`,
+    ``mmimdb protocols`` lists them): its movies, one row per sample, its text in ``plot``
+    and its genres in ``genres``.
+
     Raises :class:`UsageError` naming ``mmimdb build`` when the dataset is not built.
 
     >>> mmimdb.load("test", format="numpy", columns=["imdb_id", "labels"])["labels"].shape  # doctest: +SKIP
@@ -82,6 +87,9 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
         if problems:
             raise MmimdbError(f"{problems[0]}; rebuild with `mmimdb build` (and `mmimdb build-features`)")
     spec = _missing_spec(missing, features)
+    if protocol is not None and format not in ("pandas", "numpy"):
+        raise UsageError("protocol= applies to format='pandas' and 'numpy'; for torch or hf, export the protocol "
+                         "(mmimdb export --protocol NAME)")
     if format == "torch":
         from .torch_dataset import MovieDataset
 
@@ -95,6 +103,13 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     ids = table.column("imdb_id").to_pylist() if "imdb_id" in table.column_names else data.parquet_ids(split)
     feature_values = _features(data, split, features, ids)
     codes = data.missing_codes(split, spec, ids) if spec is not None else None
+    if protocol is not None:
+        from .protocols.prepare import prepare, select_rows
+
+        arrays = {**feature_values, **({"missing": codes} if codes is not None else {})}
+        table, arrays = select_rows(prepare(root, protocol), split, table, arrays)
+        codes = arrays.pop("missing", None)
+        feature_values = arrays
     if format == "numpy":
         result: dict[str, np.ndarray] = {}
         for name in table.column_names:

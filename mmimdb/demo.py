@@ -148,8 +148,8 @@ def write_store(root: Path, rows: list[dict[str, str]] | None = None) -> Path:
         normalized = record.from_imdbpy(row["imdb_id"], imdbpy_record(row))
         poster = poster_file(row["imdb_id"]).read_bytes()
         info = images.check_poster(poster, row["imdb_id"])
-        normalized["poster"] = {**normalized.get("poster", {}), "sha256": info.sha256, "width": info.width, "height": info.height}
-        normalized["sources"] = {field: "greatest-films" for field in normalized if field not in ("imdb_id", "extra", "sources")}
+        normalized["poster"] = {**normalized.get("poster", {}), **info.record_fields()}
+        normalized["sources"] = record.all_from(normalized, "greatest-films")
         store.write(normalized, poster)
     return root
 

@@ -129,8 +129,8 @@ def write_store(root: Path, count: int = 80, seed: int = 0) -> Path:
     for film in films(count, seed):
         normalized = record.from_imdbpy(film["imdb_id"], film["release_json"])
         info = check_poster(film["poster"], film["imdb_id"])
-        normalized["poster"] = {"sha256": info.sha256, "width": info.width, "height": info.height}
-        normalized["sources"] = {field: "generated" for field in normalized if field not in ("imdb_id", "extra", "sources")}
+        normalized["poster"] = info.record_fields()
+        normalized["sources"] = record.all_from(normalized, "generated")
         store.write(normalized, film["poster"])
     return Path(root)
 

@@ -10,7 +10,7 @@ pytest.importorskip("torch")
 
 import torch  # noqa: E402
 
-from benchmark_fixture import use_one_thread  # noqa: E402
+from model_test_data import use_one_thread  # noqa: E402
 from mmimdb.benchmark import models, runner, search  # noqa: E402
 from mmimdb.benchmark.data import Split  # noqa: E402
 

@@ -1,5 +1,5 @@
 """``mmimdb benchmark`` end to end on the model-test dataset (generated films through the
-real `mmimdb build` + `build-features`: tests/benchmark_fixture.py), and its bad input."""
+real `mmimdb build` + `build-features`: tests/model_test_data.py), and its bad input."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import h5py
 import pytest
 from click.testing import CliRunner
 
-from benchmark_fixture import IMAGE, private_benchmark_root, use_one_thread
+from model_test_data import IMAGE, private_hdf5_copy, use_one_thread
 from mmimdb_cli.main import cli
 
 pytest.importorskip("torch")
@@ -18,8 +18,8 @@ use_one_thread()
 
 
 @pytest.fixture()
-def root(tmp_path_factory, tmp_path) -> Path:
-    return private_benchmark_root(tmp_path_factory, tmp_path)
+def root(model_test_root, tmp_path) -> Path:
+    return private_hdf5_copy(model_test_root, tmp_path)
 
 
 def _drop(root: Path, *names: str) -> None:

@@ -28,13 +28,13 @@ ROUND_TRIPS = [("jsonl", "longest"), ("jsonl", "all"), ("mmf", "longest"), ("mmf
 
 @pytest.fixture(scope="module", params=["generated", "greatest-films"])
 def built(request, tmp_path_factory) -> Path:
-    real = request.getfixturevalue("greatest_films_root") if request.param == "greatest-films" else None
-    return private_copy(request.param, tmp_path_factory, f"copies-{request.param}", real)
+    built = request.getfixturevalue("greatest_films_original" if request.param == "greatest-films" else "generated_dataset_root")
+    return private_copy(built, tmp_path_factory.mktemp(f"copies-{request.param}"))
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    return private_copy("generated", tmp_path_factory, "copies-bad")
+def generated(generated_dataset_root, tmp_path_factory) -> Path:
+    return private_copy(generated_dataset_root, tmp_path_factory.mktemp("copies-bad"))
 
 
 def fetch_copy(source: Path, root: Path, *options: str):

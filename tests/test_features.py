@@ -1,6 +1,6 @@
 """`mmimdb build-features`: encoders, outputs, resumable extraction, bad input.
 
-The built datasets come from the real `mmimdb build` (``features_fixture.built_dataset``).
+The built datasets come from the real `mmimdb build` (``dataset_builds.built_dataset``).
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from features_fixture import built_dataset, one_line_error
+from cli_output import one_line_error
+from dataset_builds import built_dataset
 from mmimdb import features, paths
 from mmimdb.features.encoders import EncoderOptions, ImageEncoder, image_encoder, register_image_encoder, text_encoder
 from mmimdb.features.encoders.preprocessing import Preprocessing
@@ -25,12 +26,6 @@ from mmimdb.device import resolve_device
 from mmimdb_cli.main import cli
 
 SMALL_ROWS = 40
-
-
-@pytest.fixture(scope="session")
-def built_root(greatest_films_root, tmp_path_factory) -> Path:
-    """All 1,222 greatest films as a built dataset."""
-    return built_dataset(greatest_films_root, tmp_path_factory.mktemp("built"))
 
 
 @pytest.fixture
@@ -191,7 +186,7 @@ def _generated_built_root(root: Path, count: int, plot: str | None) -> Path:
     for film in generated_films.films(count):
         movie = record.from_imdbpy(film["imdb_id"], {**film["release_json"], **({"plot": [plot]} if plot else {})})
         info = check_poster(film["poster"], film["imdb_id"])
-        movie["poster"] = {"sha256": info.sha256, "width": info.width, "height": info.height}
+        movie["poster"] = info.record_fields()
         store.write(movie, film["poster"])
     build(root, workers=1)
     return root
@@ -246,11 +241,10 @@ def assert_probe_beats_baseline(root: Path, name: str, evaluate_on: tuple[str, .
     return scores
 
 
-def test_glove_features_of_real_plots_beat_the_most_frequent_genre(built_root):
-    features.build_features(built_root, text=["glove-50"], only=["text"], progress=False)
-    with h5py.File(built_root / "multimodal_imdb.hdf5") as handle:
+def test_glove_features_of_real_plots_beat_the_most_frequent_genre(greatest_films_glove):
+    with h5py.File(greatest_films_glove / "multimodal_imdb.hdf5") as handle:
         assert handle["glove_features"].shape == (1222, 50)
-    assert_probe_beats_baseline(built_root, "glove_features", ("dev",))
+    assert_probe_beats_baseline(greatest_films_glove, "glove_features", ("dev",))
 
 
 def test_efficientnet_features_of_real_posters_beat_the_most_frequent_genre(greatest_films_root, tmp_path):

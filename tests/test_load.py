@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import mmimdb
-from dataset_builds import built_root
 from mmimdb.dataset import hdf5
 from mmimdb import paths
 from mmimdb.errors import UsageError
@@ -15,8 +14,8 @@ from mmimdb.records.genres import GENRES
 
 
 @pytest.fixture
-def root(tmp_path_factory, greatest_films_root):
-    return built_root("original", tmp_path_factory, greatest_films_root)
+def root(greatest_films_original):
+    return greatest_films_original
 
 
 def split_ids(root, split):

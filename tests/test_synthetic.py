@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from benchmark_fixture import use_one_thread  # noqa: E402
+from model_test_data import use_one_thread  # noqa: E402
 from mmimdb.benchmark.synthetic import SyntheticConfig, make_task, run_synthetic  # noqa: E402
 
 use_one_thread()

@@ -51,7 +51,7 @@ def _default_out(root: Path, format: str) -> Path:
 @lock.reads_root("mmimdb export")
 def export(format: str, root: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
            text: str = "longest", genres: str = "23", test_hard_ids: str | os.PathLike | None = None,
-           progress: bool = False) -> dict[str, Any]:
+           progress: bool = False, protocol: str | None = None) -> dict[str, Any]:
     """Export the built dataset under ``root`` as ``format`` into ``out``; return a summary.
 
     ``out`` defaults to ``<root>/exports/<format>`` (``.../jsonl/mmimdb`` for jsonl). It is
@@ -63,10 +63,20 @@ def export(format: str, root: str | os.PathLike | None = None, out: str | os.Pat
     if format not in FORMATS:
         raise UsageError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
     choices = Choices(text, genres)
+    if protocol is not None:
+        if choices != Choices():
+            raise UsageError("--protocol sets the text and the genres; drop --text/--genres")
+        if format == "hdf5" and protocol not in ("paper", "multibench"):
+            raise UsageError(f"--format hdf5 is the paper's file; --protocol {protocol} needs jsonl, mmf or arrow")
     if test_hard_ids is not None and format != "jsonl":
         raise UsageError("--test-hard-ids is for --format jsonl (MMBT's test_hard_gt.jsonl)")
     root = paths.data_root(root)
     check_built(root)
+    if protocol is not None and format != "hdf5":
+        from ..protocols import prepare
+
+        prepared = prepare(root, protocol)
+        choices = Choices(protocol=protocol, prepared=prepared)
     hard_ids = jsonl.read_id_list(test_hard_ids) if test_hard_ids is not None else None
     if hard_ids is not None and not set(hard_ids) & {file_id(i) for i in split_ids(root, "test")}:
         raise UsageError(f"none of the {len(set(hard_ids))} ids of --test-hard-ids is in this build's test split")
@@ -84,6 +94,10 @@ def export(format: str, root: str | os.PathLike | None = None, out: str | os.Pat
                  if path.is_file() and path.suffix in _INDEX_SUFFIXES}
         entry = {"format": format, "reader": READERS[format], "out": str(target.resolve()),
                  "text": choices.text, "genres": choices.genres, **summary, "files": files}
+        if protocol is not None:
+            entry["protocol"] = protocol
+            if choices.prepared is not None:
+                entry["dropped"] = {rule: len(ids) for rule, ids in choices.prepared.dropped.items()}
         (staging / MARKER).write_text(json.dumps(entry, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     record_export(root, format, entry)
     return entry

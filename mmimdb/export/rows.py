@@ -23,7 +23,7 @@ import shutil
 from collections import Counter
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -54,6 +54,10 @@ class Choices:
 
     text: str = "longest"
     genres: str = "23"
+    #: A protocol preset (:mod:`mmimdb.protocols`) applied to the build: its movies, texts and
+    #: genres replace the choices above.
+    protocol: str | None = None
+    prepared: Any = field(default=None, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.text not in TEXT_CHOICES:
@@ -140,11 +144,18 @@ def movies(root: Path, split: str, choices: Choices, tally: Counter[str] | None 
     ``tally["outline_fallbacks"]`` counts the movies whose outline was missing (``--text
     outline`` then gives the longest plot)."""
     data = BuiltDataset(root)
+    kept = choices.prepared.kept(split) if choices.prepared is not None else None
     build_text = data.text_choice
-    needs_records = choices.needs_records or (build_text != "longest" and choices.text in ("longest", "outline"))
+    needs_records = kept is None and (choices.needs_records or (build_text != "longest" and choices.text in ("longest", "outline")))
     store = RecordStore(paths.dataset_dir(root)) if needs_records else None
     for batch in data.batches(split, _COLUMNS, BATCH_ROWS):
         for row in batch.to_pylist():
+            if kept is not None:  # the preset chose the movies, their texts and genres
+                if row["imdb_id"] in kept:
+                    sample = kept[row["imdb_id"]]
+                    yield Movie(row["imdb_id"], split, sample.texts, sample.genres, [int(v) for v in row["labels"]],
+                                row["poster"]["bytes"])
+                continue
             record = None
             if store is not None:
                 if row["imdb_id"] not in store:

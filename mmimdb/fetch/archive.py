@@ -208,8 +208,8 @@ class _Importer:
         except ImageError as error:
             report.skip(imdb_id, "unreadable image", str(error))
             return
-        movie["poster"].update(sha256=info.sha256, width=info.width, height=info.height)
-        movie["sources"] = {name: SOURCE_NAME for name in movie if name not in ("imdb_id", "extra", "sources")}
+        movie["poster"].update(info.record_fields())
+        movie["sources"] = records.all_from(movie, SOURCE_NAME)
         self.store.write(movie, poster)
         report.imported.append(imdb_id)
 

@@ -31,6 +31,11 @@ class PosterInfo:
     format: str
     sha256: str
 
+    def record_fields(self) -> dict[str, int | str]:
+        """What a record keeps of its checked poster: the ``poster`` object's ``sha256``,
+        ``width`` and ``height``."""
+        return {"sha256": self.sha256, "width": self.width, "height": self.height}
+
 
 def decode_poster(data: bytes, name: str = "poster",
                   draft: Callable[[int, int], tuple[int, int] | None] | None = None) -> tuple[Image.Image, int, int, str]:

@@ -181,6 +181,20 @@ def _short(url: str | None) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
+def check_shape(data: Any, schema: dict[str, Any], what: str) -> None:
+    """Raise :class:`SourceFailed` (one line, naming the first value out of place) when an
+    answer ``data`` is not of the shape ``schema`` (a JSON Schema of what the parser reads)
+    says: a parser then reads only the types it expects."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    if error is not None:
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error.absolute_path).lstrip(".")
+        got = type(error.instance).__name__.replace("NoneType", "null").replace("str", "text")
+        raise SourceFailed(f"{what} is not of the documented shape: {where or 'the answer'} is {got} "
+                           f"({error.validator} {error.validator_value!r} expected)"[:300])
+
+
 def people(names: str | list[str] | None) -> list[dict[str, Any]]:
     """``[{"name": ...}, ...]`` from a comma-separated string or a list; credits such as
     ``"Name (screenplay)"`` keep the parenthesis in ``notes`` as IMDbPY did."""

@@ -26,7 +26,7 @@ from typing import Any
 from ...records.record import ascii_digits
 from ..http import PoliteSession
 from ..movielens import Link
-from .base import Found, NotFound, Source, SourceFailed, canonical_genres
+from .base import Found, NotFound, Source, SourceFailed, canonical_genres, check_shape
 
 #: IMDb title type id -> kind as IMDbPY spells it.
 KINDS = {
@@ -90,7 +90,7 @@ def parse_title_page(text: str, url: str = "") -> Found:
             props = data["props"]["pageProps"]
             if props.get("aboveTheFoldData") or props.get("mainColumnData"):
                 return parse_next_data(props)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):  # not the layout it was: try the next one
             pass
     for block in _LD_JSON.findall(text):
         try:
@@ -98,6 +98,7 @@ def parse_title_page(text: str, url: str = "") -> Found:
         except ValueError:
             continue
         if isinstance(data, dict) and data.get("name"):
+            check_shape(data, JSON_LD_SHAPE, f"imdb-web: the JSON-LD of {url or 'the page'}")
             return parse_json_ld(data)
     found = parse_microdata(text)
     if found is None:
@@ -302,6 +303,20 @@ def sized_poster_url(url: str) -> str:
 
 # JSON-LD ------------------------------------------------------------------------------------
 
+_TEXT = {"type": ["string", "null"]}
+_PERSONS = {"if": {"type": "array"}, "then": {"items": {"if": {"type": "object"}, "then": {"properties": {"name": _TEXT}}}},
+            "else": {"if": {"type": "object"}, "then": {"properties": {"name": _TEXT}}}}
+#: The shape of the JSON-LD (schema.org Movie) that :func:`parse_json_ld` reads.
+JSON_LD_SHAPE = {"type": "object", "properties": {
+    "name": {"type": ["string", "number"]}, "genre": {"type": ["string", "array", "null"], "items": {"type": "string"}},
+    "datePublished": _TEXT, "image": _TEXT, "duration": _TEXT,
+    "aggregateRating": {"type": ["object", "null"], "properties": {
+        "ratingValue": {"type": ["number", "string", "null"], "pattern": r"^[0-9]+(\.[0-9]+)?$"},
+        "ratingCount": {"type": ["integer", "string", "null"], "pattern": "^[0-9]+$"}}},
+    "actor": _PERSONS, "director": _PERSONS, "creator": _PERSONS,
+}}
+
+
 def _names(value: Any) -> list[dict[str, str]]:
     items = value if isinstance(value, list) else [value] if value else []
     return [{"name": html.unescape(item["name"])} for item in items if isinstance(item, dict) and item.get("name") and item.get("@type") == "Person"]
@@ -354,9 +369,12 @@ def _iso_minutes(value: Any) -> int | None:
 
 def parse_microdata(text: str) -> Found | None:
     """Normalized fields from a 2015-16 title page (itemprop microdata), or None."""
-    from lxml import html as lxml_html
+    from lxml import etree, html as lxml_html
 
-    tree = lxml_html.fromstring(text)
+    try:
+        tree = lxml_html.fromstring(text)
+    except (etree.ParserError, ValueError):  # an empty page, or one lxml cannot read: no microdata
+        return None
     heading = tree.xpath("//div[contains(@class,'title_wrapper')]//h1[@itemprop='name']") or tree.xpath("//h1[@itemprop='name']")
     if not heading:
         return None

@@ -16,10 +16,14 @@ from ...errors import MmimdbError, UsageError
 from ...records.record import ascii_digits
 from ..http import PoliteSession
 from ..movielens import Link
-from .base import Found, NotFound, Source, SourceFailed, canonical_genres, people, split_list
+from .base import Found, NotFound, Source, SourceFailed, canonical_genres, check_shape, people, split_list
 
 #: OMDb "Type" -> IMDb kind as IMDbPY spells it.
 KINDS = {"movie": "movie", "series": "tv series", "episode": "episode", "game": "video game"}
+#: The shape of an OMDb answer that :func:`parse_omdb` reads: every value is text (OMDb's
+#: documented answer), but ``Ratings``, a list of ``{"Source", "Value"}``.
+ANSWER_SHAPE = {"type": "object", "additionalProperties": {"type": "string"},
+                "properties": {"Ratings": {"type": "array", "items": {"type": "object"}}}}
 
 
 class OmdbSource(Source):
@@ -46,6 +50,7 @@ class OmdbSource(Source):
             if "not found" in error.lower() or "incorrect imdb id" in error.lower():
                 raise NotFound(f"omdb: {error}")
             raise SourceFailed(f"omdb: {error}")
+        check_shape(data, ANSWER_SHAPE, f"omdb: the answer for {link.imdb_id}")
         return parse_omdb(data)
 
     def stopped(self, status: int, said: str, url: str, message: str = "", wait: float | None = None) -> MmimdbError:

@@ -20,7 +20,7 @@ from typing import Any
 from ...errors import UsageError
 from ..http import PoliteSession
 from ..movielens import Link
-from .base import Found, NotFound, Source, SourceFailed
+from .base import Found, NotFound, Source, SourceFailed, check_shape
 
 IMAGE_BASE = "https://image.tmdb.org/t/p/"
 POSTER_SIZE = "w500"
@@ -33,6 +33,27 @@ GENRE_MAP: dict[str, str | None] = {
     "Mystery": "Mystery", "Romance": "Romance", "Science Fiction": "Sci-Fi", "TV Movie": None,
     "Thriller": "Thriller", "War": "War", "Western": "Western",
 }
+
+_TEXT = {"type": ["string", "null"]}
+_NUMBER = {"type": ["number", "null"]}
+
+
+def _objects(**fields: dict) -> dict:
+    return {"type": ["array", "null"], "items": {"type": "object", "properties": fields}}
+
+
+#: The shape of a TMDb movie answer (with credits and keywords) that :func:`parse_tmdb` reads,
+#: as TMDb documents it; other keys are left as they come.
+ANSWER_SHAPE = {"type": "object", "properties": {
+    "title": _TEXT, "original_title": _TEXT, "release_date": _TEXT, "overview": _TEXT, "tagline": _TEXT,
+    "poster_path": _TEXT, "runtime": _NUMBER, "budget": _NUMBER, "revenue": _NUMBER,
+    "genres": _objects(), "spoken_languages": _objects(english_name=_TEXT, name=_TEXT, iso_639_1=_TEXT),
+    "production_countries": _objects(name=_TEXT, iso_3166_1=_TEXT), "production_companies": _objects(name=_TEXT),
+    "credits": {"type": ["object", "null"], "properties": {
+        "cast": _objects(name=_TEXT, character=_TEXT, order={"type": "number"}),
+        "crew": _objects(name=_TEXT, job=_TEXT)}},
+    "keywords": {"type": ["object", "null"], "properties": {"keywords": _objects(name=_TEXT)}},
+}}
 
 #: TMDb crew job -> normalized record field.
 CREW_JOBS: dict[str, str] = {
@@ -72,6 +93,7 @@ class TmdbSource(Source):
         data = self.get_json(session, f"{self.base_url}/3/movie/{link.tmdb_id}", params=params, headers=headers)
         if not isinstance(data, dict) or "id" not in data:
             raise SourceFailed(f"tmdb: unexpected answer for movie {link.tmdb_id}")
+        check_shape(data, ANSWER_SHAPE, f"tmdb: the answer for movie {link.tmdb_id}")
         return parse_tmdb(data, self.image_base)
 
 

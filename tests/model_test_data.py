@@ -11,7 +11,8 @@ poster or both), so the models are tested on exactly what a user's models read:
   --image-features efficientnet_features`` does);
 - ``three_grams``, ``word_grams``, ``sequences`` + ``embeddings``, ``images``, ``genres``.
 
-Built once per test session; no ../shared needed.
+Built once per test session (the ``model_test_root`` fixture of ``conftest.py``); no
+../shared needed.
 """
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ ALIASES = {"vgg_features": "efficientnet_features"}
 IMAGE = ("--image-features", ALIASES["vgg_features"])
 #: Poster size fed to EfficientNet-Lite0 (small: fast, and the planted colours survive it).
 IMAGE_SIZE = 64
-_cache: dict[str, Path] = {}
 
 
 def build_model_test_root(root: Path, films: int = FILMS) -> Path:
@@ -61,19 +61,12 @@ def use_one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def benchmark_root(tmp_path_factory) -> Path:
-    """The model-test data root, built once per test session (cached in this module).
-    Treat it as read-only: copy what a test changes."""
-    if "root" not in _cache:
-        _cache["root"] = build_model_test_root(tmp_path_factory.mktemp("benchmark-root"))
-    return _cache["root"]
-
-
-def private_benchmark_root(tmp_path_factory, tmp_path) -> Path:
-    """A private copy of the model-test root's HDF5 file (tests may remove datasets from it)."""
+def private_hdf5_copy(model_test_root: Path, tmp_path: Path) -> Path:
+    """A data root holding a private copy of the model-test HDF5 file (tests may remove
+    datasets from it)."""
     import shutil
 
     copy = tmp_path / "root"
     copy.mkdir()
-    shutil.copy(benchmark_root(tmp_path_factory) / "multimodal_imdb.hdf5", copy)
+    shutil.copy(model_test_root / "multimodal_imdb.hdf5", copy)
     return copy

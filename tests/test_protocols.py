@@ -1,0 +1,139 @@
+"""Protocol presets against the peers' own preparation rebuilt in tests/protocol_contracts.py,
+on generated films that carry News, a genre only dev has, and a genre outside the 23 in train."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import export_readers as readers
+import protocol_contracts as contracts
+from dataset_builds import private_copy
+from mmimdb import paths
+from mmimdb.protocols import PRESETS, prepare
+from mmimdb.protocols import presets as rules
+from mmimdb.records.split_file import SPLITS, read_split_file
+from mmimdb.records.store import RecordStore
+from mmimdb_cli.main import cli
+
+
+def _add_genre(store: RecordStore, imdb_id: str, genre: str) -> None:
+    data = store.read_raw(imdb_id)
+    data["genres"] = data["genres"] + [genre]
+    store.json_path(imdb_id).write_text(json.dumps(data))
+
+
+@pytest.fixture(scope="module")
+def root(generated_dataset_root, tmp_path_factory) -> Path:
+    """The generated build, with 'Talk-Show' on one dev movie only and 'Adult' on a train and
+    a dev movie (News is on every 7th movie already)."""
+    root = private_copy(generated_dataset_root, tmp_path_factory.mktemp("protocols"))
+    split = read_split_file(paths.split_path(root)).ids
+    store = RecordStore(paths.dataset_dir(root))
+    news_free = {name: [i for i in split[name] if "News" not in store.read_raw(i)["genres"]] for name in SPLITS}
+    _add_genre(store, news_free["dev"][0], "Talk-Show")
+    _add_genre(store, news_free["train"][0], "Adult")
+    _add_genre(store, news_free["dev"][1], "Adult")
+    return root
+
+
+@pytest.fixture(scope="module")
+def release_layout(root, tmp_path_factory) -> str:
+    """The build as the release lays it out, for the peers' scripts."""
+    top = tmp_path_factory.mktemp("release-layout")
+    (top / "mmimdb").mkdir()
+    (top / "mmimdb" / "split.json").write_bytes(paths.split_path(root).read_bytes())
+    (top / "mmimdb" / "dataset").symlink_to(paths.dataset_dir(root), target_is_directory=True)
+    return str(top)
+
+
+def test_mmbt_keeps_exactly_what_its_conversion_script_writes(root, release_layout):
+    prepared = prepare(root, "mmbt")
+    written = contracts.mmbt_conversion(release_layout)
+    for split in SPLITS:
+        assert [(s.imdb_id[2:], s.texts, s.genres) for s in prepared.splits[split]] == \
+               [(line["id"], [line["text"]], line["label"]) for line in written[split]]
+    dropped = prepared.dropped
+    assert dropped[rules.NEWS] and len(dropped[rules.UNSEEN_IN_TRAIN]) == 1  # the dev movie with Talk-Show
+    assert any("::" in s.texts[0] for s in prepared.splits["train"])  # IMDbPY's author suffix is kept, as MMBT keeps it
+    first_seen = list(dict.fromkeys(g for line in written["train"] for g in line["label"]))  # helpers.py
+    assert prepared.labels == first_seen and "Adult" in prepared.labels
+
+
+def test_transformers_reads_mmbts_train_and_dev_without_a_label_it_lacks(root, release_layout):
+    prepared = prepare(root, "transformers")
+    written = contracts.mmbt_conversion(release_layout)
+    for split in ("train", "dev"):
+        expected = [line["id"] for line in written[split] if all(g in rules.TRANSFORMERS_LABELS for g in line["label"])]
+        assert [s.imdb_id[2:] for s in prepared.splits[split]] == expected
+    assert prepared.splits["test"] == [] and len(prepared.dropped[rules.OUTSIDE_LABELS]) == 2  # the two Adult movies
+
+
+@pytest.mark.parametrize("name, single", [("map", False), ("map-single", True)])
+def test_missing_aware_prompts_rows_and_one_sample_per_plot(root, release_layout, name, single, tmp_path):
+    prepared = prepare(root, name)
+    rows = contracts.map_arrow_rows(release_layout, single_plot=single)
+    for split in SPLITS:
+        assert [(s.imdb_id[2:], s.texts, s.genres) for s in prepared.splits[split]] == \
+               [(row["image_id"], row["plots"], row["genres"]) for row in rows[split]]
+    out = tmp_path / "arrow"
+    result = CliRunner().invoke(cli, ["export", "--format", "arrow", "--protocol", name, "--out", str(out),
+                                      "--root", str(root)])
+    assert result.exit_code == 0, result.output
+    for split in SPLITS:
+        samples, table = readers.vilt_arrow(str(out), f"mmimdb_{split}")
+        assert len(samples) == sum(len(row["plots"]) for row in rows[split])
+        assert table["label"].to_pylist() == [row["label"] for row in rows[split]]
+
+
+def test_export_with_the_mmbt_protocol_is_what_mmbt_reads(root, release_layout, tmp_path):
+    out = tmp_path / "mmimdb"
+    result = CliRunner().invoke(cli, ["export", "--format", "jsonl", "--protocol", "mmbt", "--out", str(out),
+                                      "--root", str(root)])
+    assert result.exit_code == 0, result.output
+    assert f"protocol mmbt: dropped 1 movies: {rules.UNSEEN_IN_TRAIN}" in result.output
+    written = contracts.mmbt_conversion(release_layout)
+    for split in SPLITS:
+        samples = readers.mmbt_jsonl(str(tmp_path), split)
+        assert [(s.imdb_id[2:], s.text) for s in samples] == [(line["id"], line["text"]) for line in written[split]]
+
+
+def test_protocols_lists_every_preset_with_counts_drops_and_rules(root):
+    result = CliRunner().invoke(cli, ["protocols", "--root", str(root)])
+    assert result.exit_code == 0, result.output
+    for name in PRESETS:
+        assert f"\n{name}: " in "\n" + result.output
+    mmbt = prepare(root, "mmbt").summary()
+    block = result.output.split("\nmmbt: ")[1].split("\ntransformers: ")[0]
+    assert "  movies: " + ", ".join(f"{s} {n}" for s, n in mmbt["movies"].items()) in block
+    assert f"  drops 1: {rules.UNSEEN_IN_TRAIN}" in block and f"  drops {len(mmbt['dropped'][rules.NEWS])}: {rules.NEWS}" in block
+    summaries = json.loads(CliRunner().invoke(cli, ["protocols", "--json", "--root", str(root)]).output)
+    map_summary = next(s for s in summaries if s["preset"] == "map")
+    assert map_summary["duplicated"]["rule"] == "one sample per plot" and map_summary["duplicated"]["movies"] > 0
+
+
+def test_a_protocol_with_text_or_genres_or_an_unknown_name_is_a_usage_error(root):
+    for options, message in [(["--protocol", "mmbt", "--text", "all"], "--protocol sets the text and the genres"),
+                             (["--protocol", "nope"], "unknown protocol 'nope'"),
+                             (["--format", "hdf5", "--protocol", "mmbt"], "--format hdf5 is the paper's file")]:
+        format_ = [] if "--format" in options else ["--format", "jsonl"]
+        result = CliRunner().invoke(cli, ["export", *format_, *options, "--root", str(root)])
+        assert result.exit_code == 2 and message in result.output.strip().splitlines()[-1], result.output
+
+
+def test_load_with_a_protocol_gives_its_movies_texts_and_one_row_per_sample(root, release_layout):
+    import mmimdb
+
+    written = contracts.mmbt_conversion(release_layout)
+    rows = contracts.map_arrow_rows(release_layout)
+    for split in SPLITS:
+        data = mmimdb.load(split, root=root, format="numpy", protocol="mmbt", columns=["imdb_id", "plot", "genres"])
+        assert [(i[2:], p, list(g)) for i, p, g in zip(data["imdb_id"], data["plot"], data["genres"])] == \
+               [(line["id"], line["text"], line["label"]) for line in written[split]]
+        frame = mmimdb.load(split, root=root, protocol="map", columns=["imdb_id", "plot"])
+        assert list(zip(frame["imdb_id"], frame["plot"])) == [("tt" + row["image_id"], plot) for row in rows[split]
+                                                              for plot in row["plots"]]
+    with pytest.raises(mmimdb.errors.UsageError, match="protocol= applies to"):
+        mmimdb.load("train", root=root, format="torch", protocol="mmbt")
