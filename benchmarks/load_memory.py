@@ -97,7 +97,7 @@ def make_root(directory: Path, movies: int, kilobytes: int) -> Path:
         data = noise_poster(index, kilobytes)
         info = check_poster(data, str(index))
         movie = generated_dataset.record(index)
-        movie["poster"] = {"sha256": info.sha256, "width": info.width, "height": info.height}
+        movie["poster"] = info.record_fields()
         store.write(movie, data)
     build(directory, method="iterative", workers=2)
     rng = np.random.default_rng(0)

@@ -30,10 +30,10 @@ FEATURE = "word_grams"  # a real per-movie vector the features stage writes in s
 
 
 @pytest.fixture(scope="session")
-def featured_root(tmp_path_factory) -> Path:
+def featured_root(tmp_path_factory, generated_dataset_root) -> Path:
     """The generated movies built (original split) with TF-IDF word grams and sequences."""
     root = tmp_path_factory.mktemp("built-owner") / "root"
-    shutil.copytree(generated_dataset.built_root(tmp_path_factory), root, symlinks=True)
+    shutil.copytree(generated_dataset_root, root, symlinks=True)
     build_features(root, only=[FEATURE, "sequences"], progress=False, log=lambda message: None)
     return root
 

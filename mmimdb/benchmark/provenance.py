@@ -22,11 +22,11 @@ from ..errors import MmimdbError
 from ..features.encoders.downloads import GOOGLE_NEWS_WORD2VEC, VGG16_IMAGENET
 
 #: The command-line option that points each model input at another HDF5 dataset.
-INPUT_OPTIONS: dict[str, str] = {"features": "--text-features", "vgg_features": "--image-features"}
+INPUT_OPTIONS: dict[str, str] = {hdf5.TEXT_FEATURES: "--text-features", hdf5.IMAGE_FEATURES: "--image-features"}
 #: What each of those inputs is, in words.
-INPUT_ROLES: dict[str, str] = {"features": "text vector", "vgg_features": "image vector"}
+INPUT_ROLES: dict[str, str] = {hdf5.TEXT_FEATURES: "text vector", hdf5.IMAGE_FEATURES: "image vector"}
 #: The build-features encoder that writes each input the paper's way.
-PAPER_ENCODER_OPTIONS: dict[str, str] = {"features": "--text word2vec", "vgg_features": "--image vgg16"}
+PAPER_ENCODER_OPTIONS: dict[str, str] = {hdf5.TEXT_FEATURES: "--text word2vec", hdf5.IMAGE_FEATURES: "--image vgg16"}
 
 
 
@@ -46,11 +46,11 @@ def _imagenet_vgg16(attrs: dict[str, Any]) -> bool:
 #: build-features recorded about the weights.
 _PAPER_ENCODERS: dict[str, tuple[str, int, Any]] = {
     "features": ("word2vec", 300, _google_news),
-    "embeddings": ("word2vec", 300, _google_news),
-    "vgg_features": ("vgg16", 4096, _imagenet_vgg16),
+    hdf5.EMBEDDINGS: ("word2vec", 300, _google_news),
+    hdf5.IMAGE_FEATURES: ("vgg16", 4096, _imagenet_vgg16),
 }
 #: Inputs built by the paper's procedure with no pretrained encoder (posters, TF-IDF, token ids).
-_PROCEDURE_INPUTS = ("images", "three_grams", "word_grams", "sequences")
+_PROCEDURE_INPUTS = (hdf5.IMAGES, hdf5.THREE_GRAMS, hdf5.WORD_GRAMS, hdf5.SEQUENCES)
 #: What the paper's encoders are, in words, for reports.
 PAPER_FEATURES = "word2vec 300-d (GoogleNews) mean, VGG16 fc7 4096-d (ImageNet weights)"
 
@@ -80,7 +80,7 @@ def _tag(facts: dict[str, Any]) -> str:
     """A short name of a feature for row labels: encoder and dimension."""
     encoder = facts["encoder"]
     dim = facts["shape"][1] if len(facts["shape"]) == 2 else None
-    if facts["dataset"] == "images" and len(facts["shape"]) == 4:
+    if facts["dataset"] == hdf5.IMAGES and len(facts["shape"]) == 4:
         return "posters {}x{}x{}".format(*facts["shape"][1:])
     if encoder == "tfidf":
         name = f"{facts['dataset']} TF-IDF"
@@ -177,7 +177,7 @@ def missing_inputs_hint(data: Any, missing: list[str]) -> str:
     candidates: dict[str, list[str]] = {}
     for stored in data.data.vector_names():  # per-movie feature vectors, never labels or a vocabulary
         facts = _dataset_facts(data.data, stored)
-        role = {"text": "features", "image": "vgg_features"}.get(str(facts["modality"]))
+        role = {"text": hdf5.TEXT_FEATURES, "image": hdf5.IMAGE_FEATURES}.get(str(facts["modality"]))
         if role and facts["encoder"] not in ("tfidf", "token ids") and stored != role:
             candidates.setdefault(role, []).append(f"{stored} ({_tag(facts)})")
     hints = []

@@ -37,7 +37,7 @@ from .text import EMBEDDINGS, SEQUENCES, TFIDF_OUTPUTS, build_embeddings_output,
 from .writer import DEFAULT_CHUNK_ROWS, Log, stderr_log
 
 #: Groups ``--only`` accepts: the chosen encoders' outputs, and the encoder-free outputs.
-OUTPUT_GROUPS = ("text", "image", "three_grams", "word_grams", "sequences")
+OUTPUT_GROUPS = ("text", "image", hdf5.THREE_GRAMS, hdf5.WORD_GRAMS, hdf5.SEQUENCES)
 
 
 @lock.writes_root("mmimdb build-features")
@@ -79,7 +79,7 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
         resolve_device(device, log=lambda message: None)  # fail before any work; the run says it once
     paths.features_dir(root).mkdir(parents=True, exist_ok=True)
     built: dict[str, Any] = {}
-    if any(g in groups for g in ("text", "three_grams", "word_grams", "sequences")):
+    if any(g in groups for g in ("text", hdf5.THREE_GRAMS, hdf5.WORD_GRAMS, hdf5.SEQUENCES)):
         texts = plot_texts(root, rows.ids)
         tokens = plot_tokens(root, rows.ids, texts)
         for encoder in text_encoders:
@@ -121,4 +121,4 @@ def read_features(root: str | os.PathLike | None, names: Sequence[str], split: s
     if split is not None and split not in data.split_ranges:
         raise UsageError(f"unknown split '{split}' (known: {', '.join(data.split_ranges)})")
     ids = data.split_ids(split) if split is not None else data.ids
-    return {"imdb_ids": ids, hdf5.GENRES_NAME: data.labels(split), **data.vectors(split, names)}
+    return {hdf5.IMDB_IDS: ids, hdf5.GENRES_NAME: data.labels(split), **data.vectors(split, names)}

@@ -23,6 +23,7 @@ import numpy as np
 
 from ...errors import UsageError
 from .registry import MODELS, register
+from ...dataset import hdf5
 
 #: C values tried, strongest regularisation first (each fit starts from the previous one).
 C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
@@ -31,7 +32,7 @@ PREFIX = "Probe_"
 #: Table 2's row groups, by the modality an encoder's output has.
 _MODALITY = {"text": "Text", "image": "Visual"}
 #: Datasets that are not one feature vector per movie.
-NOT_VECTORS = ("sequences", "embeddings", "images", "genres", "imdb_ids")
+NOT_VECTORS = (hdf5.SEQUENCES, hdf5.EMBEDDINGS, hdf5.IMAGES, hdf5.GENRES_NAME, hdf5.IMDB_IDS)
 
 
 class LinearProbe:
