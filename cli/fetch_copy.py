@@ -14,11 +14,11 @@ from .options import show_progress
 
 
 def import_copy_command(source: str, layout: str | None, release_split: str | None, revision: str | None,
-                        root: str | None) -> None:
+                        hub_include: tuple[str, ...], root: str | None) -> None:
     """Run the import; one line per problem, a summary, the differences; exit 1 if any movie was skipped."""
     data_root = paths.data_root(root)
     report = import_copy(source, data_root, layout=layout, release_split=release_split, revision=revision,
-                         progress=show_progress())
+                         hub_include=hub_include or None, progress=show_progress())
     echo_imported(report, f" from the {report.layout} copy", data_root)
     for line in difference_lines(report.differences):
         click.echo(f"differs from the release: {line}")

@@ -218,3 +218,64 @@ def test_a_folder_that_is_no_copy_and_a_hub_id_offline_are_one_line_errors(tmp_p
                          env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
     assert offline.returncode == 1, offline.stderr
     assert offline.stderr.strip().splitlines()[-1].startswith("error: someone/mmimdb-copy: the Hub cannot be reached")
+
+
+def test_a_hub_copy_is_fetched_by_id_and_a_repository_over_the_cap_is_refused_before_a_byte(generated, tmp_path):
+    from hub_server import COMMIT, hub_server
+
+    out = Path(export("jsonl", root=generated, out=tmp_path / "repo" / "mmimdb")["out"])
+    log: list = []
+    env = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    with hub_server("someone/mmimdb-copy", tmp_path / "repo", claimed={"other/huge.bin": 40 * 1024**3}, log=log) as hub:
+        env["HF_ENDPOINT"] = hub.url
+        refused = run_mmimdb("fetch", "--from-copy", "someone/mmimdb-copy", "--root", str(tmp_path / "a"), env=env)
+        assert refused.returncode == 1, refused.stderr
+        assert refused.stderr.strip().splitlines()[-1].startswith("error: someone/mmimdb-copy: ") and \
+            "over the 34359738368-byte cap; pick the copy's files with --hub-include PATTERN" in refused.stderr
+        assert not any("/resolve/" in path for _, path in log)
+        fetched = run_mmimdb("fetch", "--from-copy", "someone/mmimdb-copy", "--hub-include", "mmimdb/*",
+                             "--root", str(tmp_path / "b"), env=env)
+    assert fetched.returncode == 0, fetched.stderr
+    store = RecordStore(tmp_path / "b" / "dataset")
+    expected = {m.imdb_id: m for split in SPLITS for m in movies(generated, split, Choices())}
+    assert store.ids() == sorted(expected)
+    first = next(iter(expected))
+    assert store.read_poster(first) == expected[first].poster
+    assert set(store.read(first)["sources"].values()) == {f"copy:mmbt-jsonl:someone/mmimdb-copy@{COMMIT}"}
+    assert not (tmp_path / "b" / "downloads" / "hub" / "someone--mmimdb-copy" / "other").exists()
+
+
+def test_a_jsonl_line_over_the_cap_is_skipped_without_being_held(generated, tmp_path, monkeypatch):
+    from mmimdb.fetch.copies import jsonl as jsonl_layout
+
+    out = Path(export("jsonl", root=generated, out=tmp_path / "copy")["out"])
+    lines = (out / "train.jsonl").read_text().splitlines()
+    monkeypatch.setattr(jsonl_layout, "MAX_LINE_BYTES", max(len(line) for line in lines) + 10)
+    long_line = json.dumps({**json.loads(lines[1]), "text": "x" * 5000})
+    (out / "train.jsonl").write_text("\n".join([lines[0], long_line] + lines[2:]) + "\n")
+    report = import_copy(out, tmp_path / "root", progress=False)
+    assert report.skipped["line too long"] == ["train.jsonl:2"]
+    store = RecordStore(tmp_path / "root" / "dataset")
+    assert f"tt{json.loads(lines[1])['id']}" not in store and f"tt{json.loads(lines[2])['id']}" in store
+
+
+def test_mmbts_own_conversion_output_with_its_image_key_imports(tmp_path):
+    import shutil
+
+    import generated_films as films
+    import protocol_contracts as contracts
+
+    top = films.write_release(tmp_path / "release", count=15)
+    copy = tmp_path / "mmbt"
+    shutil.copytree(top, copy / "mmimdb")
+    written = contracts.mmbt_conversion(str(copy))  # MMBT's scripts/mmimdb.py: "image" beside the jsonl files
+    for split, lines in written.items():
+        (copy / f"{split}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report = import_copy(copy, tmp_path / "root", release_split=top / "split.json", progress=False)
+    assert report.layout == "mmbt-jsonl" and report.differences["split"]["kind"] == "release"
+    store = RecordStore(tmp_path / "root" / "dataset")
+    lines = [line for split in written.values() for line in split]
+    assert store.ids() == sorted(f"tt{line['id']}" for line in lines)
+    for line in lines:
+        assert store.read(line["id"])["plot"] == [line["text"]] and store.read(line["id"])["genres"] == line["label"]
+        assert store.read_poster(line["id"]) == (copy / line["image"]).read_bytes()

@@ -126,8 +126,9 @@ class BenchmarkData:
         try:
             self.data.datasets()
         except MmimdbError as error:
-            if "not a readable HDF5 file" in str(error):
-                raise UsageError(f"{self.path} is not a readable HDF5 file ({str(error).split('(', 1)[-1].split(')')[0]})") from None
+            if "not a readable HDF5 file" in str(error):  # damaged data (exit 1), as for build-features and export
+                detail = str(error).split(" (", 1)[-1].rsplit(")", 1)[0]
+                raise MmimdbError(f"{self.path} is not a readable HDF5 file ({detail}); rebuild it with `mmimdb build`") from None
             raise
         stored = set(self.data.datasets())
         for wanted, actual in self.aliases.items():

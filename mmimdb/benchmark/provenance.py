@@ -20,6 +20,7 @@ import numpy as np
 from ..dataset import hdf5
 from ..errors import MmimdbError
 from ..features.encoders.downloads import GOOGLE_NEWS_WORD2VEC, VGG16_IMAGENET
+from ..generated import SOURCE as GENERATED_SOURCE
 
 #: The command-line option that points each model input at another HDF5 dataset.
 INPUT_OPTIONS: dict[str, str] = {hdf5.TEXT_FEATURES: "--text-features", hdf5.IMAGE_FEATURES: "--image-features"}
@@ -139,9 +140,12 @@ def describe_split(data: Any) -> dict[str, Any]:
         manifest = data.data.manifest
     except MmimdbError:
         manifest = {}
+    sources: dict[str, int] = {}
     if hdf5.FILE_NAME in manifest.get("outputs", {}) and "split" in manifest:
         method, seed = manifest["split"].get("method", method), manifest["split"].get("seed")
-    return {"method": method, "seed": seed, "sizes": sizes, "original": original}
+        sources = manifest.get("record_sources") or {}
+    return {"method": method, "seed": seed, "sizes": sizes, "original": original,
+            "generated": bool(sources) and set(sources) <= {GENERATED_SOURCE}}
 
 
 def model_label(spec: Any, features: dict[str, dict[str, Any]]) -> str:
@@ -167,8 +171,10 @@ def features_line(features: dict[str, dict[str, Any]], markdown: bool = True) ->
 def split_line(split: dict[str, Any]) -> str:
     sizes = split["sizes"]
     seed = f", seed {json.dumps(split['seed'])}" if split.get("seed") is not None else ""
+    movies = " Movies: generated films, not real (the offline demo): these numbers say nothing about MM-IMDb." \
+        if split.get("generated") else ""
     return (f"Split: {split['method']}{seed}; train {sizes.get('train')}, dev {sizes.get('dev')}, "
-            f"test {sizes.get('test')}.")
+            f"test {sizes.get('test')}.{movies}")
 
 
 def missing_inputs_hint(data: Any, missing: list[str]) -> str:

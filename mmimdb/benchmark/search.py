@@ -351,10 +351,10 @@ class _Stack:
         self.lane_index = torch.arange(n, device=self.device)
         self._lanes = [[p.detach()[t] for p in self.params.values()] for t in range(n)]
 
-    def lanes(self) -> list[list[Any]]:
+    def lane_parameters(self) -> list[list[Any]]:
         return self._lanes
 
-    def grads(self) -> list[list[Any]]:
+    def lane_grads(self) -> list[list[Any]]:
         grads = [p.grad for p in self.params.values()]
         return [[None if g is None else g[t] for g in grads] for t in range(len(self._lanes))]
 

@@ -401,10 +401,10 @@ class LoneNetwork:
         self.bounded = [m.weight for m in network.modules() if isinstance(m, torch.nn.Linear)]
         self.norms = tracked_batch_norms(network)
 
-    def lanes(self) -> list[list[Any]]:
+    def lane_parameters(self) -> list[list[Any]]:
         return [self.params]
 
-    def grads(self) -> list[list[Any]]:
+    def lane_grads(self) -> list[list[Any]]:
         return [[p.grad for p in self.params]]
 
     def train(self) -> None:
@@ -462,7 +462,7 @@ def train_lanes(lanes: Any, configs: Sequence[TrainConfig], batch_order: np.rand
     labels = torch.as_tensor(train_labels, dtype=torch.float32, device=device)
     n_train = len(train_labels)
     calibration = calibration_rows(n_train, config.seed)
-    optimizer = Adam(lanes.lanes(), [c.lr for c in configs])
+    optimizer = Adam(lanes.lane_parameters(), [c.lr for c in configs])
     active = list(range(len(configs)))  # the lanes still training, by their first position
     histories: list[dict[str, Any]] = [{"train_loss": [], "dev_macro_f1": [], "seconds": []} for _ in configs]
     stopping = [EarlyStopping(c.patience) for c in configs]
@@ -480,7 +480,7 @@ def train_lanes(lanes: Any, configs: Sequence[TrainConfig], batch_order: np.rand
             losses = lanes.losses(train_batcher(index), labels[torch.as_tensor(index, device=device)])
             lanes.zero_grad()
             losses.sum().backward()  # lanes do not interact: each gets its own loss's gradient
-            optimizer.step(lanes.grads())
+            optimizer.step(lanes.lane_grads())
             lanes.limit_norms()
             loss_sum += losses.detach() * len(index)
         elapsed = time.perf_counter() - started
@@ -508,7 +508,7 @@ def train_lanes(lanes: Any, configs: Sequence[TrainConfig], batch_order: np.rand
             if not kept:
                 break
             lanes.keep(kept)
-            optimizer.keep(kept, lanes.lanes())
+            optimizer.keep(kept, lanes.lane_parameters())
             active = [active[lane] for lane in kept]
     if progress is not None:
         progress.close()
