@@ -138,10 +138,10 @@ def _overwrite_feature_bytes(root: Path, name: str) -> None:
 
 def test_random_bytes_in_the_hdf5_end_every_publishing_or_training_command(root):
     _overwrite_feature_bytes(root, FEATURE)
-    _one_line_error(_benchmark(root, "--text-features", FEATURE), 1, "its bytes differ from the manifest")
+    _one_line_error(_benchmark(root, "--text-features", FEATURE), 1, "sha256 differs from the manifest")
     _one_line_error(CliRunner().invoke(cli, ["export", "--format", "hdf5", "--root", str(root)]), 1,
-                    "its bytes differ from the manifest")
-    _one_line_error(CliRunner().invoke(cli, ["card", "--root", str(root)]), 1, "its bytes differ from the manifest")
+                    "sha256 differs from the manifest")
+    _one_line_error(CliRunner().invoke(cli, ["card", "--root", str(root)]), 1, "sha256 differs from the manifest")
     assert not (root / "croissant.json").exists()  # nothing published with the wrong digest
     with pytest.raises(MmimdbError, match="sha256 differs"):
         mmimdb.load("dev", root=root, features=[FEATURE], verify=True)
@@ -157,7 +157,7 @@ def test_the_digest_check_hashes_only_files_that_changed(root, monkeypatch):
     BuiltDataset(root).check_digests([data.hdf5_path])
     assert calls == []  # unchanged since its last check: not hashed again
     paths.hdf5_path(root).touch()
-    with pytest.raises(MmimdbError, match="its bytes differ"):
+    with pytest.raises(MmimdbError, match="sha256 differs from the manifest"):
         BuiltDataset(root).check_digests([data.hdf5_path])
     assert calls == [data.hdf5_path]
 

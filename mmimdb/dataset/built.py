@@ -380,8 +380,11 @@ class BuiltDataset:
             seen = [stat.st_size, stat.st_mtime_ns, expected.get("sha256")]
             if cache.get(relative) == seen:
                 continue
-            if stat.st_size != expected.get("bytes") or sha256_of(path) != expected.get("sha256"):
-                raise MmimdbError(f"{path}: its bytes differ from the manifest (changed or damaged after it was "
+            if stat.st_size != expected.get("bytes"):
+                raise MmimdbError(f"{relative}: {stat.st_size} bytes, the manifest says {expected.get('bytes')} (truncated "
+                                  "or changed after it was written); rebuild it with `mmimdb build` (and `mmimdb build-features`)")
+            if sha256_of(path) != expected.get("sha256"):
+                raise MmimdbError(f"{relative}: sha256 differs from the manifest (changed or damaged after it was "
                                   "written); rebuild it with `mmimdb build` (and `mmimdb build-features`)")
             cache[relative], changed = seen, True
         if changed:
