@@ -163,6 +163,11 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
             from mmimdb.benchmark.runner import check_comparisons
 
             check_comparisons(compare, names)  # before any training
+        from mmimdb.benchmark.provenance import stale_results
+
+        earlier = stale_results(out / "results.json", path)
+        if earlier:  # the old tables and plots are replaced below; say so rather than mix builds silently
+            click.echo(f"note: {earlier}; this run replaces its tables and plots", err=True)
         data = BenchmarkData(path, aliases)
         if probes:
             from mmimdb.benchmark.models.probe import register_probes
@@ -177,6 +182,10 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         else:
             results = run_benchmark(data, names, settings, runs_dir=out / "runs", fresh=fresh)
         written = write_benchmark_reports(results, out)
+        reused = [result.get("label", name) for name, result in results["models"].items() if result.get("reused")]
+        if reused:
+            click.echo(f"reused {len(reused)} saved model(s) of an identical earlier run from {out / 'runs'} "
+                       f"({', '.join(reused)}); --fresh trains them again", err=True)
         for name, result in results["models"].items():
             label = result.get("label", name)
             if result["status"] == "ok":

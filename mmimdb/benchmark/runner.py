@@ -23,7 +23,7 @@ from .cost import PeakMemory, parameter_counts, threads, time_inference
 from .data import BenchmarkData, Split
 from .metrics import AVERAGES, RANKING, evaluate, macro_f1, ranking_scores, tune_thresholds
 from .paper import TABLE2
-from .provenance import describe_features, describe_split, missing_inputs_hint, model_label
+from .provenance import built_digest, describe_features, describe_split, missing_inputs_hint, model_label
 
 
 @dataclass
@@ -317,7 +317,8 @@ def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSett
     chosen, everything = select_models(model_names)
     specs = [models.get(name) for name in chosen]
     features = describe_features(data, sorted({i for spec in specs for i in spec.inputs + spec.shared}))
-    results: dict[str, Any] = {"dataset": {**data.describe(), "features": features, "split": describe_split(data)},
+    results: dict[str, Any] = {"dataset": {**data.describe(), "features": features, "split": describe_split(data),
+                                           "hdf5_sha256": built_digest(data.path)},  # which build (stale_results)
                                "settings": asdict(settings), "models": {}}
     runnable = []
     for spec in specs:
