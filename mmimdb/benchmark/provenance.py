@@ -199,3 +199,30 @@ def missing_inputs_hint(data: Any, missing: list[str]) -> str:
     if hints:
         return f"{lead}; {'; '.join(hints)} (or run `{command}`)"
     return f"{lead} (run `{command}`)"
+
+
+def built_digest(hdf5_path: Path) -> str | None:
+    """The sha256 the manifest beside ``hdf5_path`` records for it (what ``mmimdb build`` and
+    ``build-features`` last wrote), or None when no manifest lists it."""
+    try:
+        entry = read_manifest(hdf5_path.parent).get("outputs", {}).get(hdf5_path.name) or {}
+    except MmimdbError:
+        return None
+    return entry.get("sha256") if isinstance(entry, dict) else None
+
+
+def stale_results(results_file: Path, hdf5_path: Path) -> str | None:
+    """Why the benchmark results in ``results_file`` are not of the data now in ``hdf5_path``
+    (rebuilt or given new features since), in words; None when they are, or cannot be told."""
+    try:
+        recorded = json.loads(results_file.read_text("utf-8")).get("dataset", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    now = built_digest(hdf5_path)
+    if not isinstance(recorded, dict) or now is None:
+        return None
+    if recorded.get("hdf5_sha256") is None:
+        return f"{results_file} does not say which build of the data it is of (written before mmimdb recorded it)"
+    if recorded["hdf5_sha256"] != now:
+        return f"{results_file} is of an earlier build of the data: {hdf5_path} changed since (rebuilt or new features)"
+    return None
