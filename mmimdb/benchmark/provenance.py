@@ -18,6 +18,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..dataset import hdf5
+from ..dataset.built import BuiltDataset
 from ..errors import MmimdbError
 from ..features.encoders.downloads import GOOGLE_NEWS_WORD2VEC, VGG16_IMAGENET
 from ..generated import SOURCE as GENERATED_SOURCE
@@ -205,7 +206,7 @@ def built_digest(hdf5_path: Path) -> str | None:
     """The sha256 the manifest beside ``hdf5_path`` records for it (what ``mmimdb build`` and
     ``build-features`` last wrote), or None when no manifest lists it."""
     try:
-        entry = read_manifest(hdf5_path.parent).get("outputs", {}).get(hdf5_path.name) or {}
+        entry = BuiltDataset.from_hdf5(hdf5_path).manifest.get("outputs", {}).get(hdf5_path.name) or {}
     except MmimdbError:
         return None
     return entry.get("sha256") if isinstance(entry, dict) else None
