@@ -347,6 +347,10 @@ def main() -> int:
     print(f"  the step by kind of op (torch.profiler self time, {min(args.steps, 10)} steps, profiler overhead included; "
           f"{load_average()}):")
     print_kinds(kinds, step_flops)
+    if rates:
+        profiled = sum(v for k, v in kinds.items() if k != "largest of the rest")
+        print(f"  profiled step {_ms(profiled).strip()} / floor {profiled / floor:.2f}x (the same steps' own matmuls "
+              f"ran at {step_flops / kinds['matmuls'] / 1e9:.0f} GFLOP/s: the ratio of a moment, whatever the load)")
 
     # 2. The optimizer.
     print(f"Adam on the GMU's {sum(p.numel() for p in _prepared(train, device)[1].params) / 1e6:.1f} M parameters, "
