@@ -56,6 +56,12 @@ def info(root: str | None, checksums: bool, as_json: bool, verify: bool) -> None
         click.echo(f"{row['genre']:<12} {row['movies']:>7} {row['original']:>8}" + "".join(f" {row[p]:>6}" for p in parts))
     if summary["other_genres"]:
         click.echo("not labels: " + ", ".join(f"{name} {count}" for name, count in summary["other_genres"].items()))
+    from mmimdb.benchmark.provenance import stale_results
+
+    data_root = paths.data_root(root)
+    stale = stale_results(data_root / "benchmark" / "results.json", paths.hdf5_path(data_root))
+    if stale:
+        click.echo(f"\nstale: {stale}; rerun `mmimdb benchmark`")
     if summary["files"]:
         click.echo("\nfiles:")
         for entry in summary["files"]:

@@ -85,7 +85,8 @@ def test_greatest_films_archive_imports_every_complete_film_as_in_the_csv(releas
         assert movie["poster"]["sha256"] == hashlib.sha256(poster).hexdigest()
         assert store.read_poster(row["imdb_id"]) == poster
         assert (movie["poster"]["width"], movie["poster"]["height"]) == Image.open(io.BytesIO(poster)).size
-        assert movie["sources"]["plot"] == "archive"
+        # the demo's JSON names its source, which the import keeps (the original release's names none)
+        assert movie["sources"]["plot"] == "greatest-films" and movie["sources"]["poster"] == "greatest-films"
     # the release's split.json is kept as given (release-split.json; build writes split.json)
     kept = json.loads((root / "release-split.json").read_text())
     assert [len(kept[p]) for p in ("train", "dev", "test")] == [15552, 2608, 7799]

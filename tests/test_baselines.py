@@ -108,6 +108,7 @@ def glove_splits(greatest_films_glove) -> dict[str, Split]:
     return {split: data.split(split, ("features",)) for split in ("train", "dev", "test")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["Logistic_w2v", "MaxoutMLP_w2v_1_hidden"])
 def test_text_baseline_comes_within_005_of_scikit_learn_on_the_greatest_films(name, glove_splits):
     ours, reference, what = _ours_and_reference(name, glove_splits)

@@ -32,6 +32,7 @@ def _run(*args: str):
     return CliRunner().invoke(cli, ["benchmark", *args], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_gmu_writes_tables_plots_and_results(root):
     result = _run("--model", "gmu", "--root", str(root), "--epochs", "3", "--device", "cpu", *IMAGE)
     assert result.exit_code == 0, result.output
@@ -53,6 +54,7 @@ def test_gmu_writes_tables_plots_and_results(root):
     assert json.loads((out / "results.json").read_text())["models"]["GMU"]["reused"] is True
 
 
+@pytest.mark.slow
 def test_all_skips_models_whose_inputs_are_missing(root, tmp_path):
     _drop(root, "sequences", "embeddings", "images", "three_grams")
     out = tmp_path / "out"

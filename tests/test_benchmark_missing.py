@@ -43,6 +43,7 @@ def test_the_absent_modality_is_zeroed_per_the_table(root):
         assert np.array_equal(after.labels, before.labels) and after.ids == before.ids
 
 
+@pytest.mark.slow
 def test_gmu_and_fusion_baselines_against_three_rates(root):
     result = CliRunner().invoke(cli, ["benchmark", "--model", "GMU,Concatenate", "--root", str(root), "--epochs", "2",
                                       "--device", "cpu", "--missing-rate", "0.1,0.5,0.9", "--missing-type", "both", *IMAGE],

@@ -35,6 +35,7 @@ class Stop(KeyboardInterrupt):
     pass
 
 
+@pytest.mark.slow
 def test_ray_poster_features_equal_the_local_ones_and_resume_per_chunk(small_root, ray_local, monkeypatch):
     # The driver chooses the job's way (timed: here the ONNX Runtime way is made the fastest),
     # every actor makes it again; a local run in that way computes the same features.
@@ -106,6 +107,7 @@ def test_ray_without_the_extra_is_a_one_line_error(small_root, monkeypatch):
     assert result.output.strip().splitlines()[-1] == "error: --ray needs Ray, which is not installed: pip install 'mmimdb[ray]'"
 
 
+@pytest.mark.slow
 def test_ray_benchmark_gives_the_local_results_for_the_same_seeds(model_test_root, tmp_path_factory, ray_local):
     from model_test_data import ALIASES, use_one_thread
     from mmimdb.benchmark.data import BenchmarkData

@@ -146,7 +146,8 @@ class BenchmarkData:
         try:
             handle = h5py.File(self.path, "r")
         except OSError as error:
-            raise UsageError(f"{self.path} is not a readable HDF5 file ({error})") from None
+            # damaged data (exit 1), as for build-features and export
+            raise MmimdbError(f"{self.path} is not a readable HDF5 file ({error}); rebuild it with `mmimdb build`") from None
         with handle, hdf5.reading(self.path):
             if "genres" not in handle:
                 raise UsageError(f"{self.path} has no 'genres' dataset: rebuild it with `mmimdb build`")

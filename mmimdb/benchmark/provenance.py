@@ -20,6 +20,7 @@ import numpy as np
 from ..dataset import hdf5
 from ..errors import MmimdbError
 from ..features.encoders.downloads import GOOGLE_NEWS_WORD2VEC, VGG16_IMAGENET
+from ..generated import SOURCE as GENERATED_SOURCE
 from ..storage.manifest import read_manifest
 
 #: The command-line option that points each model input at another HDF5 dataset.
@@ -142,9 +143,12 @@ def describe_split(data: Any) -> dict[str, Any]:
         manifest = read_manifest(data.path.parent)
     except MmimdbError:
         manifest = {}
+    sources: dict[str, int] = {}
     if hdf5.FILE_NAME == data.path.name and hdf5.FILE_NAME in manifest.get("outputs", {}) and "split" in manifest:
         method, seed = manifest["split"].get("method", method), manifest["split"].get("seed")
-    return {"method": method, "seed": seed, "sizes": sizes, "original": original}
+        sources = manifest.get("record_sources") or {}
+    return {"method": method, "seed": seed, "sizes": sizes, "original": original,
+            "generated": bool(sources) and set(sources) <= {GENERATED_SOURCE}}
 
 
 def model_label(spec: Any, features: dict[str, dict[str, Any]]) -> str:
@@ -170,8 +174,10 @@ def features_line(features: dict[str, dict[str, Any]], markdown: bool = True) ->
 def split_line(split: dict[str, Any]) -> str:
     sizes = split["sizes"]
     seed = f", seed {json.dumps(split['seed'])}" if split.get("seed") is not None else ""
+    movies = " Movies: generated films, not real (the offline demo): these numbers say nothing about MM-IMDb." \
+        if split.get("generated") else ""
     return (f"Split: {split['method']}{seed}; train {sizes.get('train')}, dev {sizes.get('dev')}, "
-            f"test {sizes.get('test')}.")
+            f"test {sizes.get('test')}.{movies}")
 
 
 def missing_inputs_hint(data: Any, missing: list[str]) -> str:
@@ -201,3 +207,30 @@ def missing_inputs_hint(data: Any, missing: list[str]) -> str:
     if hints:
         return f"{lead}; {'; '.join(hints)} (or run `{command}`)"
     return f"{lead} (run `{command}`)"
+
+
+def built_digest(hdf5_path: Path) -> str | None:
+    """The sha256 the manifest beside ``hdf5_path`` records for it (what ``mmimdb build`` and
+    ``build-features`` last wrote), or None when no manifest lists it."""
+    try:
+        entry = read_manifest(hdf5_path.parent).get("outputs", {}).get(hdf5_path.name) or {}
+    except MmimdbError:
+        return None
+    return entry.get("sha256") if isinstance(entry, dict) else None
+
+
+def stale_results(results_file: Path, hdf5_path: Path) -> str | None:
+    """Why the benchmark results in ``results_file`` are not of the data now in ``hdf5_path``
+    (rebuilt or given new features since), in words; None when they are, or cannot be told."""
+    try:
+        recorded = json.loads(results_file.read_text("utf-8")).get("dataset", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    now = built_digest(hdf5_path)
+    if not isinstance(recorded, dict) or now is None:
+        return None
+    if recorded.get("hdf5_sha256") is None:
+        return f"{results_file} does not say which build of the data it is of (written before mmimdb recorded it)"
+    if recorded["hdf5_sha256"] != now:
+        return f"{results_file} is of an earlier build of the data: {hdf5_path} changed since (rebuilt or new features)"
+    return None

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..storage.atomic import write_bytes, write_json
-from .metrics import AVERAGES
+from .metrics import AVERAGES, RANKING, THRESHOLD
 from .paper import SYNTHETIC, TABLE2
 from .published import PUBLISHED, comparable
 from .provenance import PAPER_FEATURES, features_line, split_line
@@ -71,7 +71,16 @@ def provenance_lines(results: dict[str, Any], models: list[dict[str, Any]] | Non
         used = {name for model in models for name in model.get("features", {})}
         features = {name: facts for name, facts in features.items() if name in used}
     return [features_line(features, markdown), split_line(split).replace("`", "" if not markdown else "`"),
-            seeds_line(results)]
+            seeds_line(results), threshold_line(results)]
+
+
+def threshold_line(results: dict[str, Any]) -> str:
+    """The threshold policy of a table or plot: the paper's 0.5, and whether tuned ones are reported too."""
+    line = f"Threshold: a genre is predicted at probability ≥ {THRESHOLD} (the paper's), for every F1"
+    if results["settings"].get("threshold") == "dev":
+        line += ("; the 'tuned on dev' rows use one threshold per genre, the best F1 on dev for each seed, "
+                 "applied unchanged to test")
+    return line + "; mAP and AUROC need no threshold."
 
 
 def _paper_column(results: dict[str, Any]) -> tuple[bool, str]:
@@ -104,11 +113,15 @@ def table2_markdown(results: dict[str, Any], split: str = "test") -> str:
             row += [""] * (len(AVERAGES) if paper else 0)
         else:
             seeds = len(model["seeds"])
-            row = [model["modality"], _label(model), *(_cell(model[split]["f1"][avg], seeds) for avg in AVERAGES)]
+            noise = _inside_noise(results, model["name"]) if split == "test" else set()
+            row = [model["modality"], _label(model),
+                   *(_cell(model[split]["f1"][avg], seeds) + (" °" if avg in noise else "") for avg in AVERAGES)]
             if paper:
                 published = model["name"] in TABLE2 and model.get("paper_features")
                 row += [f"{v:.3f}" for v in TABLE2[model["name"]][1:]] if published else ["–"] * len(AVERAGES)
         lines.append("| " + " | ".join(row) + " |")
+    lines += _noise_note(results, split)
+    lines += ranking_markdown(results, split)
     skipped = [m for m in _ordered(results) if m["status"] != "ok"]
     if skipped:
         lines += ["", "Skipped:"] + [f"- {m['name']}: {m['reason']}" for m in skipped]
@@ -119,6 +132,78 @@ def table2_markdown(results: dict[str, Any], split: str = "test") -> str:
         lines += ["", f"{_label(model)} averages the probabilities of {members}, each trained on its own "
                       "(its own hyperparameters) in this run."]
     lines += ["", note, *_published_elsewhere(results)]
+    return "\n".join(lines) + "\n"
+
+
+def _inside_noise(results: dict[str, Any], name: str) -> set[str]:
+    """The averages (macro, micro) where ``name``'s difference from the model it is compared
+    with (the GMU by default) is inside the noise of the paired bootstrap."""
+    return {average for comparison in results.get("significance", []) if comparison["a"] == name
+            for average in ("macro", "micro") if comparison[average]["inside_noise"]}
+
+
+def _noise_note(results: dict[str, Any], split: str) -> list[str]:
+    comparisons = results.get("significance", [])
+    if not comparisons or split != "test":
+        return []
+    models = results["models"]
+    lines = ["", f"° inside the noise: the 95% interval of a paired bootstrap over test movies "
+                 f"({comparisons[0]['resamples']} resamples, seed {comparisons[0]['seed']}, F1 at {THRESHOLD}, "
+                 "each model's mean over its seeds) of the difference from the model compared with contains 0.", "",
+             "| Model | compared with | macro-F1 difference [95% interval] | order flips | "
+             "micro-F1 difference [95% interval] | order flips |", "|---|---|---|---|---|---|"]
+    for c in comparisons:
+        cells = [f"{c[avg]['difference']:+.3f} [{c[avg]['interval'][0]:+.3f}, {c[avg]['interval'][1]:+.3f}] | "
+                 f"{c[avg]['flips']:.1%}" for avg in ("macro", "micro")]
+        lines.append(f"| {_label(models[c['a']])} | {_label(models[c['b']])} | {cells[0]} | {cells[1]} |")
+    return lines
+
+
+_RANKING_TITLES = {"map": "mAP", "auroc_macro": "AUROC macro", "auroc_micro": "AUROC micro"}
+
+
+def ranking_markdown(results: dict[str, Any], split: str = "test") -> list[str]:
+    """Beside Table 2: the threshold-free metrics and, with ``--threshold dev``, the F1s at the
+    thresholds tuned on dev (Table 2 itself stays at the paper's 0.5)."""
+    ran = [m for m in _ordered(results) if m["status"] == "ok" and "ranking" in m]
+    if not ran:
+        return []
+    tuned = results["settings"].get("threshold") == "dev" and all("tuned_threshold" in m for m in ran)
+    head = ["Model", *(_RANKING_TITLES[k] for k in RANKING)]
+    if tuned:
+        head += [f"F1 {avg} at 0.5" for avg in ("micro", "macro")] + [f"F1 {avg}, tuned on dev" for avg in ("micro", "macro")]
+    lines = ["", f"Ranking metrics ({split} set; mAP: the mean over genres of average precision)"
+                 + (" and the F1s at thresholds tuned per genre on dev" if tuned else "") + ":", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model in ran:
+        seeds = len(model["seeds"])
+        row = [_label(model), *(_cell(model["ranking"][split][k], seeds) for k in RANKING)]
+        if tuned:
+            row += [_cell(model[split]["f1"][avg], seeds) for avg in ("micro", "macro")]
+            row += [_cell(model["tuned_threshold"][split]["f1"][avg], seeds) for avg in ("micro", "macro")]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def cost_markdown(results: dict[str, Any]) -> str:
+    """The cost table: parameters, peak memory, training and inference time per model."""
+    ran = [m for m in _ordered(results) if m["status"] == "ok" and "cost" in m]
+    lines = ["# Cost per model", "", *provenance_lines(results, ran)[:3], "", _dataset_line(results), ""]
+    if not ran:
+        return "\n".join(lines + ["No model ran."]) + "\n"
+    kinds = sorted({m["cost"]["peak_memory"]["kind"] for m in ran})
+    where = sorted({f"{m['cost']['device']}, {m['cost']['threads']} thread(s)" for m in ran})
+    lines += [f"Measured on {'; '.join(where)}. Peak memory: {'; '.join(kinds)}. Training time: the model's "
+              "whole run (search trials and seeds included); best epoch: per seed; inference: test-set "
+              "probabilities, the best of two passes, per 1,000 movies.", "",
+              "| Model | parameters | trainable | peak memory (MiB) | training (s) | best epoch | "
+              "inference (s / 1,000 movies) |", "|---|---|---|---|---|---|---|"]
+    for model in ran:
+        cost = model["cost"]
+        epochs = ", ".join("–" if e is None else str(e) for e in cost["best_epoch"])
+        lines.append(f"| {_label(model)} | {cost['parameters']:,} | {cost['trainable_parameters']:,} | "
+                     f"{cost['peak_memory']['peak_bytes'] / 2**20:,.0f} | {cost['train_seconds']:.1f} | {epochs} | "
+                     f"{cost['inference_seconds_per_1000']:.4f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -306,12 +391,15 @@ def plot_training_curves(results: dict[str, Any], path: Path | None = None) -> A
 
 
 def write_benchmark_reports(results: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Write results.json, table2.md, table3.md and the PNG plots; return the paths written."""
+    """Write results.json, table2.md, table3.md, cost.md and the PNG plots; return the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "results.json", out_dir / "table2.md", out_dir / "table3.md"]
     write_json(written[0], results)
     write_bytes(written[1], table2_markdown(results).encode())
     write_bytes(written[2], table3_markdown(results).encode())
+    if any(m.get("cost") for m in results["models"].values()):
+        written.append(out_dir / "cost.md")
+        write_bytes(written[-1], cost_markdown(results).encode())
     for name, plot in (("per_genre_f1.png", plot_per_genre), ("gates.png", plot_gates),
                        ("training_curves.png", plot_training_curves)):
         if plot(results, out_dir / name) is not None:

@@ -111,6 +111,15 @@ def _correlation(z: np.ndarray, m: np.ndarray) -> float:
     return float(np.corrcoef(z, m)[0, 1])
 
 
+def _initial_weights(seed: int, shapes: dict[str, dict[str, int]]) -> dict[str, dict[str, Any]]:
+    """N(0, 0.1) initial weights of one seed, drawn from a generator seeded with it alone."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    return {model: {name: 0.1 * torch.randn(size, generator=generator) for name, size in sizes.items()}
+            for model, sizes in shapes.items()}
+
+
 def run_synthetic(seeds: int = 1000, first_seed: int = 0, config: SyntheticConfig | None = None,
                   device: str = "cpu", progress: bool = False) -> dict[str, Any]:
     """Train a GMU and a logistic regression on ``seeds`` synthetic tasks; compare them.
@@ -123,18 +132,21 @@ def run_synthetic(seeds: int = 1000, first_seed: int = 0, config: SyntheticConfi
     from tqdm import tqdm
 
     config = config or SyntheticConfig()
-    torch.manual_seed(first_seed)
     tasks = [make_task(first_seed + k, config) for k in range(seeds)]
     train = {key: torch.as_tensor(_stack([t for t, _ in tasks], key), device=device) for key in ("x_v", "x_t", "c", "m")}
     test = {key: torch.as_tensor(_stack([t for _, t in tasks], key), device=device) for key in ("x_v", "x_t", "c", "m")}
     d = config.dims
+    shapes = {"gmu": {"w_v": d, "w_t": d, "w_z": 2 * d, "b_v": 1, "b_t": 1, "b_z": 1, "w_o": 1, "b_o": 1},
+              "logistic": {"w": 2 * d, "b": 1}}
+    # Each seed's initial weights come from a generator of its own (in a fixed order), as its
+    # task does: a seed's result does not depend on how many seeds ran beside it.
+    initial = [_initial_weights(first_seed + k, shapes) for k in range(seeds)]
 
-    def parameter(*shape: int) -> Any:
-        return (0.1 * torch.randn(seeds, *shape, device=device)).requires_grad_()
+    def parameter(model: str, name: str) -> Any:
+        return torch.stack([weights[model][name] for weights in initial]).to(device).requires_grad_()
 
-    gmu = {"w_v": parameter(d), "w_t": parameter(d), "w_z": parameter(2 * d), "b_v": parameter(1),
-           "b_t": parameter(1), "b_z": parameter(1), "w_o": parameter(1), "b_o": parameter(1)}
-    logistic = {"w": parameter(2 * d), "b": parameter(1)}
+    gmu = {name: parameter("gmu", name) for name in shapes["gmu"]}
+    logistic = {name: parameter("logistic", name) for name in shapes["logistic"]}
     labels = train["c"].float()
     with tqdm(total=2 * config.epochs, desc=f"GMU, {seeds} seeds", unit="step", disable=not progress,
               file=sys.stderr) as bar:

@@ -23,6 +23,7 @@ import shutil
 import signal
 import tempfile
 import threading
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -63,6 +64,7 @@ class Inspected:
     row: dict[str, Any] | None = None  # Parquet row without the poster bytes
     reason: str | None = None  # why it is left out
     fatal: bool = False  # a defect (unreadable record or poster) rather than the paper's filter
+    sources: tuple[str, ...] = ()  # the sources its fields name (provenance: "generated" films say so)
 
 
 def inspect_record(store_dir: str, imdb_id: str, text: str = "longest", genres: str = "23") -> Inspected:
@@ -84,7 +86,8 @@ def inspect_record(store_dir: str, imdb_id: str, text: str = "longest", genres: 
         return Inspected(imdb_id, reason=f"poster unreadable ({error.strerror or error})", fatal=True)
     except ImageError as error:
         return Inspected(imdb_id, reason=str(error).removeprefix(f"{imdb_id}: "), fatal=True)
-    return Inspected(imdb_id, row=parquet.record_row(record, b"", info.sha256, text, genres))
+    return Inspected(imdb_id, row=parquet.record_row(record, b"", info.sha256, text, genres),
+                     sources=tuple(sorted(set((record.get("sources") or {}).values()))))
 
 
 def _inspect_task(task: tuple[str, str, str, str]) -> Inspected:
@@ -261,6 +264,8 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
             "counts": {**{name: len(rows[name]) for name in SPLITS}, "total": int(len(order)),
                        "records": len(store_ids), "excluded": len(excluded), "unknown_ids": len(unknown_ids)},
             "outputs": {name: manifest_entry(staging / name) for name in outputs},
+            # the movies naming each source (the reports say when they are generated, not real)
+            "record_sources": dict(sorted(Counter(source for item in kept for source in item.sources).items())),
             "versions": package_versions(),
         }
         atomic.write_json(staging / paths.manifest_path(Path(".")), manifest)

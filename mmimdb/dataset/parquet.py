@@ -145,7 +145,8 @@ def reading(path: str | os.PathLike) -> Iterator[None]:
     try:
         yield
     except (pa.ArrowException, OSError) as error:
-        raise MmimdbError(f"{path}: not a readable Parquet file ({error}); rebuild it with `mmimdb build`") from None
+        reason = " ".join(str(error).split())  # pyarrow's messages hold newlines: one line
+        raise MmimdbError(f"{path}: not a readable Parquet file ({reason}); rebuild it with `mmimdb build`") from None
 
 
 def read_table(path: str | os.PathLike, columns: Sequence[str] | None = None):

@@ -190,13 +190,23 @@ def staged_folder(out: Path) -> Iterator[Path]:
         raise UsageError(f"--out {out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise UsageError(f"--out {out}: the folder is not empty and is not an mmimdb export; choose another --out")
+    made = [folder for folder in (out.parent, *out.parent.parents) if not folder.exists()]  # innermost first
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     except OSError as error:
         raise UsageError(f"--out {out}: cannot write there ({error.strerror or error})") from None
     try:
-        yield staging
+        try:
+            yield staging
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            for folder in made:  # no empty exports/jsonl/ left behind by a failed export
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+            raise
         old = None
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"

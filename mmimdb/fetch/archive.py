@@ -209,7 +209,10 @@ class _Importer:
             report.skip(imdb_id, "unreadable image", str(error))
             return
         movie["poster"].update(info.record_fields())
-        movie["sources"] = records.all_from(movie, SOURCE_NAME)
+        # A JSON that names its sources (``_mmimdb``: the demo's real and generated films) keeps them;
+        # the original release's JSON names none: its fields come from the archive.
+        recorded = movie.get("sources") or {}
+        movie["sources"] = {field: recorded.get(field, source) for field, source in records.all_from(movie, SOURCE_NAME).items()}
         self.store.write(movie, poster)
         report.imported.append(imdb_id)
 

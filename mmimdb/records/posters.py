@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -69,6 +70,9 @@ def decode_poster(data: bytes, name: str = "poster",
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        # Pillow names the buffer by its address ("<_io.BytesIO object at 0x7fd8...>"): reports
+        # of two runs must be the same bytes
+        reason = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", reason)
         raise ImageError(f"{name}: not a readable image ({reason})") from None
     return image, width, height, image_format
 
