@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 from mmimdb.benchmark import models
 from mmimdb.benchmark.sklearn_reference import sklearn_reference
 from mmimdb.benchmark.data import BenchmarkData

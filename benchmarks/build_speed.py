@@ -14,7 +14,6 @@ import argparse
 import io
 import os
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path

@@ -14,7 +14,9 @@ the library's own pieces (``training.LoneNetwork``, ``training.Adam``, ``trainin
    ``foreach=True``, per step; and how far the fused and the per-tensor update drift apart
    over a few steps from the same start (float rounding).
 3. **one whole epoch** (steps, batch-norm re-estimation, dev scoring), each part timed,
-   against the epoch's floor. Target: within 1.5x.
+   against the epoch's floor. Target: within 1.5x. Then the step by kind of op (torch.profiler):
+   the matrix products at the step's own shapes (their rate beside the 2048x2048 one), the
+   dropout masks, batch norm, the optimizer, the elementwise rest.
 4. samples/s of ``fit`` against a plain reference loop on the same network (pre-made
    tensors, randperm, forward, BCE, torch's fused Adam, nothing else): the loop's overhead.
 
@@ -96,10 +98,18 @@ def _prepared(train: Split, device: str) -> tuple[Any, LoneNetwork, Any, np.rand
     return network, LoneNetwork(network, config), config, order
 
 
+def _step_batches(n_rows: int, order: np.random.Generator, count: int) -> list[np.ndarray]:
+    """``count`` batches of the loop's shuffle, epoch after epoch as the loop draws them."""
+    batches: list[np.ndarray] = []
+    while len(batches) < count:
+        batches += _batches(n_rows, BATCH, order.permutation(n_rows))
+    return batches[:count]
+
+
 def time_step_parts(train: Split, device: str, steps: int) -> dict[str, float]:
     """Median seconds per step of each part of the training loop's step (``training.train_lanes``)."""
     network, lanes, config, order = _prepared(train, device)
-    optimizer = Adam(lanes.lanes(), [config.lr])
+    optimizer = Adam(lanes.lane_parameters(), [config.lr])
     batcher = Batcher({k: train.inputs[k] for k in models.get("GMU").inputs}, device)
     labels = torch.as_tensor(train.labels, device=device)
     in_dropout = [0.0]
@@ -117,10 +127,7 @@ def time_step_parts(train: Split, device: str, steps: int) -> dict[str, float]:
     parts: dict[str, list[float]] = {"data": [], "forward + backward": [], "of which dropout masks": [], "optimizer": []}
     lanes.train()
     warmup = 3
-    batches: list[np.ndarray] = []
-    while len(batches) < warmup + steps:  # epoch after epoch, as the loop draws them
-        batches += _batches(len(train), BATCH, order.permutation(len(train)))
-    for step, index in enumerate(batches[: warmup + steps]):
+    for step, index in enumerate(_step_batches(len(train), order, warmup + steps)):
         in_dropout[0] = 0.0
         t0 = time.perf_counter()
         batch, target = batcher(index), labels[torch.as_tensor(index, device=device)]
@@ -131,7 +138,7 @@ def time_step_parts(train: Split, device: str, steps: int) -> dict[str, float]:
         losses.sum().backward()
         _sync(device)
         t2 = time.perf_counter()
-        optimizer.step(lanes.grads())
+        optimizer.step(lanes.lane_grads())
         lanes.limit_norms()
         _sync(device)
         t3 = time.perf_counter()
@@ -143,6 +150,63 @@ def time_step_parts(train: Split, device: str, steps: int) -> dict[str, float]:
     return {name: float(np.median(values)) for name, values in parts.items()}
 
 
+#: torch ops by what they are in a GMU step (their self time under torch.profiler).
+OP_KINDS = {"matmuls": ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"),
+            "dropout masks": ("aten::bernoulli_", "aten::uniform_"),
+            "batch norm": ("aten::native_batch_norm", "aten::native_batch_norm_backward"),
+            "optimizer (fused Adam)": ("aten::_fused_adam_",)}
+
+
+def profile_steps(lanes: Any, optimizer: Adam, batcher: Batcher, labels: Any, batches: list[np.ndarray],
+                  device: str) -> dict[str, float]:
+    """Seconds per step by kind of op (torch.profiler's self CPU time; everything else is
+    "elementwise and the rest") of the training loop's step on ``lanes`` (a lone network or a
+    batched search's stack); the first two ``batches`` warm up."""
+    from torch.profiler import ProfilerActivity, profile
+
+    lanes.train()
+
+    def step(index: np.ndarray) -> None:
+        losses = lanes.losses(batcher(index), labels[torch.as_tensor(index, device=device)])
+        lanes.zero_grad()
+        losses.sum().backward()
+        optimizer.step(lanes.lane_grads())
+        lanes.limit_norms()
+
+    for index in batches[:2]:
+        step(index)
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        for index in batches[2:]:
+            step(index)
+    kinds: dict[str, Any] = dict.fromkeys([*OP_KINDS, "elementwise and the rest"], 0.0)
+    rest: dict[str, float] = {}
+    for event in profiler.key_averages():
+        kind = next((k for k, names in OP_KINDS.items() if event.key in names), "elementwise and the rest")
+        seconds = event.self_cpu_time_total / 1e6 / (len(batches) - 2)
+        kinds[kind] += seconds
+        if kind == "elementwise and the rest":
+            rest[event.key] = seconds
+    kinds["largest of the rest"] = sorted(rest.items(), key=lambda item: -item[1])[:4]
+    return kinds
+
+
+def profile_step(train: Split, device: str, steps: int) -> dict[str, float]:
+    """:func:`profile_steps` of the GMU at the paper's defaults, alone."""
+    network, lanes, config, order = _prepared(train, device)
+    batcher = Batcher({k: train.inputs[k] for k in models.get("GMU").inputs}, device)
+    return profile_steps(lanes, Adam(lanes.lane_parameters(), [config.lr]), batcher,
+                         torch.as_tensor(train.labels, device=device), _step_batches(len(train), order, 2 + steps), device)
+
+
+def print_kinds(kinds: dict[str, Any], flops: float) -> None:
+    for kind, seconds in kinds.items():
+        if kind == "largest of the rest":
+            print(f"      largest of the rest: {', '.join(f'{name} {_ms(t).strip()}' for name, t in seconds)}")
+            continue
+        rate = f"  = {flops / seconds / 1e9:.0f} GFLOP/s at the step's own shapes" if kind == "matmuls" and seconds else ""
+        print(f"    {kind:28s} {_ms(seconds)}{rate}")
+
+
 def time_optimizers(train: Split, device: str, steps: int) -> dict[str, float]:
     """Median seconds per step of each Adam on the GMU's parameters and one batch's gradients."""
     network, lanes, config, order = _prepared(train, device)
@@ -150,14 +214,14 @@ def time_optimizers(train: Split, device: str, steps: int) -> dict[str, float]:
     lanes.train()
     lanes.losses(batcher(np.arange(BATCH)), torch.as_tensor(train.labels[:BATCH], device=device)).sum().backward()
     made = {
-        "mmimdb Adam (torch's fused kernel; lone fit and batched search)": lambda: Adam(lanes.lanes(), [config.lr]),
+        "mmimdb Adam (torch's fused kernel; lone fit and batched search)": lambda: Adam(lanes.lane_parameters(), [config.lr]),
         "torch.optim.Adam(foreach=False) (the lone fit before)": lambda: torch.optim.Adam(lanes.params, lr=config.lr, foreach=False),
         "torch.optim.Adam(foreach=True)": lambda: torch.optim.Adam(lanes.params, lr=config.lr, foreach=True),
     }
     times = {}
     for name, make in made.items():
         optimizer = make()
-        step = (lambda: optimizer.step(lanes.grads())) if isinstance(optimizer, Adam) else optimizer.step
+        step = (lambda: optimizer.step(lanes.lane_grads())) if isinstance(optimizer, Adam) else optimizer.step
         seconds = []
         for _ in range(steps + 2):
             started = time.perf_counter()
@@ -173,7 +237,7 @@ def fused_drift(train: Split, device: str, steps: int) -> float:
     dropout masks: our Adam (fused kernel) against torch.optim.Adam(foreach=False)."""
     network, lanes, config, order = _prepared(train, device)
     other = LoneNetwork(copy.deepcopy(network), config)
-    ours, theirs = Adam(lanes.lanes(), [config.lr]), torch.optim.Adam(other.params, lr=config.lr, foreach=False)
+    ours, theirs = Adam(lanes.lane_parameters(), [config.lr]), torch.optim.Adam(other.params, lr=config.lr, foreach=False)
     batcher = Batcher({k: train.inputs[k] for k in models.get("GMU").inputs}, device)
     labels = torch.as_tensor(train.labels, device=device)
     lanes.train(), other.train()
@@ -183,7 +247,7 @@ def fused_drift(train: Split, device: str, steps: int) -> float:
             torch.manual_seed(step)  # the same dropout masks for both
             lane.zero_grad()
             lane.losses(batch, target).sum().backward()
-            optimizer.step(lanes.grads()) if optimizer is ours else optimizer.step()
+            optimizer.step(lanes.lane_grads()) if optimizer is ours else optimizer.step()
     return max(float((a - b).detach().abs().max()) for a, b in zip(lanes.params, other.params))
 
 
@@ -279,6 +343,14 @@ def main() -> int:
               f"(target {EPOCH_TARGET}x: {'met' if ratio <= EPOCH_TARGET else 'NOT met'})")
     else:
         print(f"  one epoch {epoch['epoch']:.2f} s ({', '.join(f'{k} {v:.2f} s' for k, v in epoch.items() if k != 'epoch')})")
+    kinds = profile_step(train, device, min(args.steps, 10))
+    print(f"  the step by kind of op (torch.profiler self time, {min(args.steps, 10)} steps, profiler overhead included; "
+          f"{load_average()}):")
+    print_kinds(kinds, step_flops)
+    if rates:
+        profiled = sum(v for k, v in kinds.items() if k != "largest of the rest")
+        print(f"  profiled step {_ms(profiled).strip()} / floor {profiled / floor:.2f}x (the same steps' own matmuls "
+              f"ran at {step_flops / kinds['matmuls'] / 1e9:.0f} GFLOP/s: the ratio of a moment, whatever the load)")
 
     # 2. The optimizer.
     print(f"Adam on the GMU's {sum(p.numel() for p in _prepared(train, device)[1].params) / 1e6:.1f} M parameters, "

@@ -52,19 +52,29 @@ from .options import folder_option, root_option, show_progress
 @click.option("--ray", "ray", is_flag=False, flag_value="auto", default=None, metavar="[ADDRESS]",
               help="Train on a Ray cluster: auto (the running cluster, the default of a bare --ray), local (a private "
                    "one on this machine) or a cluster address; trials, seeds and models run at once. Needs mmimdb[ray].")
+@click.option("--robustness", is_flag=True,
+              help="MultiBench's robustness run: test macro/micro-F1 of each plot+poster model at 11 levels of missing "
+                   "and noisy text and image, relative and effective robustness, 70% train-test mismatch; writes "
+                   "OUT/robustness/robustness.{json,md,png}.")
+@click.option("--threshold", type=click.Choice(["0.5", "dev"]), default="0.5", show_default=True,
+              help="0.5: the paper's threshold; dev: also tune one threshold per genre on dev and report both.")
+@click.option("--compare", "compare", multiple=True, metavar="A,B",
+              help="Paired bootstrap over test movies of A's macro/micro-F1 minus B's (repeatable); "
+                   "default with --seeds > 1: every model against the GMU.")
 @click.option("--fresh", is_flag=True, help="Retrain models whose results from an identical run are saved.")
 @click.option("--list", "list_models", is_flag=True, help="List the models and their inputs, then exit.")
 def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: int, epochs: int | None,
               patience: int, device: str, root: str | None, hdf5_file: str | None, out_dir: str | None,
               plugins: tuple[str, ...], text_features: str, image_features: str, probes: tuple[str, ...],
               missing_rate: str | None, missing_type: str, both_ratio: float, missing_seed: int, ray: str | None,
-              fresh: bool,
+              robustness: bool, threshold: str, compare: tuple[str, ...], fresh: bool,
               list_models: bool) -> None:
     """Train the GMU and the baselines of the paper's Table 2; write tables and plots.
 
     \b
     mmimdb benchmark --model gmu                 # the GMU, paper defaults
     mmimdb benchmark --model all --search 25     # the whole Table 2, with the paper's random search
+    mmimdb benchmark --model all --seeds 5 --threshold dev   # mean ± std, tuned thresholds, bootstrap vs GMU
     mmimdb benchmark --dataset synthetic         # section 5.1, 1000 seeds
     mmimdb benchmark --model GMU,Linear_sum,Concatenate,AVG_probs --missing-rate 0,0.1,0.5,0.9
     mmimdb benchmark --model gmu --text-features minilm_features \
@@ -90,11 +100,11 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
     resolved = device if ray is not None and device == "auto" else resolve_device(device).type
     if dataset == "synthetic":
         from mmimdb.benchmark.reports import write_synthetic_reports
-        from mmimdb.benchmark.synthetic import SyntheticConfig, run_synthetic
+        from mmimdb.benchmark.synthetic import SyntheticConfig, run_figure7, run_synthetic
 
         config = SyntheticConfig(**({"epochs": epochs} if epochs else {}))
         result = run_synthetic(seeds=seeds or 1000, first_seed=seed, config=config, device=resolved, progress=show_progress())
-        written = write_synthetic_reports(result, out)
+        written = write_synthetic_reports(result, out, figure7=run_figure7(seed, config, resolved))
         click.echo(f"synthetic, {result['seeds']} seeds: GMU better {result['gmu_wins']}, tied {result['ties']}, "
                    f"worse {result['gmu_losses']}")
     else:
@@ -114,7 +124,8 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         if not hdf5_file:  # a root's HDF5: read under its lock, so no writer changes it meanwhile
             click.get_current_context().with_resource(lock.reading(paths.data_root(root), "mmimdb benchmark"))
         settings = RunSettings(search=search, seeds=seeds or 1, seed=seed, epochs=epochs or 200,
-                               patience=patience, device=resolved, progress=show_progress())
+                               patience=patience, device=resolved, progress=show_progress(),
+                               threshold=threshold, compare=tuple(compare))
         aliases = {name: stored for name, stored in (("features", text_features), ("vgg_features", image_features))
                    if stored != name}
         if missing_rate is not None and probes:
@@ -133,6 +144,30 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
             for written_path in write_missing_reports(results, missing_out):
                 click.echo(f"wrote {written_path}")
             return
+        if robustness:
+            if missing_rate is not None or probes or ray is not None:
+                raise UsageError("--robustness is a run of its own: without --missing-rate, --probe or --ray")
+            from mmimdb.benchmark.robustness import run_robustness, write_robustness_reports
+
+            results = run_robustness(BenchmarkData(path, aliases), names, settings, missing_seed, both_ratio,
+                                     log=lambda message: click.echo(message, err=True))
+            for model in results["models"].values():
+                rr = model["relative_robustness"]
+                click.echo(f"{model['label']:24s} complete macro-F1 {model['complete']['macro']:.3f}; relative robustness "
+                           f"missing text {rr['missing']['text']:.3f} image {rr['missing']['image']:.3f}, "
+                           f"noise text {rr['noise']['text']:.3f} image {rr['noise']['image']:.3f}")
+            for written_path in write_robustness_reports(results, out / "robustness"):
+                click.echo(f"wrote {written_path}")
+            return
+        if compare:
+            from mmimdb.benchmark.runner import check_comparisons
+
+            check_comparisons(compare, names)  # before any training
+        from mmimdb.benchmark.provenance import stale_results
+
+        earlier = stale_results(out / "results.json", path)
+        if earlier:  # the old tables and plots are replaced below; say so rather than mix builds silently
+            click.echo(f"note: {earlier}; this run replaces its tables and plots", err=True)
         data = BenchmarkData(path, aliases)
         if probes:
             from mmimdb.benchmark.models.probe import register_probes
@@ -147,6 +182,13 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         else:
             results = run_benchmark(data, names, settings, runs_dir=out / "runs", fresh=fresh)
         written = write_benchmark_reports(results, out)
+        reused = [result.get("label", name) for name, result in results["models"].items() if result.get("reused")]
+        if reused:
+            click.echo(f"reused {len(reused)} saved model(s) of an identical earlier run from {out / 'runs'} "
+                       f"({', '.join(reused)}); --fresh trains them again", err=True)
+        from mmimdb.benchmark.qualitative import write_qualitative
+
+        written += write_qualitative(results, out, data.split("test").labels, paths.data_root(root))
         for name, result in results["models"].items():
             label = result.get("label", name)
             if result["status"] == "ok":

@@ -35,6 +35,8 @@ def _read_ids(value: str) -> list[str]:
 @click.option("--release-split", type=click.Path(dir_okay=False), default=None,
               help="--from-copy: the release's split.json to compare the copy with [default: ROOT/release-split.json].")
 @click.option("--revision", default=None, help="--from-copy with a Hub id: the branch, tag or commit.")
+@click.option("--hub-include", "hub_include", multiple=True, metavar="PATTERN",
+              help="--from-copy with a Hub id: download only the files matching PATTERN (repeat), e.g. 'mmimdb/*'.")
 @click.option("--movielens", metavar="RELEASE_OR_PATH",
               help="MovieLens ids to crawl: a release (ml-20m, ml-25m, ml-32m, ml-latest, ml-latest-small; "
                    "downloaded from GroupLens and checked) or a local links.csv, zip or folder.")
@@ -74,7 +76,7 @@ def _read_ids(value: str) -> list[str]:
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @root_option
 def fetch(archive: str | None, sha256: str | None, copy: str | None, layout: str | None, release_split: str | None,
-          revision: str | None, movielens: str | None, source_values: tuple[str, ...],
+          revision: str | None, hub_include: tuple[str, ...], movielens: str | None, source_values: tuple[str, ...],
           limit: int | None, ids_value: str | None, retry_failed: bool, omdb_key: str | None, tmdb_key: str | None,
           omdb_url: str | None, tmdb_url: str | None, imdb_url: str | None, imdb_datasets: str | None,
           db_url: str | None, archive_dir: str | None, concurrency: int, rate: float, timeout: float, retries: int,
@@ -90,7 +92,8 @@ def fetch(archive: str | None, sha256: str | None, copy: str | None, layout: str
     if copy:
         from .fetch_copy import import_copy_command
 
-        import_copy_command(copy, layout=layout, release_split=release_split, revision=revision, root=root)
+        import_copy_command(copy, layout=layout, release_split=release_split, revision=revision,
+                            hub_include=hub_include, root=root)
         return
     if not movielens:
         raise UsageError("give --movielens RELEASE_OR_PATH (with --source) to crawl, or --from-archive PATH_OR_URL")

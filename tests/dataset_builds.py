@@ -1,18 +1,19 @@
-"""Built data roots for the dataset tests: each built once per session, then read-only.
+"""Helpers that make data roots for the tests out of the greatest-films records.
 
-The build writes into its data root, so each root gets its own ``dataset`` folder: a
-symlink to the greatest-films records (full builds) or a copy of a few of them (roots that
-a test changes).
+The session-scoped roots built from them (built once, then read-only) are fixtures in
+``conftest.py``; these helpers make the small and private roots a test changes. A build
+writes into its data root, so each root gets its own ``dataset`` folder: a symlink to the
+greatest-films records (full builds) or a copy of a few of them.
 """
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Sequence
 
+from mmimdb import paths
 from mmimdb.dataset.build import build
 from mmimdb.records.store import RecordStore
-
-_BUILT: dict[str, Path] = {}
 
 
 def linked_root(directory: Path, greatest_films_root: Path) -> Path:
@@ -39,25 +40,26 @@ def small_root(directory: Path, greatest_films_root: Path, count: int, start: in
     return copy_records(directory, greatest_films_root, ids)
 
 
-def built_root(method: str, tmp_path_factory, greatest_films_root: Path) -> Path:
-    """The 1,222 greatest films built by ``method`` (original or iterative), once a session."""
-    if method not in _BUILT:
-        root = linked_root(tmp_path_factory.mktemp(f"built-{method}"), greatest_films_root)
-        build(root, method=method, workers=2)
-        _BUILT[method] = root
-    return _BUILT[method]
-
-
-def private_copy(kind: str, tmp_path_factory, name: str, greatest_films_root: Path | None = None) -> Path:
-    """A private copy of a built root a test may change: ``generated`` (the small generated
-    dataset of :mod:`generated_dataset`, runs without ../shared) or ``greatest-films``
-    (the original build of the real films; needs ``greatest_films_root``)."""
-    import generated_dataset
-
-    if kind == "generated":
-        source = generated_dataset.built_root(tmp_path_factory)
+def built_dataset(records_root: Path, root: Path, ids: Sequence[str] | None = None,
+                  method: str = "iterative") -> Path:
+    """``root`` built by the real ``mmimdb build`` over the records of ``records_root`` (all,
+    linked, or copies of only ``ids``)."""
+    if ids is None:
+        linked_root(root, records_root)
     else:
-        source = built_root("original", tmp_path_factory, greatest_films_root)
-    copy = tmp_path_factory.mktemp(name) / "root"
+        copy_records(root, records_root, ids)
+    build(root, method=method, workers=2)
+    return root
+
+
+def first_films(records_root: Path, root: Path, count: int) -> Path:
+    """``root`` built over copies of the first ``count`` films of ``records_root`` (sorted id)."""
+    return built_dataset(records_root, root, RecordStore(paths.dataset_dir(records_root)).ids()[:count])
+
+
+def private_copy(source: Path, directory: Path) -> Path:
+    """A copy of the built root ``source`` in ``directory/root`` that a test may change (the
+    records stay linked, not copied)."""
+    copy = directory / "root"
     shutil.copytree(source, copy, symlinks=True)
     return copy

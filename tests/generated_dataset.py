@@ -18,7 +18,6 @@ from pathlib import Path
 from mmimdb.records.genres import GENRES
 
 MOVIES = 92
-_BUILT: dict[str, Path] = {}
 
 
 def poster(index: int) -> bytes:
@@ -62,17 +61,15 @@ def write_store(root: Path) -> Path:
         data = poster(index)
         info = check_poster(data, str(index))
         movie = record(index)
-        movie["poster"] = {"sha256": info.sha256, "width": info.width, "height": info.height}
+        movie["poster"] = info.record_fields()
         store.write(movie, data)
     return root
 
 
-def built_root(tmp_path_factory) -> Path:
-    """The generated movies built with the original split, once per session (read-only)."""
-    if "root" not in _BUILT:
-        from mmimdb.dataset.build import build
+def built_root(root: Path) -> Path:
+    """The generated movies in ``root``, built with the original split (the session's copy
+    is the ``generated_dataset_root`` fixture of ``conftest.py``: read-only)."""
+    from mmimdb.dataset.build import build
 
-        root = write_store(tmp_path_factory.mktemp("generated-root"))
-        build(root, method="original", workers=1)
-        _BUILT["root"] = root
-    return _BUILT["root"]
+    build(write_store(root), method="original", workers=1)
+    return root

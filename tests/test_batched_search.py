@@ -10,7 +10,7 @@ pytest.importorskip("torch")
 
 import torch  # noqa: E402
 
-from benchmark_fixture import use_one_thread  # noqa: E402
+from model_test_data import use_one_thread  # noqa: E402
 from mmimdb.benchmark import models, runner, search  # noqa: E402
 from mmimdb.benchmark.data import Split  # noqa: E402
 
@@ -184,3 +184,18 @@ def test_one_adam_steps_each_lane_as_torch_adam_steps_it_alone(fused):
     for t, params in enumerate(alone):
         for param, mine in zip(params, stacked):
             torch.testing.assert_close(mine[t], param.detach(), rtol=1e-6, atol=1e-7)
+
+
+def test_a_run_without_a_search_trains_without_the_search_module(data, monkeypatch):
+    """Seeds alone (no --search) go runner -> training, never through search.py (whose import
+    is made to fail here), and give what fitting each seed alone gives."""
+    import sys
+
+    train, dev = data
+    monkeypatch.setitem(sys.modules, "mmimdb.benchmark.search", None)  # importing it now raises ImportError
+    spec = models.get("GMU")
+    jobs = [runner.FitJob(spec, TRIALS[0], FIXED, seed) for seed in (0, 1)]
+    fitted = runner.fit_locally(jobs, train, dev)
+    alone = [spec.create(**TRIALS[0], **FIXED, seed=seed).fit(train, dev) for seed in (0, 1)]
+    assert [f.history_["dev_macro_f1"] for f in fitted] == [a.history_["dev_macro_f1"] for a in alone]
+    assert all("batched_trials" not in f.history_ for f in fitted)

@@ -1,5 +1,5 @@
 """``mmimdb benchmark`` end to end on the model-test dataset (generated films through the
-real `mmimdb build` + `build-features`: tests/benchmark_fixture.py), and its bad input."""
+real `mmimdb build` + `build-features`: tests/model_test_data.py), and its bad input."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import h5py
 import pytest
 from click.testing import CliRunner
 
-from benchmark_fixture import IMAGE, private_benchmark_root, use_one_thread
+from model_test_data import IMAGE, private_hdf5_copy, use_one_thread
 from mmimdb_cli.main import cli
 
 pytest.importorskip("torch")
@@ -18,8 +18,8 @@ use_one_thread()
 
 
 @pytest.fixture()
-def root(tmp_path_factory, tmp_path) -> Path:
-    return private_benchmark_root(tmp_path_factory, tmp_path)
+def root(model_test_root, tmp_path) -> Path:
+    return private_hdf5_copy(model_test_root, tmp_path)
 
 
 def _drop(root: Path, *names: str) -> None:
@@ -32,6 +32,7 @@ def _run(*args: str):
     return CliRunner().invoke(cli, ["benchmark", *args], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_gmu_writes_tables_plots_and_results(root):
     result = _run("--model", "gmu", "--root", str(root), "--epochs", "3", "--device", "cpu", *IMAGE)
     assert result.exit_code == 0, result.output
@@ -53,6 +54,7 @@ def test_gmu_writes_tables_plots_and_results(root):
     assert json.loads((out / "results.json").read_text())["models"]["GMU"]["reused"] is True
 
 
+@pytest.mark.slow
 def test_all_skips_models_whose_inputs_are_missing(root, tmp_path):
     _drop(root, "sequences", "embeddings", "images", "three_grams")
     out = tmp_path / "out"
@@ -106,11 +108,11 @@ def test_unknown_model_is_a_usage_error(root):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_not_an_hdf5_file_is_a_usage_error(tmp_path):
+def test_not_an_hdf5_file_is_damaged_data(tmp_path):
     bad = tmp_path / "multimodal_imdb.hdf5"
     bad.write_bytes(b"not hdf5")
     result = CliRunner().invoke(cli, ["benchmark", "--root", str(tmp_path)])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert result.output.startswith(f"error: {bad} is not a readable HDF5 file")
 
 

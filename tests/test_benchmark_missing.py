@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from benchmark_fixture import ALIASES, IMAGE, private_benchmark_root, use_one_thread
+from model_test_data import ALIASES, IMAGE, private_hdf5_copy, use_one_thread
 from mmimdb.benchmark.data import BenchmarkData
 from mmimdb.benchmark.missing import MaskedBenchmarkData, missing_table
 from mmimdb.dataset.missing import IMAGE_MISSING, TEXT_MISSING, MissingSpec, draw
@@ -21,8 +21,8 @@ use_one_thread()
 
 
 @pytest.fixture()
-def root(tmp_path_factory, tmp_path) -> Path:
-    return private_benchmark_root(tmp_path_factory, tmp_path)
+def root(model_test_root, tmp_path) -> Path:
+    return private_hdf5_copy(model_test_root, tmp_path)
 
 
 def test_the_absent_modality_is_zeroed_per_the_table(root):
@@ -43,6 +43,7 @@ def test_the_absent_modality_is_zeroed_per_the_table(root):
         assert np.array_equal(after.labels, before.labels) and after.ids == before.ids
 
 
+@pytest.mark.slow
 def test_gmu_and_fusion_baselines_against_three_rates(root):
     result = CliRunner().invoke(cli, ["benchmark", "--model", "GMU,Concatenate", "--root", str(root), "--epochs", "2",
                                       "--device", "cpu", "--missing-rate", "0.1,0.5,0.9", "--missing-type", "both", *IMAGE],

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import shared_path
-from dataset_builds import built_root, small_root
+from dataset_builds import small_root
 from mmimdb.dataset import hdf5, parquet
 from mmimdb.dataset.images import crop_box, preprocess_poster
 from mmimdb import paths
@@ -41,8 +41,8 @@ def _umask() -> int:
     return current
 
 
-def test_original_build_writes_every_output(tmp_path_factory, greatest_films_root):
-    root = built_root("original", tmp_path_factory, greatest_films_root)
+def test_original_build_writes_every_output(greatest_films_original):
+    root = greatest_films_original
     split = read_json(paths.split_path(root))
     assert set(split) == {"train", "dev", "test"}
     assert all(len(i) == 7 and i.isdigit() for ids in split.values() for i in ids)
@@ -63,8 +63,8 @@ def test_original_build_writes_every_output(tmp_path_factory, greatest_films_roo
     assert "| Drama |" in paths.split_report_md_path(root).read_text()
 
 
-def test_hdf5_reads_by_the_original_names_as_a_peer_loader_would(tmp_path_factory, greatest_films_root):
-    root = built_root("original", tmp_path_factory, greatest_films_root)
+def test_hdf5_reads_by_the_original_names_as_a_peer_loader_would(greatest_films_original):
+    root = greatest_films_original
     split = read_json(paths.split_path(root))
     store = RecordStore(root / "dataset")
     with h5py.File(root / "multimodal_imdb.hdf5", "r") as f:
@@ -85,8 +85,8 @@ def test_hdf5_reads_by_the_original_names_as_a_peer_loader_would(tmp_path_factor
     assert [GENRES[i] for i in np.flatnonzero(genres[0])] == [g for g in GENRES if g in record["genres"]]
 
 
-def test_iterative_build_is_within_two_points_for_genres_with_20_movies(tmp_path_factory, greatest_films_root):
-    root = built_root("iterative", tmp_path_factory, greatest_films_root)
+def test_iterative_build_is_within_two_points_for_genres_with_20_movies(greatest_films_iterative):
+    root = greatest_films_iterative
     report = read_json(paths.split_report_json_path(root))
     assert report["method"] == "iterative"
     checked = [g for g in report["genres"] if g["total"] >= 20]
@@ -97,12 +97,12 @@ def test_iterative_build_is_within_two_points_for_genres_with_20_movies(tmp_path
     assert report["largest_deviation_20"]["points"] <= 2.0
 
 
-def test_parquet_loads_through_hugging_face_datasets(tmp_path_factory, greatest_films_root, tmp_path, monkeypatch):
+def test_parquet_loads_through_hugging_face_datasets(greatest_films_original, tmp_path, monkeypatch):
     datasets = pytest.importorskip("datasets")
     from PIL import Image
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    root = built_root("original", tmp_path_factory, greatest_films_root)
+    root = greatest_films_original
     files = {name: str(paths.parquet_path(root, name)) for name in ("train", "dev", "test")}
     loaded = datasets.load_dataset("parquet", data_files=files, cache_dir=str(tmp_path / "hf"))
     assert {name: len(loaded[name]) for name in files} == {name: len(v) for name, v in read_json(paths.split_path(root)).items()}

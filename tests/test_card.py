@@ -26,8 +26,8 @@ yaml = pytest.importorskip("yaml")
 
 @pytest.fixture(scope="module", params=["generated", "greatest-films"])
 def root(request, tmp_path_factory) -> Path:
-    real = request.getfixturevalue("greatest_films_root") if request.param == "greatest-films" else None
-    copy = private_copy(request.param, tmp_path_factory, f"card-{request.param}", real)
+    built = request.getfixturevalue("greatest_films_original" if request.param == "greatest-films" else "generated_dataset_root")
+    copy = private_copy(built, tmp_path_factory.mktemp(f"card-{request.param}"))
     result = CliRunner().invoke(cli, ["card", "--root", str(copy)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return copy

@@ -28,13 +28,13 @@ ROUND_TRIPS = [("jsonl", "longest"), ("jsonl", "all"), ("mmf", "longest"), ("mmf
 
 @pytest.fixture(scope="module", params=["generated", "greatest-films"])
 def built(request, tmp_path_factory) -> Path:
-    real = request.getfixturevalue("greatest_films_root") if request.param == "greatest-films" else None
-    return private_copy(request.param, tmp_path_factory, f"copies-{request.param}", real)
+    built = request.getfixturevalue("greatest_films_original" if request.param == "greatest-films" else "generated_dataset_root")
+    return private_copy(built, tmp_path_factory.mktemp(f"copies-{request.param}"))
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    return private_copy("generated", tmp_path_factory, "copies-bad")
+def generated(generated_dataset_root, tmp_path_factory) -> Path:
+    return private_copy(generated_dataset_root, tmp_path_factory.mktemp("copies-bad"))
 
 
 def fetch_copy(source: Path, root: Path, *options: str):
@@ -75,7 +75,10 @@ def test_an_export_imported_back_gives_the_same_movies(built, tmp_path, format, 
     several = sum(1 for m in expected.values() if len(m.texts) > 1)
     # jsonl and mmf write one line per plot; arrow keeps every plot in one row.
     assert report["differences"]["per_plot"]["movies_with_several_samples"] == (several if format != "arrow" else 0)
-    assert f"differs from the release: one sample per plot" in result.output or several == 0 or format == "arrow"
+    assert report["differences"]["per_plot"]["movies_with_several_plots"] == several
+    said = {"arrow": "differs from the release: one sample per plot in its readers",
+            "jsonl": "differs from the release: one sample per plot:", "mmf": "differs from the release: one sample per plot:"}
+    assert (said[format] in result.output) == (several > 0)
 
 
 def test_one_arrow_row_per_plot_comes_back_as_one_movie(generated, tmp_path):
@@ -199,6 +202,8 @@ def test_a_raw_relayout_keeps_the_whole_release_record(tmp_path):
     (copy / "split.json").write_bytes((top / "split.json").read_bytes())
     for path in (top / "dataset").iterdir():
         (copy / ("labels" if path.suffix == ".json" else "images") / path.name).write_bytes(path.read_bytes())
+    first = sorted((copy / "labels").glob("*.json"))[0]
+    (first).write_text(json.dumps({**json.loads(first.read_text()), "cover url": "https://m.media-amazon.com/x.jpg"}))
     report = import_copy(copy, tmp_path / "root", release_split=top / "split.json", progress=False)
     assert report.layout == "relayout" and len(report.imported) == 12 and report.differences["split"]["kind"] == "release"
     store = RecordStore(tmp_path / "root" / "dataset")
@@ -207,6 +212,7 @@ def test_a_raw_relayout_keeps_the_whole_release_record(tmp_path):
         record = store.read(path.stem)
         assert record["title"] == original["title"] and record["genres"] == original["genres"]
         assert store.read_poster(path.stem) == (top / "dataset" / f"{path.stem}.jpeg").read_bytes()
+    assert store.read(first.stem)["poster"]["url"] == "https://m.media-amazon.com/x.jpg"  # the record's own URL kept
 
 
 def test_a_folder_that_is_no_copy_and_a_hub_id_offline_are_one_line_errors(tmp_path):
@@ -218,3 +224,64 @@ def test_a_folder_that_is_no_copy_and_a_hub_id_offline_are_one_line_errors(tmp_p
                          env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
     assert offline.returncode == 1, offline.stderr
     assert offline.stderr.strip().splitlines()[-1].startswith("error: someone/mmimdb-copy: the Hub cannot be reached")
+
+
+def test_a_hub_copy_is_fetched_by_id_and_a_repository_over_the_cap_is_refused_before_a_byte(generated, tmp_path):
+    from hub_server import COMMIT, hub_server
+
+    out = Path(export("jsonl", root=generated, out=tmp_path / "repo" / "mmimdb")["out"])
+    log: list = []
+    env = {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    with hub_server("someone/mmimdb-copy", tmp_path / "repo", claimed={"other/huge.bin": 40 * 1024**3}, log=log) as hub:
+        env["HF_ENDPOINT"] = hub.url
+        refused = run_mmimdb("fetch", "--from-copy", "someone/mmimdb-copy", "--root", str(tmp_path / "a"), env=env)
+        assert refused.returncode == 1, refused.stderr
+        assert refused.stderr.strip().splitlines()[-1].startswith("error: someone/mmimdb-copy: ") and \
+            "over the 34359738368-byte cap; pick the copy's files with --hub-include PATTERN" in refused.stderr
+        assert not any("/resolve/" in path for _, path in log)
+        fetched = run_mmimdb("fetch", "--from-copy", "someone/mmimdb-copy", "--hub-include", "mmimdb/*",
+                             "--root", str(tmp_path / "b"), env=env)
+    assert fetched.returncode == 0, fetched.stderr
+    store = RecordStore(tmp_path / "b" / "dataset")
+    expected = {m.imdb_id: m for split in SPLITS for m in movies(generated, split, Choices())}
+    assert store.ids() == sorted(expected)
+    first = next(iter(expected))
+    assert store.read_poster(first) == expected[first].poster
+    assert set(store.read(first)["sources"].values()) == {f"copy:mmbt-jsonl:someone/mmimdb-copy@{COMMIT}"}
+    assert not (tmp_path / "b" / "downloads" / "hub" / "someone--mmimdb-copy" / "other").exists()
+
+
+def test_a_jsonl_line_over_the_cap_is_skipped_without_being_held(generated, tmp_path, monkeypatch):
+    from mmimdb.fetch.copies import jsonl as jsonl_layout
+
+    out = Path(export("jsonl", root=generated, out=tmp_path / "copy")["out"])
+    lines = (out / "train.jsonl").read_text().splitlines()
+    monkeypatch.setattr(jsonl_layout, "MAX_LINE_BYTES", max(len(line) for line in lines) + 10)
+    long_line = json.dumps({**json.loads(lines[1]), "text": "x" * 5000})
+    (out / "train.jsonl").write_text("\n".join([lines[0], long_line] + lines[2:]) + "\n")
+    report = import_copy(out, tmp_path / "root", progress=False)
+    assert report.skipped["line too long"] == ["train.jsonl:2"]
+    store = RecordStore(tmp_path / "root" / "dataset")
+    assert f"tt{json.loads(lines[1])['id']}" not in store and f"tt{json.loads(lines[2])['id']}" in store
+
+
+def test_mmbts_own_conversion_output_with_its_image_key_imports(tmp_path):
+    import shutil
+
+    import generated_films as films
+    import protocol_contracts as contracts
+
+    top = films.write_release(tmp_path / "release", count=15)
+    copy = tmp_path / "mmbt"
+    shutil.copytree(top, copy / "mmimdb")
+    written = contracts.mmbt_conversion(str(copy))  # MMBT's scripts/mmimdb.py: "image" beside the jsonl files
+    for split, lines in written.items():
+        (copy / f"{split}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report = import_copy(copy, tmp_path / "root", release_split=top / "split.json", progress=False)
+    assert report.layout == "mmbt-jsonl" and report.differences["split"]["kind"] == "release"
+    store = RecordStore(tmp_path / "root" / "dataset")
+    lines = [line for split in written.values() for line in split]
+    assert store.ids() == sorted(f"tt{line['id']}" for line in lines)
+    for line in lines:
+        assert store.read(line["id"])["plot"] == [line["text"]] and store.read(line["id"])["genres"] == line["label"]
+        assert store.read_poster(line["id"]) == (copy / line["image"]).read_bytes()

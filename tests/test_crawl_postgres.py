@@ -122,6 +122,7 @@ def _api_requests(log: Path) -> Counter:
     return counts
 
 
+@pytest.mark.slow
 def test_two_crawlers_on_one_queue_one_killed_every_id_ends_fetched_once(database, tmp_path):
     films = _some_films(150)
     in_films = {link.imdb_id for link in films}

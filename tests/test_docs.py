@@ -94,8 +94,15 @@ def mentions(text: str, page: str, known: set[str]) -> list[Mention]:
     """Every option ``text`` names, with the command it is written for."""
     found: list[Mention] = []
     section: dict[int, str | None] = {}  # heading level -> the command it names
-    in_code, continued = False, None
+    in_code, continued, pending = False, None, ""
     for number, line in enumerate(text.splitlines(), 1):
+        if not in_code and not FENCE.match(line) and not HEADING.match(line):
+            # A code span may wrap onto the next line: read the lines it joins as one.
+            line = f"{pending} {line}" if pending else line
+            if "`" in CODE_SPAN.sub("", line):
+                pending = line
+                continue
+            pending = ""
         if FENCE.match(line):
             in_code, continued = not in_code, None
             continue
@@ -193,6 +200,8 @@ def test_a_renamed_option_fails_both_checks(monkeypatch):
      [("benchmark", "--seeds")]),
     ("## Layout\n\n`--dataset synthetic` writes", [(None, "--dataset")]),
     ("MMBT runs with `--data_path ROOT`", []),
+    ("## `mmimdb fetch`\n\nready for `mmimdb build --split file\n--split-file F`, then --limit",
+     [("build", "--split"), ("build", "--split-file"), ("fetch", "--limit")]),
 ])
 def test_options_are_attributed_as_a_reader_would(text, expected):
     found = mentions(text, "page.md", set(commands()))
@@ -248,3 +257,69 @@ def test_readme_stays_short_and_runs_the_ci_test_command():
     assert "source .venv/bin/activate" in readme
     command = re.search(r"`(python -m pytest[^`]*)`", readme).group(1)
     assert command in (HERE / ".ci" / "run").read_text("utf-8").splitlines()
+
+
+def test_the_documented_load_signature_is_the_real_one():
+    """README.md and docs/python-api.md give ``mmimdb.load``'s whole signature, defaults
+    included (the README's line once omitted ``verify``, ``missing`` and ``transform``)."""
+    import inspect
+
+    import mmimdb
+
+    real = ", ".join(f"{name}={parameter.default!r}".replace("'", '"')
+                     for name, parameter in inspect.signature(mmimdb.load).parameters.items())
+    for page in (HERE / "README.md", HERE / "docs" / "python-api.md"):
+        text = " ".join(page.read_text("utf-8").split())
+        documented = re.search(r"`mmimdb\.load\(([^`]*)\)`", text)
+        assert documented, f"{page.name} gives no `mmimdb.load(...)` signature"
+        assert documented.group(1) == real, f"{page.name}: mmimdb.load({documented.group(1)}), the code: mmimdb.load({real})"
+
+
+def _architecture_paths(only_modules: bool = False) -> list[tuple[str, Path]]:
+    """Every file or folder the tables of ARCHITECTURE.md name, as (how it is written, the
+    path). A bare name is in the folder of the row's first path: a row of
+    ``fetch/crawl/engine.py``, ``health.py`` names ``mmimdb/fetch/crawl/health.py`` too.
+    ``only_modules``: the modules table alone (not the package rows, which cover everything)."""
+    named = []
+    section = ""
+    for line in (HERE / "ARCHITECTURE.md").read_text("utf-8").splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip()
+        if not line.startswith("| ") or (only_modules and section != "The modules"):
+            continue
+        folder = HERE / "mmimdb"
+        for token in re.findall(r"`([\w./-]+(?:\.py|/))`", line):
+            top = token.split("/")[0]
+            if "/" in token.rstrip("/") or token.endswith("/"):
+                base = HERE if top in ("mmimdb", "cli", "schemas", "tests", "docs", "benchmarks", "scripts") else HERE / "mmimdb"
+                path = base / token
+                if folder == HERE / "mmimdb":
+                    folder = path if token.endswith("/") else path.parent
+            else:
+                path = folder / token
+            named.append((token, path))
+    return named
+
+
+def test_every_module_architecture_names_exists():
+    missing = [token for token, path in _architecture_paths() if not path.exists()]
+    assert not missing, "ARCHITECTURE.md names files that do not exist: " + ", ".join(missing)
+
+
+def test_every_module_of_the_package_has_a_row_in_architecture():
+    named = {path.resolve() for _, path in _architecture_paths(only_modules=True)}
+    unnamed = []
+    for module in sorted((HERE / "mmimdb").rglob("*.py")):
+        if module.name == "__init__.py" or "__pycache__" in module.parts:
+            continue
+        if not any(parent.resolve() in named for parent in (module, *module.parents)):
+            unnamed.append(str(module.relative_to(HERE)))
+    assert not unnamed, "modules with no row in ARCHITECTURE.md (add one-line rows): " + ", ".join(unnamed)
+
+
+def test_architecture_rows_are_one_short_line():
+    """A row says what a module does in a line, not a paragraph (the rows once ran to 600
+    characters)."""
+    long_rows = [line[:60] + "..." for line in (HERE / "ARCHITECTURE.md").read_text("utf-8").splitlines()
+                 if line.startswith("| ") and len(line) > 180]
+    assert not long_rows, "rows of ARCHITECTURE.md over 180 characters: " + "; ".join(long_rows)

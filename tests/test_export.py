@@ -26,13 +26,13 @@ from mmimdb_cli.main import cli
 @pytest.fixture(scope="module", params=["generated", "greatest-films"])
 def root(request, tmp_path_factory) -> Path:
     """A private copy of a built data root (exports record themselves in its manifest)."""
-    real = request.getfixturevalue("greatest_films_root") if request.param == "greatest-films" else None
-    return private_copy(request.param, tmp_path_factory, f"export-{request.param}", real)
+    built = request.getfixturevalue("greatest_films_original" if request.param == "greatest-films" else "generated_dataset_root")
+    return private_copy(built, tmp_path_factory.mktemp(f"export-{request.param}"))
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    return private_copy("generated", tmp_path_factory, "export-choices")
+def generated(generated_dataset_root, tmp_path_factory) -> Path:
+    return private_copy(generated_dataset_root, tmp_path_factory.mktemp("export-choices"))
 
 
 def run(*args: str):

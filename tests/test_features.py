@@ -1,6 +1,6 @@
 """`mmimdb build-features`: encoders, outputs, resumable extraction, bad input.
 
-The built datasets come from the real `mmimdb build` (``features_fixture.built_dataset``).
+The built datasets come from the real `mmimdb build` (``dataset_builds.built_dataset``).
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from features_fixture import built_dataset, one_line_error
+from cli_output import one_line_error
+from dataset_builds import built_dataset
 from mmimdb import features, paths
 from mmimdb.features.encoders import EncoderOptions, ImageEncoder, image_encoder, register_image_encoder, text_encoder
 from mmimdb.features.encoders.preprocessing import Preprocessing
@@ -25,12 +26,6 @@ from mmimdb.device import resolve_device
 from mmimdb_cli.main import cli
 
 SMALL_ROWS = 40
-
-
-@pytest.fixture(scope="session")
-def built_root(greatest_films_root, tmp_path_factory) -> Path:
-    """All 1,222 greatest films as a built dataset."""
-    return built_dataset(greatest_films_root, tmp_path_factory.mktemp("built"))
 
 
 @pytest.fixture
@@ -191,7 +186,7 @@ def _generated_built_root(root: Path, count: int, plot: str | None) -> Path:
     for film in generated_films.films(count):
         movie = record.from_imdbpy(film["imdb_id"], {**film["release_json"], **({"plot": [plot]} if plot else {})})
         info = check_poster(film["poster"], film["imdb_id"])
-        movie["poster"] = {"sha256": info.sha256, "width": info.width, "height": info.height}
+        movie["poster"] = info.record_fields()
         store.write(movie, film["poster"])
     build(root, workers=1)
     return root
@@ -246,11 +241,10 @@ def assert_probe_beats_baseline(root: Path, name: str, evaluate_on: tuple[str, .
     return scores
 
 
-def test_glove_features_of_real_plots_beat_the_most_frequent_genre(built_root):
-    features.build_features(built_root, text=["glove-50"], only=["text"], progress=False)
-    with h5py.File(built_root / "multimodal_imdb.hdf5") as handle:
+def test_glove_features_of_real_plots_beat_the_most_frequent_genre(greatest_films_glove):
+    with h5py.File(greatest_films_glove / "multimodal_imdb.hdf5") as handle:
         assert handle["glove_features"].shape == (1222, 50)
-    assert_probe_beats_baseline(built_root, "glove_features", ("dev",))
+    assert_probe_beats_baseline(greatest_films_glove, "glove_features", ("dev",))
 
 
 def test_efficientnet_features_of_real_posters_beat_the_most_frequent_genre(greatest_films_root, tmp_path):
@@ -359,10 +353,27 @@ def test_auto_says_when_it_falls_back_to_the_cpu(monkeypatch):
     assert messages == ["device auto: no CUDA or MPS GPU found, running on the CPU"]
 
 
+def _damage_poster_in_parquet(root, imdb_id: str) -> None:
+    """Rewrite the split file that holds ``imdb_id`` with its poster bytes truncated."""
+    import pyarrow as pa
+
+    for split in ("train", "dev", "test"):
+        path = paths.parquet_path(root, split)
+        table = pq.read_table(path)
+        ids = table.column("imdb_id").to_pylist()
+        if imdb_id not in ids:
+            continue
+        posters = table.column("poster").to_pylist()
+        posters[ids.index(imdb_id)]["bytes"] = b"\xff\xd8\xff\xe0 truncated jpeg"
+        table = table.set_column(table.column_names.index("poster"), "poster", pa.array(posters, table.schema.field("poster").type))
+        pq.write_table(table, path, row_group_size=256)
+        return
+
+
 def test_an_unreadable_poster_is_reported_and_flagged_and_the_run_goes_on(small_root, capsys):
     ids = features.rows.dataset_rows(small_root).ids
     broken = ids[5]
-    RecordStore(paths.dataset_dir(small_root)).poster_path(broken).write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
+    _damage_poster_in_parquet(small_root, broken)  # the features stage reads the build's Parquet
     report = features.posters.extract_image_features(small_root, features.rows.dataset_rows(small_root), image_encoder("mean-colour"),
                                              device="cpu", workers=1, progress=False)
     assert report.failed_ids == [broken]
@@ -385,7 +396,7 @@ def test_unknown_names_are_refused(small_root, args, message):
 
 def test_a_root_without_a_built_dataset_is_refused(tmp_path):
     result = run_cli("--root", str(tmp_path), "--text", "glove-50", "--only", "text")
-    assert result.exit_code == 2 and "no such HDF5 file; run `mmimdb build` first" in one_line_error(result)
+    assert result.exit_code == 2 and "multimodal_imdb.hdf5 is missing); run `mmimdb build`" in one_line_error(result)
 
 
 def test_library_raises_usage_errors_not_tracebacks(small_root):

@@ -75,3 +75,129 @@ def test_an_interrupted_bar_line_ends_before_the_message(monkeypatch, capsys):
         main._interrupted()
     assert stopped.value.code == 3
     assert capsys.readouterr().err.startswith("\ninterrupted: what was done is kept")
+
+
+# --- damaged outputs: one line, the right exit code, nothing left behind -------------------
+
+def _truncate(path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _overwrite(path) -> None:
+    """The magic bytes at both ends, garbage between: pyarrow's "Couldn't deserialize thrift"."""
+    path.write_bytes(b"PAR1" + b"\x07" * 200 + (100).to_bytes(4, "little") + b"PAR1")
+
+
+@pytest.fixture(scope="module")
+def damaged_parquet_roots(tmp_path_factory, generated_dataset_root):
+    from dataset_builds import private_copy
+
+    roots = {}
+    for damage in (_truncate, _overwrite):
+        root = private_copy(generated_dataset_root, tmp_path_factory.mktemp(f"damaged-{damage.__name__}"))
+        damage(root / "parquet" / "train.parquet")
+        roots[damage.__name__] = root
+    return roots
+
+
+@pytest.mark.parametrize("damage", ["_truncate", "_overwrite"])
+@pytest.mark.parametrize("format_", ["jsonl", "mmf", "arrow"])
+def test_export_of_a_damaged_split_file_is_one_line_and_leaves_no_folder(damaged_parquet_roots, damage, format_):
+    root = damaged_parquet_roots[damage]
+    result = CliRunner().invoke(cli, ["export", "--format", format_, "--root", str(root)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    line = result.output.strip()
+    # the export checks the manifest's digests before reading (what it publishes must be the build's)
+    assert "\n" not in line and line.startswith("error: parquet/train.parquet: ") and "the manifest" in line
+    assert "rebuild it with `mmimdb build`" in line
+    assert not (root / "exports").exists()
+
+
+@pytest.mark.parametrize("damage", ["_truncate", "_overwrite"])
+def test_card_missing_and_load_of_a_damaged_split_file_say_it_on_one_line(damaged_parquet_roots, damage):
+    import mmimdb
+    from mmimdb.errors import MmimdbError
+
+    root = damaged_parquet_roots[damage]
+    for args, says in ((["card"], "the manifest"), (["missing", "--rate", "0.7"], "not a readable Parquet file")):
+        result = CliRunner().invoke(cli, args + ["--root", str(root)])
+        assert result.exit_code == 1, result.output
+        assert len(result.output.strip().splitlines()) == 1 and says in result.output  # card checks digests first
+    with pytest.raises(MmimdbError) as error:
+        mmimdb.load("train", root=root)
+    assert "\n" not in str(error.value) and "not a readable Parquet file" in str(error.value)
+
+
+def test_card_refuses_to_publish_a_truncated_hdf5(tmp_path_factory, generated_dataset_root):
+    import json
+
+    from dataset_builds import private_copy
+
+    root = private_copy(generated_dataset_root, tmp_path_factory.mktemp("truncated-hdf5"))
+    _truncate(root / "multimodal_imdb.hdf5")
+    result = CliRunner().invoke(cli, ["card", "--root", str(root)])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().startswith("error: multimodal_imdb.hdf5: ") and "the manifest says" in result.output
+    assert not (root / "croissant.json").exists()
+    # an intact build still gets its card, and croissant.json lists the manifest's digests
+    intact = private_copy(generated_dataset_root, tmp_path_factory.mktemp("intact-hdf5"))
+    assert CliRunner().invoke(cli, ["card", "--root", str(intact)]).exit_code == 0
+    listed = json.loads((intact / "manifest.json").read_text())["outputs"]
+    published = {item["contentUrl"]: item["sha256"] for item in json.loads((intact / "croissant.json").read_text())["distribution"]}
+    assert published["multimodal_imdb.hdf5"] == listed["multimodal_imdb.hdf5"]["sha256"]
+
+
+def test_benchmark_on_an_unreadable_hdf5_is_damaged_data(tmp_path_factory, generated_dataset_root):
+    pytest.importorskip("torch")
+    from dataset_builds import private_copy
+
+    root = private_copy(generated_dataset_root, tmp_path_factory.mktemp("unreadable-hdf5"))
+    _truncate(root / "multimodal_imdb.hdf5")
+    result = CliRunner().invoke(cli, ["benchmark", "--root", str(root), "--model", "GMU", "--epochs", "1", "--device", "cpu"])
+    assert result.exit_code == 1, result.output
+    assert "is not a readable HDF5 file" in result.output and result.output.strip().endswith("rebuild it with `mmimdb build`")
+
+
+def test_vgg16_weights_that_are_not_a_checkpoint_fail_before_any_work(tmp_path_factory, generated_dataset_root):
+    pytest.importorskip("torch")
+    from dataset_builds import private_copy
+
+    root = private_copy(generated_dataset_root, tmp_path_factory.mktemp("vgg16-not-weights"))
+    weights = root.parent / "afile"
+    weights.write_text("not weights\n")
+    result = CliRunner().invoke(cli, ["build-features", "--root", str(root), "--text", "glove-50", "--image", "vgg16",
+                                      "--vgg16-weights", str(weights)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (f"error: {weights}: VGG16 weights file (torchvision's vgg16-397923af.pth) is not a torch "
+                                     "state dict (not a pickle or zip file) (give it with --vgg16-weights PATH or "
+                                     "$MMIMDB_VGG16_WEIGHTS)")
+    assert not (root / "features").exists()  # the text features were not built first
+
+
+@pytest.mark.parametrize("address", ["http://nowhere.invalid/mmimdb.tar.gz", "closed port"])
+def test_an_unreachable_host_is_resumable_whether_dns_or_connection_fails(address, tmp_path):
+    import socket
+
+    if address == "closed port":
+        with socket.socket() as probe:  # a loopback port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            address = f"http://127.0.0.1:{probe.getsockname()[1]}/mmimdb.tar.gz"
+    result = CliRunner().invoke(cli, ["fetch", "--from-archive", address, "--sha256", "none", "--root", str(tmp_path / "r")])
+    assert result.exit_code == 3, result.output
+    assert result.output.strip().startswith(f"error: {address}: ") and result.output.strip().endswith("rerun to resume")
+
+
+def test_a_rebuild_with_a_poster_that_is_not_an_image_is_byte_identical(tmp_path):
+    import generated_films
+    from mmimdb.dataset.build import build
+    from mmimdb.records.store import RecordStore
+
+    reports = []
+    for copy in ("first", "second"):
+        root = generated_films.write_store(tmp_path / copy, count=12)
+        RecordStore(root / "dataset").poster_path(generated_films.imdb_id(3)).write_bytes(b"<html>not a poster</html>")
+        build(root, method="iterative", workers=1)
+        reports.append((root / "split-report.json").read_bytes())
+    assert b"0x" not in reports[0] and b"not a readable image (cannot identify image file)" in reports[0]
+    assert reports[0] == reports[1]

@@ -1,5 +1,4 @@
 import json
-import shutil
 
 from click.testing import CliRunner
 

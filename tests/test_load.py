@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import mmimdb
-from dataset_builds import built_root
 from mmimdb.dataset import hdf5
 from mmimdb import paths
 from mmimdb.errors import UsageError
@@ -15,8 +14,8 @@ from mmimdb.records.genres import GENRES
 
 
 @pytest.fixture
-def root(tmp_path_factory, greatest_films_root):
-    return built_root("original", tmp_path_factory, greatest_films_root)
+def root(greatest_films_original):
+    return greatest_films_original
 
 
 def split_ids(root, split):
@@ -62,7 +61,8 @@ def test_pandas_with_a_feature_added_later(root, tmp_path):
 
 def test_torch_dataset_decodes_lazily_in_two_workers(root):
     torch = pytest.importorskip("torch")
-    dataset = mmimdb.load("dev", root=root, format="torch", features=["genres"])
+    dataset = mmimdb.load("dev", root=root, format="torch", features=["genres"],
+                          columns=["imdb_id", "plot", "labels", "poster"])
     assert isinstance(dataset, torch.utils.data.Dataset) and len(dataset) == len(split_ids(root, "dev"))
     loader = torch.utils.data.DataLoader(dataset, batch_size=16, num_workers=2)
     batch = next(iter(loader))

@@ -10,16 +10,15 @@ torch = pytest.importorskip("torch")
 h5py = pytest.importorskip("h5py")
 
 import mmimdb  # noqa: E402
-from dataset_builds import built_root  # noqa: E402
 from mmimdb import paths  # noqa: E402
 from mmimdb.dataset import hdf5  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory, greatest_films_root):
+def root(tmp_path_factory, greatest_films_original):
     """The built greatest films plus a dense and a variable-length feature."""
     copy = tmp_path_factory.mktemp("batches") / "root"
-    shutil.copytree(built_root("original", tmp_path_factory, greatest_films_root), copy, symlinks=True)
+    shutil.copytree(greatest_films_original, copy, symlinks=True)
     path = paths.hdf5_path(copy)
     with h5py.File(path, "r") as handle:
         count = handle["imdb_ids"].shape[0]

@@ -23,8 +23,8 @@ torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory) -> Path:
-    return private_copy("generated", tmp_path_factory, "missing")
+def root(generated_dataset_root, tmp_path_factory) -> Path:
+    return private_copy(generated_dataset_root, tmp_path_factory.mktemp("missing"))
 
 
 def run(*args: str):

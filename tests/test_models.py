@@ -1,5 +1,5 @@
 """Every registered model learns the signal planted in generated films, trained on what the
-real pipeline writes (`mmimdb build` + `mmimdb build-features`: tests/benchmark_fixture.py).
+real pipeline writes (`mmimdb build` + `mmimdb build-features`: tests/model_test_data.py).
 
 The films (tests/generated_films.py) have genres told only by the plot's words, genres told
 only by the poster's colours, and genres told by both. So on the test split:
@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import generated_films as films
-from benchmark_fixture import benchmark_root, open_data, use_one_thread
+from model_test_data import open_data, use_one_thread
 from mmimdb.benchmark.data import Split
 from mmimdb.benchmark.metrics import binarize, per_label
 from mmimdb.records.genres import GENRES
@@ -69,8 +69,8 @@ def _pooled(split: Split) -> Split:
 
 
 @pytest.fixture(scope="module")
-def splits(tmp_path_factory) -> dict[str, Split]:
-    data = open_data(benchmark_root(tmp_path_factory))
+def splits(model_test_root) -> dict[str, Split]:
+    data = open_data(model_test_root)
     inputs = tuple(sorted({i for spec in models.MODELS.values() for i in spec.inputs}))
     return {name: _pooled(data.split(name, inputs, ("embeddings",))) for name in ("train", "dev", "test")}
 

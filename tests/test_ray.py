@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from features_fixture import built_dataset
+from dataset_builds import built_dataset
 from mmimdb import features, paths
 from mmimdb.records.store import RecordStore
 from mmimdb.features.encoders import EncoderOptions, image_encoder
@@ -35,6 +35,7 @@ class Stop(KeyboardInterrupt):
     pass
 
 
+@pytest.mark.slow
 def test_ray_poster_features_equal_the_local_ones_and_resume_per_chunk(small_root, ray_local, monkeypatch):
     # The driver chooses the job's way (timed: here the ONNX Runtime way is made the fastest),
     # every actor makes it again; a local run in that way computes the same features.
@@ -106,14 +107,15 @@ def test_ray_without_the_extra_is_a_one_line_error(small_root, monkeypatch):
     assert result.output.strip().splitlines()[-1] == "error: --ray needs Ray, which is not installed: pip install 'mmimdb[ray]'"
 
 
-def test_ray_benchmark_gives_the_local_results_for_the_same_seeds(tmp_path_factory, ray_local):
-    from benchmark_fixture import ALIASES, benchmark_root, use_one_thread
+@pytest.mark.slow
+def test_ray_benchmark_gives_the_local_results_for_the_same_seeds(model_test_root, tmp_path_factory, ray_local):
+    from model_test_data import ALIASES, use_one_thread
     from mmimdb.benchmark.data import BenchmarkData
     from mmimdb.benchmark.reports import write_benchmark_reports
     from mmimdb.benchmark.runner import RunSettings, fit_one_by_one, run_benchmark
 
     use_one_thread()  # the Ray tasks train with one thread each (1 CPU per task)
-    data = BenchmarkData(benchmark_root(tmp_path_factory) / "multimodal_imdb.hdf5", ALIASES)
+    data = BenchmarkData(model_test_root / "multimodal_imdb.hdf5", ALIASES)
     settings = RunSettings(search=2, seeds=2, epochs=2, patience=2, device="cpu")
     models = ["GMU", "Logistic_w2v"]  # a search (GMU) and a model without one
     local = run_benchmark(data, models, settings, fit=fit_one_by_one)  # Ray trains each trial alone, as this does

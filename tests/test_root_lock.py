@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 import filesystems
 from dataset_builds import private_copy
-from features_fixture import one_line_error
+from cli_output import one_line_error
 from mmimdb.storage import lock, manifest
 from mmimdb_cli.main import cli
 
@@ -27,8 +27,8 @@ def run(*args: str):
 
 
 @pytest.fixture()
-def root(tmp_path_factory) -> Path:
-    return private_copy("generated", tmp_path_factory, "locked")
+def root(generated_dataset_root, tmp_path_factory) -> Path:
+    return private_copy(generated_dataset_root, tmp_path_factory.mktemp("locked"))
 
 
 def _holder(root: Path) -> str:
@@ -99,8 +99,8 @@ def test_a_killed_writer_leaves_no_lock_behind(root):
     assert result.exit_code == 0, result.output
 
 
-def test_a_read_only_root_stops_a_writer_with_one_line_and_exit_2(tmp_path_factory, tmp_path):
-    source = private_copy("generated", tmp_path_factory, "read-only")
+def test_a_read_only_root_stops_a_writer_with_one_line_and_exit_2(generated_dataset_root, tmp_path):
+    source = generated_dataset_root
     with filesystems.tmpfs(tmp_path / "mount", "64m") as mount:
         root = mount / "root"
         shutil.copytree(source, root, symlinks=True)

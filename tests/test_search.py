@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from benchmark_fixture import benchmark_root, open_data, use_one_thread
+from model_test_data import open_data, use_one_thread
 from mmimdb.records.genres import GENRES
 from mmimdb_cli.main import cli
 
@@ -48,8 +48,8 @@ def test_trials_are_drawn_from_the_papers_ranges_and_distributions():
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return benchmark_root(tmp_path_factory)
+def root(model_test_root):
+    return model_test_root
 
 
 @pytest.fixture(scope="module")

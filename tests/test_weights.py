@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from features_fixture import first_films, one_line_error
+from cli_output import one_line_error
+from dataset_builds import first_films
 from loopback import ServerThread, handler_from
 from mmimdb.errors import DownloadError, UsageError
 from mmimdb.features.encoders import EncoderOptions, text_encoder
@@ -130,6 +131,7 @@ def md5(data: bytes) -> str:
 
 # ------------------------------------------------------------------------ end to end
 
+@pytest.mark.slow
 def test_build_features_downloads_the_paper_files_once_then_gmu_runs(root, server, word2vec_gz, vgg16_state,
                                                                      isolated_caches, tmp_path, monkeypatch):
     vgg_name, vgg_bytes = vgg16_state

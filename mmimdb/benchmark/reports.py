@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from ..storage.atomic import write_bytes, write_json
-from .metrics import AVERAGES
+from .metrics import AVERAGES, RANKING, THRESHOLD
 from .paper import SYNTHETIC, TABLE2
+from .published import PUBLISHED, comparable
 from .provenance import PAPER_FEATURES, features_line, split_line
 
 #: Table 3 columns: the best text model, the visual model, and the GMU.
@@ -70,7 +71,16 @@ def provenance_lines(results: dict[str, Any], models: list[dict[str, Any]] | Non
         used = {name for model in models for name in model.get("features", {})}
         features = {name: facts for name, facts in features.items() if name in used}
     return [features_line(features, markdown), split_line(split).replace("`", "" if not markdown else "`"),
-            seeds_line(results)]
+            seeds_line(results), threshold_line(results)]
+
+
+def threshold_line(results: dict[str, Any]) -> str:
+    """The threshold policy of a table or plot: the paper's 0.5, and whether tuned ones are reported too."""
+    line = f"Threshold: a genre is predicted at probability ≥ {THRESHOLD} (the paper's), for every F1"
+    if results["settings"].get("threshold") == "dev":
+        line += ("; the 'tuned on dev' rows use one threshold per genre, the best F1 on dev for each seed, "
+                 "applied unchanged to test")
+    return line + "; mAP and AUROC need no threshold."
 
 
 def _paper_column(results: dict[str, Any]) -> tuple[bool, str]:
@@ -103,11 +113,15 @@ def table2_markdown(results: dict[str, Any], split: str = "test") -> str:
             row += [""] * (len(AVERAGES) if paper else 0)
         else:
             seeds = len(model["seeds"])
-            row = [model["modality"], _label(model), *(_cell(model[split]["f1"][avg], seeds) for avg in AVERAGES)]
+            noise = _inside_noise(results, model["name"]) if split == "test" else set()
+            row = [model["modality"], _label(model),
+                   *(_cell(model[split]["f1"][avg], seeds) + (" °" if avg in noise else "") for avg in AVERAGES)]
             if paper:
                 published = model["name"] in TABLE2 and model.get("paper_features")
                 row += [f"{v:.3f}" for v in TABLE2[model["name"]][1:]] if published else ["–"] * len(AVERAGES)
         lines.append("| " + " | ".join(row) + " |")
+    lines += _noise_note(results, split)
+    lines += ranking_markdown(results, split)
     skipped = [m for m in _ordered(results) if m["status"] != "ok"]
     if skipped:
         lines += ["", "Skipped:"] + [f"- {m['name']}: {m['reason']}" for m in skipped]
@@ -117,8 +131,99 @@ def table2_markdown(results: dict[str, Any], split: str = "test") -> str:
         members = " and ".join(f"{label}" + (f" ({name})" if label != name else "") for name, label in labels.items())
         lines += ["", f"{_label(model)} averages the probabilities of {members}, each trained on its own "
                       "(its own hyperparameters) in this run."]
-    lines += ["", note]
+    lines += ["", note, *_published_elsewhere(results)]
     return "\n".join(lines) + "\n"
+
+
+def _inside_noise(results: dict[str, Any], name: str) -> set[str]:
+    """The averages (macro, micro) where ``name``'s difference from the model it is compared
+    with (the GMU by default) is inside the noise of the paired bootstrap."""
+    return {average for comparison in results.get("significance", []) if comparison["a"] == name
+            for average in ("macro", "micro") if comparison[average]["inside_noise"]}
+
+
+def _noise_note(results: dict[str, Any], split: str) -> list[str]:
+    comparisons = results.get("significance", [])
+    if not comparisons or split != "test":
+        return []
+    models = results["models"]
+    lines = ["", f"° inside the noise: the 95% interval of a paired bootstrap over test movies "
+                 f"({comparisons[0]['resamples']} resamples, seed {comparisons[0]['seed']}, F1 at {THRESHOLD}, "
+                 "each model's mean over its seeds) of the difference from the model compared with contains 0.", "",
+             "| Model | compared with | macro-F1 difference [95% interval] | order flips | "
+             "micro-F1 difference [95% interval] | order flips |", "|---|---|---|---|---|---|"]
+    for c in comparisons:
+        cells = [f"{c[avg]['difference']:+.3f} [{c[avg]['interval'][0]:+.3f}, {c[avg]['interval'][1]:+.3f}] | "
+                 f"{c[avg]['flips']:.1%}" for avg in ("macro", "micro")]
+        lines.append(f"| {_label(models[c['a']])} | {_label(models[c['b']])} | {cells[0]} | {cells[1]} |")
+    return lines
+
+
+_RANKING_TITLES = {"map": "mAP", "auroc_macro": "AUROC macro", "auroc_micro": "AUROC micro"}
+
+
+def ranking_markdown(results: dict[str, Any], split: str = "test") -> list[str]:
+    """Beside Table 2: the threshold-free metrics and, with ``--threshold dev``, the F1s at the
+    thresholds tuned on dev (Table 2 itself stays at the paper's 0.5)."""
+    ran = [m for m in _ordered(results) if m["status"] == "ok" and "ranking" in m]
+    if not ran:
+        return []
+    tuned = results["settings"].get("threshold") == "dev" and all("tuned_threshold" in m for m in ran)
+    head = ["Model", *(_RANKING_TITLES[k] for k in RANKING)]
+    if tuned:
+        head += [f"F1 {avg} at 0.5" for avg in ("micro", "macro")] + [f"F1 {avg}, tuned on dev" for avg in ("micro", "macro")]
+    lines = ["", f"Ranking metrics ({split} set; mAP: the mean over genres of average precision)"
+                 + (" and the F1s at thresholds tuned per genre on dev" if tuned else "") + ":", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model in ran:
+        seeds = len(model["seeds"])
+        row = [_label(model), *(_cell(model["ranking"][split][k], seeds) for k in RANKING)]
+        if tuned:
+            row += [_cell(model[split]["f1"][avg], seeds) for avg in ("micro", "macro")]
+            row += [_cell(model["tuned_threshold"][split]["f1"][avg], seeds) for avg in ("micro", "macro")]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def cost_markdown(results: dict[str, Any]) -> str:
+    """The cost table: parameters, peak memory, training and inference time per model."""
+    ran = [m for m in _ordered(results) if m["status"] == "ok" and "cost" in m]
+    lines = ["# Cost per model", "", *provenance_lines(results, ran)[:3], "", _dataset_line(results), ""]
+    if not ran:
+        return "\n".join(lines + ["No model ran."]) + "\n"
+    kinds = sorted({m["cost"]["peak_memory"]["kind"] for m in ran})
+    where = sorted({f"{m['cost']['device']}, {m['cost']['threads']} thread(s)" for m in ran})
+    lines += [f"Measured on {'; '.join(where)}. Peak memory: {'; '.join(kinds)}. Training time: the model's "
+              "whole run (search trials and seeds included); best epoch: per seed; inference: test-set "
+              "probabilities, the best of two passes, per 1,000 movies.", "",
+              "| Model | parameters | trainable | peak memory (MiB) | training (s) | best epoch | "
+              "inference (s / 1,000 movies) |", "|---|---|---|---|---|---|---|"]
+    for model in ran:
+        cost = model["cost"]
+        epochs = ", ".join("–" if e is None else str(e) for e in cost["best_epoch"])
+        lines.append(f"| {_label(model)} | {cost['parameters']:,} | {cost['trainable_parameters']:,} | "
+                     f"{cost['peak_memory']['peak_bytes'] / 2**20:,.0f} | {cost['train_seconds']:.1f} | {epochs} | "
+                     f"{cost['inference_seconds_per_1000']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _published_elsewhere(results: dict[str, Any]) -> list[str]:
+    """The published results other than the paper's (``benchmark/published.py``), each
+    with why it is (not) beside ours."""
+    ran = [m for m in results["models"].values() if m.get("status") == "ok"]
+    protocol = "paper" if results["dataset"].get("original_split", False) else "another split"
+    paper_features = any(m.get("paper_features") for m in ran)
+    lines = ["", "Published results of other models (test F1), and why each is or is not beside ours:", "",
+             "| model | protocol | encoders | F1 micro | F1 macro | beside ours | source |", "|---|---|---|---|---|---|---|"]
+    for result in PUBLISHED:
+        if result.protocol == "paper":
+            continue  # the paper's column above
+        shown, why = comparable(result, protocol, paper_features, {m["name"] for m in ran})
+        cells = [f"{result.f1[avg]:.3f}" if avg in result.f1 else "–" for avg in ("micro", "macro")]
+        source = result.source + (f" ({result.caveat})" if result.caveat else "")
+        lines.append(f"| {result.model} | {result.protocol} | {result.encoders} | {' | '.join(cells)} | "
+                     f"{'yes' if shown else 'no: ' + why} | {source} |")
+    return lines
 
 
 def _dataset_line(results: dict[str, Any]) -> str:
@@ -256,6 +361,46 @@ def plot_gates(results: dict[str, Any], path: Path | None = None) -> Any:
     return figure
 
 
+def plot_gates_paper(results: dict[str, Any], path: Path | None = None) -> Any:
+    """Figure 8 by the paper's procedure (:func:`.gates.paper_procedure`): per genre, the mean
+    gate z of the units most informative of the predictions over the test movies the GMU
+    assigned that genre (left), and each of those units (right). Returns the Figure (None when
+    the GMU did not run or its run predates the analysis)."""
+    gmu = results["models"].get("GMU", {})
+    paper = gmu.get("gates", {}).get("paper") if gmu.get("status") == "ok" else None
+    if not paper:
+        return None
+    means = {g: z for g, z in paper["per_genre_mean_z"].items() if z is not None}
+    if not means:
+        return None
+    genres = sorted(means, key=means.get)
+    figure, (bars, heat) = _figure(15, 8, columns=2)
+    names = [f"{g} ({paper['assigned'][g]})" for g in genres]
+    bars.barh(names, [means[g] for g in genres], color="tab:orange", label="visual (poster): z")
+    bars.barh(names, [1 - means[g] for g in genres], left=[means[g] for g in genres], color="tab:blue",
+              label="textual (plot): 1 - z")
+    bars.axvline(0.5, color="black", linewidth=0.8, linestyle=":")
+    bars.set_xlim(0, 1)
+    bars.set(xlabel=f"mean gate z of the {paper['unit_count']} units", ylabel="genre (test movies assigned it)",
+             title="Mean gate over the units and movies")
+    bars.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8)
+    matrix = np.array([paper["per_genre_unit_z"][g] for g in genres])
+    image = heat.imshow(matrix, aspect="auto", cmap="coolwarm", vmin=0, vmax=1)
+    heat.set_yticks(range(len(genres)), names, fontsize=8)
+    heat.set_xticks(range(paper["unit_count"]), [str(u) for u in paper["units"]], rotation=90, fontsize=7)
+    heat.set(xlabel="gate unit (most informative first)", title="Mean gate z per unit")
+    figure.colorbar(image, ax=heat, label="z (1: poster, 0: plot)")
+    first = gmu["seeds"][0] if gmu.get("seeds") else _seeds(results)[0]
+    how = (f"The {paper['unit_count']} of {paper['hidden']} gate units with the highest mutual information between "
+           f"their activation ({paper['bins']} quantile bins) and the predicted genres, summed over the genres; per "
+           "genre, averaged over the test movies the model assigned it (probability >= 0.5; count in brackets).")
+    _caption(figure, f"{_label(gmu)}: Figure 8 by the paper's procedure, seed {first}",
+             [how, *provenance_lines(results, [gmu], markdown=False)[:2]], width=150)
+    if path is not None:
+        save_figure(figure, path)
+    return figure
+
+
 def plot_training_curves(results: dict[str, Any], path: Path | None = None) -> Any:
     """Training loss and dev macro-F1 per epoch of every model, every seed drawn (one colour
     and line style per model). Returns the Figure (None when no model has a curve)."""
@@ -286,13 +431,17 @@ def plot_training_curves(results: dict[str, Any], path: Path | None = None) -> A
 
 
 def write_benchmark_reports(results: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Write results.json, table2.md, table3.md and the PNG plots; return the paths written."""
+    """Write results.json, table2.md, table3.md, cost.md and the PNG plots; return the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "results.json", out_dir / "table2.md", out_dir / "table3.md"]
     write_json(written[0], results)
     write_bytes(written[1], table2_markdown(results).encode())
     write_bytes(written[2], table3_markdown(results).encode())
+    if any(m.get("cost") for m in results["models"].values()):
+        written.append(out_dir / "cost.md")
+        write_bytes(written[-1], cost_markdown(results).encode())
     for name, plot in (("per_genre_f1.png", plot_per_genre), ("gates.png", plot_gates),
+                       ("figure8.png", plot_gates_paper),
                        ("training_curves.png", plot_training_curves)):
         if plot(results, out_dir / name) is not None:
             written.append(out_dir / name)
@@ -346,11 +495,77 @@ def plot_synthetic(result: dict[str, Any], path: Path | None = None) -> Any:
     return figure
 
 
-def write_synthetic_reports(result: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Write synthetic.json, synthetic.md and synthetic.png (Figure 7-like)."""
+def figure7_grid(example: dict[str, Any], steps: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The (x_v, x_t) plane Figure 7 draws, around the samples: grid X_v, X_t (steps, steps)
+    and the trained gate z and prediction p(C=1) at each point."""
+    from .synthetic import gmu_surface
+
+    x_v, x_t = np.asarray(example["x_v"])[:, 0], np.asarray(example["x_t"])[:, 0]
+    pad_v, pad_t = 0.15 * np.ptp(x_v) + 0.5, 0.15 * np.ptp(x_t) + 0.5
+    grid_v, grid_t = np.meshgrid(np.linspace(x_v.min() - pad_v, x_v.max() + pad_v, steps),
+                                 np.linspace(x_t.min() - pad_t, x_t.max() + pad_t, steps))
+    z, probability = gmu_surface(example["gmu"], grid_v[..., None], grid_t[..., None])
+    return grid_v, grid_t, z, probability
+
+
+def plot_figure7(result: dict[str, Any], path: Path | None = None) -> Any:
+    """Figure 7 as the paper draws it, for a task with x_v, x_t in R: the trained gate z as a
+    contour over the (x_v, x_t) plane with both classes' test samples and the Gaussians they
+    were drawn from (left), and the model's prediction p(C=1) the same way (right)."""
+    from matplotlib.patches import Ellipse
+
+    example, config = result["example"], result["config"]
+    if config["dims"] != 1:
+        raise ValueError("Figure 7 needs a task with one dimension per modality (run_figure7)")
+    grid_v, grid_t, z, probability = figure7_grid(example)
+    x_v, x_t = np.asarray(example["x_v"])[:, 0], np.asarray(example["x_t"])[:, 0]
+    c, m = np.asarray(example["c"]), np.asarray(example["m"])
+    means = {name: np.asarray(value) for name, value in example["means"].items()}
+    figure, axes = _figure(15, 6.5, columns=2)
+    levels = np.linspace(0, 1, 11)
+    for axis, surface, name in ((axes[0], z, "gate z (1: listens to x_v)"), (axes[1], probability, "prediction p(C=1)")):
+        filled = axis.contourf(grid_v, grid_t, surface, levels=levels, cmap="coolwarm", alpha=0.55)
+        axis.contour(grid_v, grid_t, surface, levels=[0.5], colors="black", linewidths=1.2)
+        figure.colorbar(filled, ax=axis, label=name)
+        for cls, colour in ((0, "tab:blue"), (1, "tab:red")):
+            for switch, marker in ((1, "o"), (0, "^")):
+                rows = (c == cls) & (m == switch)
+                informed = "x_v" if switch else "x_t"
+                axis.scatter(x_v[rows], x_t[rows], s=14, color=colour, marker=marker, edgecolors="white",
+                             linewidths=0.4, label=f"C={cls}, M={switch} ({informed} informs)")
+        # The Gaussians the samples come from (2 standard deviations): where M=1, x_v ~ N(mu_v[C])
+        # and x_t is noise ~ N(nu_t); where M=0, x_v is noise ~ N(nu_v) and x_t ~ N(mu_t[C]).
+        informed, noise = 2 * config["noise_std"], 2 * config["uninformed_std"]
+        for cls, colour in ((0, "tab:blue"), (1, "tab:red")):
+            for centre, size in (((means["mu_v"][cls, 0], means["nu_t"][0]), (informed, noise)),
+                                 ((means["nu_v"][0], means["mu_t"][cls, 0]), (noise, informed))):
+                axis.add_patch(Ellipse(centre, 2 * size[0], 2 * size[1], fill=False, edgecolor=colour,
+                                       linestyle="--", linewidth=1.2))
+        axis.axvline(means["nu_v"][0], color="grey", linestyle=":", linewidth=1, label="noise means nu_v, nu_t")
+        axis.axhline(means["nu_t"][0], color="grey", linestyle=":", linewidth=1)
+        axis.set(xlabel="x_v (visual)", ylabel="x_t (textual)", title=f"{name}; black line: 0.5")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=8)
+    correlation = np.corrcoef(example["z"], m)[0, 1] if np.std(example["z"]) > 0 else 0.0
+    _caption(figure, f"Figure 7: a single GMU on the synthetic task with x_v, x_t in R, seed {result.get('first_seed', 0)} "
+                     f"({2 * result['samples_per_class']} test samples; corr(z, M) = {correlation:.3f})",
+             ["Dashed ellipses: the Gaussians (2 standard deviations) the samples were drawn from; the noise "
+              "sources are class-independent (dotted lines at their means)."], width=150)
+    if path is not None:
+        save_figure(figure, path)
+    return figure
+
+
+def write_synthetic_reports(result: dict[str, Any], out_dir: Path, figure7: dict[str, Any] | None = None) -> list[Path]:
+    """Write synthetic.json, synthetic.md and synthetic.png (the seeds' task, 2-d); with
+    ``figure7`` (:func:`.synthetic.run_figure7`'s result) also figure7.png and figure7.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "synthetic.json", out_dir / "synthetic.md", out_dir / "synthetic.png"]
     write_json(paths[0], {k: v for k, v in result.items() if k != "example"})
     write_bytes(paths[1], synthetic_markdown(result).encode())
     plot_synthetic(result, paths[2])
+    if figure7 is not None:
+        paths += [out_dir / "figure7.png", out_dir / "figure7.json"]
+        plot_figure7(figure7, paths[-2])
+        write_json(paths[-1], figure7)
     return paths

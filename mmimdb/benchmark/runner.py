@@ -19,10 +19,12 @@ import numpy as np
 from ..records.split_file import SPLITS
 from ..errors import UsageError
 from ..storage.atomic import write_bytes, write_json
+from .cost import PeakMemory, parameter_counts, threads, time_inference
 from .data import BenchmarkData, Split
-from .metrics import AVERAGES, evaluate, macro_f1
+from .gates import ANALYSIS_REVISION, gate_analysis
+from .metrics import AVERAGES, RANKING, evaluate, macro_f1, ranking_scores, tune_thresholds
 from .paper import TABLE2
-from .provenance import describe_features, describe_split, missing_inputs_hint, model_label
+from .provenance import built_digest, describe_features, describe_split, missing_inputs_hint, model_label
 
 
 @dataclass
@@ -36,6 +38,11 @@ class RunSettings:
     patience: int = 20
     device: str = "cpu"
     progress: bool = False
+    threshold: str = "0.5"   # "0.5": the paper's; "dev": also one per genre tuned on dev (reported beside)
+    compare: tuple[str, ...] = ()  # "A,B" pairs for the paired bootstrap (default: each model against the GMU)
+
+#: Settings that change what is reported from a model's saved scores, not how it trains.
+REPORTING_SETTINGS = ("progress", "device", "threshold", "compare")
 
 
 def model_order() -> list[str]:
@@ -61,8 +68,7 @@ def select_models(names: list[str]) -> tuple[list[str], bool]:
 
 def _summary(runs: list[dict[str, Any]], split: str) -> dict[str, Any]:
     """Mean and standard deviation over seeds of the metrics of ``split``."""
-    def spread(values: list[float]) -> dict[str, float]:
-        return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+    spread = _spread
 
     first = runs[0][split]
     return {
@@ -80,22 +86,11 @@ def _predict(estimator: Any, split: Split) -> np.ndarray:
     return estimator.predict_proba(split.inputs)
 
 
-def gate_analysis(gates: np.ndarray, labels: np.ndarray, target_names: list[str]) -> dict[str, Any]:
-    """Figure 8: per genre, the share of movies whose mean gate z > 0.5 (the poster dominates)."""
-    favours_poster = gates.reshape(len(gates), -1).mean(axis=1) > 0.5
-    per_genre = {}
-    for i, genre in enumerate(target_names):
-        rows = labels[:, i] > 0
-        per_genre[genre] = float(favours_poster[rows].mean()) if rows.any() else None
-    return {"visual_share": float(favours_poster.mean()), "per_genre_visual_share": per_genre,
-            "mean_gate": float(gates.mean())}
-
-
 def _run_key(name: str, settings: RunSettings, data: BenchmarkData) -> str:
     from .training import TRAINING_REVISION
 
-    facts = {"model": name, "training": TRAINING_REVISION,
-             **{k: v for k, v in asdict(settings).items() if k not in ("progress", "device")},
+    facts = {"model": name, "training": TRAINING_REVISION, "gate_analysis": ANALYSIS_REVISION,
+             **{k: v for k, v in asdict(settings).items() if k not in REPORTING_SETTINGS},
              "dataset": [data.n_rows, data.rows, sorted(data.available), data.aliases, data.path.stat().st_size,
                          data.path.stat().st_mtime_ns]}
     return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -184,11 +179,37 @@ def train_model(name: str, splits: dict[str, Split], settings: RunSettings, targ
     order), and so are the seeds: ``fit`` may train each group at once, with the same results
     (to float rounding where :func:`fit_locally` batches a search's trials).
     """
+    result, scores, _ = train_estimators(name, splits, settings, target_names, fit)
+    return result, scores
+
+
+def train_estimators(name: str, splits: dict[str, Split], settings: RunSettings, target_names: list[str],
+                     fit: Fitter = fit_locally) -> tuple[dict[str, Any], Scores, list[Any]]:
+    """:func:`train_model`, and the fitted estimator of each seed (to score other inputs)."""
     from . import models
-    from .training import DEFAULT_PARAMS, sample_params
 
     spec = models.get(name)
     started = time.perf_counter()
+    with PeakMemory(settings.device) as peak:
+        result, scores, estimators = _train_and_score(spec, splits, settings, target_names, fit, started)
+    estimator = estimators[0]
+    test = splits["test"]
+    memory = peak.result()
+    if fit not in (fit_locally, fit_one_by_one):  # e.g. Ray workers: their memory is not this process's
+        memory["kind"] = "this process only (the trainings ran in other workers)"
+    result["cost"] = {**parameter_counts(estimator), "peak_memory": memory,
+                      "train_seconds": result["seconds"],
+                      "best_epoch": [run["history"].get("best_epoch") for run in result["runs"]],
+                      "inference_seconds_per_1000": time_inference(lambda: _predict(estimator, test), len(test)),
+                      "device": settings.device, "threads": threads()}
+    return result, scores, estimators
+
+
+def _train_and_score(spec: Any, splits: dict[str, Split], settings: RunSettings, target_names: list[str],
+                     fit: Fitter, started: float) -> tuple[dict[str, Any], Scores, Any]:
+    from .training import DEFAULT_PARAMS, sample_params
+
+    name = spec.name
     train, dev, test = splits["train"], splits["dev"], splits["test"]
     fixed = {"epochs": settings.epochs, "patience": settings.patience, "device": settings.device}
     trials: list[dict[str, Any]] = []
@@ -219,9 +240,9 @@ def train_model(name: str, splits: dict[str, Split], settings: RunSettings, targ
                "test": evaluate(test.labels, scores[-1]["test"], target_names),
                "history": estimator.history_}
         if k == 0 and hasattr(estimator, "gates") and len(spec.inputs) == 2:
-            run["gates"] = gate_analysis(estimator.gates(test.inputs), test.labels, target_names)
+            run["gates"] = gate_analysis(estimator.gates(test.inputs), test.labels, scores[-1]["test"], target_names)
         runs.append(run)
-    return _result(spec, params, trials, runs, started), scores
+    return _result(spec, params, trials, runs, started), scores, [fitted.get(seed, best_model) for seed in seeds]
 
 
 def average_model(spec: Any, members: dict[str, tuple[dict[str, Any], Scores]], splits: dict[str, Split],
@@ -237,7 +258,17 @@ def average_model(spec: Any, members: dict[str, tuple[dict[str, Any], Scores]], 
                                       for split in ("dev", "test")},
                      "history": {"members": {m: members[m][0]["runs"][k]["history"] for m in names}}})
     params = {"members": {m: members[m][0]["params"] for m in names}}
-    return _result(spec, params, [], runs, started), scores
+    result = _result(spec, params, [], runs, started)
+    costs = [members[m][0].get("cost") for m in names]
+    if all(costs):  # its cost is its members': their parameters, trainings and inferences together
+        result["cost"] = {
+            **{key: sum(c[key] for c in costs) for key in ("parameters", "trainable_parameters", "train_seconds",
+                                                           "inference_seconds_per_1000")},
+            "peak_memory": max((c["peak_memory"] for c in costs), key=lambda m: m["peak_bytes"]),
+            "best_epoch": [max((e for e in epochs if e is not None), default=None)
+                           for epochs in zip(*(c["best_epoch"] for c in costs))],
+            "device": costs[0]["device"], "threads": costs[0]["threads"], "members": names}
+    return result, scores
 
 
 def _save_scores(path: Path, scores: Scores) -> None:
@@ -258,6 +289,14 @@ def _load_scores(path: Path, seeds: int) -> Scores | None:
         return None  # damaged or from another run: train again
 
 
+def saved_scores(runs_dir: Path, name: str, split: str = "test") -> np.ndarray | None:
+    """The probabilities (n, 23) that model ``name`` gave ``split`` with its first seed, as
+    :func:`run_benchmark` saved them in ``runs_dir`` (rows in ``results["dataset"]["test_ids"]``
+    order for the test split); None when that model's run is not there."""
+    scores = _load_scores(Path(runs_dir) / f"{name}.scores.npz", 1)
+    return scores[0][split] if scores else None
+
+
 def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSettings,
                   runs_dir: Path | None = None, fresh: bool = False, fit: Fitter = fit_locally,
                   parallel_models: int = 1) -> dict[str, Any]:
@@ -276,7 +315,10 @@ def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSett
     chosen, everything = select_models(model_names)
     specs = [models.get(name) for name in chosen]
     features = describe_features(data, sorted({i for spec in specs for i in spec.inputs + spec.shared}))
-    results: dict[str, Any] = {"dataset": {**data.describe(), "features": features, "split": describe_split(data)},
+    # test_ids: the rows of every model's test probabilities and of the GMU's per-movie gates.
+    results: dict[str, Any] = {"dataset": {**data.describe(), "features": features, "split": describe_split(data),
+                                           "hdf5_sha256": built_digest(data.path),  # which build (stale_results)
+                                           "test_ids": data.ids[slice(*data.rows["test"])]},
                                "settings": asdict(settings), "models": {}}
     runnable = []
     for spec in specs:
@@ -356,4 +398,79 @@ def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSett
         if members_of[spec.name]:
             results["models"][spec.name]["member_labels"] = {m: model_label(models.get(m), features)
                                                              for m in members_of[spec.name]}
+        scores = done[spec.name][1]
+        if scores:  # from the saved scores, so a reused run gets them too
+            results["models"][spec.name].update(score_extras(scores, splits, settings, data.target_names))
+    comparisons = significance(results, {spec.name: done[spec.name][1] for spec in runnable}, splits["test"], settings)
+    if comparisons:
+        results["significance"] = comparisons
     return results
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+
+
+def score_extras(scores: Scores, splits: dict[str, Split], settings: RunSettings,
+                 target_names: list[str]) -> dict[str, Any]:
+    """What is computed from a model's probabilities besides the paper's F1s: the ranking
+    metrics (mAP, AUROC) on dev and test, and with ``threshold="dev"`` the thresholds tuned
+    per genre on dev (per seed) and every metric at them."""
+    extras: dict[str, Any] = {"ranking": {
+        split: {metric: _spread([ranking_scores(splits[split].labels, run[split])[metric] for run in scores])
+                for metric in RANKING}
+        for split in ("dev", "test")}}
+    if settings.threshold == "dev":
+        thresholds = [tune_thresholds(splits["dev"].labels, run["dev"]) for run in scores]
+        runs = [{split: evaluate(splits[split].labels, run[split], target_names, cut) for split in ("dev", "test")}
+                for run, cut in zip(scores, thresholds)]
+        extras["tuned_threshold"] = {
+            "policy": "one threshold per genre, the best F1 on dev (per seed)",
+            "thresholds": [dict(zip(target_names, map(float, cut))) for cut in thresholds],
+            **{split: _summary(runs, split) for split in ("dev", "test")}}
+    return extras
+
+
+def _parse_pair(pair: str) -> tuple[str, str]:
+    from . import models
+
+    parts = [part.strip() for part in pair.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise UsageError(f"--compare {pair!r}: give two model names, A,B")
+    return models.get(parts[0]).name, models.get(parts[1]).name
+
+
+def check_comparisons(pairs: tuple[str, ...] | list[str], model_names: list[str]) -> None:
+    """Fail before training when a ``--compare`` pair names a model that will not run."""
+    chosen, _ = select_models(model_names)
+    for pair in pairs:
+        for name in _parse_pair(pair):
+            if name not in chosen:
+                raise UsageError(f"--compare {pair}: {name} is not among the models run (add it to --model)")
+
+
+def comparison_pairs(results: dict[str, Any], settings: RunSettings) -> list[tuple[str, str]]:
+    """The pairs the bootstrap compares: ``settings.compare`` ("A,B" each), else, with more
+    than one seed, every model that ran against the GMU."""
+    ran = [name for name, model in results["models"].items() if model and model.get("status") == "ok"]
+    if settings.compare:
+        return [pair for pair in map(_parse_pair, settings.compare) if all(name in ran for name in pair)]
+    if settings.seeds > 1 and "GMU" in ran:
+        return [(name, "GMU") for name in ran if name != "GMU"]
+    return []
+
+
+def significance(results: dict[str, Any], scores: dict[str, Scores | None], test: Split,
+                 settings: RunSettings) -> list[dict[str, Any]]:
+    """A paired bootstrap over test movies for each pair of :func:`comparison_pairs` (model A
+    minus model B, F1 at 0.5), seeded by ``settings.seed`` so a rerun gives the same numbers."""
+    from .significance import RESAMPLES, paired_bootstrap
+
+    out = []
+    for a, b in comparison_pairs(results, settings):
+        if not scores.get(a) or not scores.get(b):
+            continue
+        test_scores = lambda name: [run["test"] for run in scores[name]]
+        outcome = paired_bootstrap(test.labels, test_scores(a), test_scores(b), RESAMPLES, settings.seed)
+        out.append({"a": a, "b": b, **outcome})
+    return out

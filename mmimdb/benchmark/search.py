@@ -57,11 +57,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from ..dataset import hdf5
 from .training import (PREDICT_BATCH, Batcher, TrainConfig, _autocast, _batches, limit_unit_norms, recalibrate_batch_norm,
                        start, tracked_batch_norms, train_lanes)
 
 #: Inputs a batched group cannot share as dense tensors: these models train trial by trial.
-UNBATCHED_INPUTS = frozenset({"sequences", "images"})
+UNBATCHED_INPUTS = frozenset({hdf5.SEQUENCES, hdf5.IMAGES})
 
 
 def can_batch(spec: Any) -> bool:
@@ -350,10 +351,10 @@ class _Stack:
         self.lane_index = torch.arange(n, device=self.device)
         self._lanes = [[p.detach()[t] for p in self.params.values()] for t in range(n)]
 
-    def lanes(self) -> list[list[Any]]:
+    def lane_parameters(self) -> list[list[Any]]:
         return self._lanes
 
-    def grads(self) -> list[list[Any]]:
+    def lane_grads(self) -> list[list[Any]]:
         grads = [p.grad for p in self.params.values()]
         return [[None if g is None else g[t] for g in grads] for t in range(len(self._lanes))]
 

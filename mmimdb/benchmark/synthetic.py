@@ -111,6 +111,15 @@ def _correlation(z: np.ndarray, m: np.ndarray) -> float:
     return float(np.corrcoef(z, m)[0, 1])
 
 
+def _initial_weights(seed: int, shapes: dict[str, dict[str, int]]) -> dict[str, dict[str, Any]]:
+    """N(0, 0.1) initial weights of one seed, drawn from a generator seeded with it alone."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    return {model: {name: 0.1 * torch.randn(size, generator=generator) for name, size in sizes.items()}
+            for model, sizes in shapes.items()}
+
+
 def run_synthetic(seeds: int = 1000, first_seed: int = 0, config: SyntheticConfig | None = None,
                   device: str = "cpu", progress: bool = False) -> dict[str, Any]:
     """Train a GMU and a logistic regression on ``seeds`` synthetic tasks; compare them.
@@ -123,18 +132,21 @@ def run_synthetic(seeds: int = 1000, first_seed: int = 0, config: SyntheticConfi
     from tqdm import tqdm
 
     config = config or SyntheticConfig()
-    torch.manual_seed(first_seed)
     tasks = [make_task(first_seed + k, config) for k in range(seeds)]
     train = {key: torch.as_tensor(_stack([t for t, _ in tasks], key), device=device) for key in ("x_v", "x_t", "c", "m")}
     test = {key: torch.as_tensor(_stack([t for _, t in tasks], key), device=device) for key in ("x_v", "x_t", "c", "m")}
     d = config.dims
+    shapes = {"gmu": {"w_v": d, "w_t": d, "w_z": 2 * d, "b_v": 1, "b_t": 1, "b_z": 1, "w_o": 1, "b_o": 1},
+              "logistic": {"w": 2 * d, "b": 1}}
+    # Each seed's initial weights come from a generator of its own (in a fixed order), as its
+    # task does: a seed's result does not depend on how many seeds ran beside it.
+    initial = [_initial_weights(first_seed + k, shapes) for k in range(seeds)]
 
-    def parameter(*shape: int) -> Any:
-        return (0.1 * torch.randn(seeds, *shape, device=device)).requires_grad_()
+    def parameter(model: str, name: str) -> Any:
+        return torch.stack([weights[model][name] for weights in initial]).to(device).requires_grad_()
 
-    gmu = {"w_v": parameter(d), "w_t": parameter(d), "w_z": parameter(2 * d), "b_v": parameter(1),
-           "b_t": parameter(1), "b_z": parameter(1), "w_o": parameter(1), "b_o": parameter(1)}
-    logistic = {"w": parameter(2 * d), "b": parameter(1)}
+    gmu = {name: parameter("gmu", name) for name in shapes["gmu"]}
+    logistic = {name: parameter("logistic", name) for name in shapes["logistic"]}
     labels = train["c"].float()
     with tqdm(total=2 * config.epochs, desc=f"GMU, {seeds} seeds", unit="step", disable=not progress,
               file=sys.stderr) as bar:
@@ -152,6 +164,9 @@ def run_synthetic(seeds: int = 1000, first_seed: int = 0, config: SyntheticConfi
     difference = gmu_accuracy - logistic_accuracy
     example = {key: test[key][0].cpu().numpy().tolist() for key in ("x_v", "x_t", "c", "m")}
     example["z"] = z_numpy[0].tolist()
+    # The first seed's trained GMU and its task's means: Figure 7 draws z over the plane with them.
+    example["gmu"] = {name: value[0].detach().cpu().numpy().tolist() for name, value in gmu.items()}
+    example["means"] = {name: value.tolist() for name, value in _means(np.random.default_rng(first_seed), config).items()}
     return {
         "seeds": seeds, "first_seed": first_seed, "samples_per_class": config.samples_per_class,
         "config": asdict(config),
@@ -162,3 +177,24 @@ def run_synthetic(seeds: int = 1000, first_seed: int = 0, config: SyntheticConfi
         "gate_latent_correlation": correlation,
         "example": example,
     }
+
+
+def gmu_surface(params: dict[str, Any], x_v: np.ndarray, x_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The trained single GMU (one seed's ``params``, as ``example["gmu"]``) evaluated with
+    numpy at points ``x_v``, ``x_t`` (..., dims): the gate z and the probability of class 1."""
+    w = {name: np.asarray(value, dtype=np.float64) for name, value in params.items()}
+    x_v, x_t = np.asarray(x_v, dtype=np.float64), np.asarray(x_t, dtype=np.float64)
+    h_v = np.tanh(x_v @ w["w_v"] + w["b_v"][0])
+    h_t = np.tanh(x_t @ w["w_t"] + w["b_t"][0])
+    z = 1 / (1 + np.exp(-(np.concatenate([x_v, x_t], axis=-1) @ w["w_z"] + w["b_z"][0])))
+    h = z * h_v + (1 - z) * h_t
+    return z, 1 / (1 + np.exp(-(w["w_o"][0] * h + w["b_o"][0])))
+
+
+def run_figure7(first_seed: int = 0, config: SyntheticConfig | None = None, device: str = "cpu") -> dict[str, Any]:
+    """The paper's Figure 7 task: one seed with x_v, x_t in R (``dims=1``), the rest of
+    ``config`` as given; the result of :func:`run_synthetic` for that seed."""
+    from dataclasses import replace
+
+    return run_synthetic(seeds=1, first_seed=first_seed, config=replace(config or SyntheticConfig(), dims=1),
+                         device=device)

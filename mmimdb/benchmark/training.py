@@ -32,6 +32,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .metrics import macro_f1
+from ..dataset import hdf5
 
 #: Changes with every change to training or models that alters their results, so that runs
 #: saved by an earlier version are trained again rather than reused (2: outputs start at the
@@ -90,9 +91,9 @@ class Batcher:
         self.device = device
         self.vocabulary = vocabulary
         self.dense = {name: torch.as_tensor(np.asarray(value, dtype=np.float32), device=device)
-                      for name, value in inputs.items() if name not in ("sequences", "images")}
-        self.sequences = inputs.get("sequences")
-        self.images = inputs.get("images")
+                      for name, value in inputs.items() if name not in (hdf5.SEQUENCES, hdf5.IMAGES)}
+        self.sequences = inputs.get(hdf5.SEQUENCES)
+        self.images = inputs.get(hdf5.IMAGES)
         self.n_rows = len(next(iter(inputs.values())))
 
     def __call__(self, index: np.ndarray) -> dict[str, Any]:
@@ -110,9 +111,9 @@ class Batcher:
                 padded[i, : len(row)] = row
             if self.vocabulary is not None:
                 padded[padded >= self.vocabulary] = 0  # ids unseen in training = unknown word
-            batch["sequences"] = (torch.as_tensor(padded, device=self.device), torch.as_tensor(lengths))
+            batch[hdf5.SEQUENCES] = (torch.as_tensor(padded, device=self.device), torch.as_tensor(lengths))
         if self.images is not None:
-            batch["images"] = torch.as_tensor(np.asarray(self.images[index], dtype=np.float32), device=self.device)
+            batch[hdf5.IMAGES] = torch.as_tensor(np.asarray(self.images[index], dtype=np.float32), device=self.device)
         return batch
 
 
@@ -400,10 +401,10 @@ class LoneNetwork:
         self.bounded = [m.weight for m in network.modules() if isinstance(m, torch.nn.Linear)]
         self.norms = tracked_batch_norms(network)
 
-    def lanes(self) -> list[list[Any]]:
+    def lane_parameters(self) -> list[list[Any]]:
         return [self.params]
 
-    def grads(self) -> list[list[Any]]:
+    def lane_grads(self) -> list[list[Any]]:
         return [[p.grad for p in self.params]]
 
     def train(self) -> None:
@@ -461,7 +462,7 @@ def train_lanes(lanes: Any, configs: Sequence[TrainConfig], batch_order: np.rand
     labels = torch.as_tensor(train_labels, dtype=torch.float32, device=device)
     n_train = len(train_labels)
     calibration = calibration_rows(n_train, config.seed)
-    optimizer = Adam(lanes.lanes(), [c.lr for c in configs])
+    optimizer = Adam(lanes.lane_parameters(), [c.lr for c in configs])
     active = list(range(len(configs)))  # the lanes still training, by their first position
     histories: list[dict[str, Any]] = [{"train_loss": [], "dev_macro_f1": [], "seconds": []} for _ in configs]
     stopping = [EarlyStopping(c.patience) for c in configs]
@@ -479,7 +480,7 @@ def train_lanes(lanes: Any, configs: Sequence[TrainConfig], batch_order: np.rand
             losses = lanes.losses(train_batcher(index), labels[torch.as_tensor(index, device=device)])
             lanes.zero_grad()
             losses.sum().backward()  # lanes do not interact: each gets its own loss's gradient
-            optimizer.step(lanes.grads())
+            optimizer.step(lanes.lane_grads())
             lanes.limit_norms()
             loss_sum += losses.detach() * len(index)
         elapsed = time.perf_counter() - started
@@ -507,7 +508,7 @@ def train_lanes(lanes: Any, configs: Sequence[TrainConfig], batch_order: np.rand
             if not kept:
                 break
             lanes.keep(kept)
-            optimizer.keep(kept, lanes.lanes())
+            optimizer.keep(kept, lanes.lane_parameters())
             active = [active[lane] for lane in kept]
     if progress is not None:
         progress.close()

@@ -17,7 +17,8 @@ from typing import Any
 from .. import paths
 from ..storage import atomic, lock, manifest
 from ..storage.checksums import sha256_of
-from ..errors import UsageError
+from ..dataset.built import BuiltDataset
+from ..errors import MmimdbError, UsageError
 from . import croissant, datasheet, figures, stats as dataset_stats
 from .stats import summary
 
@@ -28,10 +29,11 @@ def write_card(root: str | os.PathLike | None = None, out: str | os.PathLike | N
     """Write the card, the figures and ``croissant.json`` for the build under ``root``;
     record them in the manifest; return the manifest entry (paths and sha256)."""
     root = paths.data_root(root)
-    build = manifest.read_manifest(root)
+    build = BuiltDataset(root).manifest
     folder = Path(out).expanduser() if out is not None else root
     # The build is read first: a wrong --root says so without leaving a new empty folder there.
     stats = dataset_stats.collect(root, progress)  # says to build first when there is no dataset
+    _check_published(root, build)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -51,3 +53,15 @@ def write_card(root: str | os.PathLike | None = None, out: str | os.PathLike | N
     manifest.record(root, "card", where if inside else str(folder.resolve()), entry,
                     outputs=[os.path.relpath(path.resolve(), root.resolve()) for path in written] if inside else ())
     return entry
+
+
+def _check_published(root: Path, build: dict[str, Any]) -> None:
+    """The files croissant.json publishes (with their sha256 and size) must be the ones the
+    build wrote: a truncated or changed file is one line (exit 1), not a card that vouches
+    for it."""
+    listed = build.get(manifest.OUTPUTS, {})
+    published = [name for name in croissant.published_files(root) if name in listed]
+    problems = manifest.verify(root, only=published)
+    if problems:
+        raise MmimdbError(f"{problems[0]}{f' (and {len(problems) - 1} more)' if len(problems) > 1 else ''}; "
+                          "the card would publish it: rebuild with `mmimdb build`")

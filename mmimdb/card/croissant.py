@@ -50,6 +50,12 @@ def _relative(path: Path, folder: Path) -> str:
     return Path(os.path.relpath(path, folder)).as_posix()
 
 
+def published_files(root: Path) -> list[str]:
+    """The files of the build (relative to ``root``) that the distribution lists, when present."""
+    candidates = [paths.parquet_path(root, split) for split in SPLITS] + [paths.hdf5_path(root), paths.split_path(root)]
+    return [_relative(path, root) for path in candidates if path.is_file()]
+
+
 def _file_object(identifier: str, path: Path, folder: Path, encoding: str, description: str) -> dict[str, Any]:
     return {"@type": "cr:FileObject", "@id": identifier, "name": identifier, "description": description,
             "contentUrl": _relative(path, folder), "encodingFormat": encoding,
@@ -125,7 +131,7 @@ def metadata(root: Path, folder: Path, stats: DatasetStats, build: dict[str, Any
         "rai:dataAnnotationProtocol": [text.annotation()],
         "rai:dataAnnotationPlatform": ["IMDb (genres assigned on IMDb title pages)"],
         "rai:dataUseCases": text.uses(),
-        "rai:dataBiases": text.biases(facts),
+        "rai:dataBiases": text.biases(facts, stats),
         "rai:dataLimitations": text.limitations(),
         "rai:dataSocialImpact": text.social_impact(),
         "rai:personalSensitiveInformation": text.personal_information(),

@@ -82,7 +82,7 @@ def card(root: Path, folder: Path, figures_folder: Path, stats: DatasetStats, bu
     licenses = "\n".join(f"- {what}: <{url}>" for what, url in text.LICENSES.items())
     preprocessing = "\n".join(f"- {item}" for item in text.preprocessing())
     uses = "\n".join(f"- {item}" for item in text.uses())
-    biases = "\n".join(f"- {item}" for item in text.biases(facts))
+    biases = "\n".join(f"- {item}" for item in text.biases(facts, stats))
     limitations = "\n".join(f"- {item}" for item in text.limitations())
     versions = build.get("versions") or {}
     body = f"""# MM-IMDb (built with mmimdb)

@@ -31,8 +31,35 @@ _SOURCE_NAMES = {
     "archive": "the original MM-IMDb release (IMDb pages crawled with IMDbPY in 2016)",
     "omdb": "OMDb API", "tmdb": "TMDb API", "imdb-datasets": "IMDb's non-commercial TSV files (cinemagoer)",
     "imdb-web": "saved IMDb title pages", "greatest-films": "a public 'greatest films' list (OMDb-style values, "
-    "IMDb posters)", "not recorded": "the original release as imported (no per-field source recorded)",
+    "IMDb posters)", "generated": "generated films (not real)",
+    "not recorded": "the original release as imported (no per-field source recorded)",
 }
+#: Where the demo's films come from, for the card (the repository and commit of mmimdb/demo.py).
+GREATEST_FILMS = ("the 'greatest films' list of the public repository github.com/{repository} (commit {commit}): "
+                  "films of critics' lists (AFI 1998 and 2007, WGA 2005, Sight & Sound 2012, the Guardian, 1001 Movies "
+                  "You Must See), with OMDb-style values (OMDb's short plot, at most 3 genres) and IMDb posters; not the "
+                  "MovieLens movies of MM-IMDb")
+GENERATED = ("generated films (mmimdb.generated): not real films; titles, plots and posters were made up, with genre "
+             "signal planted on purpose, so that the pipeline can be tried offline; their numbers say nothing about "
+             "MM-IMDb")
+
+
+def record_sources(stats: DatasetStats) -> set[str]:
+    """Every source that gave a field of a record of this build."""
+    return {source for name in SOURCE_FIELDS for source in (stats.sources.get(name) or {})}
+
+
+def provenance(stats: DatasetStats) -> str | None:
+    """Where the records come from, when that is not MM-IMDb's story (MovieLens ids, IMDb pages):
+    the demo's greatest films or generated films; None otherwise."""
+    from ..demo import COMMIT, REPOSITORY, SOURCE
+
+    sources = record_sources(stats)
+    if sources and sources <= {"generated"}:
+        return GENERATED
+    if sources and sources <= {SOURCE}:
+        return GREATEST_FILMS.format(repository=REPOSITORY, commit=COMMIT[:7])
+    return None
 
 
 def _split_method(build: dict[str, Any]) -> str:
@@ -52,7 +79,8 @@ def description(stats: DatasetStats, build: dict[str, Any]) -> str:
             f"poster and genres, for multi-label genre classification from text and image ({len(GENRES)} genres). "
             f"This build: {movies['total']} movies, train {movies['train']} / dev {movies['dev']} / test {movies['test']}, "
             f"split by {_split_method(build)}; built with mmimdb, which rebuilds the dataset from its sources "
-            "(the data itself may not be redistributed).")
+            "(the data itself may not be redistributed)."
+            + (f" The movies of this build are {provenance(stats)}." if provenance(stats) else ""))
 
 
 def sources_sentence(stats: DatasetStats) -> str:
@@ -68,6 +96,9 @@ def sources_sentence(stats: DatasetStats) -> str:
 def collection(stats: DatasetStats, build: dict[str, Any]) -> str:
     when = (f" Records of this build were written between {stats.records_written[0]} and {stats.records_written[1]}."
             if stats.records_written else "")
+    if provenance(stats):
+        return (f"The movies of this build are {provenance(stats)}. The sources of this build, per field: "
+                f"{sources_sentence(stats)}.{when}")
     return ("The movie list is MovieLens 20M's links.csv (IMDb ids of the movies MovieLens users rated). The original "
             "release crawled each movie's IMDb page with IMDbPY in 2016 and kept the movies with genres, a plot and a "
             "poster (25,959 of 27,278). mmimdb rebuilds records from sources that work today; the sources of this "
@@ -107,10 +138,16 @@ def uses() -> list[str]:
             "named in credits."]
 
 
-def biases(facts: dict[str, Any]) -> list[str]:
+def biases(facts: dict[str, Any], stats: DatasetStats | None = None) -> list[str]:
     years = facts.get("years")
+    sources = record_sources(stats) if stats is not None else set()
+    who = ("Movies are generated, not real: no bias of real films applies, only how they were generated."
+           if sources and sources <= {"generated"} else
+           "Movies are critics' 'greatest films' (mostly US and European, many before 1980), not MovieLens's."
+           if sources and sources <= {"greatest-films"} else
+           "Movies are those rated by MovieLens users (mostly US, English-language, popular titles).")
     return [
-        "Movies are those rated by MovieLens users (mostly US, English-language, popular titles).",
+        who,
         "Genres are highly imbalanced (in the original release Drama labels 13,967 movies, Film-Noir 338).",
         "IMDb's bulk files and OMDb give at most 3 genres a title; the original scraped pages gave 2.48 on average, "
         f"this build {facts['labels_per_movie']}: rebuilt labels are sparser than the original's.",

@@ -22,7 +22,9 @@ from .. import paths
 from ..storage import lock
 from ..storage.checksums import sha256_of
 from ..errors import UsageError
+from ..dataset.parquet import check_readable
 from ..records.record import file_id
+from ..records.split_file import SPLITS
 from . import arrow, hdf5, jsonl, mmf
 from .rows import (GENRE_CHOICES, MARKER, TEXT_CHOICES, Choices, check_built, default_out, record_export, split_ids,
                    staged_folder)
@@ -72,6 +74,8 @@ def export(format: str, root: str | os.PathLike | None = None, out: str | os.Pat
         raise UsageError("--test-hard-ids is for --format jsonl (MMBT's test_hard_gt.jsonl)")
     root = paths.data_root(root)
     check_built(root)
+    for split in SPLITS:  # a truncated or overwritten split file: one line before any folder is made
+        check_readable(paths.parquet_path(root, split))
     if protocol is not None and format != "hdf5":
         from ..protocols import prepare
 

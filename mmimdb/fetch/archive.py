@@ -208,8 +208,11 @@ class _Importer:
         except ImageError as error:
             report.skip(imdb_id, "unreadable image", str(error))
             return
-        movie["poster"].update(sha256=info.sha256, width=info.width, height=info.height)
-        movie["sources"] = {name: SOURCE_NAME for name in movie if name not in ("imdb_id", "extra", "sources")}
+        movie["poster"].update(info.record_fields())
+        # A JSON that names its sources (``_mmimdb``: the demo's real and generated films) keeps them;
+        # the original release's JSON names none: its fields come from the archive.
+        recorded = movie.get("sources") or {}
+        movie["sources"] = {field: recorded.get(field, source) for field, source in records.all_from(movie, SOURCE_NAME).items()}
         self.store.write(movie, poster)
         report.imported.append(imdb_id)
 

@@ -33,7 +33,7 @@ from ..errors import DownloadError, StoppedEarly
 from ..storage import atomic
 from ..storage.checksums import sha256_of
 from .hosts import download_session
-from .http import HostAllowlist, HostNotAllowed, PoliteSession, refusal
+from .http import HostAllowlist, HostNotAllowed, HostUnresolvable, PoliteSession, refusal
 
 # Small reads while streaming, so that a dropped connection loses little of what arrived.
 STREAM_BYTES = 64 * 1024
@@ -55,6 +55,8 @@ def _open(session: PoliteSession, url: str, headers: dict[str, str], allowed: se
         return session.open(url, allowlist=HostAllowlist.of(allowed), headers=headers)
     except HostNotAllowed as error:
         raise DownloadError(f"{url}: host not allowed for this download (allowed: {', '.join(sorted(allowed))}; {error})") from None
+    except HostUnresolvable as error:  # no network, as for a refused connection: rerun when it is back
+        raise DownloadStopped(f"{url}: {error}; rerun to resume") from None
     except requests.RequestException as error:
         raise DownloadStopped(f"{url}: {type(error).__name__} ({_first_line(error)}); rerun to resume") from None
 

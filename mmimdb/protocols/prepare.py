@@ -63,7 +63,17 @@ class Prepared:
             "duplicated": {"movies": len(several), "ids": several,
                            "rule": "one sample per plot" if self.preset.per_plot else None},
             "release_split": self.release_split,
+            "note": self._rows_note(),
         }
+
+    def _rows_note(self) -> str | None:
+        """Where the lineage's reader hard-codes row ranges this build does not have."""
+        fixed = self.preset.fixed_rows
+        built = {split: len(self.splits[split]) for split in SPLITS}
+        if fixed is None or fixed == built:
+            return None
+        return ("its reader hard-codes the release's rows (" + ", ".join(f"{s} {n}" for s, n in fixed.items())
+                + "); this build has " + ", ".join(f"{s} {n}" for s, n in built.items()) + ": it would read wrong rows")
 
 
 def _raw_longest(record: dict[str, Any]) -> str:
@@ -143,3 +153,27 @@ def prepare(root: str | os.PathLike | None, name: str) -> Prepared:
     else:  # MMBT: label list in order of first appearance in the written train file
         prepared.labels = list(dict.fromkeys(g for s in prepared.splits["train"] for g in s.genres))
     return prepared
+
+
+def select_rows(prepared: Prepared, split: str, table: Any, arrays: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The rows of a split's table (and of row-aligned ``arrays``) as the preset gives them:
+    its movies only, one row per sample (a per-plot preset repeats a movie), ``plot`` = the
+    sample's text and ``genres`` = the preset's genres. ``labels`` stays the 23-genre vector."""
+    import numpy as np
+    import pyarrow as pa
+
+    kept = prepared.kept(split)
+    indices: list[int] = []
+    texts: list[str] = []
+    genres: list[list[str]] = []
+    for row, imdb_id in enumerate(table.column("imdb_id").to_pylist()):
+        sample = kept.get(imdb_id)
+        for text in (sample.texts if sample is not None else []):
+            indices.append(row)
+            texts.append(text)
+            genres.append(sample.genres)
+    taken = table.take(pa.array(indices, type=pa.int64()))
+    for name, values in (("plot", pa.array(texts, pa.string())), ("genres", pa.array(genres, pa.list_(pa.string())))):
+        if name in taken.column_names:
+            taken = taken.set_column(taken.column_names.index(name), name, values)
+    return taken, {name: np.asarray(values)[indices] for name, values in arrays.items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -30,6 +31,11 @@ class PosterInfo:
     height: int
     format: str
     sha256: str
+
+    def record_fields(self) -> dict[str, int | str]:
+        """What a record keeps of its checked poster: the ``poster`` object's ``sha256``,
+        ``width`` and ``height``."""
+        return {"sha256": self.sha256, "width": self.width, "height": self.height}
 
 
 def decode_poster(data: bytes, name: str = "poster",
@@ -64,6 +70,9 @@ def decode_poster(data: bytes, name: str = "poster",
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        # Pillow names the buffer by its address ("<_io.BytesIO object at 0x7fd8...>"): reports
+        # of two runs must be the same bytes
+        reason = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", reason)
         raise ImageError(f"{name}: not a readable image ({reason})") from None
     return image, width, height, image_format
 
@@ -78,3 +87,24 @@ def check_poster(data: bytes, name: str = "poster") -> PosterInfo:
     image, width, height, image_format = decode_poster(data, name, lambda w, h: (max(1, w // 8), max(1, h // 8)))
     image.close()
     return PosterInfo(width, height, image_format, hashlib.sha256(data).hexdigest())
+
+
+#: Thumbnail size in pixels (width, height): the posters' 160:256 shape, half size.
+THUMBNAIL_SIZE = (80, 128)
+
+
+def thumbnail_jpeg(data: bytes, name: str = "poster", size: tuple[int, int] = THUMBNAIL_SIZE,
+                   quality: int = 80) -> bytes:
+    """``data`` (a poster file) decoded safely and shrunk to fit ``size``, as JPEG bytes (for
+    pages that show many posters at once: the report, the qualitative examples).
+
+    Raises :class:`ImageError` naming ``name`` when the poster does not decode.
+    """
+    # Draft mode decodes a JPEG at the smallest DCT scale still at least twice the thumbnail.
+    image, _, _, _ = decode_poster(data, name, lambda w, h: (2 * size[0], 2 * size[1]))
+    with image:
+        small = image.convert("RGB")
+        small.thumbnail(size)
+        buffer = io.BytesIO()
+        small.save(buffer, format="JPEG", quality=quality, optimize=True)
+    return buffer.getvalue()

@@ -210,6 +210,16 @@ def validate(record: dict[str, Any]) -> dict[str, Any]:
     raise RecordError(str(imdb_id or "<no id>"), field, message)
 
 
+def all_from(record: dict[str, Any], source: str) -> dict[str, str]:
+    """The ``sources`` of a record that came whole from one ``source``: each of its fields
+    (not the id, ``extra`` or ``sources`` itself) -> ``source``.
+
+    >>> all_from({"imdb_id": "tt0114709", "title": "Toy Story", "extra": {}}, "archive")
+    {'title': 'archive'}
+    """
+    return {field: source for field in record if field not in ("imdb_id", "extra", "sources")}
+
+
 def missing_for_dataset(record: dict[str, Any]) -> str | None:
     """Why a record cannot enter the dataset (the paper's rule), or None if it can.
 

@@ -16,6 +16,7 @@ from . import register_image_encoder
 from .base import EncoderOptions, ImageEncoder, WeightsFile, check_hash_in_name
 from .downloads import VGG16_IMAGENET, locate_or_download
 from .preprocessing import Preprocessing
+from ...dataset import hdf5
 
 VGG16_FILE = WeightsFile("VGG16 weights file (torchvision's vgg16-397923af.pth)", "--vgg16-weights", "MMIMDB_VGG16_WEIGHTS",
                          offline="--image efficientnet-lite0")
@@ -63,38 +64,60 @@ def vgg16_module():
     return VGG16()
 
 
-def load_vgg16(path: Path):
-    """VGG16 with the weights of ``path`` (eval mode); :class:`UsageError` if they do not fit."""
-    import pickle
+def _read_state(path: Path, mmap: bool = False) -> dict:
+    """The state dict of ``path``, checked against VGG16's keys and shapes; a one-line
+    :class:`UsageError` for a file that is not a state dict or does not fit."""
+    import zipfile
 
     import torch
 
+    zipped = zipfile.is_zipfile(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as error:
+        with open(path, "rb") as handle:
+            pickled = handle.read(1) == b"\x80"  # the legacy format starts with a pickle's protocol opcode
+    except OSError as error:
+        raise VGG16_FILE.error(path, f"cannot be read ({error.strerror or error})") from None
+    if not zipped and not pickled:  # a text file, an HTML page: torch's unpickler would say KeyError 105
+        raise VGG16_FILE.error(path, "is not a torch state dict (not a pickle or zip file)")
+    try:
+        # mmap: a check reads only the tensors' headers (torch's zip format; the legacy one cannot)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap and zipped)
+    except Exception as error:  # noqa: BLE001: any failure to unpickle the file means the same to the user
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
         raise VGG16_FILE.error(path, f"is not a torch state dict ({reason})") from None
-    model = vgg16_module()
     if not isinstance(state, dict):
         raise VGG16_FILE.error(path, "is not a state dict")
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        reason = str(error).splitlines()[1].strip()[:120] if len(str(error).splitlines()) > 1 else "keys or shapes differ"
-        raise VGG16_FILE.error(path, f"does not hold VGG16 weights in torchvision's layout ({reason})") from None
+    with torch.device("meta"):  # the shapes without allocating 138M parameters
+        expected = {key: tuple(value.shape) for key, value in vgg16_module().state_dict().items()}
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(key for key in set(expected) & set(state)
+                   if not hasattr(state[key], "shape") or tuple(state[key].shape) != expected[key])
+    if missing or unexpected or wrong:
+        reason = (f"missing key {missing[0]}" if missing else f"unexpected key {unexpected[0]}" if unexpected
+                  else f"{wrong[0]} has shape {tuple(getattr(state[wrong[0]], 'shape', ()))}, not {expected[wrong[0]]}")
+        raise VGG16_FILE.error(path, f"does not hold VGG16 weights in torchvision's layout ({reason})")
+    return state
+
+
+def load_vgg16(path: Path):
+    """VGG16 with the weights of ``path`` (eval mode); :class:`UsageError` if they do not fit."""
+    model = vgg16_module()
+    model.load_state_dict(_read_state(path), strict=True)
     return model.eval()
 
 
-@register_image_encoder("vgg16", output="vgg_features", summary="the paper's fc7; downloaded when missing")
+@register_image_encoder("vgg16", output=hdf5.IMAGE_FEATURES, summary="the paper's fc7; downloaded when missing")
 def vgg16(options: EncoderOptions) -> ImageEncoder:
     """The paper's image feature: VGG16 fc7 after ReLU (``vgg_features``, 4096-d)."""
     path, source = locate_or_download(VGG16_FILE, options.vgg16_weights, VGG16_IMAGENET, url=options.vgg16_url,
                                       also=[hub_cache_path()], downloads_dir=options.downloads_dir,
                                       download=options.download, say=options.say, progress=options.progress)
     digest = check_hash_in_name(path, VGG16_FILE)
+    _read_state(path, mmap=True)  # a file that is not VGG16's weights fails here, before any feature is built
     preprocess = Preprocessing(options.preprocessing, options.image_size or 224)
     return ImageEncoder(
-        name="vgg16", output="vgg_features", dim=FC7_DIM, build=lambda: load_vgg16(path), preprocess=preprocess,
+        name="vgg16", output=hdf5.IMAGE_FEATURES, dim=FC7_DIM, build=lambda: load_vgg16(path), preprocess=preprocess,
         info={"file": str(path), "sha256": digest, **source, "layer": "fc7 (classifier[:-1], after ReLU)",
               "preprocessing": preprocess.describe()},
     )

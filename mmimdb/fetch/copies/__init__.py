@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from ...errors import UsageError
 from . import hub, jsonl, relayout, vilt_arrow
@@ -52,13 +52,14 @@ def detect(folder: Path) -> str:
 
 def import_copy(source: str | os.PathLike, root: str | os.PathLike | None = None, *, layout: str | None = None,
                 release_split: str | os.PathLike | None = None, revision: str | None = None,
-                progress: bool = True) -> CopyReport:
+                hub_include: Sequence[str] | None = None, progress: bool = True) -> CopyReport:
     """Import the copy at ``source`` (a folder, or a Hub dataset id such as ``user/mmimdb``)
     into ``<root>/dataset``; return the report (also saved as ``<root>/copy-report.json``).
 
     ``layout`` forces one of :data:`LAYOUTS` (default: detected). ``release_split`` is the
     release's ``split.json`` to compare with (default: ``<root>/release-split.json``, which
-    ``--from-archive`` keeps). Movies already in the store are left as they are. Raises
+    ``--from-archive`` keeps). ``revision`` and ``hub_include`` (file patterns) apply to a Hub
+    id (:func:`.hub.snapshot`). Movies already in the store are left as they are. Raises
     :class:`UsageError` for a wrong path or layout, :class:`~mmimdb.errors.MmimdbError` after
     the import for a damaged file (the movies read before the damage are kept).
     """
@@ -68,8 +69,7 @@ def import_copy(source: str | os.PathLike, root: str | os.PathLike | None = None
     text = str(source)
     folder = Path(text).expanduser()
     if not folder.exists() and hub.is_hub_id(text):
-        name = text
-        folder = hub.snapshot(text, root, revision=revision)
+        folder, name = hub.snapshot(text, root, revision=revision, include=hub_include)
     elif not folder.exists():
         raise UsageError(f"{folder}: no such folder (nor a Hub dataset id such as user/name)")
     elif not folder.is_dir():

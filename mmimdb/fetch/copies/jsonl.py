@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
+from ..archive import MAX_JSON_BYTES
 from .samples import Problems, Sample, copy_id, find_files, genre_names, image_file, plot_list, split_name
 
 MMBT = "mmbt-jsonl"
@@ -25,6 +26,8 @@ DESCRIPTIONS = {MMBT: "MMBT / transformers mm-imdb JSON lines ({train,dev,test}.
 #: MMF's image lookup replaces the extension with each of these.
 _MMF_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPEG", ".JPG")
 _SPLIT_FILES = ("train", "dev", "val", "test")
+#: A line holds one movie's record: as large as a release JSON may be.
+MAX_LINE_BYTES = MAX_JSON_BYTES
 
 
 def _split_files(folder: Path) -> list[Path]:
@@ -41,10 +44,27 @@ def mmbt_folders(folder: Path) -> list[Path]:
     return [path.parent for path in find_files(folder, "train.jsonl") if path.parent.name != "annotations"]
 
 
+def _raw_lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
+    """The lines of ``handle``; None for a line over ``limit`` bytes (read past in blocks, never held)."""
+    while True:
+        raw = handle.readline(limit + 1)
+        if not raw:
+            return
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = handle.readline(limit)
+            yield None
+        else:
+            yield raw
+
+
 def _lines(path: Path, problems: Problems) -> Iterator[tuple[str, dict]]:
     with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, 1):
+        for number, raw in enumerate(_raw_lines(handle, MAX_LINE_BYTES), 1):
             where = f"{path.name}:{number}"
+            if raw is None:
+                problems.skip(where, "line too long", f"{where}: over the {MAX_LINE_BYTES}-byte cap; line skipped")
+                continue
             if not raw.strip():
                 continue
             try:

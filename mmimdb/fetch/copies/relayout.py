@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ...records import record as records
-from ...fetch.archive import MAX_JSON_BYTES
+from ..archive import MAX_JSON_BYTES, MAX_SPLIT_BYTES
 from .samples import Problems, Sample, find_files, genre_names, image_file, plot_list
 
 NAME = "relayout"
@@ -37,6 +37,9 @@ def _split_of(path: Path, problems: Problems) -> dict[str, str]:
     """id -> split from the copy's ``split.json`` (any keys: a copy may name dev 'val')."""
     from .samples import split_name
 
+    if path.stat().st_size > MAX_SPLIT_BYTES:
+        problems.damaged(f"{path.name}: over the {MAX_SPLIT_BYTES}-byte cap; movies read without a split")
+        return {}
     try:
         data = json.loads(path.read_bytes())
     except (UnicodeDecodeError, ValueError) as error:

@@ -5,11 +5,7 @@ priority), merges their partial records, downloads the first poster that decodes
 writes record + poster to the :class:`~mmimdb.records.store.RecordStore`. Movies without a poster
 are not written (as in the paper); their reason stays in the state database.
 
-Merge rule: for every field, the first source (in ``--source`` order) that gives a
-non-empty value wins, and ``record["sources"][field]`` names it; ``extra`` keys are
-collected from all sources (each source prefixes its own); the poster is the first
-source's poster URL that downloads and decodes. ``movielens_id`` and ``tmdb_id`` come from
-links.csv (provenance ``movielens``).
+How the sources' records are merged, field by field, is said once, in :mod:`.pipeline`.
 
 State: an SQLite database (WAL) at ``<root>/fetch-state.sqlite`` with one row per id:
 status (``pending``, ``done``, ``no-poster``, ``not-found``, ``error``, ``blocked``),

@@ -196,7 +196,7 @@ def crawl_one(link: Link, sources: list[Source], session: PoliteSession, store: 
         poster = {"url": found.poster_url} if found.poster_url else {}
         if found.full_size_poster_url:
             poster["full_size_url"] = found.full_size_poster_url
-        record["poster"] = {**poster, "sha256": info.sha256, "width": info.width, "height": info.height}
+        record["poster"] = {**poster, **info.record_fields()}
         record["sources"]["poster"] = source.name
         try:
             store.write(record, data)

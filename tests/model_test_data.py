@@ -11,7 +11,8 @@ poster or both), so the models are tested on exactly what a user's models read:
   --image-features efficientnet_features`` does);
 - ``three_grams``, ``word_grams``, ``sequences`` + ``embeddings``, ``images``, ``genres``.
 
-Built once per test session; no ../shared needed.
+Built once per test session (the ``model_test_root`` fixture of ``conftest.py``); no
+../shared needed.
 """
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ ALIASES = {"vgg_features": "efficientnet_features"}
 IMAGE = ("--image-features", ALIASES["vgg_features"])
 #: Poster size fed to EfficientNet-Lite0 (small: fast, and the planted colours survive it).
 IMAGE_SIZE = 64
-_cache: dict[str, Path] = {}
 
 
 def build_model_test_root(root: Path, films: int = FILMS) -> Path:
@@ -61,19 +61,34 @@ def use_one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def benchmark_root(tmp_path_factory) -> Path:
-    """The model-test data root, built once per test session (cached in this module).
-    Treat it as read-only: copy what a test changes."""
-    if "root" not in _cache:
-        _cache["root"] = build_model_test_root(tmp_path_factory.mktemp("benchmark-root"))
-    return _cache["root"]
-
-
-def private_benchmark_root(tmp_path_factory, tmp_path) -> Path:
-    """A private copy of the model-test root's HDF5 file (tests may remove datasets from it)."""
+def private_hdf5_copy(model_test_root: Path, tmp_path: Path) -> Path:
+    """A data root holding a private copy of the model-test HDF5 file (tests may remove
+    datasets from it)."""
     import shutil
 
     copy = tmp_path / "root"
     copy.mkdir()
-    shutil.copy(benchmark_root(tmp_path_factory) / "multimodal_imdb.hdf5", copy)
+    shutil.copy(model_test_root / "multimodal_imdb.hdf5", copy)
     return copy
+
+
+#: The models of the tiny benchmark run: the GMU and the two unimodal models Table 3 and
+#: Table 4 compare it with.
+RUN_MODELS = ("GMU", "MaxoutMLP_w2v", "VGG_Transfer")
+
+
+def write_benchmark_run(root: Path, out: Path) -> Path:
+    """A tiny benchmark of :data:`RUN_MODELS` on the model-test ``root`` (a few epochs, one
+    seed), written into ``out`` as ``mmimdb benchmark`` writes it (results, tables, plots,
+    runs, qualitative); returns ``out``."""
+    from mmimdb.benchmark.qualitative import write_qualitative
+    from mmimdb.benchmark.reports import write_benchmark_reports
+    from mmimdb.benchmark.runner import RunSettings, run_benchmark
+
+    use_one_thread()
+    data = open_data(root)
+    results = run_benchmark(data, list(RUN_MODELS), RunSettings(epochs=6, patience=6, device="cpu"),
+                            runs_dir=out / "runs")
+    write_benchmark_reports(results, out)
+    write_qualitative(results, out, data.split("test").labels, root)
+    return out
