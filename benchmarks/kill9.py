@@ -40,14 +40,6 @@ IMAGE = ["build-features", "--text", "glove-50", "--image", "efficientnet-lite0"
          "--workers", "0", "--chunk-rows", "16", "--no-progress"]
 
 
-class _Temp:
-    def __init__(self, base: Path):
-        self.base = base
-
-    def mktemp(self, name: str) -> Path:
-        return Path(tempfile.mkdtemp(prefix=name, dir=self.base))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=10, help="SIGKILLs per command before the last run (default 10).")
@@ -63,7 +55,7 @@ def main() -> None:
     failed = 0
     try:
         records = generated_dataset.write_store(work / "records")
-        built = generated_dataset.built_root(_Temp(work))
+        built = generated_dataset.built_root(work / "built")
         for index, (name, (command, deterministic)) in enumerate(commands.items()):
             source = records if name == "build" else built
             root = kill_harness.fresh_copy(source, work / f"{name}-root")

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-#: Hidden files that stay after a run by design: the root's locks.
-KEPT_HIDDEN = {".mmimdb.lock", ".mmimdb.manifest.lock"}
+#: Hidden files that stay after a run by design: the root's locks, the digest cache of verify.
+KEPT_HIDDEN = {".mmimdb.lock", ".mmimdb.manifest.lock", ".verified.json"}
 
 
 def command_line(*args: str) -> list[str]:

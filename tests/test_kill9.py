@@ -24,8 +24,8 @@ def records_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    return generated_dataset.built_root(tmp_path_factory)
+def built(generated_dataset_root) -> Path:
+    return generated_dataset_root
 
 
 def _run(source: Path, tmp_path: Path, args: list[str], seed: int, check=None, deterministic: bool = True,
@@ -86,15 +86,15 @@ def test_build_features_killed_anywhere_then_rerun_equals_an_uninterrupted_run(b
         assert pq.read_table(root / relative).equals(pq.read_table(tmp_path / "reference" / relative)), name
 
 
-def test_benchmark_killed_anywhere_then_rerun_trains_to_the_same_numbers(tmp_path_factory, tmp_path):
+def test_benchmark_killed_anywhere_then_rerun_trains_to_the_same_numbers(model_test_root, tmp_path):
     pytest.importorskip("torch", reason="the benchmark needs torch: pip install 'mmimdb[benchmark]'")
     import json
 
-    from benchmark_fixture import IMAGE, benchmark_root
+    from model_test_data import IMAGE
 
     source = tmp_path / "source"
     source.mkdir()
-    shutil.copy(benchmark_root(tmp_path_factory) / "multimodal_imdb.hdf5", source)
+    shutil.copy(model_test_root / "multimodal_imdb.hdf5", source)
     args = ["benchmark", "--model", "Linear_sum", "--epochs", "3", "--device", "cpu", *IMAGE]
     # Timings and "reused" differ from run to run: the scores must not (on a CPU a seed gives the same numbers).
     reference, root = _run(source, tmp_path, args, seed=6, deterministic=False, verified=False)
