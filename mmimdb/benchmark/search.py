@@ -57,11 +57,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from ..dataset import hdf5
 from .training import (PREDICT_BATCH, Batcher, TrainConfig, _autocast, _batches, limit_unit_norms, recalibrate_batch_norm,
                        start, tracked_batch_norms, train_lanes)
 
 #: Inputs a batched group cannot share as dense tensors: these models train trial by trial.
-UNBATCHED_INPUTS = frozenset({"sequences", "images"})
+UNBATCHED_INPUTS = frozenset({hdf5.SEQUENCES, hdf5.IMAGES})
 
 
 def can_batch(spec: Any) -> bool:
