@@ -110,7 +110,8 @@ def kill_and_rerun(args: list[str], root: Path, reference: dict[str, str], befor
 
 
 def readable(path: Path) -> bool:
-    """Whether ``path`` reads back whole as what its suffix says (Parquet, JSON, HDF5, PNG, torch)."""
+    """Whether ``path`` reads back whole as what its suffix says (Parquet, JSON, HDF5, PNG, torch;
+    text that ends its last line)."""
     import json
 
     try:
@@ -133,6 +134,9 @@ def readable(path: Path) -> bool:
             import torch
 
             torch.load(path, weights_only=True)
+        elif path.suffix in (".md", ".txt", ".csv"):
+            if not path.read_text("utf-8").endswith("\n"):  # a torn text file is cut mid-line
+                return False
         else:
             return False  # no reader to tell a whole file from a torn one
     except Exception:
