@@ -200,3 +200,26 @@ def test_a_rebuild_with_a_poster_that_is_not_an_image_is_byte_identical(tmp_path
         reports.append((root / "split-report.json").read_bytes())
     assert b"0x" not in reports[0] and b"not a readable image (cannot identify image file)" in reports[0]
     assert reports[0] == reports[1]
+
+
+def test_build_features_says_the_bars_rate_and_the_jobs_and_skips_a_trial_larger_than_the_job(tmp_path):
+    pytest.importorskip("torch")
+    import re
+
+    import generated_films
+    from mmimdb import features
+    from mmimdb.dataset.build import build
+    from test_poster_precision import TINY
+
+    root = generated_films.write_store(tmp_path / "root", count=24)
+    build(root, method="iterative", workers=1)
+    said: list[str] = []
+    report = features.posters.extract_image_features(root, features.rows.dataset_rows(root), TINY, device="cpu",
+                                                     workers=0, progress=False, log=said.append, precision="fp32")
+    assert f"batch size 1 (no batch-size trial: it would encode {features.posters.BATCH_TRIAL_POSTERS} posters, more than " \
+           "the 24 of this job)" in said
+    assert 0 < report.extract_seconds <= report.seconds
+    last = said[-1]
+    job, extracting = re.search(r"([\d.]+) posters/s for the whole job .* ([\d.]+) posters/s while extracting, as the "
+                                r"bar showed\)$", last).groups()
+    assert float(job) <= float(extracting)
