@@ -20,7 +20,7 @@ def import_copy_command(source: str, layout: str | None, release_split: str | No
     report = import_copy(source, data_root, layout=layout, release_split=release_split, revision=revision,
                          hub_include=hub_include or None, progress=show_progress())
     echo_imported(report, f" from the {report.layout} copy", data_root)
-    for line in difference_lines(report.differences):
+    for line in difference_lines(report.differences, report.layout):
         click.echo(f"differs from the release: {line}")
     if report.copy_split:
         click.echo(f"the copy's split: {report.copy_split} (mmimdb build --split file --split-file {report.copy_split})")
@@ -29,12 +29,15 @@ def import_copy_command(source: str, layout: str | None, release_split: str | No
         sys.exit(EXIT_ERROR)
 
 
-def difference_lines(found: dict) -> list[str]:
+def difference_lines(found: dict, layout: str = "") -> list[str]:
     """One line per way the copy differs from the release (none when it does not)."""
     lines = []
     several = found["per_plot"]["movies_with_several_samples"]
     if several:
         lines.append(f"one sample per plot: {found['samples']} samples of {found['movies']} movies, collapsed")
+    plots = found["per_plot"]["movies_with_several_plots"]
+    if layout == "vilt-arrow" and plots:
+        lines.append(f"one sample per plot in its readers (ViLT's index_mapper): {plots} movies have several plots")
     labels = found["label_set"]
     if labels["kind"] != "23":
         lines.append(f"label set {labels['kind']} (outside the 23: {', '.join(labels['outside_the_23']) or 'none'}; "

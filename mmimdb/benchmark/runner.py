@@ -189,12 +189,20 @@ def train_model(name: str, splits: dict[str, Split], settings: RunSettings, targ
     order), and so are the seeds: ``fit`` may train each group at once, with the same results
     (to float rounding where :func:`fit_locally` batches a search's trials).
     """
+    result, scores, _ = train_estimators(name, splits, settings, target_names, fit)
+    return result, scores
+
+
+def train_estimators(name: str, splits: dict[str, Split], settings: RunSettings, target_names: list[str],
+                     fit: Fitter = fit_locally) -> tuple[dict[str, Any], Scores, list[Any]]:
+    """:func:`train_model`, and the fitted estimator of each seed (to score other inputs)."""
     from . import models
 
     spec = models.get(name)
     started = time.perf_counter()
     with PeakMemory(settings.device) as peak:
-        result, scores, estimator = _train_and_score(spec, splits, settings, target_names, fit, started)
+        result, scores, estimators = _train_and_score(spec, splits, settings, target_names, fit, started)
+    estimator = estimators[0]
     test = splits["test"]
     memory = peak.result()
     if fit not in (fit_locally, fit_one_by_one):  # e.g. Ray workers: their memory is not this process's
@@ -204,7 +212,7 @@ def train_model(name: str, splits: dict[str, Split], settings: RunSettings, targ
                       "best_epoch": [run["history"].get("best_epoch") for run in result["runs"]],
                       "inference_seconds_per_1000": time_inference(lambda: _predict(estimator, test), len(test)),
                       "device": settings.device, "threads": threads()}
-    return result, scores
+    return result, scores, estimators
 
 
 def _train_and_score(spec: Any, splits: dict[str, Split], settings: RunSettings, target_names: list[str],
@@ -244,7 +252,7 @@ def _train_and_score(spec: Any, splits: dict[str, Split], settings: RunSettings,
         if k == 0 and hasattr(estimator, "gates") and len(spec.inputs) == 2:
             run["gates"] = gate_analysis(estimator.gates(test.inputs), test.labels, target_names)
         runs.append(run)
-    return _result(spec, params, trials, runs, started), scores, fitted.get(seeds[0], best_model)
+    return _result(spec, params, trials, runs, started), scores, [fitted.get(seed, best_model) for seed in seeds]
 
 
 def average_model(spec: Any, members: dict[str, tuple[dict[str, Any], Scores]], splits: dict[str, Split],

@@ -84,6 +84,7 @@ def differences(seen: dict[str, Seen], release: SplitFile | None) -> dict[str, A
         "movies": len(seen),
         "samples": sum(s.samples for s in seen.values()),
         "per_plot": {"movies_with_several_samples": len(several),
+                     "movies_with_several_plots": sum(1 for s in seen.values() if s.texts > 1),
                      "note": "one sample per plot: collapsed back into one movie each" if several else "one sample per movie"},
         "label_set": label_set(genres, widths),
         "missing": {"poster": _listed([i for i, s in seen.items() if not s.poster]),

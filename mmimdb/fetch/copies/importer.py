@@ -113,7 +113,10 @@ def _record(file_id: str, movie: _Movie, provenance: str) -> dict[str, Any]:
     sample = movie.first
     if sample.record is not None:
         record = records.from_imdbpy(file_id, sample.record)
-        record.pop("poster", None)
+        # The poster's URLs are the record's; its file, digest and size are this import's.
+        urls = {k: v for k, v in (record.pop("poster", None) or {}).items() if k in records.POSTER_URL_KEYS}
+        if urls:
+            record["poster"] = urls
     else:
         # The copy carries no title: the record says so rather than invent one.
         record = {"imdb_id": "tt" + file_id, "title": ""}
@@ -144,7 +147,8 @@ def _write(store: RecordStore, file_id: str, movie: _Movie, provenance: str, rep
     except ImageError as error:
         report.skip(imdb_id, "unreadable image", str(error))
         return
-    record["poster"] = {"file": f"{file_id}.jpeg", "sha256": info.sha256, "width": info.width, "height": info.height}
+    record["poster"] = {**record.get("poster", {}), "file": f"{file_id}.jpeg", "sha256": info.sha256,
+                        "width": info.width, "height": info.height}
     record["sources"]["poster"] = provenance
     missing = records.missing_for_dataset(record)
     if missing:
