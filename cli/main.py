@@ -23,6 +23,7 @@ from .fetch import fetch
 from .info import info
 from .missing import missing
 from .protocols import protocols
+from .report import report
 
 
 def one_line(message: str) -> str:
@@ -93,6 +94,7 @@ cli.add_command(export)
 cli.add_command(missing)
 cli.add_command(protocols)
 cli.add_command(card)
+cli.add_command(report)
 
 
 def main() -> None:

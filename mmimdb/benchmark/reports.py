@@ -387,6 +387,46 @@ def plot_gates(results: dict[str, Any], path: Path | None = None) -> Any:
     return figure
 
 
+def plot_gates_paper(results: dict[str, Any], path: Path | None = None) -> Any:
+    """Figure 8 by the paper's procedure (:func:`.gates.paper_procedure`): per genre, the mean
+    gate z of the units most informative of the predictions over the test movies the GMU
+    assigned that genre (left), and each of those units (right). Returns the Figure (None when
+    the GMU did not run or its run predates the analysis)."""
+    gmu = results["models"].get("GMU", {})
+    paper = gmu.get("gates", {}).get("paper") if gmu.get("status") == "ok" else None
+    if not paper:
+        return None
+    means = {g: z for g, z in paper["per_genre_mean_z"].items() if z is not None}
+    if not means:
+        return None
+    genres = sorted(means, key=means.get)
+    figure, (bars, heat) = _figure(15, 8, columns=2)
+    names = [f"{g} ({paper['assigned'][g]})" for g in genres]
+    bars.barh(names, [means[g] for g in genres], color="tab:orange", label="visual (poster): z")
+    bars.barh(names, [1 - means[g] for g in genres], left=[means[g] for g in genres], color="tab:blue",
+              label="textual (plot): 1 - z")
+    bars.axvline(0.5, color="black", linewidth=0.8, linestyle=":")
+    bars.set_xlim(0, 1)
+    bars.set(xlabel=f"mean gate z of the {paper['unit_count']} units", ylabel="genre (test movies assigned it)",
+             title="Mean gate over the units and movies")
+    bars.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8)
+    matrix = np.array([paper["per_genre_unit_z"][g] for g in genres])
+    image = heat.imshow(matrix, aspect="auto", cmap="coolwarm", vmin=0, vmax=1)
+    heat.set_yticks(range(len(genres)), names, fontsize=8)
+    heat.set_xticks(range(paper["unit_count"]), [str(u) for u in paper["units"]], rotation=90, fontsize=7)
+    heat.set(xlabel="gate unit (most informative first)", title="Mean gate z per unit")
+    figure.colorbar(image, ax=heat, label="z (1: poster, 0: plot)")
+    first = gmu["seeds"][0] if gmu.get("seeds") else _seeds(results)[0]
+    how = (f"The {paper['unit_count']} of {paper['hidden']} gate units with the highest mutual information between "
+           f"their activation ({paper['bins']} quantile bins) and the predicted genres, summed over the genres; per "
+           "genre, averaged over the test movies the model assigned it (probability >= 0.5; count in brackets).")
+    _caption(figure, f"{_label(gmu)}: Figure 8 by the paper's procedure, seed {first}",
+             [how, *provenance_lines(results, [gmu], markdown=False)[:2]], width=150)
+    if path is not None:
+        save_figure(figure, path)
+    return figure
+
+
 def plot_training_curves(results: dict[str, Any], path: Path | None = None) -> Any:
     """Training loss and dev macro-F1 per epoch of every model, every seed drawn (one colour
     and line style per model). Returns the Figure (None when no model has a curve)."""
@@ -470,6 +510,7 @@ def write_benchmark_reports(results: dict[str, Any], out_dir: Path) -> list[Path
         written.append(out_dir / "cost.md")
         write_bytes(written[-1], cost_markdown(results).encode())
     for name, plot in (("per_genre_f1.png", plot_per_genre), ("gates.png", plot_gates),
+                       ("figure8.png", plot_gates_paper),
                        ("training_curves.png", plot_training_curves)):
         if plot(results, out_dir / name) is not None:
             written.append(out_dir / name)
@@ -523,11 +564,77 @@ def plot_synthetic(result: dict[str, Any], path: Path | None = None) -> Any:
     return figure
 
 
-def write_synthetic_reports(result: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Write synthetic.json, synthetic.md and synthetic.png (Figure 7-like)."""
+def figure7_grid(example: dict[str, Any], steps: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The (x_v, x_t) plane Figure 7 draws, around the samples: grid X_v, X_t (steps, steps)
+    and the trained gate z and prediction p(C=1) at each point."""
+    from .synthetic import gmu_surface
+
+    x_v, x_t = np.asarray(example["x_v"])[:, 0], np.asarray(example["x_t"])[:, 0]
+    pad_v, pad_t = 0.15 * np.ptp(x_v) + 0.5, 0.15 * np.ptp(x_t) + 0.5
+    grid_v, grid_t = np.meshgrid(np.linspace(x_v.min() - pad_v, x_v.max() + pad_v, steps),
+                                 np.linspace(x_t.min() - pad_t, x_t.max() + pad_t, steps))
+    z, probability = gmu_surface(example["gmu"], grid_v[..., None], grid_t[..., None])
+    return grid_v, grid_t, z, probability
+
+
+def plot_figure7(result: dict[str, Any], path: Path | None = None) -> Any:
+    """Figure 7 as the paper draws it, for a task with x_v, x_t in R: the trained gate z as a
+    contour over the (x_v, x_t) plane with both classes' test samples and the Gaussians they
+    were drawn from (left), and the model's prediction p(C=1) the same way (right)."""
+    from matplotlib.patches import Ellipse
+
+    example, config = result["example"], result["config"]
+    if config["dims"] != 1:
+        raise ValueError("Figure 7 needs a task with one dimension per modality (run_figure7)")
+    grid_v, grid_t, z, probability = figure7_grid(example)
+    x_v, x_t = np.asarray(example["x_v"])[:, 0], np.asarray(example["x_t"])[:, 0]
+    c, m = np.asarray(example["c"]), np.asarray(example["m"])
+    means = {name: np.asarray(value) for name, value in example["means"].items()}
+    figure, axes = _figure(15, 6.5, columns=2)
+    levels = np.linspace(0, 1, 11)
+    for axis, surface, name in ((axes[0], z, "gate z (1: listens to x_v)"), (axes[1], probability, "prediction p(C=1)")):
+        filled = axis.contourf(grid_v, grid_t, surface, levels=levels, cmap="coolwarm", alpha=0.55)
+        axis.contour(grid_v, grid_t, surface, levels=[0.5], colors="black", linewidths=1.2)
+        figure.colorbar(filled, ax=axis, label=name)
+        for cls, colour in ((0, "tab:blue"), (1, "tab:red")):
+            for switch, marker in ((1, "o"), (0, "^")):
+                rows = (c == cls) & (m == switch)
+                informed = "x_v" if switch else "x_t"
+                axis.scatter(x_v[rows], x_t[rows], s=14, color=colour, marker=marker, edgecolors="white",
+                             linewidths=0.4, label=f"C={cls}, M={switch} ({informed} informs)")
+        # The Gaussians the samples come from (2 standard deviations): where M=1, x_v ~ N(mu_v[C])
+        # and x_t is noise ~ N(nu_t); where M=0, x_v is noise ~ N(nu_v) and x_t ~ N(mu_t[C]).
+        informed, noise = 2 * config["noise_std"], 2 * config["uninformed_std"]
+        for cls, colour in ((0, "tab:blue"), (1, "tab:red")):
+            for centre, size in (((means["mu_v"][cls, 0], means["nu_t"][0]), (informed, noise)),
+                                 ((means["nu_v"][0], means["mu_t"][cls, 0]), (noise, informed))):
+                axis.add_patch(Ellipse(centre, 2 * size[0], 2 * size[1], fill=False, edgecolor=colour,
+                                       linestyle="--", linewidth=1.2))
+        axis.axvline(means["nu_v"][0], color="grey", linestyle=":", linewidth=1, label="noise means nu_v, nu_t")
+        axis.axhline(means["nu_t"][0], color="grey", linestyle=":", linewidth=1)
+        axis.set(xlabel="x_v (visual)", ylabel="x_t (textual)", title=f"{name}; black line: 0.5")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=8)
+    correlation = np.corrcoef(example["z"], m)[0, 1] if np.std(example["z"]) > 0 else 0.0
+    _caption(figure, f"Figure 7: a single GMU on the synthetic task with x_v, x_t in R, seed {result.get('first_seed', 0)} "
+                     f"({2 * result['samples_per_class']} test samples; corr(z, M) = {correlation:.3f})",
+             ["Dashed ellipses: the Gaussians (2 standard deviations) the samples were drawn from; the noise "
+              "sources are class-independent (dotted lines at their means)."], width=150)
+    if path is not None:
+        save_figure(figure, path)
+    return figure
+
+
+def write_synthetic_reports(result: dict[str, Any], out_dir: Path, figure7: dict[str, Any] | None = None) -> list[Path]:
+    """Write synthetic.json, synthetic.md and synthetic.png (the seeds' task, 2-d); with
+    ``figure7`` (:func:`.synthetic.run_figure7`'s result) also figure7.png and figure7.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "synthetic.json", out_dir / "synthetic.md", out_dir / "synthetic.png"]
     write_json(paths[0], {k: v for k, v in result.items() if k != "example"})
     write_bytes(paths[1], synthetic_markdown(result).encode())
     plot_synthetic(result, paths[2])
+    if figure7 is not None:
+        paths += [out_dir / "figure7.png", out_dir / "figure7.json"]
+        plot_figure7(figure7, paths[-2])
+        write_json(paths[-1], figure7)
     return paths

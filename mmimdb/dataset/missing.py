@@ -168,10 +168,9 @@ def _parquet_bytes(ids: Sequence[str], codes: np.ndarray, spec: MissingSpec) -> 
 
 
 def _split_ids(root: Path, split: str) -> list[str]:
-    from ..api import split_file
-    from .parquet import read_table
+    from .built import BuiltDataset
 
-    return read_table(split_file(split, root), ["imdb_id"]).column("imdb_id").to_pylist()
+    return BuiltDataset(root).parquet_ids(split)
 
 
 @lock.reads_root("mmimdb missing")

@@ -26,10 +26,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import paths
+from ..dataset import hdf5
+from ..dataset.built import BuiltDataset
 from ..records.store import RecordStore
 from ..device import resolve_device
 from ..errors import ImageError, MmimdbError, UsageError
-from ..storage import atomic, manifest
+from ..storage import atomic
 from .encoders import ImageEncoder
 from .rows import Rows
 from .writer import DEFAULT_CHUNK_ROWS, Log, save_dense, stderr_log
@@ -502,7 +504,7 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
     if pending:
         torch_device = resolve_device(device, log)
         model = encoder.build().to(torch_device).eval()
-        inputs = PosterInputs(paths.dataset_dir(root), rows.ids, encoder.preprocess)
+        inputs = PosterInputs(None, rows.ids, encoder.preprocess, read=BuiltDataset(root).poster_reader())
         if workers is None:
             workers = default_workers(torch_device)
         # On a CPU the workers encode too (one torch thread each: DataLoader workers run so).
@@ -583,17 +585,15 @@ def plan_chunks(root: Path, rows: Rows, encoder: ImageEncoder, chunk_rows: int, 
     check_precision(precision)
     job = {"encoder": encoder.name, "sha256": encoder.info.get("sha256"), "preprocessing": encoder.info.get("preprocessing"),
            "ids_sha256": rows.ids_sha256(), "chunk_rows": chunk_rows, "precision": precision}
-    done = manifest.feature_entries(root).get(encoder.output, {})
+    done = BuiltDataset(root).feature_entries.get(encoder.output, {})
     same_job = all(done.get(key) == job[key] for key in ("encoder", "sha256", "preprocessing", "ids_sha256"))
     if not force and same_job and precision == "fp32" and done.get("precision_requested") != "fp32":
         log(f"{encoder.output}: built in {done.get('precision', 'fp32')}; rebuilding in fp32 as asked")
     elif not force and same_job:
-        import h5py
-        with h5py.File(paths.hdf5_path(root), "r") as handle:
-            if encoder.output in handle:
-                log(f"{encoder.output}: already built with {encoder.name} for these rows (--force rebuilds it)")
-                report.skipped = True
-                return None
+        if encoder.output in hdf5.dataset_names(paths.hdf5_path(root)):
+            log(f"{encoder.output}: already built with {encoder.name} for these rows (--force rebuilds it)")
+            report.skipped = True
+            return None
     # ``force`` rebuilds a finished output; the chunks of an interrupted run of this same job
     # are what a rerun of the same command resumes from, with or without ``force``.
     partial = _partial_dir(root, encoder.output)
