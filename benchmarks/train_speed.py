@@ -349,8 +349,8 @@ def main() -> int:
     print_kinds(kinds, step_flops)
     if rates:
         profiled = sum(v for k, v in kinds.items() if k != "largest of the rest")
-        print(f"  profiled step {_ms(profiled).strip()} / floor {profiled / floor:.2f}x (the same steps' own matmuls "
-              f"ran at {step_flops / kinds['matmuls'] / 1e9:.0f} GFLOP/s: the ratio of a moment, whatever the load)")
+        print(f"  profiled step {_ms(profiled).strip()} / floor {profiled / floor:.2f}x (its own matmuls ran at "
+              f"{step_flops / kinds['matmuls'] / 1e9:.0f} GFLOP/s, against the {rate:.0f} of the rate measurements)")
 
     # 2. The optimizer.
     print(f"Adam on the GMU's {sum(p.numel() for p in _prepared(train, device)[1].params) / 1e6:.1f} M parameters, "

@@ -350,6 +350,8 @@ class _Stack:
         n = len(self.max_norms)
         self.lane_index = torch.arange(n, device=self.device)
         self._lanes = [[p.detach()[t] for p in self.params.values()] for t in range(n)]
+        self._bounded_lanes = [(self.params[name].detach()[lane], max_norm) for name in self.bounded
+                               for lane, max_norm in enumerate(self.max_norms) if max_norm is not None]
 
     def lane_parameters(self) -> list[list[Any]]:
         return self._lanes
@@ -369,10 +371,8 @@ class _Stack:
             param.grad = None
 
     def limit_norms(self) -> None:
-        bound = [(lane, max_norm) for lane, max_norm in enumerate(self.max_norms) if max_norm is not None]
-        for name in self.bounded:
-            for lane, max_norm in bound:  # weight_t (in, out): a unit's incoming weights are a column
-                limit_unit_norms(self.params[name].detach()[lane], max_norm, inputs_dim=0)
+        for weight, max_norm in self._bounded_lanes:  # weight_t (in, out): a unit's incoming weights are a column
+            limit_unit_norms(weight, max_norm, inputs_dim=0)
 
     def recalibrate(self, batcher: Batcher, rows: np.ndarray) -> None:
         recalibrate_batch_norm(self.template, self.norms, self.buffers,

@@ -20,6 +20,7 @@ reads it with plain h5py::
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -240,12 +241,19 @@ def opened(path: str | os.PathLike, mode: str = "r") -> Iterator[Any]:
         handle = h5py.File(path, mode)
     except OSError as error:
         raise MmimdbError(f"{path}: not a readable HDF5 file ({error}); rerun `mmimdb build`") from None
-    with handle:
-        if mode == "r":
-            with reading(path):
-                yield handle
-        else:
+    if mode == "r":
+        with handle, reading(path):
             yield handle
+        return
+    try:
+        with handle:
+            yield handle
+    except (OSError, RuntimeError) as error:
+        # HDF5 says a full disk in its own words (a RuntimeError when the file is closed):
+        # an OSError of errno ENOSPC, so that it ends as the one line of a full disk.
+        if "errno = 28" in str(error) or "No space left on device" in str(error):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from None
+        raise
 
 
 def split_ranges(handle: Any, path: str | os.PathLike) -> dict[str, tuple[int, int]]:

@@ -174,6 +174,26 @@ def default_out(root: Path, format: str) -> Path:
     return paths.exports_dir(root) / format
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def _remove_dead_stagings(out: Path) -> None:
+    """Remove the staging and old folders of ``out`` whose export was killed (its pid is in
+    the name and no longer runs); a live export's stay."""
+    for leftover in out.parent.glob(f".{out.name}.*"):
+        kind, _, rest = leftover.name[len(out.name) + 2:].partition("-")
+        pid = rest.split("-")[0]
+        if kind in ("partial", "old") and pid.isdigit() and leftover.is_dir() and not _alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 @contextmanager
 def staged_folder(out: Path) -> Iterator[Path]:
     """A staging folder beside ``out`` that replaces ``out`` when the block succeeds.
@@ -190,7 +210,8 @@ def staged_folder(out: Path) -> Iterator[Path]:
     made = [folder for folder in (out.parent, *out.parent.parents) if not folder.exists()]  # innermost first
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        _remove_dead_stagings(out)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-{os.getpid()}-", dir=out.parent))
     except OSError as error:
         raise UsageError(f"--out {out}: cannot write there ({error.strerror or error})") from None
     try:

@@ -28,7 +28,7 @@ from ..dataset import hdf5
 from ..dataset.built import BuiltDataset
 from ..device import resolve_device
 from ..errors import UsageError
-from ..storage import lock
+from ..storage import atomic, lock
 from .encoders import EncoderOptions, image_encoder, text_encoder
 from .posters import check_precision, extract_image_features
 from .rows import dataset_rows, plot_texts, plot_tokens
@@ -57,6 +57,8 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
     encoders run (:func:`.posters.extract_image_features`).
     """
     root = paths.data_root(root)
+    if paths.features_dir(root).is_dir():  # what a killed run left (the root's lock is ours alone)
+        atomic.remove_stale_temporaries(paths.features_dir(root))
     groups = list(only) if only else list(OUTPUT_GROUPS)
     unknown = [g for g in groups if g not in OUTPUT_GROUPS]
     if unknown:
