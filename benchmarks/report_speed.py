@@ -36,17 +36,19 @@ const started = performance.now();
 document.body.getBoundingClientRect();
 return performance.now() - started;
 """
-#: The baseline: every shown movie's card drawn at once (no paging), into a detached grid.
+#: The baseline: the shown movies' cards drawn at once (no paging), at most BASELINE_CARDS of
+#: them (all 25,959 at once do not finish within Selenium's two minutes).
+BASELINE_CARDS = 3000
 ALL_CARDS = """
 const started = performance.now();
 const grid = document.createElement("div");
 grid.id = "all-cards"; grid.style.display = "grid";
 document.getElementById("view-movies").appendChild(grid);
-grid.innerHTML = shown.map(card).join("");
+grid.innerHTML = shown.slice(0, %d).map(card).join("");
 grid.getBoundingClientRect();
 const ms = performance.now() - started;
 grid.remove();
-return [ms, shown.length];
+return [ms, Math.min(shown.length, %d)];
 """
 
 
@@ -126,7 +128,7 @@ def main() -> int:
             driver.execute_script("document.querySelectorAll('.card')[7].click()")
             WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.querySelector('#detail .plot') !== null"))
             results.append(("open a movie (details file loaded)", time.perf_counter() - started, None))
-            baseline_ms, baseline_cards = driver.execute_script(ALL_CARDS)
+            baseline_ms, baseline_cards = driver.execute_script(ALL_CARDS % (BASELINE_CARDS, BASELINE_CARDS))
             errors = browser.errors(driver)
         print(f"page: DOMContentLoaded {navigation[0] / 1000:.2f} s, load {navigation[1] / 1000:.2f} s after navigation start")
         print(f"{'action':44s} {'seconds':>8s} {'in page':>8s}  shown")
@@ -135,7 +137,7 @@ def main() -> int:
             print(f"{name:44s} {seconds:8.3f} {page_time}  {shown[0] if shown else ''}")
         slowest = max(seconds for _, seconds, *_ in results)
         paged = [r for r in results if r[0] == "clear every filter"][0][2]
-        print(f"baseline, every card at once ({baseline_cards} cards): {baseline_ms / 1000:.3f} s in page; "
+        print(f"baseline, cards at once without paging ({baseline_cards} cards): {baseline_ms / 1000:.3f} s in page; "
               f"one page of 60 after clearing the filters: {paged:.3f} s (ratio {baseline_ms / 1000 / max(paged, 1e-6):.0f}x)")
         print(f"slowest action {slowest:.3f} s: {'under' if slowest < TARGET_SECONDS else 'OVER'} the {TARGET_SECONDS:.0f} s target")
         print(f"console errors: {len(errors)}")

@@ -105,8 +105,9 @@ def test_qualitative_examples_are_those_the_rule_picks(run):
     markdown = (run / "qualitative.md").read_text()
     assert qualitative.RULE in markdown
     for example in chosen["examples"]:
-        assert example["title"].startswith("Generated film") and f"tt{example['imdb_id']}" in markdown
-        assert (run / "qualitative" / f"{example['imdb_id']}.jpeg").is_file()
+        short = example["imdb_id"].removeprefix("tt")
+        assert example["title"].startswith("Generated film") and f"tt{short}" in markdown
+        assert (run / "qualitative" / f"{short}.jpeg").is_file()
         row = ids.index(example["imdb_id"])
         for role, name in qualitative.MODELS:
             marked = example["predicted"][role]

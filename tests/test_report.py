@@ -225,7 +225,7 @@ def test_a_movies_detail_shows_its_plot_fields_and_predictions(page, built, shot
     assert " ".join(movie["plot"].split()) in " ".join(detail.split())
     assert "Provenance" in detail and "source of plot" in detail
     short = movie["imdb_id"].removeprefix("tt")
-    row = results["dataset"]["test_ids"].index(short)
+    row = [i.removeprefix("tt") for i in results["dataset"]["test_ids"]].index(short)
     gate = results["models"]["GMU"]["gates"]["per_movie_mean_z"][row]
     assert page.find_element("id", "gate").text == f"{gate:.3f}"
     scores = np.load(built["run"] / "runs" / "GMU.scores.npz")["0_test"][row]
@@ -240,7 +240,7 @@ def test_a_movies_detail_shows_its_plot_fields_and_predictions(page, built, shot
 
 def test_table2_on_the_page_equals_results_json(page, built, shots):
     page.find_element("id", "benchmark-tab").click()
-    rows = page.execute_script("return Array.from(document.querySelectorAll('#table2 table tr')).slice(1)"
+    rows = page.execute_script("return Array.from(document.querySelector('#table2 table').querySelectorAll('tr')).slice(1)"
                                ".map(r => Array.from(r.children).map(c => c.textContent))")
     models = {model["label"]: model for model in built["results"]["models"].values()}
     assert len(rows) == len(models)

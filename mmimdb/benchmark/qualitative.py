@@ -49,6 +49,11 @@ def choose(truth: np.ndarray, gmu: np.ndarray, text: np.ndarray, visual: np.ndar
     return rows[:count]
 
 
+def _short(imdb_id: str) -> str:
+    """The id's digits (test ids are ``tt`` + digits or, in older results, the digits)."""
+    return str(imdb_id).removeprefix("tt")
+
+
 def _marked(predicted: np.ndarray, truth: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
     return [{"genre": names[g], "correct": bool(truth[g])} for g in np.flatnonzero(predicted)]
 
@@ -93,7 +98,7 @@ def attach_movies(chosen: list[dict[str, Any]], root: Path | None) -> list[dict[
         return chosen
     where = {str(imdb_id).removeprefix("tt"): i for i, imdb_id in enumerate(table["imdb_id"])}
     for example in chosen:
-        i = where.get(example["imdb_id"])
+        i = where.get(_short(example["imdb_id"]))
         if i is not None:
             year = table["year"][i]
             example.update(title=table["title"][i], year=None if year is None else int(year),
@@ -121,9 +126,9 @@ def qualitative_markdown(chosen: list[dict[str, Any]], results: dict[str, Any], 
     if not chosen:
         return "\n".join(lines + ["No test movie where the GMU beats both unimodal models."]) + "\n"
     for example in chosen:
-        title = example.get("title") or f"tt{example['imdb_id']}"
+        title = example.get("title") or f"tt{_short(example['imdb_id'])}"
         year = f" ({example['year']})" if example.get("year") else ""
-        lines += [f"## {title}{year}, tt{example['imdb_id']}", ""]
+        lines += [f"## {title}{year}, tt{_short(example['imdb_id'])}", ""]
         if example["imdb_id"] in posters:
             lines += [f"![poster of {title}]({posters[example['imdb_id']]})", ""]
         if example.get("plot"):
@@ -150,10 +155,10 @@ def write_qualitative(results: dict[str, Any], out_dir: Path, truth: np.ndarray,
         if poster is None:
             continue
         try:
-            data = thumbnail_jpeg(poster, f"poster of tt{example['imdb_id']}", size=(160, 256))
+            data = thumbnail_jpeg(poster, f"poster of tt{_short(example['imdb_id'])}", size=(160, 256))
         except ImageError:
             continue  # the page still shows the movie, without its poster
-        path = out_dir / "qualitative" / f"{example['imdb_id']}.jpeg"
+        path = out_dir / "qualitative" / f"{_short(example['imdb_id'])}.jpeg"
         path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes(path, data)
         posters[example["imdb_id"]] = os.path.relpath(path, out_dir)

@@ -266,10 +266,27 @@ def _figure(width: float, height: float, rows: int = 1, columns: int = 1) -> tup
     return figure, figure.subplots(rows, columns)
 
 
+#: The gid of the footer that says what a figure was made with (:func:`figure_provenance`).
+PROVENANCE_GID = "provenance"
+
+
 def _caption(figure: Any, title: str, lines: list[str], width: int = 110) -> None:
-    """The figure's title, then what it was made with, wrapped."""
+    """The figure's title on top; what it was made with in a small grey footer under the
+    plot, wrapped (the title's font for it took a third of a figure)."""
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
     wrapped = [part for line in lines for part in textwrap.wrap(line, width)]
-    figure.suptitle("\n".join([title, *wrapped]), fontsize=9, x=0.01, ha="left")
+    if wrapped:
+        figure.text(0.01, 0.0, "\n".join(wrapped), fontsize=6.5, color="0.35", ha="left", va="top", gid=PROVENANCE_GID)
+
+
+def figure_provenance(figure: Any) -> str:
+    """The footer :func:`_caption` wrote (what the figure was made with), or ''."""
+    return "\n".join(text.get_text() for text in figure.texts if text.get_gid() == PROVENANCE_GID)
+
+
+def _with_support(genres: list[str], support: dict[str, int]) -> list[str]:
+    """Tick labels that say how many test movies each genre's bar stands on ("Sport (n=1)")."""
+    return [f"{genre} (n={support[genre]})" if genre in support else genre for genre in genres]
 
 
 def save_figure(figure: Any, path: Path) -> Path:
@@ -301,6 +318,12 @@ def _outside_legend(axis: Any, **options: Any) -> Any:
     return axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8, **options)
 
 
+def _legend_above(axis: Any, columns: int, **options: Any) -> Any:
+    """A legend in a row above ``axis``: off the data, and no wide empty margin beside it."""
+    return axis.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), borderaxespad=0.0, fontsize=8, ncol=columns,
+                       frameon=False, **options)
+
+
 def distinct_styles(count: int) -> list[tuple[Any, str]]:
     """``count`` (colour, line style) pairs with a different colour each: tab10's ten, then
     tab20's ten lighter shades (dashed), then colours spread over a continuous colormap."""
@@ -322,15 +345,17 @@ def plot_per_genre(results: dict[str, Any], path: Path | None = None, split: str
     if not columns:
         return None
     genres = list(models[columns[0][1]][split]["per_genre_f1"])
-    figure, axis = _figure(13, 5)
+    figure, axis = _figure(11, 5.5)
     width = 0.8 / len(columns)
     for i, (role, name) in enumerate(columns):
         values = [models[name][split]["per_genre_f1"][g]["mean"] for g in genres]
         axis.bar(np.arange(len(genres)) + i * width, values, width, label=f"{role} ({_label(models[name])})")
-    axis.set_xticks(np.arange(len(genres)) + width * (len(columns) - 1) / 2, genres, rotation=60, ha="right")
+    support = models[columns[0][1]][split].get("per_genre_support", {})
+    axis.set_xticks(np.arange(len(genres)) + width * (len(columns) - 1) / 2, _with_support(genres, support),
+                    rotation=60, ha="right")
     axis.set_ylabel(f"F1 ({split} set)")
-    axis.set_xlabel("genre")
-    _outside_legend(axis)
+    axis.set_xlabel(f"genre (n = its {split} movies)")
+    _legend_above(axis, columns=1)
     _caption(figure, "Per-genre F1 by modality", provenance_lines(results, [models[n] for _, n in columns], markdown=False))
     if path is not None:
         save_figure(figure, path)
@@ -350,9 +375,10 @@ def plot_gates(results: dict[str, Any], path: Path | None = None) -> Any:
     axis.barh(genres, [1 - shares[g] for g in genres], left=[shares[g] for g in genres], color="tab:blue",
               label="textual (plot)")
     axis.set_xlim(0, 1)
+    axis.set_yticks(range(len(genres)), _with_support(genres, gmu.get("test", {}).get("per_genre_support", {})))
     axis.set_xlabel("share of test movies (mean gate z > 0.5 = poster)")
-    axis.set_ylabel("genre")
-    _outside_legend(axis)
+    axis.set_ylabel("genre (n = its test movies: a share of few is no finding)")
+    _legend_above(axis, columns=2)
     first = gmu["seeds"][0] if gmu.get("seeds") else _seeds(results)[0]
     _caption(figure, f"{_label(gmu)}: gate activations by genre (cf. Figure 8), seed {first}",
              provenance_lines(results, [gmu], markdown=False)[:2], width=70)
@@ -409,8 +435,10 @@ def plot_training_curves(results: dict[str, Any], path: Path | None = None) -> A
     ran = [m for m in _ordered(results) if m["status"] == "ok" and m["runs"][0]["history"].get("dev_macro_f1")]
     if not ran:
         return None
-    figure, (loss_axis, f1_axis) = _figure(12, 9, rows=2)
     seeds = sorted({run["seed"] for model in ran for run in model["runs"]})
+    if len(ran) > SHARED_PANEL_MODELS:
+        return _training_small_multiples(results, ran, seeds, path)
+    figure, (loss_axis, f1_axis) = _figure(12, 9, rows=2)
     for model, (colour, style) in zip(ran, distinct_styles(len(ran))):
         for k, run in enumerate(model["runs"]):
             history = run["history"]
@@ -425,6 +453,47 @@ def plot_training_curves(results: dict[str, Any], path: Path | None = None) -> A
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         _outside_legend(axis, title="model")
     _caption(figure, "Training curves", provenance_lines(results, ran, markdown=False))
+    if path is not None:
+        save_figure(figure, path)
+    return figure
+
+
+#: Models whose curves share one pair of panels, one solid colour each (tab10); more get a
+#: small panel each (17 lines of repeated pale dashed colours in one panel cannot be read).
+SHARED_PANEL_MODELS = 10
+#: Columns of the small multiples.
+PANEL_COLUMNS = 4
+
+
+def _training_small_multiples(results: dict[str, Any], ran: list[dict[str, Any]], seeds: list[int],
+                              path: Path | None) -> Any:
+    """One small panel per model: its train loss and dev macro-F1 per epoch (every seed
+    drawn), the same two colours and the same axes in every panel."""
+    from matplotlib.ticker import MaxNLocator
+
+    rows = -(-len(ran) // PANEL_COLUMNS)
+    figure, axes = _figure(3.2 * PANEL_COLUMNS, 2.4 * rows + 0.8, rows=rows, columns=PANEL_COLUMNS)
+    axes = np.atleast_1d(axes).ravel()
+    top = max(1.0, max(max(run["history"]["train_loss"]) for model in ran for run in model["runs"]))
+    for axis, model in zip(axes, ran):
+        for k, run in enumerate(model["runs"]):
+            history = run["history"]
+            epochs = np.arange(1, len(history["dev_macro_f1"]) + 1)
+            axis.plot(epochs, history["train_loss"], color="tab:blue", linewidth=1.0,
+                      label="train loss (BCE)" if k == 0 else None)
+            axis.plot(epochs, history["dev_macro_f1"], color="tab:orange", linewidth=1.0,
+                      label="dev macro-F1" if k == 0 else None)
+        axis.set_title(textwrap.shorten(_label(model), 38), fontsize=8)
+        axis.set_ylim(0, top)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.tick_params(labelsize=7)
+    for axis in axes[len(ran):]:
+        axis.set_visible(False)
+    drawn = f"seed {seeds[0]}" if len(seeds) == 1 else f"every seed drawn ({', '.join(map(str, seeds))})"
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside upper right", ncol=2, fontsize=8, frameon=False)
+    figure.supxlabel("epoch", fontsize=9)
+    _caption(figure, f"Training curves, one panel a model, {drawn}", provenance_lines(results, ran, markdown=False))
     if path is not None:
         save_figure(figure, path)
     return figure

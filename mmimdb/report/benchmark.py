@@ -84,10 +84,11 @@ def _test_truth(results: dict[str, Any], genres_of: dict[str, list[int]]) -> np.
                 return split.labels
         except UsageError:
             pass
-    if not all(imdb_id in genres_of for imdb_id in ids):
+    short = [imdb_id.removeprefix("tt") for imdb_id in ids]
+    if not all(imdb_id in genres_of for imdb_id in short):
         return None
     truth = np.zeros((len(ids), len(names)), dtype=np.int8)
-    for row, imdb_id in enumerate(ids):
+    for row, imdb_id in enumerate(short):
         truth[row, genres_of[imdb_id]] = 1
     return truth
 
@@ -112,14 +113,14 @@ def read_benchmark(folder: Path, genres_of: dict[str, list[int]]) -> BenchmarkPa
         if truth is not None:
             part.errors[label] = genre_errors(truth, binarize(scores), names)
         for imdb_id, row in zip(ids, np.round(scores.astype(np.float64), 3).tolist()):
-            part.predictions.setdefault(imdb_id, {})[label] = row
+            part.predictions.setdefault(imdb_id.removeprefix("tt"), {})[label] = row
     gmu_gates = results["models"].get("GMU", {}).get("gates", {}).get("per_movie_mean_z")
     if gmu_gates and len(gmu_gates) == len(ids):
-        part.gates = dict(zip(ids, gmu_gates))
+        part.gates = dict(zip((i.removeprefix("tt") for i in ids), gmu_gates))
     chosen = folder / "qualitative.json"
     if chosen.is_file():
         examples = json.loads(chosen.read_text("utf-8")).get("examples", [])
-        posters = {e["imdb_id"]: data_uri(folder / "qualitative" / f"{e['imdb_id']}.jpeg", "image/jpeg")
-                   for e in examples if (folder / "qualitative" / f"{e['imdb_id']}.jpeg").is_file()}
+        files = {e["imdb_id"]: folder / "qualitative" / f"{e['imdb_id'].removeprefix('tt')}.jpeg" for e in examples}
+        posters = {imdb_id: data_uri(path, "image/jpeg") for imdb_id, path in files.items() if path.is_file()}
         part.qualitative = qualitative_markdown(examples, results, posters)
     return part

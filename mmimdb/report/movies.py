@@ -40,17 +40,12 @@ class Movies:
     missing_tables: list[str] = field(default_factory=list)  # names, e.g. "seed-0/both_07"
 
 
-def _batches(path: Path, columns: tuple[str, ...], size: int = 256) -> Iterator[list[dict[str, Any]]]:
-    """The split file's rows, ``size`` at a time (posters never all in memory at once)."""
-    import pyarrow.parquet as pq
+def _batches(root: Path, split: str, columns: tuple[str, ...]) -> Iterator[list[dict[str, Any]]]:
+    """The split file's rows, a row group at a time (posters never all in memory at once)."""
+    from ..dataset.built import BuiltDataset
 
-    from ..dataset.parquet import reading
-
-    with reading(path):
-        handle = pq.ParquetFile(str(path))
-        present = [name for name in columns if name in handle.schema_arrow.names]
-        for batch in handle.iter_batches(batch_size=size, columns=present):
-            yield batch.to_pylist()
+    for batch in BuiltDataset(root).batches(split, columns):  # says to build first when there is none
+        yield batch.to_pylist()
 
 
 def _store(root: Path):
@@ -113,17 +108,14 @@ def thumbnail_name(imdb_id: str, sha256: str | None) -> str:
 def collect_movies(root: Path, thumbnails: Path, log: Callable[[str], None] = lambda message: None) -> Movies:
     """Read every split of the build under ``root``; write each poster's thumbnail into
     ``thumbnails`` (kept when already there, so a rerun only adds what changed)."""
-    from ..api import split_file
-
     movies = Movies()
     store = _store(root)
     missing = _missing_codes(root)
     movies.missing_tables = list(missing)
     thumbnails.mkdir(parents=True, exist_ok=True)
     for split_index, split in enumerate(SPLITS):
-        path = split_file(split, root)  # says to build first when there is none
         made = 0
-        for batch in _batches(path, _ROW_COLUMNS):
+        for batch in _batches(root, split, _ROW_COLUMNS):
             for row in batch:
                 imdb_id = row["imdb_id"]
                 name = thumbnail_name(imdb_id, row.get("poster_sha256"))
