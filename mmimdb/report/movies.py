@@ -78,25 +78,21 @@ def _provenance(store: Any, imdb_id: str, row: dict[str, Any]) -> tuple[list[str
 
 
 def _missing_codes(root: Path) -> dict[str, dict[str, dict[str, int]]]:
-    """Per missing table ``mmimdb missing`` wrote (manifest name): split -> id -> code."""
-    from ..dataset.missing import MissingSpec, read_codes
-    from ..storage.manifest import read_manifest
+    """Per missing table ``mmimdb missing`` wrote (manifest name): split -> id -> code; a
+    table that is gone or was drawn for another build is left out."""
+    from ..dataset.built import BuiltDataset
+    from ..dataset.missing import MissingSpec
+    from ..errors import MmimdbError
 
+    data = BuiltDataset(root)
     tables = {}
-    for name, entry in sorted(read_manifest(root).get("missing", {}).items()):
+    for name, entry in sorted(data.manifest.get("missing", {}).items()):
         spec = MissingSpec(entry["rate"], entry["type"], entry["both_ratio"], entry["seed"])
-        codes = {}
-        for split in SPLITS:
-            import pyarrow.parquet as pq
-
-            path = paths.missing_dir(root) / spec.folder_name / spec.file_name(split, ".parquet")
-            if not path.is_file():
-                break
-            table = pq.read_table(str(path), columns=["imdb_id"])
-            codes[split] = dict(zip(table.column("imdb_id").to_pylist(),
-                                    read_codes(split, spec, root).tolist()))
-        else:
-            tables[name] = codes
+        try:
+            tables[name] = {split: dict(zip(ids, data.missing_codes(split, spec, ids).tolist()))
+                            for split in SPLITS for ids in [data.parquet_ids(split)]}
+        except MmimdbError:  # UsageError included: a table the manifest lists but that is gone
+            continue
     return tables
 
 
