@@ -26,12 +26,13 @@ import numpy as np
 import torch
 
 from mmimdb.benchmark import models
+from mmimdb.benchmark import search
 from mmimdb.benchmark.search import fit_batched, mask_mode
-from mmimdb.benchmark.training import sample_params
+from mmimdb.benchmark.training import Adam, Batcher, sample_params, start
 from mmimdb.device import resolve_device
 from mmimdb.errors import UsageError
 from mmimdb.dataset.hdf5 import ORIGINAL_SPLIT_ROWS
-from train_speed import PAPER_DIMS, epoch_flops, flop_counts, random_split
+from train_speed import PAPER_DIMS, _step_batches, epoch_flops, flop_counts, print_kinds, profile_steps, random_split
 from machine import load_average, matmul_gflops, run
 
 TARGET_RATIO = 5.0
@@ -51,6 +52,23 @@ def search_flops(spec, params: dict, train, dev, epochs: int) -> float:
     the batch-norm re-estimation pass and the dev predictions, counted on the trial's own network."""
     step, forward_row = flop_counts(spec, params, train, dev)
     return epochs * epoch_flops(step, forward_row, len(train), len(dev))
+
+
+def profile_group(spec, trials: list[dict], train, fixed: dict, seed: int, steps: int) -> dict[str, float]:
+    """:func:`train_speed.profile_steps` of one group's stack, started as ``fit_batched`` starts it."""
+    members = []
+    for params in trials:
+        estimator = spec.create(**params, **fixed, seed=seed)
+        network, config = estimator.prepare(train)
+        order = start(network, config, train.labels)
+        members.append(search._Trial(estimator, network, config, order, torch.get_rng_state()))
+    generator = torch.Generator()
+    generator.set_state(members[0].rng_state)
+    stack = search._Stack(members, search.MaskStream(generator, mask_mode("cpu")))
+    batcher = Batcher({k: train.inputs[k] for k in spec.inputs}, "cpu")
+    optimizer = Adam(stack.lane_parameters(), [m.config.lr for m in members])
+    return profile_steps(stack, optimizer, batcher, torch.as_tensor(train.labels),
+                         _step_batches(len(train), members[0].batch_order, 2 + steps), "cpu")
 
 
 def main() -> int:
@@ -120,6 +138,14 @@ def main() -> int:
               f"{'met' if batched_seconds / floor <= FLOOR_TARGET else 'NOT met'})")
     else:
         print(f"{flops / 1e12:.2f} TFLOP in all (FlopCounterMode on each trial's steps)")
+
+    # Where a batched step's time goes, group by group (torch.profiler, as train_speed does alone).
+    print(f"a batched step by kind of op (torch.profiler self time, 5 steps; {load_average()}):")
+    for hidden in sizes:
+        members = [trials[i] for i, t in enumerate(trials) if t["hidden"] == hidden]
+        group_flops = sum(flop_counts(spec, trial, train, dev)[0] for trial in members)
+        print(f"  hidden {hidden} x{len(members)}: {group_flops / 1e9:.1f} GFLOP a step")
+        print_kinds(profile_group(spec, members, train, fixed, args.seed, steps=5), group_flops)
 
     differences = [float(np.abs(b.predict_proba(dev.inputs) - a.predict_proba(dev.inputs)).max()) for b, a in zip(batched, alone)]
     same_epochs = sum(b.history_["best_epoch"] == a.history_["best_epoch"] for b, a in zip(batched, alone))

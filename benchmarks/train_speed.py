@@ -152,38 +152,59 @@ def time_step_parts(train: Split, device: str, steps: int) -> dict[str, float]:
 
 #: torch ops by what they are in a GMU step (their self time under torch.profiler).
 OP_KINDS = {"matmuls": ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"),
-            "dropout masks": ("aten::bernoulli_",),
+            "dropout masks": ("aten::bernoulli_", "aten::uniform_"),
             "batch norm": ("aten::native_batch_norm", "aten::native_batch_norm_backward"),
             "optimizer (fused Adam)": ("aten::_fused_adam_",)}
 
 
-def profile_step(train: Split, device: str, steps: int) -> dict[str, float]:
+def profile_steps(lanes: Any, optimizer: Adam, batcher: Batcher, labels: Any, batches: list[np.ndarray],
+                  device: str) -> dict[str, float]:
     """Seconds per step by kind of op (torch.profiler's self CPU time; everything else is
-    "elementwise and the rest"), over ``steps`` steps of the training loop's step."""
+    "elementwise and the rest") of the training loop's step on ``lanes`` (a lone network or a
+    batched search's stack); the first two ``batches`` warm up."""
     from torch.profiler import ProfilerActivity, profile
 
-    network, lanes, config, order = _prepared(train, device)
-    optimizer = Adam(lanes.lane_parameters(), [config.lr])
-    batcher = Batcher({k: train.inputs[k] for k in models.get("GMU").inputs}, device)
-    labels = torch.as_tensor(train.labels, device=device)
     lanes.train()
-    batches = _step_batches(len(train), order, 2 + steps)
-    for index in batches[:2]:  # warm-up
+
+    def step(index: np.ndarray) -> None:
+        losses = lanes.losses(batcher(index), labels[torch.as_tensor(index, device=device)])
         lanes.zero_grad()
-        lanes.losses(batcher(index), labels[torch.as_tensor(index, device=device)]).sum().backward()
+        losses.sum().backward()
         optimizer.step(lanes.lane_grads())
+        lanes.limit_norms()
+
+    for index in batches[:2]:
+        step(index)
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
-        for index in batches[2 : 2 + steps]:
-            losses = lanes.losses(batcher(index), labels[torch.as_tensor(index, device=device)])
-            lanes.zero_grad()
-            losses.sum().backward()
-            optimizer.step(lanes.lane_grads())
-            lanes.limit_norms()
-    kinds = dict.fromkeys([*OP_KINDS, "elementwise and the rest"], 0.0)
+        for index in batches[2:]:
+            step(index)
+    kinds: dict[str, Any] = dict.fromkeys([*OP_KINDS, "elementwise and the rest"], 0.0)
+    rest: dict[str, float] = {}
     for event in profiler.key_averages():
         kind = next((k for k, names in OP_KINDS.items() if event.key in names), "elementwise and the rest")
-        kinds[kind] += event.self_cpu_time_total / 1e6 / steps
+        seconds = event.self_cpu_time_total / 1e6 / (len(batches) - 2)
+        kinds[kind] += seconds
+        if kind == "elementwise and the rest":
+            rest[event.key] = seconds
+    kinds["largest of the rest"] = sorted(rest.items(), key=lambda item: -item[1])[:4]
     return kinds
+
+
+def profile_step(train: Split, device: str, steps: int) -> dict[str, float]:
+    """:func:`profile_steps` of the GMU at the paper's defaults, alone."""
+    network, lanes, config, order = _prepared(train, device)
+    batcher = Batcher({k: train.inputs[k] for k in models.get("GMU").inputs}, device)
+    return profile_steps(lanes, Adam(lanes.lane_parameters(), [config.lr]), batcher,
+                         torch.as_tensor(train.labels, device=device), _step_batches(len(train), order, 2 + steps), device)
+
+
+def print_kinds(kinds: dict[str, Any], flops: float) -> None:
+    for kind, seconds in kinds.items():
+        if kind == "largest of the rest":
+            print(f"      largest of the rest: {', '.join(f'{name} {_ms(t).strip()}' for name, t in seconds)}")
+            continue
+        rate = f"  = {flops / seconds / 1e9:.0f} GFLOP/s at the step's own shapes" if kind == "matmuls" and seconds else ""
+        print(f"    {kind:28s} {_ms(seconds)}{rate}")
 
 
 def time_optimizers(train: Split, device: str, steps: int) -> dict[str, float]:
@@ -325,9 +346,11 @@ def main() -> int:
     kinds = profile_step(train, device, min(args.steps, 10))
     print(f"  the step by kind of op (torch.profiler self time, {min(args.steps, 10)} steps, profiler overhead included; "
           f"{load_average()}):")
-    for kind, seconds in kinds.items():
-        rate = f"  = {step_flops / seconds / 1e9:.0f} GFLOP/s at the step's own shapes" if kind == "matmuls" and seconds else ""
-        print(f"    {kind:28s} {_ms(seconds)}{rate}")
+    print_kinds(kinds, step_flops)
+    if rates:
+        profiled = sum(v for k, v in kinds.items() if k != "largest of the rest")
+        print(f"  profiled step {_ms(profiled).strip()} / floor {profiled / floor:.2f}x (its own matmuls ran at "
+              f"{step_flops / kinds['matmuls'] / 1e9:.0f} GFLOP/s, against the {rate:.0f} of the rate measurements)")
 
     # 2. The optimizer.
     print(f"Adam on the GMU's {sum(p.numel() for p in _prepared(train, device)[1].params) / 1e6:.1f} M parameters, "

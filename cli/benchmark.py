@@ -100,11 +100,11 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
     resolved = device if ray is not None and device == "auto" else resolve_device(device).type
     if dataset == "synthetic":
         from mmimdb.benchmark.reports import write_synthetic_reports
-        from mmimdb.benchmark.synthetic import SyntheticConfig, run_synthetic
+        from mmimdb.benchmark.synthetic import SyntheticConfig, run_figure7, run_synthetic
 
         config = SyntheticConfig(**({"epochs": epochs} if epochs else {}))
         result = run_synthetic(seeds=seeds or 1000, first_seed=seed, config=config, device=resolved, progress=show_progress())
-        written = write_synthetic_reports(result, out)
+        written = write_synthetic_reports(result, out, figure7=run_figure7(seed, config, resolved))
         click.echo(f"synthetic, {result['seeds']} seeds: GMU better {result['gmu_wins']}, tied {result['ties']}, "
                    f"worse {result['gmu_losses']}")
     else:
@@ -186,6 +186,9 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
         if reused:
             click.echo(f"reused {len(reused)} saved model(s) of an identical earlier run from {out / 'runs'} "
                        f"({', '.join(reused)}); --fresh trains them again", err=True)
+        from mmimdb.benchmark.qualitative import write_qualitative
+
+        written += write_qualitative(results, out, data.split("test").labels, paths.data_root(root))
         for name, result in results["models"].items():
             label = result.get("label", name)
             if result["status"] == "ok":

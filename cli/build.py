@@ -37,7 +37,8 @@ def build(method: str, split_file: str | None, seed: int | None, strict: bool, w
     data_root = paths.data_root(root)
     try:
         manifest = build_dataset(root, method=method, split_file=split_file, seed=seed, strict=strict,
-                                 workers=workers, progress=show_progress(), text=text, genres=genres)
+                                 workers=workers, progress=show_progress(), text=text, genres=genres,
+                                 log=lambda message: click.echo(message, err=True))
     except KeyboardInterrupt:
         # The build stages everything and moves it into place at the end: nothing to resume.
         raise StoppedEarly(f"interrupted before the new outputs were moved into place: the previous ones in {data_root} "

@@ -6,6 +6,7 @@ import json
 import click
 
 from mmimdb import paths
+from mmimdb.dataset.built import BuiltDataset
 from mmimdb.dataset.info import describe
 from mmimdb.records.split_file import SPLITS
 from mmimdb.errors import EXIT_ERROR
@@ -71,9 +72,10 @@ def info(root: str | None, checksums: bool, as_json: bool, verify: bool) -> None
 def _verify(root) -> None:
     from tqdm import tqdm
 
-    listed = manifest.read_manifest(root).get(manifest.OUTPUTS, {})
+    data = BuiltDataset(root)
+    listed = data.manifest.get(manifest.OUTPUTS, {})
     with tqdm(total=len(listed), unit="file", desc="verify", disable=not show_progress()) as bar:
-        problems = manifest.verify(root, on_file=lambda name: (bar.set_postfix_str(name[-40:]), bar.update(1)))
+        problems = data.verify(on_file=lambda name: (bar.set_postfix_str(name[-40:]), bar.update(1)))
     for problem in problems:
         click.echo(f"differs: {problem}", err=True)
     if problems:

@@ -12,7 +12,7 @@ import sys
 import click
 
 from mmimdb import __version__
-from mmimdb.errors import EXIT_STOPPED_EARLY, EXIT_USAGE, MmimdbError
+from mmimdb.errors import EXIT_STOPPED_EARLY, EXIT_USAGE, MmimdbError, from_os_error
 
 from .benchmark import benchmark
 from .build import build
@@ -22,7 +22,9 @@ from .export import export
 from .fetch import fetch
 from .info import info
 from .missing import missing
+from .options import ROOT_KEY
 from .protocols import protocols
+from .report import report
 
 
 def one_line(message: str) -> str:
@@ -62,6 +64,13 @@ class _Group(click.Group):
             sys.exit(error.exit_code)
         except KeyboardInterrupt:
             _interrupted()
+        except OSError as error:  # a full or read-only disk: one line; any other OSError is a bug
+            converted = from_os_error(error, ctx.meta.get(ROOT_KEY))
+            if converted is None:
+                raise
+            _end_line()
+            click.echo(f"error: {one_line(str(converted))}", err=True)
+            sys.exit(converted.exit_code)
 
 
 def _end_line() -> None:
@@ -93,6 +102,7 @@ cli.add_command(export)
 cli.add_command(missing)
 cli.add_command(protocols)
 cli.add_command(card)
+cli.add_command(report)
 
 
 def main() -> None:

@@ -13,6 +13,8 @@ from mmimdb.errors import UsageError
 from mmimdb.paths import ENV_HOME, data_root
 
 
+#: Where the data root of the running command is kept in click's shared ``ctx.meta``.
+ROOT_KEY = "mmimdb.root"
 #: ``MMIMDB_PROGRESS=1`` shows progress bars even when stderr is no terminal; ``0`` never.
 ENV_PROGRESS = "MMIMDB_PROGRESS"
 
@@ -47,6 +49,7 @@ def check_folder(path: Path, option: str) -> None:
 def _checked_root(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     label = "--root" if value is not None else f"${ENV_HOME}" if os.environ.get(ENV_HOME) else "the data root"
     check_folder(data_root(value), label)
+    ctx.meta[ROOT_KEY] = data_root(value)  # named by the one line of a full disk (cli/main.py)
     return value
 
 

@@ -39,6 +39,8 @@ def protocols(as_json: bool, root: str | None) -> None:
         labels = item["labels"]
         click.echo(f"  labels: {len(labels)} ({', '.join(labels)})")
         click.echo(f"  text: {item['text_field']}")
+        if item["note"]:
+            click.echo(f"  note: {item['note']}")
         for rule, ids in item["dropped"].items():
             click.echo(f"  drops {len(ids)}: {rule}: {_ids(ids)}")
         if item["duplicated"]["movies"] and item["duplicated"]["rule"]:

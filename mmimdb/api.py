@@ -7,18 +7,18 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .dataset import hdf5, parquet
 from . import paths
+from .dataset import built, parquet
+from .dataset.built import BuiltDataset
 from .errors import MmimdbError, UsageError
 from .records.split_file import SPLITS
 
 FORMATS: tuple[str, ...] = ("pandas", "numpy", "torch", "hf")
-BUILD_HINT = "run `mmimdb build` (after `mmimdb fetch`) to build it"
+
 
 
 def _check_arguments(split: str, format: str, columns: Sequence[str] | None) -> list[str] | None:
@@ -34,34 +34,6 @@ def _check_arguments(split: str, format: str, columns: Sequence[str] | None) -> 
     if unknown:
         raise UsageError(f"unknown column(s) {', '.join(map(repr, unknown))}; the columns are {', '.join(parquet.COLUMNS)}")
     return list(columns)
-
-
-def split_file(split: str, root: str | os.PathLike | None = None) -> Path:
-    """The Parquet file of ``split``; :class:`UsageError` saying how to build it if missing."""
-    root = paths.data_root(root)
-    path = paths.parquet_path(root, split)
-    if not path.is_file():
-        raise UsageError(f"no built dataset in {root} ({path} is missing); {BUILD_HINT}")
-    return path
-
-
-def split_features(split: str, names: Sequence[str], root: str | os.PathLike | None = None,
-                  imdb_ids: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """The HDF5 datasets ``names`` for the rows of ``split`` (in Parquet row order).
-
-    ``imdb_ids`` (``tt...``), when given, are checked against the HDF5 ``imdb_ids`` so that
-    files of two different builds are never mixed.
-    """
-    root = paths.data_root(root)
-    path = paths.hdf5_path(root)
-    if not path.is_file():
-        raise UsageError(f"no HDF5 file in {root} ({path} is missing); {BUILD_HINT}")
-    start, stop = hdf5.read_split_ranges(path)[split]
-    if imdb_ids is not None:
-        stored = [value.decode("utf-8") for value in hdf5.read_rows(path, hdf5.IMDB_IDS, start, stop)]
-        if stored != [imdb_id[2:] for imdb_id in imdb_ids]:
-            raise MmimdbError(f"{path} and the Parquet files come from different builds; rerun `mmimdb build`")
-    return {name: hdf5.read_rows(path, name, start, stop) for name in names}
 
 
 def load(split: str = "train", root: str | os.PathLike | None = None, columns: Sequence[str] | None = None,
@@ -108,9 +80,12 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     """
     columns = _check_arguments(split, format, columns)
     features = [features] if isinstance(features, str) else list(features or [])
-    path = split_file(split, root)
+    data = BuiltDataset(root)
+    path = data.require_split(split)
     if verify:
-        _verify(paths.data_root(root), [path] + ([paths.hdf5_path(paths.data_root(root))] if features else []))
+        problems = data.verify(only=[str(file.relative_to(data.root)) for file in [path] + ([data.hdf5_path] if features else [])])
+        if problems:
+            raise MmimdbError(f"{problems[0]}; rebuild with `mmimdb build` (and `mmimdb build-features`)")
     spec = _missing_spec(missing, features)
     if protocol is not None and format not in ("pandas", "numpy"):
         raise UsageError("protocol= applies to format='pandas' and 'numpy'; for torch or hf, export the protocol "
@@ -122,11 +97,12 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     if transform is not None:
         raise UsageError("transform applies to format='torch' only")
     if format == "hf":
-        return _load_hf(split, path, root, columns, features, spec)
+        return _load_hf(data, split, columns, features, spec)
 
-    table = parquet.read_table(path, columns)
-    feature_values = split_features(split, features, root, _ids(table, path)) if features else {}
-    codes = missing_codes(split, spec, root, _ids(table, path)) if spec is not None else None
+    table = data.table(split, columns)
+    ids = table.column("imdb_id").to_pylist() if "imdb_id" in table.column_names else data.parquet_ids(split)
+    feature_values = _features(data, split, features, ids)
+    codes = data.missing_codes(split, spec, ids) if spec is not None else None
     if protocol is not None:
         from .protocols.prepare import prepare, select_rows
 
@@ -140,7 +116,7 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
             if name == "labels":
                 result[name] = parquet.labels_matrix(table)
             elif name == "poster":
-                result[name] = np.asarray(_poster_bytes(table), dtype=object)
+                result[name] = _object_array(parquet.poster_bytes(table).to_pylist())
             else:
                 values = table.column(name).to_pylist()
                 result[name] = np.asarray(values) if parquet.COLUMNS[name][0] in ("int32", "int64", "float64") and None not in values \
@@ -148,9 +124,13 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
         if codes is not None:
             result = {**_blanked(result, codes, _object_array), "missing": codes}
         return {**result, **feature_values}
-    frame = table.to_pandas()
-    if "poster" in frame:
-        frame["poster"] = _poster_bytes(table)
+    # The posters stay in Arrow memory (a pandas ArrowExtensionArray of bytes): converting
+    # them to Python bytes objects held every poster twice (4x the file's size at peak).
+    frame = table.drop_columns(["poster"]).to_pandas() if "poster" in table.column_names else table.to_pandas()
+    if "poster" in table.column_names:
+        import pandas as pd
+
+        frame.insert(table.column_names.index("poster"), "poster", pd.arrays.ArrowExtensionArray(parquet.poster_bytes(table)))
     if codes is not None:
         for name, values in _blanked({name: frame[name].tolist() for name in frame.columns}, codes, list).items():
             frame[name] = values
@@ -158,6 +138,15 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     for name, values in feature_values.items():
         frame[name] = list(values)
     return frame
+
+
+def _features(data: BuiltDataset, split: str, names: Sequence[str], ids: Sequence[str]) -> dict[str, Any]:
+    """The HDF5 datasets ``names`` for the rows of ``split``, after checking that the HDF5's
+    rows are the Parquet's (``ids``) and each is a per-movie feature of these rows."""
+    if not names:
+        return {}
+    data.check_parquet_rows(split, ids)
+    return data.vectors(split, names, kinds=built.LOADABLE)
 
 
 def _missing_spec(missing: Any, features: list[str]):
@@ -171,26 +160,11 @@ def _missing_spec(missing: Any, features: list[str]):
     return MissingSpec.of(missing)
 
 
-def missing_codes(split: str, spec: Any, root: str | os.PathLike | None, imdb_ids: Sequence[str]) -> np.ndarray:
-    """The missing codes of ``split``'s rows under ``spec`` (from ``mmimdb missing``'s table)."""
-    from .dataset.missing import read_codes
-
-    return read_codes(split, spec, paths.data_root(root), imdb_ids)
-
-
 def _blanked(columns: dict[str, Any], codes: np.ndarray, wrap: Callable[[list[Any]], Any]) -> dict[str, Any]:
     """``columns`` with the absent modality of each row blanked: text "" and poster None."""
     from .dataset.missing import blank
 
     return {name: wrap(blank(name, list(values), codes)) for name, values in columns.items()}
-
-
-def _verify(root: Path, files: Sequence[Path]) -> None:
-    from .storage import manifest
-
-    problems = manifest.verify(root, only=[str(path.relative_to(root)) for path in files])
-    if problems:
-        raise MmimdbError(f"{problems[0]}; rebuild with `mmimdb build` (and `mmimdb build-features`)")
 
 
 def _object_array(values: list[Any]) -> np.ndarray:
@@ -199,35 +173,24 @@ def _object_array(values: list[Any]) -> np.ndarray:
     return array
 
 
-def _poster_bytes(table) -> list[bytes | None]:
-    return table.column("poster").combine_chunks().field("bytes").to_pylist()
-
-
-def _ids(table, path: Path) -> list[str]:
-    if "imdb_id" in table.column_names:
-        return table.column("imdb_id").to_pylist()
-    return parquet.read_table(path, ["imdb_id"]).column("imdb_id").to_pylist()
-
-
-def _load_hf(split: str, path: Path, root: str | os.PathLike | None, columns: list[str] | None, features: list[str],
-             spec: Any = None):
+def _load_hf(data: BuiltDataset, split: str, columns: list[str] | None, features: list[str], spec: Any = None):
     try:
         import datasets
     except ImportError:
         raise UsageError("format='hf' needs the `datasets` package: pip install datasets") from None
+    path = data.require_split(split)
     parquet.check_readable(path)  # a truncated file: one line saying to rebuild, not datasets' traceback
     dataset = datasets.load_dataset("parquet", data_files={split: str(path)}, split=split,
-                                    cache_dir=str(paths.huggingface_cache_dir(paths.data_root(root))))
+                                    cache_dir=str(paths.huggingface_cache_dir(data.root)))
     if columns is not None:
         dataset = dataset.select_columns(columns)
-    if features:
-        values = split_features(split, features, root, parquet.read_table(path, ["imdb_id"]).column("imdb_id").to_pylist())
-        for name, array in values.items():
-            dataset = dataset.add_column(name, list(array))
+    ids = data.parquet_ids(split) if features or spec is not None else []
+    for name, array in _features(data, split, features, ids).items():
+        dataset = dataset.add_column(name, list(array))
     if spec is not None:
         from .dataset.missing import blank
 
-        codes = missing_codes(split, spec, root, parquet.read_table(path, ["imdb_id"]).column("imdb_id").to_pylist())
+        codes = data.missing_codes(split, spec, ids)
         names = list(dataset.column_names)
         dataset = dataset.add_column("missing", codes.tolist()).map(
             lambda row: {name: blank(name, [row[name]], [row["missing"]])[0] for name in names})

@@ -5,6 +5,9 @@ anything else that escapes is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
+import errno
+import os
+
 #: Exit codes shared by every command (success is 0, as everywhere).
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -50,3 +53,23 @@ class ArchiveError(MmimdbError):
 
 class DownloadError(MmimdbError):
     """An HTTP download that failed, was refused, or did not match its checksum."""
+
+
+#: errno values of a file system that is full (or over quota), and of one that refuses writes.
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def from_os_error(error: OSError, where: str | os.PathLike | None = None) -> MmimdbError | None:
+    """The one-line error for a file system that refused a write: full (exit 1; what was
+    written is cleaned up by the writers, the earlier outputs stay), read-only or not
+    permitted (exit 2); None for any other ``OSError``. ``where`` names the place when the
+    error does not (the data root)."""
+    path = error.filename or where or "a file"
+    if error.errno in NO_SPACE:
+        return MmimdbError(f"{path}: no space left on device; free some space and rerun the same command "
+                           "(the outputs already there are as they were)")
+    if error.errno in NOT_WRITABLE:
+        reason = "read-only file system" if error.errno == errno.EROFS else (error.strerror or str(error)).lower()
+        return UsageError(f"{path}: cannot write here ({reason}); use a root you can write (--root DIR or $MMIMDB_HOME)")
+    return None

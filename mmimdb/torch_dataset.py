@@ -12,13 +12,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .dataset import hdf5, images, parquet
-from . import paths
-from .api import split_features, split_file
+from .dataset import built, hdf5, images, parquet
+from .dataset.built import BuiltDataset
 from .dataset.missing import COMPLETE, IMAGE_MISSING, TEXT_COLUMNS, TEXT_MISSING
 
 #: Columns of an item when none are asked for.
 DEFAULT_COLUMNS: tuple[str, ...] = ("imdb_id", "plot", "labels", "poster")
+#: Columns of an item when ``features`` are asked for and no columns.
+FEATURE_COLUMNS: tuple[str, ...] = ("imdb_id", "labels")
 
 
 class MovieDataset(Dataset):
@@ -29,6 +30,8 @@ class MovieDataset(Dataset):
     (3, 256, 160) float32 tensor of the original preprocessing
     (:func:`mmimdb.dataset.images.preprocess_poster`), else ``transform(PIL image)``. HDF5
     ``features`` are read through a file handle opened in each worker process.
+    With ``features`` and no ``columns``, items are ``imdb_id``, ``labels`` and the
+    features (no poster is decoded unless ``poster`` is among ``columns``).
     With ``missing`` (a table of ``mmimdb missing``), items get ``missing`` (0, 1, 2), an empty
     ``plot`` where the text is missing and ``image`` None where the poster is.
 
@@ -43,58 +46,34 @@ class MovieDataset(Dataset):
     def __init__(self, split: str = "train", root: str | os.PathLike | None = None,
                  columns: Sequence[str] | None = None, features: Sequence[str] = (),
                  transform: Callable[[Any], Any] | None = None, missing: Any = None):
-        path = split_file(split, root)
+        data = BuiltDataset(root)
+        data.require_split(split)
         self.split = split
-        self.columns = list(columns) if columns is not None else list(DEFAULT_COLUMNS)
+        self.features = list(features)
+        # Only what is asked for is read: with features and no columns, an item is the
+        # vectors and labels, not a poster decoded for nothing.
+        self.columns = list(columns) if columns is not None else list(FEATURE_COLUMNS if self.features else DEFAULT_COLUMNS)
         needed = list(dict.fromkeys([*self.columns, "imdb_id"]))
-        table = parquet.read_table(path, needed)
+        table = data.table(split, needed)
         self.imdb_ids: list[str] = table.column("imdb_id").to_pylist()
         self._values = {name: table.column(name).to_pylist() for name in self.columns if name not in ("poster", "labels")}
         self._labels = parquet.labels_matrix(table).astype(np.float32) if "labels" in self.columns else None
-        self._posters = table.column("poster").combine_chunks().field("bytes").to_pylist() if "poster" in self.columns else None
+        # Posters stay one Arrow array (no Python bytes object per poster); a worker reads
+        # the bytes of the rows it decodes.
+        self._posters = parquet.poster_bytes(table) if "poster" in self.columns else None
         self.transform = transform
         # A missing-modality table (mmimdb.dataset.missing): codes per row, 1 = no text, 2 = no poster.
-        self._missing = None
-        if missing is not None:
-            from .api import missing_codes
-
-            self._missing = missing_codes(split, missing, root, self.imdb_ids)
-        self.features = list(features)
+        self._missing = data.missing_codes(split, missing, self.imdb_ids) if missing is not None else None
+        self._rows: hdf5.RowReader | None = None
         if self.features:
-            split_features(split, [], root, self.imdb_ids)  # checks the HDF5 matches the Parquet
-            self._hdf5_path = str(paths.hdf5_path(paths.data_root(root)))
-            self._start = hdf5.read_split_ranges(self._hdf5_path)[split][0]
-        self._handle = None
-        self._handle_pid: int | None = None
-        self._datasets: dict[str, Any] = {}
+            data.check_parquet_rows(split, self.imdb_ids)
+            for name in self.features:
+                data.check_feature(name, built.LOADABLE)
+            self._rows = data.reader()
+            self._start = data.split_ranges[split][0]
 
     def __len__(self) -> int:
         return len(self.imdb_ids)
-
-    def _file(self):
-        # h5py handles must not cross a fork: each process opens its own.
-        if self._handle is None or self._handle_pid != os.getpid():
-            import h5py
-
-            self._handle = h5py.File(self._hdf5_path, "r")
-            self._handle_pid = os.getpid()
-            self._datasets = {}
-        return self._handle
-
-    def _dataset(self, name: str):
-        """The h5py dataset ``name`` of this process's handle (looked up once: h5py's lookup
-        costs as much as reading a batch of small rows)."""
-        handle = self._file()
-        if name not in self._datasets:
-            self._datasets[name] = handle[name]
-        return self._datasets[name]
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_handle"] = None
-        state["_handle_pid"] = None
-        state["_datasets"] = {}
-        return state
 
     def _position(self, index: int) -> int:
         if not -len(self) <= index < len(self):
@@ -113,10 +92,9 @@ class MovieDataset(Dataset):
                 item.update({name: "" for name in TEXT_COLUMNS if name in item})
         if self._posters is not None:
             # An absent poster is None: a collate_fn must handle it (default_collate cannot).
-            item["image"] = None if code == IMAGE_MISSING else self._image(self._posters[index], self.imdb_ids[index])
+            item["image"] = None if code == IMAGE_MISSING else self._image(self._posters[index].as_py(), self.imdb_ids[index])
         for name in self.features:
-            with hdf5.reading(self._hdf5_path):
-                item[name] = torch.as_tensor(self._dataset(name)[self._start + index])
+            item[name] = torch.as_tensor(self._rows.row(name, self._start + index))
         return item
 
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
@@ -138,11 +116,10 @@ class MovieDataset(Dataset):
                 if name in columns:
                     columns[name] = ["" if code == TEXT_MISSING else value for value, code in zip(columns[name], codes)]
         if self._posters is not None:
-            columns["image"] = [None if code == IMAGE_MISSING else self._image(self._posters[i], self.imdb_ids[i])
+            columns["image"] = [None if code == IMAGE_MISSING else self._image(self._posters[i].as_py(), self.imdb_ids[i])
                                 for i, code in zip(listed, codes)]
         for name in self.features:
-            with hdf5.reading(self._hdf5_path):
-                rows = hdf5.take_rows(self._dataset(name), positions + self._start)
+            rows = self._rows.take(name, positions + self._start)
             columns[name] = [torch.as_tensor(row) for row in rows] if rows.dtype == object else torch.from_numpy(rows).unbind(0)
         names = list(columns)
         return [dict(zip(names, row)) for row in zip(*columns.values())] if names else [{} for _ in listed]

@@ -114,6 +114,15 @@ def model_test_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def model_test_run(model_test_root, tmp_path_factory) -> Path:
+    """A tiny benchmark (``model_test_data.RUN_MODELS``) on the model-test root, written as
+    ``mmimdb benchmark`` writes it; read-only."""
+    import model_test_data
+
+    return model_test_data.write_benchmark_run(model_test_root, tmp_path_factory.mktemp("model-test-run"))
+
+
+@pytest.fixture(scope="session")
 def postgres():
     """A PostgreSQL server of this test session (``tests/postgres_server.py``), stopped at
     the end; skipped with the reason where none can be started (failed in CI)."""

@@ -70,3 +70,25 @@ def private_hdf5_copy(model_test_root: Path, tmp_path: Path) -> Path:
     copy.mkdir()
     shutil.copy(model_test_root / "multimodal_imdb.hdf5", copy)
     return copy
+
+
+#: The models of the tiny benchmark run: the GMU and the two unimodal models Table 3 and
+#: Table 4 compare it with.
+RUN_MODELS = ("GMU", "MaxoutMLP_w2v", "VGG_Transfer")
+
+
+def write_benchmark_run(root: Path, out: Path) -> Path:
+    """A tiny benchmark of :data:`RUN_MODELS` on the model-test ``root`` (a few epochs, one
+    seed), written into ``out`` as ``mmimdb benchmark`` writes it (results, tables, plots,
+    runs, qualitative); returns ``out``."""
+    from mmimdb.benchmark.qualitative import write_qualitative
+    from mmimdb.benchmark.reports import write_benchmark_reports
+    from mmimdb.benchmark.runner import RunSettings, run_benchmark
+
+    use_one_thread()
+    data = open_data(root)
+    results = run_benchmark(data, list(RUN_MODELS), RunSettings(epochs=6, patience=6, device="cpu"),
+                            runs_dir=out / "runs")
+    write_benchmark_reports(results, out)
+    write_qualitative(results, out, data.split("test").labels, root)
+    return out

@@ -108,11 +108,11 @@ def test_unknown_model_is_a_usage_error(root):
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_not_an_hdf5_file_is_a_usage_error(tmp_path):
+def test_not_an_hdf5_file_is_damaged_data(tmp_path):
     bad = tmp_path / "multimodal_imdb.hdf5"
     bad.write_bytes(b"not hdf5")
     result = CliRunner().invoke(cli, ["benchmark", "--root", str(tmp_path)])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert result.output.startswith(f"error: {bad} is not a readable HDF5 file")
 
 

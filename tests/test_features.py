@@ -353,10 +353,27 @@ def test_auto_says_when_it_falls_back_to_the_cpu(monkeypatch):
     assert messages == ["device auto: no CUDA or MPS GPU found, running on the CPU"]
 
 
+def _damage_poster_in_parquet(root, imdb_id: str) -> None:
+    """Rewrite the split file that holds ``imdb_id`` with its poster bytes truncated."""
+    import pyarrow as pa
+
+    for split in ("train", "dev", "test"):
+        path = paths.parquet_path(root, split)
+        table = pq.read_table(path)
+        ids = table.column("imdb_id").to_pylist()
+        if imdb_id not in ids:
+            continue
+        posters = table.column("poster").to_pylist()
+        posters[ids.index(imdb_id)]["bytes"] = b"\xff\xd8\xff\xe0 truncated jpeg"
+        table = table.set_column(table.column_names.index("poster"), "poster", pa.array(posters, table.schema.field("poster").type))
+        pq.write_table(table, path, row_group_size=256)
+        return
+
+
 def test_an_unreadable_poster_is_reported_and_flagged_and_the_run_goes_on(small_root, capsys):
     ids = features.rows.dataset_rows(small_root).ids
     broken = ids[5]
-    RecordStore(paths.dataset_dir(small_root)).poster_path(broken).write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
+    _damage_poster_in_parquet(small_root, broken)  # the features stage reads the build's Parquet
     report = features.posters.extract_image_features(small_root, features.rows.dataset_rows(small_root), image_encoder("mean-colour"),
                                              device="cpu", workers=1, progress=False)
     assert report.failed_ids == [broken]
@@ -379,7 +396,7 @@ def test_unknown_names_are_refused(small_root, args, message):
 
 def test_a_root_without_a_built_dataset_is_refused(tmp_path):
     result = run_cli("--root", str(tmp_path), "--text", "glove-50", "--only", "text")
-    assert result.exit_code == 2 and "no such HDF5 file; run `mmimdb build` first" in one_line_error(result)
+    assert result.exit_code == 2 and "multimodal_imdb.hdf5 is missing); run `mmimdb build`" in one_line_error(result)
 
 
 def test_library_raises_usage_errors_not_tracebacks(small_root):

@@ -108,8 +108,9 @@ def test_export_of_a_damaged_split_file_is_one_line_and_leaves_no_folder(damaged
     result = CliRunner().invoke(cli, ["export", "--format", format_, "--root", str(root)])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     line = result.output.strip()
-    assert "\n" not in line and line.startswith(f"error: {root / 'parquet' / 'train.parquet'}: not a readable Parquet file (")
-    assert line.endswith("rebuild it with `mmimdb build`")
+    # the export checks the manifest's digests before reading (what it publishes must be the build's)
+    assert "\n" not in line and line.startswith("error: parquet/train.parquet: ") and "the manifest" in line
+    assert "rebuild it with `mmimdb build`" in line
     assert not (root / "exports").exists()
 
 
@@ -119,10 +120,10 @@ def test_card_missing_and_load_of_a_damaged_split_file_say_it_on_one_line(damage
     from mmimdb.errors import MmimdbError
 
     root = damaged_parquet_roots[damage]
-    for args in (["card"], ["missing", "--rate", "0.7"]):
+    for args, says in ((["card"], "the manifest"), (["missing", "--rate", "0.7"], "not a readable Parquet file")):
         result = CliRunner().invoke(cli, args + ["--root", str(root)])
         assert result.exit_code == 1, result.output
-        assert len(result.output.strip().splitlines()) == 1 and "not a readable Parquet file" in result.output
+        assert len(result.output.strip().splitlines()) == 1 and says in result.output  # card checks digests first
     with pytest.raises(MmimdbError) as error:
         mmimdb.load("train", root=root)
     assert "\n" not in str(error.value) and "not a readable Parquet file" in str(error.value)
@@ -200,3 +201,58 @@ def test_a_rebuild_with_a_poster_that_is_not_an_image_is_byte_identical(tmp_path
         reports.append((root / "split-report.json").read_bytes())
     assert b"0x" not in reports[0] and b"not a readable image (cannot identify image file)" in reports[0]
     assert reports[0] == reports[1]
+
+
+def test_build_features_says_the_bars_rate_and_the_jobs_and_skips_a_trial_larger_than_the_job(tmp_path):
+    pytest.importorskip("torch")
+    import re
+
+    import generated_films
+    from mmimdb import features
+    from mmimdb.dataset.build import build
+    from test_poster_precision import TINY
+
+    root = generated_films.write_store(tmp_path / "root", count=24)
+    build(root, method="iterative", workers=1)
+    said: list[str] = []
+    report = features.posters.extract_image_features(root, features.rows.dataset_rows(root), TINY, device="cpu",
+                                                     workers=0, progress=False, log=said.append, precision="fp32")
+    assert f"batch size 1 (no batch-size trial: it would encode {features.posters.BATCH_TRIAL_POSTERS} posters, more than " \
+           "the 24 of this job)" in said
+    assert 0 < report.extract_seconds <= report.seconds
+    last = said[-1]
+    job, extracting = re.search(r"([\d.]+) posters/s for the whole job .* ([\d.]+) posters/s while extracting, as the "
+                                r"bar showed\)$", last).groups()
+    assert float(job) <= float(extracting)
+
+
+def test_card_figures_count_whole_movies_in_even_bins_and_show_stacked_poster_sizes(tmp_path):
+    pytest.importorskip("matplotlib")
+    import numpy as np
+
+    from mmimdb.card import figures
+    from mmimdb.card.stats import DatasetStats
+
+    rng = np.random.default_rng(0)
+    words = {"train": np.arange(9, 31), "dev": np.array([12, 12, 30]), "test": np.arange(10, 20)}  # 9 to 30 words
+    # most posters 300 px wide (OMDb's SX300), as in the greatest films
+    sizes = {split: np.column_stack([np.where(rng.uniform(size=n) < 0.8, 300, rng.integers(180, 300, n)),
+                                     rng.integers(270, 451, n)]) for split, n in (("train", 40), ("dev", 7), ("test", 20))}
+    stats = DatasetStats(plot_words=words, poster_sizes=sizes)
+
+    length = figures.plot_length(stats, tmp_path / "plot_length.png")
+    (axis,) = length.axes
+    heights = [patch.get_height() for patch in axis.patches]
+    edges = [patch.get_x() for patch in axis.patches]
+    assert len(heights) == 30 - 9 + 1 and min(heights) > 0  # one bin a word count: none empty for want of an integer
+    assert np.allclose(np.diff(edges), 1.0) and edges[0] == 8.5
+    ticks = [t for t in axis.get_yticks() if axis.get_ylim()[0] <= t <= axis.get_ylim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+
+    posters = figures.poster_sizes(stats, tmp_path / "poster_sizes.png")
+    axis = posters.axes[0]
+    (image,) = axis.collections if axis.collections else axis.images
+    counts = np.ma.masked_invalid(image.get_array())
+    assert counts.max() > 1  # the stacked 300-px posters are counted, not drawn on one dot
+    assert counts.sum() == sum(len(s) for s in sizes.values())
+    assert posters.axes[1].get_ylabel() == "posters"  # the colour bar says what a colour counts

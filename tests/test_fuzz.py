@@ -105,3 +105,16 @@ def test_next_data_of_another_shape_falls_back_to_json_ld():
     found = _page(f'<script id="__NEXT_DATA__" type="application/json">{next_data}</script>'
                   f'<script type="application/ld+json">{ld}</script>')
     assert found.fields["title"] == "From JSON-LD"
+
+
+def test_a_gzip_stream_cut_inside_its_header_is_a_one_line_archive_error(tmp_path):
+    import gzip
+
+    from mmimdb.errors import ArchiveError
+    from mmimdb.fetch.archive import import_release
+
+    path = tmp_path / "release.tar.gz"
+    for cut in (3, 4, 11):  # tarfile's gzip reader asked ord() of an empty read here
+        path.write_bytes(gzip.compress(b"\0" * 1024)[:cut])
+        with pytest.raises(ArchiveError, match="archive is truncated or corrupt"):
+            import_release(path, tmp_path / "root", progress=False)

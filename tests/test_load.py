@@ -61,7 +61,8 @@ def test_pandas_with_a_feature_added_later(root, tmp_path):
 
 def test_torch_dataset_decodes_lazily_in_two_workers(root):
     torch = pytest.importorskip("torch")
-    dataset = mmimdb.load("dev", root=root, format="torch", features=["genres"])
+    dataset = mmimdb.load("dev", root=root, format="torch", features=["genres"],
+                          columns=["imdb_id", "plot", "labels", "poster"])
     assert isinstance(dataset, torch.utils.data.Dataset) and len(dataset) == len(split_ids(root, "dev"))
     loader = torch.utils.data.DataLoader(dataset, batch_size=16, num_workers=2)
     batch = next(iter(loader))

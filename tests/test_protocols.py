@@ -109,6 +109,8 @@ def test_protocols_lists_every_preset_with_counts_drops_and_rules(root):
     block = result.output.split("\nmmbt: ")[1].split("\ntransformers: ")[0]
     assert "  movies: " + ", ".join(f"{s} {n}" for s, n in mmbt["movies"].items()) in block
     assert f"  drops 1: {rules.UNSEEN_IN_TRAIN}" in block and f"  drops {len(mmbt['dropped'][rules.NEWS])}: {rules.NEWS}" in block
+    assert "  note: its reader hard-codes the release's rows (train 15552, dev 2608, test 7799); this build has" \
+        in result.output.split("\nmultibench: ")[1].split("\nmmbt: ")[0]
     summaries = json.loads(CliRunner().invoke(cli, ["protocols", "--json", "--root", str(root)]).output)
     map_summary = next(s for s in summaries if s["preset"] == "map")
     assert map_summary["duplicated"]["rule"] == "one sample per plot" and map_summary["duplicated"]["movies"] > 0

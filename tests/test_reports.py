@@ -149,7 +149,7 @@ def test_training_curves_draw_every_model_and_seed_in_its_own_colour(offline_res
     results, _ = offline_results
     figure = reports.plot_training_curves(results)
     figure.draw_without_rendering()
-    caption = figure.get_suptitle()
+    caption = reports.figure_provenance(figure)  # in the footer, not the title
     assert "glove_features for features: glove-50 50-d" in caption and "Split: iterative" in caption
     curves = [m for m in results["models"].values() if m["runs"][0]["history"].get("dev_macro_f1")]
     assert {m["name"] for m in curves} == {"GMU", "MaxoutMLP_w2v", "VGG_Transfer"}  # AVG_probs has no curve
@@ -184,9 +184,9 @@ def test_gates_legend_beside_the_bars(offline_results):
     legend = axis.get_legend()
     assert [t.get_text() for t in legend.get_texts()] == ["visual (poster)", "textual (plot)"]
     assert not _overlaps(_extent(legend), _extent(axis))
-    caption = figure.get_suptitle()
-    assert caption.startswith("GMU on efficientnet-lite0 1280-d + glove-50 50-d: gate activations by genre")
-    assert "seed 0" in caption and "efficientnet_features for vgg_features" in caption
+    title = figure.get_suptitle()
+    assert title.startswith("GMU on efficientnet-lite0 1280-d + glove-50 50-d: gate activations by genre")
+    assert "seed 0" in title and "efficientnet_features for vgg_features" in reports.figure_provenance(figure)
 
 
 def test_per_genre_plot_names_the_features_of_each_model(offline_results):
@@ -297,3 +297,50 @@ def test_train_speed_prints_measured_figures_only():
     assert "samples/s" in output and "ratio ours/reference" in output
     assert "step / floor" in output and "epoch / floor" in output and "load average" in output
     assert "H100" not in output and "estimate" not in output.lower()
+
+
+# --- what the figures carry: a one-line title, provenance in a small footer, each genre's support
+
+def test_benchmark_figures_keep_provenance_out_of_the_title(offline_results):
+    results, _ = offline_results
+    for plot in (reports.plot_per_genre, reports.plot_gates, reports.plot_training_curves):
+        figure = plot(results)
+        title = figure._suptitle
+        assert "\n" not in title.get_text() and "Features:" not in title.get_text(), plot.__name__
+        (footer,) = [text for text in figure.texts if text.get_gid() == reports.PROVENANCE_GID]
+        assert "Features:" in footer.get_text() and footer.get_fontsize() < title.get_fontsize(), plot.__name__
+
+
+def test_gates_and_per_genre_show_each_genres_test_support(offline_results):
+    results, _ = offline_results
+    support = results["models"]["GMU"]["test"]["per_genre_support"]
+    per_genre = reports.plot_per_genre(results)
+    labels = [tick.get_text() for tick in per_genre.axes[0].get_xticklabels()]
+    assert labels == [f"{genre} (n={count})" for genre, count in support.items()]
+    gates = reports.plot_gates(results)
+    for label in (tick.get_text() for tick in gates.axes[0].get_yticklabels()):
+        genre, count = label.rsplit(" (n=", 1)
+        assert int(count.rstrip(")")) == support[genre]
+    for figure in (per_genre, gates):  # the legend sits above the plot, not in a wide margin beside it
+        figure.draw_without_rendering()
+        axis = figure.axes[0]
+        assert _extent(axis.get_legend()).y0 >= _extent(axis).y1 - 1
+
+
+def test_training_curves_of_many_models_get_a_panel_each(offline_results):
+    import copy
+    import textwrap
+
+    results, _ = offline_results
+    many = copy.deepcopy(results)
+    template = next(m for m in many["models"].values() if m["status"] == "ok" and m["runs"][0]["history"].get("dev_macro_f1"))
+    for k in range(reports.SHARED_PANEL_MODELS + 7):
+        many["models"][f"Model{k}"] = {**copy.deepcopy(template), "name": f"Model{k}", "label": f"Model {k}"}
+    ran = [m for m in reports._ordered(many) if m["status"] == "ok" and m["runs"][0]["history"].get("dev_macro_f1")]
+    figure = reports.plot_training_curves(many)
+    panels = [axis for axis in figure.axes if axis.get_visible()]
+    assert len(panels) == len(ran) > reports.SHARED_PANEL_MODELS
+    assert [axis.get_title() for axis in panels] == [textwrap.shorten(reports._label(m), 38) for m in ran]
+    for axis in panels:  # the same two colours, solid, in every panel: one line pair per seed
+        assert {line.get_color() for line in axis.get_lines()} == {"tab:blue", "tab:orange"}
+        assert {line.get_linestyle() for line in axis.get_lines()} == {"-"}

@@ -36,21 +36,24 @@ from typing import Any
 import numpy as np
 
 from .. import paths
-from ..dataset import hdf5
-from ..records.genres import GENRES
-from ..records.split_file import SPLITS
+from ..dataset import built, hdf5
+from ..dataset.built import BuiltDataset
+from ..records.record import file_id
 from ..errors import MmimdbError, UsageError
 #: Row-wise inputs a model can ask for, and which command writes each.
 ROW_DATASETS: dict[str, str] = {
-    "features": "mmimdb build-features",
-    "vgg_features": "mmimdb build-features",
-    "three_grams": "mmimdb build-features",
-    "word_grams": "mmimdb build-features",
-    "sequences": "mmimdb build-features",
-    "images": "mmimdb build",
+    hdf5.TEXT_FEATURES: "mmimdb build-features",
+    hdf5.IMAGE_FEATURES: "mmimdb build-features",
+    hdf5.THREE_GRAMS: "mmimdb build-features",
+    hdf5.WORD_GRAMS: "mmimdb build-features",
+    hdf5.SEQUENCES: "mmimdb build-features",
+    hdf5.IMAGES: "mmimdb build",
 }
 #: Inputs shared by all rows (not split), e.g. the word vectors of the sequence ids.
-SHARED_DATASETS: dict[str, str] = {"embeddings": "mmimdb build-features"}
+SHARED_DATASETS: dict[str, str] = {hdf5.EMBEDDINGS: "mmimdb build-features"}
+#: What a model input must be when another dataset serves it (``--text-features X``).
+_KINDS: dict[str, tuple[str, ...]] = {hdf5.IMAGES: (built.IMAGES,), hdf5.SEQUENCES: (built.SEQUENCE,),
+                                      hdf5.EMBEDDINGS: (built.TABLE,)}
 
 #: Images of a split up to this many bytes (as int16) are held in memory; larger ones are read
 #: batch by batch. The stored pixels (0..255 minus the Caffe means) fit in int16 exactly.
@@ -77,60 +80,37 @@ class Split:
 
 
 class LazyRows:
-    """Rows of a large HDF5 dataset (the images) read only when a batch asks for them."""
+    """Rows of a large HDF5 dataset (the images) read only when a batch asks for them,
+    through the batched path (:meth:`mmimdb.dataset.hdf5.RowReader.take`)."""
 
-    def __init__(self, path: Path, name: str, start: int, stop: int):
-        self.path, self.name, self.start, self.stop = path, name, start, stop
-        self._file = None
-        with _h5py().File(path, "r") as handle:
-            self.row_shape = tuple(handle[name].shape[1:])
+    def __init__(self, reader: hdf5.RowReader, name: str, start: int, stop: int):
+        self.reader, self.name, self.start, self.stop = reader, name, start, stop
+        self.row_shape = reader.row_shape(name)
 
     def __len__(self) -> int:
         return self.stop - self.start
 
     def __getitem__(self, index: np.ndarray) -> np.ndarray:
-        index = np.asarray(index)
-        if self._file is None:
-            self._file = _h5py().File(self.path, "r")
-        # h5py wants increasing indices: read sorted, then restore the batch order.
-        order = np.argsort(index)
-        with hdf5.reading(self.path):
-            rows = self._file[self.name][np.sort(index) + self.start]
-        out = np.empty_like(rows)
-        out[order] = rows
-        return out
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_file": None}
+        return self.reader.take(self.name, np.asarray(index, dtype=np.int64) + self.start)
 
 
-def _h5py():
-    import h5py
-
-    return h5py
-
-
-def _read_images(images: Any, start: int, stop: int) -> np.ndarray | None:
+def _read_images(reader: hdf5.RowReader, name: str, start: int, stop: int) -> np.ndarray | None:
     """Rows start:stop as int16 in memory, read in chunks; None if too large for memory."""
-    if (stop - start) * int(np.prod(images.shape[1:])) * 2 > IMAGES_IN_MEMORY_BYTES:
+    shape = reader.row_shape(name)
+    if (stop - start) * int(np.prod(shape)) * 2 > IMAGES_IN_MEMORY_BYTES:
         return None
-    out = np.empty((stop - start, *images.shape[1:]), dtype=np.int16)
+    out = np.empty((stop - start, *shape), dtype=np.int16)
     for first in range(start, stop, _IMAGE_CHUNK_ROWS):
         last = min(first + _IMAGE_CHUNK_ROWS, stop)
-        out[first - start : last - start] = images[first:last]
+        out[first - start : last - start] = reader.take(name, np.arange(first, last))
     return out
 
 
-def _text_ids(values: np.ndarray) -> list[str]:
-    ids = []
-    for value in values:
-        text = value.decode() if isinstance(value, bytes) else str(value)
-        ids.append(text[2:] if text.startswith("tt") else text)
-    return ids
-
-
 class BenchmarkData:
-    """One ``multimodal_imdb.hdf5``: which inputs it has, and its rows by split.
+    """One ``multimodal_imdb.hdf5``: which inputs it has, and its rows by split, read through
+    :class:`mmimdb.dataset.built.BuiltDataset` (every feature checked to be a per-movie
+    vector of these rows, with finite values; a built root's file checked against the
+    manifest's sha256 before any training).
 
     ``aliases`` maps an input name the models ask for to the dataset that serves it, e.g.
     ``{"features": "glove_features", "vgg_features": "efficientnet_features"}`` to run the
@@ -142,33 +122,31 @@ class BenchmarkData:
         self.aliases = dict(aliases or {})
         if not self.path.is_file():
             raise UsageError(f"no dataset at {self.path}: build it with `mmimdb build` then `mmimdb build-features`")
-        h5py = _h5py()
+        self.data = BuiltDataset.from_hdf5(self.path)
         try:
-            handle = h5py.File(self.path, "r")
-        except OSError as error:
-            # damaged data (exit 1), as for build-features and export
-            raise MmimdbError(f"{self.path} is not a readable HDF5 file ({error}); rebuild it with `mmimdb build`") from None
-        with handle, hdf5.reading(self.path):
-            if "genres" not in handle:
-                raise UsageError(f"{self.path} has no 'genres' dataset: rebuild it with `mmimdb build`")
-            self.n_rows = int(handle["genres"].shape[0])
-            stored = {name for name in handle.keys() if isinstance(handle[name], h5py.Dataset)}
-            for wanted, actual in self.aliases.items():
-                if actual not in stored:
-                    raise UsageError(f"{self.path} has no dataset '{actual}' (asked to serve '{wanted}'); "
-                                     f"it has: {', '.join(sorted(stored))}")
-            self.available = (stored - set(self.aliases)) | set(self.aliases)
-            names = handle["genres"].attrs.get("target_names")
-            self.target_names = list(json.loads(names)) if isinstance(names, (str, bytes)) else (
-                [n.decode() if isinstance(n, bytes) else str(n) for n in names] if names is not None else list(GENRES))
-            self.ids = _text_ids(handle["imdb_ids"][:]) if "imdb_ids" in handle else [str(i) for i in range(self.n_rows)]
-            try:
-                self.rows = hdf5.split_ranges(handle, self.path)
-            except MmimdbError as error:
-                raise UsageError(str(error)) from None
-            self._genres = np.asarray(handle["genres"][:], dtype=np.float32)
+            self.data.datasets()
+        except MmimdbError as error:
+            if "not a readable HDF5 file" in str(error):  # damaged data (exit 1), as for build-features and export
+                detail = str(error).split(" (", 1)[-1].rsplit(")", 1)[0]
+                raise MmimdbError(f"{self.path} is not a readable HDF5 file ({detail}); rebuild it with `mmimdb build`") from None
+            raise
+        stored = set(self.data.datasets())
+        for wanted, actual in self.aliases.items():
+            if actual not in stored:
+                raise UsageError(f"{self.path} has no dataset '{actual}' (asked to serve '{wanted}'); "
+                                 f"it has: {', '.join(sorted(stored))}")
+            self.data.check_feature(actual, _KINDS.get(wanted, (built.VECTOR,)))
+        # What the models may ask for: the file's datasets, with an aliased name served by its alias.
+        self.available = (stored - set(self.aliases)) | set(self.aliases)
+        self.target_names = self.data.target_names
+        self.ids = self.data.ids
+        self.n_rows = self.data.n_rows
+        self.rows = self.data.split_ranges
+        self._genres = self.data.labels().astype(np.float32)
         if self._genres.shape[1] != len(self.target_names):
             raise UsageError(f"{self.path}: 'genres' has {self._genres.shape[1]} columns but {len(self.target_names)} target names")
+        # Training on bytes that changed since they were written gives numbers, not an error.
+        self.data.check_digests([self.path])
 
     @classmethod
     def open(cls, root: str | os.PathLike | None = None, aliases: dict[str, str] | None = None) -> "BenchmarkData":
@@ -190,7 +168,7 @@ class BenchmarkData:
         """True when the rows are the original release's 25,959 movies in its split."""
         if self.n_rows != hdf5.ORIGINAL_ROWS:
             return False
-        split_ids = {name: sorted(self.ids[a:b]) for name, (a, b) in self.rows.items()}
+        split_ids = {name: sorted(file_id(i) for i in self.ids[a:b]) for name, (a, b) in self.rows.items()}
         digest = hashlib.sha256(json.dumps(split_ids, sort_keys=True).encode()).hexdigest()
         return digest == ORIGINAL_SPLIT_SHA256
 
@@ -201,17 +179,19 @@ class BenchmarkData:
         if missing:
             raise UsageError(f"{self.path} has no {', '.join(repr(m) for m in missing)}: run `{self.build_command(missing[0])}`")
         loaded: dict[str, Any] = {}
-        with _h5py().File(self.path, "r") as handle, hdf5.reading(self.path):
-            for dataset in inputs:
-                stored = self.stored_name(dataset)
-                if dataset == "images":
-                    in_memory = _read_images(handle[stored], start, stop)
-                    loaded[dataset] = in_memory if in_memory is not None else LazyRows(self.path, stored, start, stop)
-                elif dataset == "sequences":
-                    loaded[dataset] = [np.asarray(row, dtype=np.int64) for row in handle[stored][start:stop]]
-                else:
-                    loaded[dataset] = np.asarray(handle[stored][start:stop], dtype=np.float32)
-            shared_arrays = {name_: np.asarray(handle[self.stored_name(name_)][:], dtype=np.float32) for name_ in shared}
+        for dataset in inputs:
+            stored = self.stored_name(dataset)
+            if dataset == hdf5.IMAGES:
+                self.data.check_feature(stored, (built.IMAGES,))
+                reader = self.data.reader()
+                in_memory = _read_images(reader, stored, start, stop)
+                loaded[dataset] = in_memory if in_memory is not None else LazyRows(reader, stored, start, stop)
+            elif dataset == hdf5.SEQUENCES:
+                rows = self.data.vectors(name, [stored], kinds=(built.SEQUENCE,))[stored]
+                loaded[dataset] = [np.asarray(row, dtype=np.int64) for row in rows]
+            else:
+                loaded[dataset] = self.data.vectors(name, [stored], kinds=(built.VECTOR,))[stored]
+        shared_arrays = {name_: np.asarray(self.data.table_array(self.stored_name(name_)), dtype=np.float32) for name_ in shared}
         return Split(name, loaded, self._genres[start:stop], self.ids[start:stop], shared_arrays)
 
     def describe(self) -> dict[str, Any]:

@@ -26,10 +26,11 @@ from ..errors import UsageError
 from ..dataset.missing import DEFAULT_BOTH_RATIO, IMAGE_MISSING, TEXT_MISSING, MissingSpec, draw
 from .data import BenchmarkData, Split
 from .runner import RunSettings, run_benchmark, select_models
+from ..dataset import hdf5
 
 #: Model inputs that carry the plot, and those that carry the poster.
-TEXT_INPUTS: tuple[str, ...] = ("features", "three_grams", "word_grams", "sequences")
-IMAGE_INPUTS: tuple[str, ...] = ("vgg_features", "images")
+TEXT_INPUTS: tuple[str, ...] = (hdf5.TEXT_FEATURES, hdf5.THREE_GRAMS, hdf5.WORD_GRAMS, hdf5.SEQUENCES)
+IMAGE_INPUTS: tuple[str, ...] = (hdf5.IMAGE_FEATURES, hdf5.IMAGES)
 
 
 class _MaskedRows:
@@ -56,7 +57,7 @@ def mask_inputs(split: Split, codes: np.ndarray) -> Split:
         rows = text_rows if name in TEXT_INPUTS else image_rows if name in IMAGE_INPUTS else None
         if rows is None:
             raise UsageError(f"input {name!r} is neither text nor image: cannot drop it for a missing modality")
-        if name == "sequences":
+        if name == hdf5.SEQUENCES:
             masked[name] = [np.zeros(0, dtype=row.dtype) if gone else row for row, gone in zip(value, rows)]
         elif isinstance(value, np.ndarray):
             value = value.copy()

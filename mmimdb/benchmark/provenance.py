@@ -18,17 +18,17 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..dataset import hdf5
+from ..dataset.built import BuiltDataset
 from ..errors import MmimdbError
 from ..features.encoders.downloads import GOOGLE_NEWS_WORD2VEC, VGG16_IMAGENET
 from ..generated import SOURCE as GENERATED_SOURCE
-from ..storage.manifest import read_manifest
 
 #: The command-line option that points each model input at another HDF5 dataset.
-INPUT_OPTIONS: dict[str, str] = {"features": "--text-features", "vgg_features": "--image-features"}
+INPUT_OPTIONS: dict[str, str] = {hdf5.TEXT_FEATURES: "--text-features", hdf5.IMAGE_FEATURES: "--image-features"}
 #: What each of those inputs is, in words.
-INPUT_ROLES: dict[str, str] = {"features": "text vector", "vgg_features": "image vector"}
+INPUT_ROLES: dict[str, str] = {hdf5.TEXT_FEATURES: "text vector", hdf5.IMAGE_FEATURES: "image vector"}
 #: The build-features encoder that writes each input the paper's way.
-PAPER_ENCODER_OPTIONS: dict[str, str] = {"features": "--text word2vec", "vgg_features": "--image vgg16"}
+PAPER_ENCODER_OPTIONS: dict[str, str] = {hdf5.TEXT_FEATURES: "--text word2vec", hdf5.IMAGE_FEATURES: "--image vgg16"}
 
 
 
@@ -48,11 +48,11 @@ def _imagenet_vgg16(attrs: dict[str, Any]) -> bool:
 #: build-features recorded about the weights.
 _PAPER_ENCODERS: dict[str, tuple[str, int, Any]] = {
     "features": ("word2vec", 300, _google_news),
-    "embeddings": ("word2vec", 300, _google_news),
-    "vgg_features": ("vgg16", 4096, _imagenet_vgg16),
+    hdf5.EMBEDDINGS: ("word2vec", 300, _google_news),
+    hdf5.IMAGE_FEATURES: ("vgg16", 4096, _imagenet_vgg16),
 }
 #: Inputs built by the paper's procedure with no pretrained encoder (posters, TF-IDF, token ids).
-_PROCEDURE_INPUTS = ("images", "three_grams", "word_grams", "sequences")
+_PROCEDURE_INPUTS = (hdf5.IMAGES, hdf5.THREE_GRAMS, hdf5.WORD_GRAMS, hdf5.SEQUENCES)
 #: What the paper's encoders are, in words, for reports.
 PAPER_FEATURES = "word2vec 300-d (GoogleNews) mean, VGG16 fc7 4096-d (ImageNet weights)"
 
@@ -70,10 +70,10 @@ def _attribute(value: Any) -> Any:
     return value
 
 
-def _dataset_facts(handle: Any, name: str) -> dict[str, Any]:
-    dataset = handle[name]
-    attrs = {key: _attribute(value) for key, value in dataset.attrs.items()}
-    return {"dataset": name, "shape": list(dataset.shape), "encoder": attrs.get("encoder"),
+def _dataset_facts(data: Any, name: str) -> dict[str, Any]:
+    """What the writer recorded on dataset ``name`` of ``data`` (a BuiltDataset)."""
+    attrs = {key: _attribute(value) for key, value in data.attrs(name).items()}
+    return {"dataset": name, "shape": list(data.shape(name)), "encoder": attrs.get("encoder"),
             "modality": attrs.get("modality"), "file": Path(str(attrs["file"])).name if attrs.get("file") else None,
             "attrs": attrs}
 
@@ -82,7 +82,7 @@ def _tag(facts: dict[str, Any]) -> str:
     """A short name of a feature for row labels: encoder and dimension."""
     encoder = facts["encoder"]
     dim = facts["shape"][1] if len(facts["shape"]) == 2 else None
-    if facts["dataset"] == "images" and len(facts["shape"]) == 4:
+    if facts["dataset"] == hdf5.IMAGES and len(facts["shape"]) == 4:
         return "posters {}x{}x{}".format(*facts["shape"][1:])
     if encoder == "tfidf":
         name = f"{facts['dataset']} TF-IDF"
@@ -117,19 +117,17 @@ def _paper_verdict(name: str, facts: dict[str, Any], original_release: bool) -> 
 def describe_features(data: Any, inputs: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Per model input: the dataset that served it, its encoder, shape, a short ``tag`` and
     whether it is the paper's feature (``paper``, with ``why``)."""
-    import h5py
-
     original_release = data.is_original_split()
     out: dict[str, dict[str, Any]] = {}
-    with h5py.File(data.path, "r") as handle:
-        for name in inputs:
-            stored = data.stored_name(name)
-            if stored not in handle:
-                continue
-            facts = _dataset_facts(handle, stored)
-            paper, why = _paper_verdict(name, facts, original_release)
-            facts.pop("attrs")
-            out[name] = {**facts, "tag": _tag(facts), "paper": paper, "why": why}
+    stored_names = set(data.data.datasets())
+    for name in inputs:
+        stored = data.stored_name(name)
+        if stored not in stored_names:
+            continue
+        facts = _dataset_facts(data.data, stored)
+        paper, why = _paper_verdict(name, facts, original_release)
+        facts.pop("attrs")
+        out[name] = {**facts, "tag": _tag(facts), "paper": paper, "why": why}
     return out
 
 
@@ -140,11 +138,11 @@ def describe_split(data: Any) -> dict[str, Any]:
     method: Any = "the original release's" if original else "unknown (no manifest of `mmimdb build` beside the file)"
     seed = None
     try:
-        manifest = read_manifest(data.path.parent)
+        manifest = data.data.manifest
     except MmimdbError:
         manifest = {}
     sources: dict[str, int] = {}
-    if hdf5.FILE_NAME == data.path.name and hdf5.FILE_NAME in manifest.get("outputs", {}) and "split" in manifest:
+    if hdf5.FILE_NAME in manifest.get("outputs", {}) and "split" in manifest:
         method, seed = manifest["split"].get("method", method), manifest["split"].get("seed")
         sources = manifest.get("record_sources") or {}
     return {"method": method, "seed": seed, "sizes": sizes, "original": original,
@@ -183,17 +181,12 @@ def split_line(split: dict[str, Any]) -> str:
 def missing_inputs_hint(data: Any, missing: list[str]) -> str:
     """For inputs the HDF5 lacks: the feature datasets it has that could serve them, and the
     options that use them; else the command that builds them."""
-    import h5py
-
     candidates: dict[str, list[str]] = {}
-    with h5py.File(data.path, "r") as handle:
-        for stored in sorted(handle):
-            if not isinstance(handle[stored], h5py.Dataset) or handle[stored].ndim != 2 or handle[stored].shape[0] != data.n_rows:
-                continue
-            facts = _dataset_facts(handle, stored)
-            role = {"text": "features", "image": "vgg_features"}.get(str(facts["modality"]))
-            if role and facts["encoder"] not in ("tfidf", "token ids") and stored != role:
-                candidates.setdefault(role, []).append(f"{stored} ({_tag(facts)})")
+    for stored in data.data.vector_names():  # per-movie feature vectors, never labels or a vocabulary
+        facts = _dataset_facts(data.data, stored)
+        role = {"text": hdf5.TEXT_FEATURES, "image": hdf5.IMAGE_FEATURES}.get(str(facts["modality"]))
+        if role and facts["encoder"] not in ("tfidf", "token ids") and stored != role:
+            candidates.setdefault(role, []).append(f"{stored} ({_tag(facts)})")
     hints = []
     for name in missing:
         if name in INPUT_OPTIONS and candidates.get(name):
@@ -213,7 +206,7 @@ def built_digest(hdf5_path: Path) -> str | None:
     """The sha256 the manifest beside ``hdf5_path`` records for it (what ``mmimdb build`` and
     ``build-features`` last wrote), or None when no manifest lists it."""
     try:
-        entry = read_manifest(hdf5_path.parent).get("outputs", {}).get(hdf5_path.name) or {}
+        entry = BuiltDataset.from_hdf5(hdf5_path).manifest.get("outputs", {}).get(hdf5_path.name) or {}
     except MmimdbError:
         return None
     return entry.get("sha256") if isinstance(entry, dict) else None

@@ -266,10 +266,27 @@ def _figure(width: float, height: float, rows: int = 1, columns: int = 1) -> tup
     return figure, figure.subplots(rows, columns)
 
 
+#: The gid of the footer that says what a figure was made with (:func:`figure_provenance`).
+PROVENANCE_GID = "provenance"
+
+
 def _caption(figure: Any, title: str, lines: list[str], width: int = 110) -> None:
-    """The figure's title, then what it was made with, wrapped."""
+    """The figure's title on top; what it was made with in a small grey footer under the
+    plot, wrapped (the title's font for it took a third of a figure)."""
+    figure.suptitle(title, fontsize=11, x=0.01, ha="left")
     wrapped = [part for line in lines for part in textwrap.wrap(line, width)]
-    figure.suptitle("\n".join([title, *wrapped]), fontsize=9, x=0.01, ha="left")
+    if wrapped:
+        figure.text(0.01, 0.0, "\n".join(wrapped), fontsize=6.5, color="0.35", ha="left", va="top", gid=PROVENANCE_GID)
+
+
+def figure_provenance(figure: Any) -> str:
+    """The footer :func:`_caption` wrote (what the figure was made with), or ''."""
+    return "\n".join(text.get_text() for text in figure.texts if text.get_gid() == PROVENANCE_GID)
+
+
+def _with_support(genres: list[str], support: dict[str, int]) -> list[str]:
+    """Tick labels that say how many test movies each genre's bar stands on ("Sport (n=1)")."""
+    return [f"{genre} (n={support[genre]})" if genre in support else genre for genre in genres]
 
 
 def save_figure(figure: Any, path: Path) -> Path:
@@ -301,6 +318,12 @@ def _outside_legend(axis: Any, **options: Any) -> Any:
     return axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8, **options)
 
 
+def _legend_above(axis: Any, columns: int, **options: Any) -> Any:
+    """A legend in a row above ``axis``: off the data, and no wide empty margin beside it."""
+    return axis.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), borderaxespad=0.0, fontsize=8, ncol=columns,
+                       frameon=False, **options)
+
+
 def distinct_styles(count: int) -> list[tuple[Any, str]]:
     """``count`` (colour, line style) pairs with a different colour each: tab10's ten, then
     tab20's ten lighter shades (dashed), then colours spread over a continuous colormap."""
@@ -322,15 +345,17 @@ def plot_per_genre(results: dict[str, Any], path: Path | None = None, split: str
     if not columns:
         return None
     genres = list(models[columns[0][1]][split]["per_genre_f1"])
-    figure, axis = _figure(13, 5)
+    figure, axis = _figure(11, 5.5)
     width = 0.8 / len(columns)
     for i, (role, name) in enumerate(columns):
         values = [models[name][split]["per_genre_f1"][g]["mean"] for g in genres]
         axis.bar(np.arange(len(genres)) + i * width, values, width, label=f"{role} ({_label(models[name])})")
-    axis.set_xticks(np.arange(len(genres)) + width * (len(columns) - 1) / 2, genres, rotation=60, ha="right")
+    support = models[columns[0][1]][split].get("per_genre_support", {})
+    axis.set_xticks(np.arange(len(genres)) + width * (len(columns) - 1) / 2, _with_support(genres, support),
+                    rotation=60, ha="right")
     axis.set_ylabel(f"F1 ({split} set)")
-    axis.set_xlabel("genre")
-    _outside_legend(axis)
+    axis.set_xlabel(f"genre (n = its {split} movies)")
+    _legend_above(axis, columns=1)
     _caption(figure, "Per-genre F1 by modality", provenance_lines(results, [models[n] for _, n in columns], markdown=False))
     if path is not None:
         save_figure(figure, path)
@@ -350,12 +375,53 @@ def plot_gates(results: dict[str, Any], path: Path | None = None) -> Any:
     axis.barh(genres, [1 - shares[g] for g in genres], left=[shares[g] for g in genres], color="tab:blue",
               label="textual (plot)")
     axis.set_xlim(0, 1)
+    axis.set_yticks(range(len(genres)), _with_support(genres, gmu.get("test", {}).get("per_genre_support", {})))
     axis.set_xlabel("share of test movies (mean gate z > 0.5 = poster)")
-    axis.set_ylabel("genre")
-    _outside_legend(axis)
+    axis.set_ylabel("genre (n = its test movies: a share of few is no finding)")
+    _legend_above(axis, columns=2)
     first = gmu["seeds"][0] if gmu.get("seeds") else _seeds(results)[0]
     _caption(figure, f"{_label(gmu)}: gate activations by genre (cf. Figure 8), seed {first}",
              provenance_lines(results, [gmu], markdown=False)[:2], width=70)
+    if path is not None:
+        save_figure(figure, path)
+    return figure
+
+
+def plot_gates_paper(results: dict[str, Any], path: Path | None = None) -> Any:
+    """Figure 8 by the paper's procedure (:func:`.gates.paper_procedure`): per genre, the mean
+    gate z of the units most informative of the predictions over the test movies the GMU
+    assigned that genre (left), and each of those units (right). Returns the Figure (None when
+    the GMU did not run or its run predates the analysis)."""
+    gmu = results["models"].get("GMU", {})
+    paper = gmu.get("gates", {}).get("paper") if gmu.get("status") == "ok" else None
+    if not paper:
+        return None
+    means = {g: z for g, z in paper["per_genre_mean_z"].items() if z is not None}
+    if not means:
+        return None
+    genres = sorted(means, key=means.get)
+    figure, (bars, heat) = _figure(15, 8, columns=2)
+    names = [f"{g} ({paper['assigned'][g]})" for g in genres]
+    bars.barh(names, [means[g] for g in genres], color="tab:orange", label="visual (poster): z")
+    bars.barh(names, [1 - means[g] for g in genres], left=[means[g] for g in genres], color="tab:blue",
+              label="textual (plot): 1 - z")
+    bars.axvline(0.5, color="black", linewidth=0.8, linestyle=":")
+    bars.set_xlim(0, 1)
+    bars.set(xlabel=f"mean gate z of the {paper['unit_count']} units", ylabel="genre (test movies assigned it)",
+             title="Mean gate over the units and movies")
+    bars.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=8)
+    matrix = np.array([paper["per_genre_unit_z"][g] for g in genres])
+    image = heat.imshow(matrix, aspect="auto", cmap="coolwarm", vmin=0, vmax=1)
+    heat.set_yticks(range(len(genres)), names, fontsize=8)
+    heat.set_xticks(range(paper["unit_count"]), [str(u) for u in paper["units"]], rotation=90, fontsize=7)
+    heat.set(xlabel="gate unit (most informative first)", title="Mean gate z per unit")
+    figure.colorbar(image, ax=heat, label="z (1: poster, 0: plot)")
+    first = gmu["seeds"][0] if gmu.get("seeds") else _seeds(results)[0]
+    how = (f"The {paper['unit_count']} of {paper['hidden']} gate units with the highest mutual information between "
+           f"their activation ({paper['bins']} quantile bins) and the predicted genres, summed over the genres; per "
+           "genre, averaged over the test movies the model assigned it (probability >= 0.5; count in brackets).")
+    _caption(figure, f"{_label(gmu)}: Figure 8 by the paper's procedure, seed {first}",
+             [how, *provenance_lines(results, [gmu], markdown=False)[:2]], width=150)
     if path is not None:
         save_figure(figure, path)
     return figure
@@ -369,8 +435,10 @@ def plot_training_curves(results: dict[str, Any], path: Path | None = None) -> A
     ran = [m for m in _ordered(results) if m["status"] == "ok" and m["runs"][0]["history"].get("dev_macro_f1")]
     if not ran:
         return None
-    figure, (loss_axis, f1_axis) = _figure(12, 9, rows=2)
     seeds = sorted({run["seed"] for model in ran for run in model["runs"]})
+    if len(ran) > SHARED_PANEL_MODELS:
+        return _training_small_multiples(results, ran, seeds, path)
+    figure, (loss_axis, f1_axis) = _figure(12, 9, rows=2)
     for model, (colour, style) in zip(ran, distinct_styles(len(ran))):
         for k, run in enumerate(model["runs"]):
             history = run["history"]
@@ -390,6 +458,47 @@ def plot_training_curves(results: dict[str, Any], path: Path | None = None) -> A
     return figure
 
 
+#: Models whose curves share one pair of panels, one solid colour each (tab10); more get a
+#: small panel each (17 lines of repeated pale dashed colours in one panel cannot be read).
+SHARED_PANEL_MODELS = 10
+#: Columns of the small multiples.
+PANEL_COLUMNS = 4
+
+
+def _training_small_multiples(results: dict[str, Any], ran: list[dict[str, Any]], seeds: list[int],
+                              path: Path | None) -> Any:
+    """One small panel per model: its train loss and dev macro-F1 per epoch (every seed
+    drawn), the same two colours and the same axes in every panel."""
+    from matplotlib.ticker import MaxNLocator
+
+    rows = -(-len(ran) // PANEL_COLUMNS)
+    figure, axes = _figure(3.2 * PANEL_COLUMNS, 2.4 * rows + 0.8, rows=rows, columns=PANEL_COLUMNS)
+    axes = np.atleast_1d(axes).ravel()
+    top = max(1.0, max(max(run["history"]["train_loss"]) for model in ran for run in model["runs"]))
+    for axis, model in zip(axes, ran):
+        for k, run in enumerate(model["runs"]):
+            history = run["history"]
+            epochs = np.arange(1, len(history["dev_macro_f1"]) + 1)
+            axis.plot(epochs, history["train_loss"], color="tab:blue", linewidth=1.0,
+                      label="train loss (BCE)" if k == 0 else None)
+            axis.plot(epochs, history["dev_macro_f1"], color="tab:orange", linewidth=1.0,
+                      label="dev macro-F1" if k == 0 else None)
+        axis.set_title(textwrap.shorten(_label(model), 38), fontsize=8)
+        axis.set_ylim(0, top)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.tick_params(labelsize=7)
+    for axis in axes[len(ran):]:
+        axis.set_visible(False)
+    drawn = f"seed {seeds[0]}" if len(seeds) == 1 else f"every seed drawn ({', '.join(map(str, seeds))})"
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside upper right", ncol=2, fontsize=8, frameon=False)
+    figure.supxlabel("epoch", fontsize=9)
+    _caption(figure, f"Training curves, one panel a model, {drawn}", provenance_lines(results, ran, markdown=False))
+    if path is not None:
+        save_figure(figure, path)
+    return figure
+
+
 def write_benchmark_reports(results: dict[str, Any], out_dir: Path) -> list[Path]:
     """Write results.json, table2.md, table3.md, cost.md and the PNG plots; return the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -401,6 +510,7 @@ def write_benchmark_reports(results: dict[str, Any], out_dir: Path) -> list[Path
         written.append(out_dir / "cost.md")
         write_bytes(written[-1], cost_markdown(results).encode())
     for name, plot in (("per_genre_f1.png", plot_per_genre), ("gates.png", plot_gates),
+                       ("figure8.png", plot_gates_paper),
                        ("training_curves.png", plot_training_curves)):
         if plot(results, out_dir / name) is not None:
             written.append(out_dir / name)
@@ -454,11 +564,77 @@ def plot_synthetic(result: dict[str, Any], path: Path | None = None) -> Any:
     return figure
 
 
-def write_synthetic_reports(result: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Write synthetic.json, synthetic.md and synthetic.png (Figure 7-like)."""
+def figure7_grid(example: dict[str, Any], steps: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The (x_v, x_t) plane Figure 7 draws, around the samples: grid X_v, X_t (steps, steps)
+    and the trained gate z and prediction p(C=1) at each point."""
+    from .synthetic import gmu_surface
+
+    x_v, x_t = np.asarray(example["x_v"])[:, 0], np.asarray(example["x_t"])[:, 0]
+    pad_v, pad_t = 0.15 * np.ptp(x_v) + 0.5, 0.15 * np.ptp(x_t) + 0.5
+    grid_v, grid_t = np.meshgrid(np.linspace(x_v.min() - pad_v, x_v.max() + pad_v, steps),
+                                 np.linspace(x_t.min() - pad_t, x_t.max() + pad_t, steps))
+    z, probability = gmu_surface(example["gmu"], grid_v[..., None], grid_t[..., None])
+    return grid_v, grid_t, z, probability
+
+
+def plot_figure7(result: dict[str, Any], path: Path | None = None) -> Any:
+    """Figure 7 as the paper draws it, for a task with x_v, x_t in R: the trained gate z as a
+    contour over the (x_v, x_t) plane with both classes' test samples and the Gaussians they
+    were drawn from (left), and the model's prediction p(C=1) the same way (right)."""
+    from matplotlib.patches import Ellipse
+
+    example, config = result["example"], result["config"]
+    if config["dims"] != 1:
+        raise ValueError("Figure 7 needs a task with one dimension per modality (run_figure7)")
+    grid_v, grid_t, z, probability = figure7_grid(example)
+    x_v, x_t = np.asarray(example["x_v"])[:, 0], np.asarray(example["x_t"])[:, 0]
+    c, m = np.asarray(example["c"]), np.asarray(example["m"])
+    means = {name: np.asarray(value) for name, value in example["means"].items()}
+    figure, axes = _figure(15, 6.5, columns=2)
+    levels = np.linspace(0, 1, 11)
+    for axis, surface, name in ((axes[0], z, "gate z (1: listens to x_v)"), (axes[1], probability, "prediction p(C=1)")):
+        filled = axis.contourf(grid_v, grid_t, surface, levels=levels, cmap="coolwarm", alpha=0.55)
+        axis.contour(grid_v, grid_t, surface, levels=[0.5], colors="black", linewidths=1.2)
+        figure.colorbar(filled, ax=axis, label=name)
+        for cls, colour in ((0, "tab:blue"), (1, "tab:red")):
+            for switch, marker in ((1, "o"), (0, "^")):
+                rows = (c == cls) & (m == switch)
+                informed = "x_v" if switch else "x_t"
+                axis.scatter(x_v[rows], x_t[rows], s=14, color=colour, marker=marker, edgecolors="white",
+                             linewidths=0.4, label=f"C={cls}, M={switch} ({informed} informs)")
+        # The Gaussians the samples come from (2 standard deviations): where M=1, x_v ~ N(mu_v[C])
+        # and x_t is noise ~ N(nu_t); where M=0, x_v is noise ~ N(nu_v) and x_t ~ N(mu_t[C]).
+        informed, noise = 2 * config["noise_std"], 2 * config["uninformed_std"]
+        for cls, colour in ((0, "tab:blue"), (1, "tab:red")):
+            for centre, size in (((means["mu_v"][cls, 0], means["nu_t"][0]), (informed, noise)),
+                                 ((means["nu_v"][0], means["mu_t"][cls, 0]), (noise, informed))):
+                axis.add_patch(Ellipse(centre, 2 * size[0], 2 * size[1], fill=False, edgecolor=colour,
+                                       linestyle="--", linewidth=1.2))
+        axis.axvline(means["nu_v"][0], color="grey", linestyle=":", linewidth=1, label="noise means nu_v, nu_t")
+        axis.axhline(means["nu_t"][0], color="grey", linestyle=":", linewidth=1)
+        axis.set(xlabel="x_v (visual)", ylabel="x_t (textual)", title=f"{name}; black line: 0.5")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=8)
+    correlation = np.corrcoef(example["z"], m)[0, 1] if np.std(example["z"]) > 0 else 0.0
+    _caption(figure, f"Figure 7: a single GMU on the synthetic task with x_v, x_t in R, seed {result.get('first_seed', 0)} "
+                     f"({2 * result['samples_per_class']} test samples; corr(z, M) = {correlation:.3f})",
+             ["Dashed ellipses: the Gaussians (2 standard deviations) the samples were drawn from; the noise "
+              "sources are class-independent (dotted lines at their means)."], width=150)
+    if path is not None:
+        save_figure(figure, path)
+    return figure
+
+
+def write_synthetic_reports(result: dict[str, Any], out_dir: Path, figure7: dict[str, Any] | None = None) -> list[Path]:
+    """Write synthetic.json, synthetic.md and synthetic.png (the seeds' task, 2-d); with
+    ``figure7`` (:func:`.synthetic.run_figure7`'s result) also figure7.png and figure7.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "synthetic.json", out_dir / "synthetic.md", out_dir / "synthetic.png"]
     write_json(paths[0], {k: v for k, v in result.items() if k != "example"})
     write_bytes(paths[1], synthetic_markdown(result).encode())
     plot_synthetic(result, paths[2])
+    if figure7 is not None:
+        paths += [out_dir / "figure7.png", out_dir / "figure7.json"]
+        plot_figure7(figure7, paths[-2])
+        write_json(paths[-1], figure7)
     return paths

@@ -21,6 +21,7 @@ from ..errors import UsageError
 from ..storage.atomic import write_bytes, write_json
 from .cost import PeakMemory, parameter_counts, threads, time_inference
 from .data import BenchmarkData, Split
+from .gates import ANALYSIS_REVISION, gate_analysis
 from .metrics import AVERAGES, RANKING, evaluate, macro_f1, ranking_scores, tune_thresholds
 from .paper import TABLE2
 from .provenance import built_digest, describe_features, describe_split, missing_inputs_hint, model_label
@@ -85,21 +86,10 @@ def _predict(estimator: Any, split: Split) -> np.ndarray:
     return estimator.predict_proba(split.inputs)
 
 
-def gate_analysis(gates: np.ndarray, labels: np.ndarray, target_names: list[str]) -> dict[str, Any]:
-    """Figure 8: per genre, the share of movies whose mean gate z > 0.5 (the poster dominates)."""
-    favours_poster = gates.reshape(len(gates), -1).mean(axis=1) > 0.5
-    per_genre = {}
-    for i, genre in enumerate(target_names):
-        rows = labels[:, i] > 0
-        per_genre[genre] = float(favours_poster[rows].mean()) if rows.any() else None
-    return {"visual_share": float(favours_poster.mean()), "per_genre_visual_share": per_genre,
-            "mean_gate": float(gates.mean())}
-
-
 def _run_key(name: str, settings: RunSettings, data: BenchmarkData) -> str:
     from .training import TRAINING_REVISION
 
-    facts = {"model": name, "training": TRAINING_REVISION,
+    facts = {"model": name, "training": TRAINING_REVISION, "gate_analysis": ANALYSIS_REVISION,
              **{k: v for k, v in asdict(settings).items() if k not in REPORTING_SETTINGS},
              "dataset": [data.n_rows, data.rows, sorted(data.available), data.aliases, data.path.stat().st_size,
                          data.path.stat().st_mtime_ns]}
@@ -250,7 +240,7 @@ def _train_and_score(spec: Any, splits: dict[str, Split], settings: RunSettings,
                "test": evaluate(test.labels, scores[-1]["test"], target_names),
                "history": estimator.history_}
         if k == 0 and hasattr(estimator, "gates") and len(spec.inputs) == 2:
-            run["gates"] = gate_analysis(estimator.gates(test.inputs), test.labels, target_names)
+            run["gates"] = gate_analysis(estimator.gates(test.inputs), test.labels, scores[-1]["test"], target_names)
         runs.append(run)
     return _result(spec, params, trials, runs, started), scores, [fitted.get(seed, best_model) for seed in seeds]
 
@@ -299,6 +289,14 @@ def _load_scores(path: Path, seeds: int) -> Scores | None:
         return None  # damaged or from another run: train again
 
 
+def saved_scores(runs_dir: Path, name: str, split: str = "test") -> np.ndarray | None:
+    """The probabilities (n, 23) that model ``name`` gave ``split`` with its first seed, as
+    :func:`run_benchmark` saved them in ``runs_dir`` (rows in ``results["dataset"]["test_ids"]``
+    order for the test split); None when that model's run is not there."""
+    scores = _load_scores(Path(runs_dir) / f"{name}.scores.npz", 1)
+    return scores[0][split] if scores else None
+
+
 def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSettings,
                   runs_dir: Path | None = None, fresh: bool = False, fit: Fitter = fit_locally,
                   parallel_models: int = 1) -> dict[str, Any]:
@@ -317,8 +315,10 @@ def run_benchmark(data: BenchmarkData, model_names: list[str], settings: RunSett
     chosen, everything = select_models(model_names)
     specs = [models.get(name) for name in chosen]
     features = describe_features(data, sorted({i for spec in specs for i in spec.inputs + spec.shared}))
+    # test_ids: the rows of every model's test probabilities and of the GMU's per-movie gates.
     results: dict[str, Any] = {"dataset": {**data.describe(), "features": features, "split": describe_split(data),
-                                           "hdf5_sha256": built_digest(data.path)},  # which build (stale_results)
+                                           "hdf5_sha256": built_digest(data.path),  # which build (stale_results)
+                                           "test_ids": data.ids[slice(*data.rows["test"])]},
                                "settings": asdict(settings), "models": {}}
     runnable = []
     for spec in specs:

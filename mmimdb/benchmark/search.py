@@ -57,11 +57,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from ..dataset import hdf5
 from .training import (PREDICT_BATCH, Batcher, TrainConfig, _autocast, _batches, limit_unit_norms, recalibrate_batch_norm,
                        start, tracked_batch_norms, train_lanes)
 
 #: Inputs a batched group cannot share as dense tensors: these models train trial by trial.
-UNBATCHED_INPUTS = frozenset({"sequences", "images"})
+UNBATCHED_INPUTS = frozenset({hdf5.SEQUENCES, hdf5.IMAGES})
 
 
 def can_batch(spec: Any) -> bool:
@@ -349,6 +350,8 @@ class _Stack:
         n = len(self.max_norms)
         self.lane_index = torch.arange(n, device=self.device)
         self._lanes = [[p.detach()[t] for p in self.params.values()] for t in range(n)]
+        self._bounded_lanes = [(self.params[name].detach()[lane], max_norm) for name in self.bounded
+                               for lane, max_norm in enumerate(self.max_norms) if max_norm is not None]
 
     def lane_parameters(self) -> list[list[Any]]:
         return self._lanes
@@ -368,10 +371,8 @@ class _Stack:
             param.grad = None
 
     def limit_norms(self) -> None:
-        bound = [(lane, max_norm) for lane, max_norm in enumerate(self.max_norms) if max_norm is not None]
-        for name in self.bounded:
-            for lane, max_norm in bound:  # weight_t (in, out): a unit's incoming weights are a column
-                limit_unit_norms(self.params[name].detach()[lane], max_norm, inputs_dim=0)
+        for weight, max_norm in self._bounded_lanes:  # weight_t (in, out): a unit's incoming weights are a column
+            limit_unit_norms(weight, max_norm, inputs_dim=0)
 
     def recalibrate(self, batcher: Batcher, rows: np.ndarray) -> None:
         recalibrate_batch_norm(self.template, self.norms, self.buffers,

@@ -164,6 +164,9 @@ def run_synthetic(seeds: int = 1000, first_seed: int = 0, config: SyntheticConfi
     difference = gmu_accuracy - logistic_accuracy
     example = {key: test[key][0].cpu().numpy().tolist() for key in ("x_v", "x_t", "c", "m")}
     example["z"] = z_numpy[0].tolist()
+    # The first seed's trained GMU and its task's means: Figure 7 draws z over the plane with them.
+    example["gmu"] = {name: value[0].detach().cpu().numpy().tolist() for name, value in gmu.items()}
+    example["means"] = {name: value.tolist() for name, value in _means(np.random.default_rng(first_seed), config).items()}
     return {
         "seeds": seeds, "first_seed": first_seed, "samples_per_class": config.samples_per_class,
         "config": asdict(config),
@@ -174,3 +177,24 @@ def run_synthetic(seeds: int = 1000, first_seed: int = 0, config: SyntheticConfi
         "gate_latent_correlation": correlation,
         "example": example,
     }
+
+
+def gmu_surface(params: dict[str, Any], x_v: np.ndarray, x_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The trained single GMU (one seed's ``params``, as ``example["gmu"]``) evaluated with
+    numpy at points ``x_v``, ``x_t`` (..., dims): the gate z and the probability of class 1."""
+    w = {name: np.asarray(value, dtype=np.float64) for name, value in params.items()}
+    x_v, x_t = np.asarray(x_v, dtype=np.float64), np.asarray(x_t, dtype=np.float64)
+    h_v = np.tanh(x_v @ w["w_v"] + w["b_v"][0])
+    h_t = np.tanh(x_t @ w["w_t"] + w["b_t"][0])
+    z = 1 / (1 + np.exp(-(np.concatenate([x_v, x_t], axis=-1) @ w["w_z"] + w["b_z"][0])))
+    h = z * h_v + (1 - z) * h_t
+    return z, 1 / (1 + np.exp(-(w["w_o"][0] * h + w["b_o"][0])))
+
+
+def run_figure7(first_seed: int = 0, config: SyntheticConfig | None = None, device: str = "cpu") -> dict[str, Any]:
+    """The paper's Figure 7 task: one seed with x_v, x_t in R (``dims=1``), the rest of
+    ``config`` as given; the result of :func:`run_synthetic` for that seed."""
+    from dataclasses import replace
+
+    return run_synthetic(seeds=1, first_seed=first_seed, config=replace(config or SyntheticConfig(), dims=1),
+                         device=device)

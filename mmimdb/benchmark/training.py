@@ -32,6 +32,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .metrics import macro_f1
+from ..dataset import hdf5
 
 #: Changes with every change to training or models that alters their results, so that runs
 #: saved by an earlier version are trained again rather than reused (2: outputs start at the
@@ -90,9 +91,9 @@ class Batcher:
         self.device = device
         self.vocabulary = vocabulary
         self.dense = {name: torch.as_tensor(np.asarray(value, dtype=np.float32), device=device)
-                      for name, value in inputs.items() if name not in ("sequences", "images")}
-        self.sequences = inputs.get("sequences")
-        self.images = inputs.get("images")
+                      for name, value in inputs.items() if name not in (hdf5.SEQUENCES, hdf5.IMAGES)}
+        self.sequences = inputs.get(hdf5.SEQUENCES)
+        self.images = inputs.get(hdf5.IMAGES)
         self.n_rows = len(next(iter(inputs.values())))
 
     def __call__(self, index: np.ndarray) -> dict[str, Any]:
@@ -110,9 +111,9 @@ class Batcher:
                 padded[i, : len(row)] = row
             if self.vocabulary is not None:
                 padded[padded >= self.vocabulary] = 0  # ids unseen in training = unknown word
-            batch["sequences"] = (torch.as_tensor(padded, device=self.device), torch.as_tensor(lengths))
+            batch[hdf5.SEQUENCES] = (torch.as_tensor(padded, device=self.device), torch.as_tensor(lengths))
         if self.images is not None:
-            batch["images"] = torch.as_tensor(np.asarray(self.images[index], dtype=np.float32), device=self.device)
+            batch[hdf5.IMAGES] = torch.as_tensor(np.asarray(self.images[index], dtype=np.float32), device=self.device)
         return batch
 
 

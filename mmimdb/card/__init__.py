@@ -17,6 +17,7 @@ from typing import Any
 from .. import paths
 from ..storage import atomic, lock, manifest
 from ..storage.checksums import sha256_of
+from ..dataset.built import BuiltDataset
 from ..errors import MmimdbError, UsageError
 from . import croissant, datasheet, figures, stats as dataset_stats
 from .stats import summary
@@ -28,7 +29,7 @@ def write_card(root: str | os.PathLike | None = None, out: str | os.PathLike | N
     """Write the card, the figures and ``croissant.json`` for the build under ``root``;
     record them in the manifest; return the manifest entry (paths and sha256)."""
     root = paths.data_root(root)
-    build = manifest.read_manifest(root)
+    build = BuiltDataset(root).manifest
     folder = Path(out).expanduser() if out is not None else root
     # The build is read first: a wrong --root says so without leaving a new empty folder there.
     stats = dataset_stats.collect(root, progress)  # says to build first when there is no dataset

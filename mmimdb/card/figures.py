@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -71,26 +71,48 @@ def labels_per_movie(stats: DatasetStats, path: Path) -> None:
     _save(figure, path)
 
 
-def plot_length(stats: DatasetStats, path: Path) -> None:
+def plot_length(stats: DatasetStats, path: Path) -> Any:
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(6, 4))
+    from matplotlib.ticker import MaxNLocator
+
     words = np.concatenate([stats.plot_words[split] for split in SPLITS])
-    axis.hist(words, bins=50)
+    axis.hist(words, bins=length_bins(words))
+    axis.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of movies: whole numbers
     axis.set(xlabel="words in the plot (whitespace-separated)", ylabel="movies",
              title=f"Plot length (median {int(np.median(words)) if len(words) else 0} words)")
     _save(figure, path)
+    return figure
 
 
-def poster_sizes(stats: DatasetStats, path: Path) -> None:
+def length_bins(words: np.ndarray, most: int = 50) -> np.ndarray:
+    """Bin edges for word counts: a whole number of words wide each, centred on whole numbers,
+    so that no bin is empty merely because no integer falls in it (50 bins over 9-30 words
+    left every other one empty)."""
+    if not len(words):
+        return np.arange(-0.5, 1.5)
+    low, high = int(words.min()), int(words.max())
+    width = max(1, -(-(high - low + 1) // most))
+    return np.arange(low - 0.5, high + width + 0.5, width)
+
+
+def poster_sizes(stats: DatasetStats, path: Path) -> Any:
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(6, 5))
-    sizes = np.concatenate([stats.poster_sizes[split] for split in SPLITS])
-    axis.scatter(sizes[:, 0], sizes[:, 1], s=6, alpha=0.4)
+    sizes = np.concatenate([stats.poster_sizes[split] for split in SPLITS]).reshape(-1, 2)
+    # A 2-D histogram: most posters share a few sizes (300 px wide), which a scatter stacks on one dot.
+    counts, x_edges, y_edges, image = axis.hist2d(sizes[:, 0], sizes[:, 1], bins=POSTER_SIZE_BINS, cmin=1, cmap="viridis")
+    figure.colorbar(image, ax=axis, label="posters")
     axis.set(xlabel="width (px)", ylabel="height (px)", title="Poster sizes (the build crops to 160:256)")
     _save(figure, path)
+    return figure
 
 
-_DRAW: dict[str, Callable[[DatasetStats, Path], None]] = {
+#: Bins of the poster-size histogram per axis.
+POSTER_SIZE_BINS = 40
+
+
+_DRAW: dict[str, Callable[[DatasetStats, Path], Any]] = {
     "genres_per_split.png": genres_per_split, "genre_cooccurrence.png": genre_cooccurrence,
     "labels_per_movie.png": labels_per_movie, "plot_length.png": plot_length, "poster_sizes.png": poster_sizes,
 }

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from .. import paths
-from ..api import split_file
+from ..dataset.built import BuiltDataset
 from ..records.genres import GENRES
-from ..dataset.parquet import labels_matrix, read_table
+from ..dataset.parquet import labels_matrix
 from ..records.split_file import SPLITS
 from ..records.store import RecordStore
 
@@ -58,23 +58,32 @@ def _poster_size(data: bytes) -> tuple[int, int]:
 
 
 def collect(root: Path, progress: bool = False) -> DatasetStats:
-    """Read the numbers of the card from ``root``'s Parquet files and records store."""
+    """Read the numbers of the card from ``root``'s Parquet files (checked against the
+    manifest: the card publishes their digests) one row group at a time, and its records
+    store."""
     from tqdm import tqdm
 
+    data = BuiltDataset(root)
+    files = [data.require_split(split) for split in SPLITS]
+    data.check_digests(files + ([data.hdf5_path] if data.hdf5_path.is_file() else []))
     stats = DatasetStats()
     ids: list[str] = []
-    for split in SPLITS:
-        path = split_file(split, root)
-        table = read_table(path, ["imdb_id", "labels", "plot", "poster", "year"])
-        stats.labels[split] = labels_matrix(table)
-        stats.plot_words[split] = np.asarray([len(text.split()) for text in table.column("plot").to_pylist()], dtype=np.int64)
-        posters = table.column("poster").combine_chunks().field("bytes").to_pylist()
-        sizes = [_poster_size(data) for data in tqdm(posters, desc=f"poster sizes {split}", unit="poster",
-                                                        disable=not progress, leave=False)]
+    for split, path in zip(SPLITS, files):
+        labels, words, sizes, years = [], [], [], []
+        bar = tqdm(total=data.row_count(split), desc=f"poster sizes {split}", unit="poster", disable=not progress, leave=False)
+        for batch in data.batches(split, ["imdb_id", "labels", "plot", "poster", "year"]):
+            labels.append(labels_matrix(batch))
+            words += [len(text.split()) for text in batch.column("plot").to_pylist()]
+            sizes += [_poster_size(poster) for poster in batch.column("poster").field("bytes").to_pylist()]
+            years += batch.column("year").to_pylist()
+            ids += batch.column("imdb_id").to_pylist()
+            bar.update(batch.num_rows)
+        bar.close()
+        stats.labels[split] = np.concatenate(labels) if labels else np.zeros((0, len(GENRES)), dtype=np.int32)
+        stats.plot_words[split] = np.asarray(words, dtype=np.int64)
         stats.poster_sizes[split] = np.asarray(sizes, dtype=np.int64).reshape(-1, 2)
-        stats.years[split] = table.column("year").to_pylist()
+        stats.years[split] = years
         stats.bytes[split] = path.stat().st_size
-        ids += table.column("imdb_id").to_pylist()
     _collect_sources(root, ids, stats)
     return stats
 

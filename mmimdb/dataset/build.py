@@ -164,16 +164,11 @@ def _assign(method: str, labels: np.ndarray, ids: list[str], seed: int | None,
     return mapped.rows, unknown, mapped.unlisted_rows
 
 
-def text_choice(root: str | os.PathLike) -> str:
-    """The plot the build chose (``mmimdb build --text``; ``longest``, the paper's, for a
-    build that predates the choice)."""
-    return read_manifest(Path(root).expanduser()).get("choices", {}).get("text", "longest")
-
-
 @lock.writes_root("mmimdb build")
 def build(root: str | os.PathLike | None = None, method: str = "original", split_file: str | os.PathLike | None = None,
           seed: int | None = None, strict: bool = False, workers: int | None = None,
-          progress: bool = False, text: str = "longest", genres: str = "23") -> dict[str, Any]:
+          progress: bool = False, text: str = "longest", genres: str = "23",
+          log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Build the dataset of the records under ``root``; return the manifest.
 
     ``method`` is ``original``, ``iterative`` or ``file`` (then ``split_file`` names the
@@ -184,7 +179,9 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
     movie's ``plot`` column (and so its text features) holds: ``longest`` (the paper's),
     ``first`` or ``outline``; ``genres`` ``23`` (the paper's) or ``all`` keeps the genres
     outside the 23 in the ``genres`` column (the labels stay the 23). Both are recorded in
-    the manifest under ``choices``.
+    the manifest under ``choices``. The outputs of an earlier build's later stages (features,
+    missing tables, exports, card) were made for its rows and are removed, each named to
+    ``log``.
     """
     root = paths.data_root(root)
     if text not in TEXT_CHOICES:
@@ -249,6 +246,10 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
     }
 
     root.mkdir(parents=True, exist_ok=True)
+    try:  # what the earlier build's stages wrote, to remove once its rows are replaced
+        previous = read_manifest(root)
+    except MmimdbError:
+        previous = {}
     for leftover in root.glob(STAGING_PREFIX + "*"):
         shutil.rmtree(leftover, ignore_errors=True)  # from a build that was killed
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=root))
@@ -274,9 +275,38 @@ def build(root: str | os.PathLike | None = None, method: str = "original", split
                 target = root / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staging / name, target)
+            removed = remove_earlier_outputs(root, previous, set(manifest["outputs"]))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if removed:
+        log(f"removed {len(removed)} output(s) of the earlier build, made for its rows: "
+            + ", ".join(removed[:6]) + (f" and {len(removed) - 6} more" if len(removed) > 6 else ""))
     return manifest
+
+
+def remove_earlier_outputs(root: Path, previous: dict[str, Any], kept: set[str]) -> list[str]:
+    """Delete what an earlier build's later stages wrote for its rows (features, missing
+    tables, exports, the card), now that a new build replaced those rows: every file the
+    earlier manifest listed that the new one does not, and the export folders it recorded
+    inside the root. Files the manifest never listed are left for ``info --verify`` to
+    name. Returns what was removed (paths relative to ``root``)."""
+    removed = []
+    for relative in sorted(set(previous.get("outputs", {})) - kept):
+        path = root / relative
+        if path.is_file():
+            path.unlink()
+            removed.append(relative)
+    for entry in previous.get("exports", {}).values():
+        out = Path(str(entry.get("out", "")))
+        inside = out.is_absolute() and out.resolve().is_relative_to(root.resolve()) and out.resolve() != root.resolve()
+        if inside and out.is_dir() and (out / "mmimdb-export.json").is_file():
+            shutil.rmtree(out, ignore_errors=True)
+            removed.append(os.path.relpath(out.resolve(), root.resolve()) + "/")
+    for folder in (paths.features_dir(root), paths.missing_dir(root), paths.figures_dir(root), paths.exports_dir(root)):
+        for directory in sorted((d for d in folder.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)) if folder.is_dir() else ():
+            if not any(directory.iterdir()):
+                directory.rmdir()
+    return removed
 
 
 def _write_outputs(staging: Path, store: RecordStore, ids: list[str], labels: np.ndarray, kept: list[Inspected],

@@ -20,6 +20,8 @@ reads it with plain h5py::
 """
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 from contextlib import contextmanager
@@ -42,6 +44,14 @@ FILE_NAME = "multimodal_imdb.hdf5"
 IMDB_IDS = "imdb_ids"
 GENRES_NAME = "genres"
 IMAGES = "images"
+#: The release's feature datasets, by the names its readers (and the paper's models) use.
+TEXT_FEATURES = "features"  # mean word2vec vector of the plot
+IMAGE_FEATURES = "vgg_features"  # VGG16 fc7 of the poster
+THREE_GRAMS = "three_grams"
+WORD_GRAMS = "word_grams"
+SEQUENCES = "sequences"
+#: Not one row per movie: the word vectors of the ``sequences`` ids.
+EMBEDDINGS = "embeddings"
 #: Attribute of ``genres``: the genre names, as a JSON list.
 TARGET_NAMES_ATTR = "target_names"
 #: File attribute: the row range of each split, as a JSON object.
@@ -219,7 +229,7 @@ def reading(path: str | os.PathLike) -> Iterator[None]:
 
 
 @contextmanager
-def _open(path: str | os.PathLike, mode: str = "r") -> Iterator[Any]:
+def opened(path: str | os.PathLike, mode: str = "r") -> Iterator[Any]:
     """The file opened with h5py; a file that is missing, truncated or (in read mode) damaged
     gives a one-line error."""
     import h5py
@@ -231,12 +241,19 @@ def _open(path: str | os.PathLike, mode: str = "r") -> Iterator[Any]:
         handle = h5py.File(path, mode)
     except OSError as error:
         raise MmimdbError(f"{path}: not a readable HDF5 file ({error}); rerun `mmimdb build`") from None
-    with handle:
-        if mode == "r":
-            with reading(path):
-                yield handle
-        else:
+    if mode == "r":
+        with handle, reading(path):
             yield handle
+        return
+    try:
+        with handle:
+            yield handle
+    except (OSError, RuntimeError) as error:
+        # HDF5 says a full disk in its own words (a RuntimeError when the file is closed):
+        # an OSError of errno ENOSPC, so that it ends as the one line of a full disk.
+        if "errno = 28" in str(error) or "No space left on device" in str(error):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from None
+        raise
 
 
 def split_ranges(handle: Any, path: str | os.PathLike) -> dict[str, tuple[int, int]]:
@@ -262,19 +279,104 @@ def split_ranges(handle: Any, path: str | os.PathLike) -> dict[str, tuple[int, i
 
 def read_split_ranges(path: str | os.PathLike) -> dict[str, tuple[int, int]]:
     """Each split's row range ``[start, stop)`` (see :func:`split_ranges`)."""
-    with _open(path) as handle:
+    with opened(path) as handle:
         return split_ranges(handle, path)
+
+
+def complete_datasets(handle: Any) -> list[str]:
+    """The datasets of an open file, less those being written (:data:`PARTIAL_SUFFIX`)."""
+    import h5py
+
+    return [name for name in handle if not name.endswith(PARTIAL_SUFFIX) and isinstance(handle[name], h5py.Dataset)]
 
 
 def dataset_names(path: str | os.PathLike) -> list[str]:
     """The datasets of the file (complete ones only, not those being written)."""
-    with _open(path) as handle:
-        return [name for name in handle if not name.endswith(PARTIAL_SUFFIX)]
+    with opened(path) as handle:
+        return complete_datasets(handle)
+
+
+def target_names(handle: Any) -> list[str]:
+    """The genre names of an open file's ``genres`` (its ``target_names`` attribute; the 23
+    of the release when it has none)."""
+    names = handle[GENRES_NAME].attrs.get(TARGET_NAMES_ATTR)
+    if names is None:
+        return list(GENRES)
+    if isinstance(names, (str, bytes)):
+        return [str(name) for name in json.loads(names)]
+    return [name.decode() if isinstance(name, bytes) else str(name) for name in names]
+
+
+def ids_sha256(ids: Sequence[str]) -> str:
+    """sha256 of movie ids (``tt`` ids in row order, one per line): what a per-movie feature
+    records beside it (``ids_sha256``), naming the rows it was computed for."""
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()
+
+
+def read_ids(handle: Any) -> list[str]:
+    """An open file's movie ids as ``tt`` ids, in row order (the file keeps the release's 7 digits)."""
+    from ..records.record import normalize_id
+
+    return [normalize_id(v.decode() if isinstance(v, bytes) else str(v)) for v in handle[IMDB_IDS][:]]
+
+
+def rows_sha256(handle: Any) -> str:
+    """:func:`ids_sha256` of an open file's rows."""
+    return ids_sha256(read_ids(handle))
+
+
+def is_variable_length(dtype: Any) -> bool:
+    """Whether ``dtype`` is a variable-length row type (the token ``sequences``)."""
+    return _vlen_base(dtype) is not None
+
+
+class RowReader:
+    """Rows of the file's datasets by position, a batch at a time (:func:`take_rows`).
+
+    The h5py handle is opened on first use in each process (handles must not cross a
+    ``fork``: DataLoader workers each open their own), and pickles without it.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = str(path)
+        self._handle: Any = None
+        self._pid: int | None = None
+        self._datasets: dict[str, Any] = {}
+
+    def dataset(self, name: str) -> Any:
+        """The h5py dataset ``name`` of this process's handle (looked up once: h5py's lookup
+        costs as much as reading a batch of small rows)."""
+        if self._handle is None or self._pid != os.getpid():
+            import h5py
+
+            try:
+                self._handle = h5py.File(self.path, "r")
+            except OSError as error:
+                raise MmimdbError(f"{self.path}: not a readable HDF5 file ({error}); rerun `mmimdb build`") from None
+            self._pid, self._datasets = os.getpid(), {}
+        if name not in self._datasets:
+            self._datasets[name] = self._handle[name]
+        return self._datasets[name]
+
+    def take(self, name: str, positions: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Rows ``positions`` (file rows) of ``name``, in that order."""
+        with reading(self.path):
+            return take_rows(self.dataset(name), positions)
+
+    def row(self, name: str, position: int) -> np.ndarray:
+        with reading(self.path):
+            return self.dataset(name)[int(position)]
+
+    def row_shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self.dataset(name).shape[1:])
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "_handle": None, "_pid": None, "_datasets": {}}
 
 
 def read_rows(path: str | os.PathLike, name: str, start: int, stop: int) -> np.ndarray:
     """Rows ``[start, stop)`` of dataset ``name``."""
-    with _open(path) as handle:
+    with opened(path) as handle:
         if name not in handle or name.endswith(PARTIAL_SUFFIX):
             known = ", ".join(n for n in handle if not n.endswith(PARTIAL_SUFFIX))
             raise UsageError(f"{path}: no dataset '{name}' (it has: {known}); `mmimdb build-features` adds features")
@@ -292,7 +394,7 @@ def add_array(path: str | os.PathLike, name: str, array: np.ndarray, attrs: dict
     word vectors of the ``sequences`` ids). Written under a temporary name, then renamed."""
     if name in (IMDB_IDS, GENRES_NAME, IMAGES) or name.endswith(PARTIAL_SUFFIX) or "/" in name or not name:
         raise UsageError(f"cannot write a dataset named {name!r}")
-    with _open(path, "r+") as handle:
+    with opened(path, "r+") as handle:
         partial = name + PARTIAL_SUFFIX
         if partial in handle:
             del handle[partial]
@@ -357,8 +459,17 @@ def add_dataset(path: str | os.PathLike, name: str, data: np.ndarray | Iterable[
     if name in (IMDB_IDS, GENRES_NAME) or name.endswith(PARTIAL_SUFFIX) or "/" in name or not name:
         raise UsageError(f"cannot write a dataset named {name!r}")
     variable = _vlen_base(dtype)
-    with _open(path, "r+") as handle:
+    with opened(path, "r+") as handle:
         count = handle[IMDB_IDS].shape[0]
+        # The rows a feature belongs to travel with it (``ids_sha256``), so that a reader can
+        # tell it from one computed for another build. A writer that states the rows it
+        # computed for is refused when the file's rows changed meanwhile (a rebuild).
+        rows = rows_sha256(handle)
+        stated = (attrs or {}).get("ids_sha256")
+        if stated is not None and stated != rows:
+            raise MmimdbError(f"{path}: its movies changed while '{name}' was computed (rebuilt meanwhile?); "
+                              "nothing was written: rerun `mmimdb build-features`")
+        attrs = {**(attrs or {}), "ids_sha256": rows}
         partial = name + PARTIAL_SUFFIX
         for leftover in [n for n in handle if n.endswith(PARTIAL_SUFFIX)]:
             del handle[leftover]

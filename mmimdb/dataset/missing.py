@@ -168,10 +168,9 @@ def _parquet_bytes(ids: Sequence[str], codes: np.ndarray, spec: MissingSpec) -> 
 
 
 def _split_ids(root: Path, split: str) -> list[str]:
-    from ..api import split_file
-    from .parquet import read_table
+    from .built import BuiltDataset
 
-    return read_table(split_file(split, root), ["imdb_id"]).column("imdb_id").to_pylist()
+    return BuiltDataset(root).parquet_ids(split)
 
 
 @lock.reads_root("mmimdb missing")
@@ -182,17 +181,27 @@ def write_tables(spec: MissingSpec, root: str | os.PathLike | None = None) -> di
     ids = {split: _split_ids(root, split) for split in SPLITS}  # says to build first if not built
     target = folder(root, spec)
     entry: dict[str, Any] = {**asdict(spec), "folder": str(target.relative_to(root)), "files": {}, "counts": {}}
-    for split in SPLITS:
-        codes = draw(len(ids[split]), spec, split)
-        for suffix, data in ((".pt", _pt_bytes(codes)), (".parquet", _parquet_bytes(ids[split], codes, spec))):
-            path = target / spec.file_name(split, suffix)
-            atomic.write_bytes(path, data)
-            entry["files"][path.name] = sha256_of(path)
-        entry["counts"][split] = {"movies": len(codes), "complete": int((codes == COMPLETE).sum()),
-                                  "text_missing": int((codes == TEXT_MISSING).sum()),
-                                  "image_missing": int((codes == IMAGE_MISSING).sum())}
-    manifest.record(root, "missing", spec.name, entry,
-                    outputs=[str((target / name).relative_to(root)) for name in entry["files"]])
+    new_files: list[Path] = []
+    try:
+        for split in SPLITS:
+            codes = draw(len(ids[split]), spec, split)
+            for suffix, data in ((".pt", _pt_bytes(codes)), (".parquet", _parquet_bytes(ids[split], codes, spec))):
+                path = target / spec.file_name(split, suffix)
+                if not path.exists():
+                    new_files.append(path)
+                atomic.write_bytes(path, data)
+                entry["files"][path.name] = sha256_of(path)
+            entry["counts"][split] = {"movies": len(codes), "complete": int((codes == COMPLETE).sum()),
+                                      "text_missing": int((codes == TEXT_MISSING).sum()),
+                                      "image_missing": int((codes == IMAGE_MISSING).sum())}
+        manifest.record(root, "missing", spec.name, entry,
+                        outputs=[str((target / name).relative_to(root)) for name in entry["files"]])
+    except BaseException:
+        # A full disk or Ctrl-C halfway: no table of this run stays without its manifest entry
+        # (the earlier tables of the same spec are byte-identical, so replacing them lost nothing).
+        for path in new_files:
+            path.unlink(missing_ok=True)
+        raise
     return entry
 
 

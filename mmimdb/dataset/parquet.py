@@ -167,7 +167,17 @@ def check_readable(path: str | os.PathLike) -> None:
         pq.read_metadata(str(path))
 
 
+def poster_bytes(table):
+    """The ``poster`` column's JPEG bytes as a ``pyarrow.ChunkedArray``, chunk by chunk: no
+    copy, and no Python ``bytes`` object per poster (which held every poster twice)."""
+    import pyarrow as pa
+
+    column = table.column("poster")
+    return pa.chunked_array([chunk.field("bytes") for chunk in column.chunks], type=column.type.field("bytes").type)
+
+
 def labels_matrix(table) -> np.ndarray:
-    """The ``labels`` column as an (N, 23) int32 array."""
-    values = table.column("labels").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    """The ``labels`` column of a ``pyarrow.Table`` or ``RecordBatch`` as an (N, 23) int32 array."""
+    column = table.column("labels")
+    values = (column.combine_chunks() if hasattr(column, "combine_chunks") else column).flatten().to_numpy(zero_copy_only=False)
     return values.astype(np.int32).reshape(-1, len(GENRES))

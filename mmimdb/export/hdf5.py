@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .. import paths
-from ..dataset import hdf5 as layout
+from ..dataset import built, hdf5 as layout
+from ..dataset.built import BuiltDataset
 from ..errors import UsageError
 from .rows import Choices
 
@@ -22,8 +22,12 @@ def write(root: Path, staging: Path, choices: Choices, progress: bool = False) -
     if choices != Choices():
         raise UsageError("--format hdf5 copies the built file: its labels are the 23 genres and its text features come "
                          "from the longest plot (drop --text/--genres)")
-    source = paths.hdf5_path(root)
-    ranges = layout.read_split_ranges(source)  # also says to build when the file is missing
+    data = BuiltDataset(root)
+    source = data.require_hdf5()
+    data.check_digests([source])  # a copy of damaged bytes would be published as the dataset
+    for name in data.datasets():  # every feature belongs to these rows
+        if data.kind(name) in (built.VECTOR, built.SEQUENCE):
+            data.check_feature(name)
     shutil.copyfile(source, staging / layout.FILE_NAME)
-    rows = {split: stop - start for split, (start, stop) in ranges.items()}
-    return {"movies": rows, "samples": dict(rows), "warnings": [], "datasets": layout.dataset_names(source)}
+    rows = {split: stop - start for split, (start, stop) in data.split_ranges.items()}
+    return {"movies": rows, "samples": dict(rows), "warnings": [], "datasets": data.datasets()}

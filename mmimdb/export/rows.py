@@ -25,14 +25,13 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from .. import paths
 from ..storage import manifest
-from ..api import split_file
 from ..errors import UsageError
+from ..dataset.built import BuiltDataset
 from ..records.genres import GENRE_CHOICES, all_genres, labels_of
-from ..dataset.build import text_choice
 from ..records.record import chosen_plot, file_id, plot_texts
 from ..records.split_file import SPLITS
 from ..records.store import RecordStore
@@ -119,39 +118,37 @@ def _texts(choices: Choices, row: dict[str, Any], record: dict[str, Any] | None,
     return (plots if choices.text == "all" else plots[:1]), False
 
 
-def check_built(root: Path) -> None:
-    """Raise :class:`UsageError` (saying to run ``mmimdb build``) unless every split is built."""
-    for split in SPLITS:
-        split_file(split, root)
+def check_built(root: Path) -> BuiltDataset:
+    """The built dataset of ``root``; :class:`UsageError` (saying to run ``mmimdb build``)
+    unless every split is built, :class:`MmimdbError` if a split file's bytes differ from
+    the manifest (an export publishes them)."""
+    data = BuiltDataset(root)
+    data.check_digests([data.require_split(split) for split in SPLITS])
+    return data
 
 
 def split_size(root: Path, split: str) -> int:
     """Movies in ``split`` (from the Parquet footer, without reading rows)."""
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(str(split_file(split, root))).metadata.num_rows
+    return BuiltDataset(root).row_count(split)
 
 
 def split_ids(root: Path, split: str) -> list[str]:
     """The ids (``tt...``) of ``split``, in row order."""
-    import pyarrow.parquet as pq
-
-    return pq.read_table(str(split_file(split, root)), columns=["imdb_id"]).column("imdb_id").to_pylist()
+    return BuiltDataset(root).parquet_ids(split)
 
 
 def movies(root: Path, split: str, choices: Choices, tally: Counter[str] | None = None) -> Iterator[Movie]:
-    """The movies of ``split`` in the build's row order, with ``choices`` applied.
+    """The movies of ``split`` in the build's row order, with ``choices`` applied, read one
+    row group at a time.
 
     ``tally["outline_fallbacks"]`` counts the movies whose outline was missing (``--text
     outline`` then gives the longest plot)."""
-    import pyarrow.parquet as pq
-
+    data = BuiltDataset(root)
     kept = choices.prepared.kept(split) if choices.prepared is not None else None
-    build_text = text_choice(root)
+    build_text = data.text_choice
     needs_records = kept is None and (choices.needs_records or (build_text != "longest" and choices.text in ("longest", "outline")))
     store = RecordStore(paths.dataset_dir(root)) if needs_records else None
-    parquet_file = pq.ParquetFile(str(split_file(split, root)))
-    for batch in parquet_file.iter_batches(batch_size=BATCH_ROWS, columns=_COLUMNS):
+    for batch in data.batches(split, _COLUMNS, BATCH_ROWS):
         for row in batch.to_pylist():
             if kept is not None:  # the preset chose the movies, their texts and genres
                 if row["imdb_id"] in kept:
@@ -177,6 +174,26 @@ def default_out(root: Path, format: str) -> Path:
     return paths.exports_dir(root) / format
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def _remove_dead_stagings(out: Path) -> None:
+    """Remove the staging and old folders of ``out`` whose export was killed (its pid is in
+    the name and no longer runs); a live export's stay."""
+    for leftover in out.parent.glob(f".{out.name}.*"):
+        kind, _, rest = leftover.name[len(out.name) + 2:].partition("-")
+        pid = rest.split("-")[0]
+        if kind in ("partial", "old") and pid.isdigit() and leftover.is_dir() and not _alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 @contextmanager
 def staged_folder(out: Path) -> Iterator[Path]:
     """A staging folder beside ``out`` that replaces ``out`` when the block succeeds.
@@ -193,7 +210,8 @@ def staged_folder(out: Path) -> Iterator[Path]:
     made = [folder for folder in (out.parent, *out.parent.parents) if not folder.exists()]  # innermost first
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        _remove_dead_stagings(out)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-{os.getpid()}-", dir=out.parent))
     except OSError as error:
         raise UsageError(f"--out {out}: cannot write there ({error.strerror or error})") from None
     try:

@@ -2,7 +2,7 @@
 newer encoders beside them.
 
 Rows follow the built HDF5 (``imdb_ids``, ordered train, dev, test; :mod:`.rows`); plots and
-posters come from the records store. Every output is written by :mod:`.writer` to three
+posters come from the Parquet files and the records store. Every output is written by :mod:`.writer` to three
 places at once:
 
 - the HDF5 ``<root>/multimodal_imdb.hdf5`` under the original name (``features``,
@@ -25,9 +25,10 @@ from typing import Any, Sequence
 
 from .. import paths
 from ..dataset import hdf5
+from ..dataset.built import BuiltDataset
 from ..device import resolve_device
 from ..errors import UsageError
-from ..storage import lock, manifest
+from ..storage import atomic, lock
 from .encoders import EncoderOptions, image_encoder, text_encoder
 from .posters import check_precision, extract_image_features
 from .rows import dataset_rows, plot_texts, plot_tokens
@@ -36,7 +37,7 @@ from .text import EMBEDDINGS, SEQUENCES, TFIDF_OUTPUTS, build_embeddings_output,
 from .writer import DEFAULT_CHUNK_ROWS, Log, stderr_log
 
 #: Groups ``--only`` accepts: the chosen encoders' outputs, and the encoder-free outputs.
-OUTPUT_GROUPS = ("text", "image", "three_grams", "word_grams", "sequences")
+OUTPUT_GROUPS = ("text", "image", hdf5.THREE_GRAMS, hdf5.WORD_GRAMS, hdf5.SEQUENCES)
 
 
 @lock.writes_root("mmimdb build-features")
@@ -56,6 +57,8 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
     encoders run (:func:`.posters.extract_image_features`).
     """
     root = paths.data_root(root)
+    if paths.features_dir(root).is_dir():  # what a killed run left (the root's lock is ours alone)
+        atomic.remove_stale_temporaries(paths.features_dir(root))
     groups = list(only) if only else list(OUTPUT_GROUPS)
     unknown = [g for g in groups if g not in OUTPUT_GROUPS]
     if unknown:
@@ -78,7 +81,7 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
         resolve_device(device, log=lambda message: None)  # fail before any work; the run says it once
     paths.features_dir(root).mkdir(parents=True, exist_ok=True)
     built: dict[str, Any] = {}
-    if any(g in groups for g in ("text", "three_grams", "word_grams", "sequences")):
+    if any(g in groups for g in ("text", hdf5.THREE_GRAMS, hdf5.WORD_GRAMS, hdf5.SEQUENCES)):
         texts = plot_texts(root, rows.ids)
         tokens = plot_tokens(root, rows.ids, texts)
         for encoder in text_encoders:
@@ -100,12 +103,12 @@ def build_features(root: str | os.PathLike | None = None, text: Sequence[str] = 
             for encoder in image_encoders:
                 extract_image_features_ray(root, rows, encoder, device=device, batch_size=batch_size, chunk_rows=chunk_rows,
                                            force=force, progress=progress, log=log, precision=precision)
-                built[encoder.output] = manifest.feature_entries(root)[encoder.output]
+                built[encoder.output] = BuiltDataset(root).feature_entries[encoder.output]
         return built
     for encoder in image_encoders:
         extract_image_features(root, rows, encoder, device=device, batch_size=batch_size, workers=workers,
                                chunk_rows=chunk_rows, force=force, progress=progress, log=log, precision=precision)
-        built[encoder.output] = manifest.feature_entries(root)[encoder.output]
+        built[encoder.output] = BuiltDataset(root).feature_entries[encoder.output]
     return built
 
 
@@ -113,16 +116,11 @@ def read_features(root: str | os.PathLike | None, names: Sequence[str], split: s
     """Features ``names`` plus ``genres`` and ``imdb_ids`` for the rows of ``split`` (all if None).
 
     Dense features come back as (n, dim) float32 arrays, ``sequences`` as a list of int32
-    arrays. ``mmimdb.load(split, features=[...])`` returns the same rows with the Parquet
-    columns.
+    arrays, each checked to belong to these rows (:class:`mmimdb.dataset.built.BuiltDataset`).
+    ``mmimdb.load(split, features=[...])`` returns the same rows with the Parquet columns.
     """
-    root = paths.data_root(root)
-    rows = dataset_rows(root)
-    if split is not None and split not in rows.split:
-        raise UsageError(f"unknown split '{split}' (known: {', '.join(rows.split)})")
-    start, stop = rows.split[split] if split else (0, len(rows.ids))
-    result: dict[str, Any] = {"imdb_ids": rows.ids[start:stop]}
-    for name in [hdf5.GENRES_NAME, *names]:
-        values = hdf5.read_rows(paths.hdf5_path(root), name, start, stop)
-        result[name] = list(values) if values.dtype == object else values
-    return result
+    data = BuiltDataset(root)
+    if split is not None and split not in data.split_ranges:
+        raise UsageError(f"unknown split '{split}' (known: {', '.join(data.split_ranges)})")
+    ids = data.split_ids(split) if split is not None else data.ids
+    return {hdf5.IMDB_IDS: ids, hdf5.GENRES_NAME: data.labels(split), **data.vectors(split, names)}

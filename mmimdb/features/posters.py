@@ -26,10 +26,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import paths
+from ..dataset import hdf5
+from ..dataset.built import BuiltDataset
 from ..records.store import RecordStore
 from ..device import resolve_device
 from ..errors import ImageError, MmimdbError, UsageError
-from ..storage import atomic, manifest
+from ..storage import atomic
 from .encoders import ImageEncoder
 from .rows import Rows
 from .writer import DEFAULT_CHUNK_ROWS, Log, save_dense, stderr_log
@@ -95,7 +97,8 @@ class ExtractionReport:
     computed_chunks: list[int] = field(default_factory=list)
     reused_chunks: int = 0
     failed_ids: list[str] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole job: the precision check and batch-size trial included
+    extract_seconds: float = 0.0  # the posters alone (what the progress bar's rate shows)
     precision: str = "fp32"
     precision_requested: str = "auto"
     skipped: bool = False
@@ -438,6 +441,9 @@ def feature_cosine(mixed: Any, exact: Any) -> float:
 #: (its activations at large batches fall out of the caches).
 CPU_BATCH_CANDIDATES = (1, 2, 4, 16, 64)
 GPU_BATCH_SIZE = 64
+#: Posters the batch-size trial encodes at the least (a warm-up and a timed batch of each
+#: candidate): a job with fewer is smaller than its trial and takes the first candidate.
+BATCH_TRIAL_POSTERS = 2 * sum(CPU_BATCH_CANDIDATES)
 
 
 def choose_batch_size(model: Any, image_size: int, device: Any, log: Log = stderr_log, seconds: float = 0.4,
@@ -498,7 +504,7 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
     if pending:
         torch_device = resolve_device(device, log)
         model = encoder.build().to(torch_device).eval()
-        inputs = PosterInputs(paths.dataset_dir(root), rows.ids, encoder.preprocess)
+        inputs = PosterInputs(None, rows.ids, encoder.preprocess, read=BuiltDataset(root).poster_reader())
         if workers is None:
             workers = default_workers(torch_device)
         # On a CPU the workers encode too (one torch thread each: DataLoader workers run so).
@@ -508,6 +514,11 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
             sample = first_posters(inputs, plan).to(torch_device)
             chosen = job_precision(partial, model, sample, torch_device, log, threads=1 if in_workers else None)
         report.precision = chosen.description
+        todo = sum(chunks[k][1] - chunks[k][0] for k in pending)
+        if batch_size is None and torch_device.type == "cpu" and todo < BATCH_TRIAL_POSTERS:
+            batch_size = CPU_BATCH_CANDIDATES[0]
+            log(f"batch size {batch_size} (no batch-size trial: it would encode {BATCH_TRIAL_POSTERS} posters, "
+                f"more than the {todo} of this job)")
         if batch_size is None:
             batch_size = choose_batch_size(model, encoder.preprocess.size, torch_device, log, precision=chosen,
                                            threads=1 if in_workers else None)
@@ -520,6 +531,7 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
         bar = tqdm(total=sum(chunks[k][1] - chunks[k][0] for k in pending), unit="poster", desc=encoder.output,
                    file=sys.stderr, disable=not progress)
         current, buffer, ok, filled = -1, None, None, 0
+        extracting = time.perf_counter()
         try:
             with torch.inference_mode():
                 for batch_rows, images, errors in loader:
@@ -547,6 +559,7 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
                             on_chunk(chunk)
         finally:
             bar.close()
+        report.extract_seconds = time.perf_counter() - extracting
     report.seconds = time.perf_counter() - started
     finish_extraction(Path(root), rows, encoder, plan, report, log)
     return report
@@ -572,17 +585,15 @@ def plan_chunks(root: Path, rows: Rows, encoder: ImageEncoder, chunk_rows: int, 
     check_precision(precision)
     job = {"encoder": encoder.name, "sha256": encoder.info.get("sha256"), "preprocessing": encoder.info.get("preprocessing"),
            "ids_sha256": rows.ids_sha256(), "chunk_rows": chunk_rows, "precision": precision}
-    done = manifest.feature_entries(root).get(encoder.output, {})
+    done = BuiltDataset(root).feature_entries.get(encoder.output, {})
     same_job = all(done.get(key) == job[key] for key in ("encoder", "sha256", "preprocessing", "ids_sha256"))
     if not force and same_job and precision == "fp32" and done.get("precision_requested") != "fp32":
         log(f"{encoder.output}: built in {done.get('precision', 'fp32')}; rebuilding in fp32 as asked")
     elif not force and same_job:
-        import h5py
-        with h5py.File(paths.hdf5_path(root), "r") as handle:
-            if encoder.output in handle:
-                log(f"{encoder.output}: already built with {encoder.name} for these rows (--force rebuilds it)")
-                report.skipped = True
-                return None
+        if encoder.output in hdf5.dataset_names(paths.hdf5_path(root)):
+            log(f"{encoder.output}: already built with {encoder.name} for these rows (--force rebuilds it)")
+            report.skipped = True
+            return None
     # ``force`` rebuilds a finished output; the chunks of an interrupted run of this same job
     # are what a rerun of the same command resumes from, with or without ``force``.
     partial = _partial_dir(root, encoder.output)
@@ -619,7 +630,15 @@ def finish_extraction(root: Path, rows: Rows, encoder: ImageEncoder, plan: Chunk
                 encoder.dim, entry, ok=flags)
     shutil.rmtree(partial)
     report.computed_rows = computed_rows = sum(chunks[k][1] - chunks[k][0] for k in report.computed_chunks)
-    rate = f", {computed_rows / report.seconds:.1f} posters/s" if report.seconds and computed_rows else ""
+    rate = ""
+    if report.seconds and computed_rows:
+        # both: the bar's rate is the posters alone; the job's counts the precision check and the trial too
+        rate = f", {computed_rows / report.seconds:.1f} posters/s for the whole job ({report.seconds:.0f} s"
+        if report.extract_seconds:
+            setup = report.seconds - report.extract_seconds
+            rate += (f", of which {setup:.0f} s choosing how to run the model; "
+                     f"{computed_rows / report.extract_seconds:.1f} posters/s while extracting, as the bar showed")
+        rate += ")"
     log(f"{encoder.output}: {encoder.name} {encoder.dim}-d for {len(rows.ids)} posters "
         f"({len(report.failed_ids)} flagged unreadable){rate}")
 

@@ -20,11 +20,11 @@ from typing import Any, Callable
 
 import numpy as np
 import pyarrow.fs
-import pyarrow.parquet as pq
 
 from .. import paths
 from ..records.split_file import SPLITS
-from ..errors import ImageError, MmimdbError, UsageError
+from ..errors import ImageError, MmimdbError
+from ..dataset.built import BuiltDataset
 from ..ray_cluster import pool as plan_pool
 from .encoders import ImageEncoder
 from .posters import GPU_BATCH_SIZE, ExtractionReport, PosterInputs, Precision, choose_precision, finish_extraction, \
@@ -39,12 +39,11 @@ CPU_BATCH_SIZE = 16
 
 def parquet_files(root: Path, rows: Rows) -> list[str]:
     """The split files, checked to hold the HDF5's rows in its order (train, dev, test)."""
-    files = [paths.parquet_path(root, split) for split in SPLITS]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise UsageError(f"no Parquet file {missing[0]}: run `mmimdb build` (--ray reads the built Parquet)")
-    ids = [value for f in files for value in pq.read_table(f, columns=["imdb_id"]).column("imdb_id").to_pylist()]
-    if ids != rows.ids:
+    data = BuiltDataset(root)
+    files = [data.require_split(split) for split in SPLITS]
+    for split in SPLITS:
+        data.check_parquet_rows(split)
+    if data.ids != rows.ids:
         raise MmimdbError(f"{paths.parquet_dir(root)}: the Parquet rows differ from the HDF5 rows; rebuild with `mmimdb build`")
     return [str(f) for f in files]
 
@@ -154,7 +153,7 @@ def extract_image_features_ray(root: Path, rows: Rows, encoder: ImageEncoder, de
             import torch
 
             model = encoder.build().eval()
-            inputs = PosterInputs(paths.dataset_dir(root), rows.ids, encoder.preprocess)
+            inputs = PosterInputs(None, rows.ids, encoder.preprocess, read=BuiltDataset(root).poster_reader())
             way = job_precision(plan.partial, model, first_posters(inputs, plan), torch.device("cpu"), log,
                                 threads=workers.threads)
             chosen = (way.kind, way.description)

@@ -18,6 +18,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from .. import paths
+from ..dataset import hdf5
 from ..errors import MmimdbError
 from ..storage import atomic
 from .encoders import TextEncoder
@@ -25,11 +26,11 @@ from .rows import Rows
 from .writer import DEFAULT_CHUNK_ROWS, Log, row_chunks, save_array, save_dense, save_rows
 
 #: Outputs that do not need an encoder, and their TfidfVectorizer settings.
-TFIDF_OUTPUTS = {"three_grams": dict(analyzer="char", ngram_range=(3, 3), min_df=2),
-                 "word_grams": dict(min_df=10)}
-SEQUENCES = "sequences"
+TFIDF_OUTPUTS = {hdf5.THREE_GRAMS: dict(analyzer="char", ngram_range=(3, 3), min_df=2),
+                 hdf5.WORD_GRAMS: dict(min_df=10)}
+SEQUENCES = hdf5.SEQUENCES
 #: Word vectors of the sequence ids (not row-aligned): what RNN_transfer starts from.
-EMBEDDINGS = "embeddings"
+EMBEDDINGS = hdf5.EMBEDDINGS
 UNKNOWN_TOKEN = "<unk>"
 #: A word enters the sequences vocabulary if it occurs at least this often in train plots.
 SEQUENCE_MIN_COUNT = 2

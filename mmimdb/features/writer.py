@@ -97,10 +97,18 @@ def save_rows(root: Path, rows: Rows, name: str, entry: dict[str, Any], hdf5_blo
     root = Path(root)
     entry = {**entry, "hdf5": f"{hdf5.FILE_NAME}:/{name}", "parquet": relative_parquet(name),
              "ids_sha256": rows.ids_sha256(), "built": now()}
-    hdf5.add_dataset(paths.hdf5_path(root), name, hdf5_blocks, attrs=_hdf5_attrs(entry), dtype=dtype,
-                     compression=compression)
-    write_parquet(root / relative_parquet(name), rows.ids, parquet_batches, entry)
-    manifest.update(root, outputs=[hdf5.FILE_NAME, relative_parquet(name), *extra_files], features={name: entry})
+    try:
+        hdf5.add_dataset(paths.hdf5_path(root), name, hdf5_blocks, attrs=_hdf5_attrs(entry), dtype=dtype,
+                         compression=compression)
+        write_parquet(root / relative_parquet(name), rows.ids, parquet_batches, entry)
+        manifest.update(root, outputs=[hdf5.FILE_NAME, relative_parquet(name), *extra_files], features={name: entry})
+    except BaseException:
+        # A full disk or Ctrl-C halfway: no file of this feature stays that the manifest does not list.
+        listed = manifest.read_manifest(root).get(manifest.OUTPUTS, {})
+        for relative in (relative_parquet(name), *extra_files):
+            if relative not in listed:
+                (root / relative).unlink(missing_ok=True)
+        raise
     return entry
 
 

@@ -253,7 +253,8 @@ def _archive_errors(path: Path) -> Iterator[None]:
     """Turn tarfile/gzip failures, wherever in the stream they happen, into one-line errors."""
     try:
         yield
-    except (tarfile.ReadError, tarfile.CompressionError, EOFError, zlib.error, OSError) as error:
+    except (tarfile.ReadError, tarfile.CompressionError, EOFError, zlib.error, OSError, TypeError) as error:
+        # (tarfile's gzip reader raises TypeError on a stream cut inside the gzip header: the fuzzer found it)
         # The first bytes were checked, so a failure in the stream means a damaged file.
         message = str(error) or type(error).__name__
         raise ArchiveError(f"{path}: archive is truncated or corrupt ({message}); rerun with a complete file to import the rest") from None

@@ -63,7 +63,17 @@ class Prepared:
             "duplicated": {"movies": len(several), "ids": several,
                            "rule": "one sample per plot" if self.preset.per_plot else None},
             "release_split": self.release_split,
+            "note": self._rows_note(),
         }
+
+    def _rows_note(self) -> str | None:
+        """Where the lineage's reader hard-codes row ranges this build does not have."""
+        fixed = self.preset.fixed_rows
+        built = {split: len(self.splits[split]) for split in SPLITS}
+        if fixed is None or fixed == built:
+            return None
+        return ("its reader hard-codes the release's rows (" + ", ".join(f"{s} {n}" for s, n in fixed.items())
+                + "); this build has " + ", ".join(f"{s} {n}" for s, n in built.items()) + ": it would read wrong rows")
 
 
 def _raw_longest(record: dict[str, Any]) -> str:

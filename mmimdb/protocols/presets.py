@@ -64,13 +64,16 @@ class Preset:
     #: What the preset's text field is called in its lineage's files.
     text_field: str = "plot"
     per_plot: bool = False
+    #: Rows per split the lineage's reader hard-codes, when it does (MultiBench's ranges).
+    fixed_rows: dict[str, int] | None = None
 
 
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
     Preset("paper", "GMU 2017: the release split, the 23 genres, the longest plot",
            "johnarevalo/gmu-mmimdb (the paper; REFERENCE.md)", "longest", text_field="longest plot"),
     Preset("multibench", "MultiBench: the paper's HDF5 by the release's row ranges (all 25,959 rows)",
-           "pliang279/MultiBench datasets/imdb/get_data.py", "longest", text_field="HDF5 features of the longest plot"),
+           "pliang279/MultiBench datasets/imdb/get_data.py", "longest", text_field="HDF5 features of the longest plot",
+           fixed_rows={"train": 15552, "dev": 2608, "test": 7799}),
     Preset("mmbt", "MMBT: longest raw plot; drops News, dev/test genres train lacks, empty texts",
            "facebookresearch/mmbt scripts/mmimdb.py @ad71e9c (format_mmimdb_dataset), mmbt/data/helpers.py",
            "longest-raw", genres="all", labels=None, mmbt_rules=True, text_field="text"),

@@ -87,3 +87,24 @@ def check_poster(data: bytes, name: str = "poster") -> PosterInfo:
     image, width, height, image_format = decode_poster(data, name, lambda w, h: (max(1, w // 8), max(1, h // 8)))
     image.close()
     return PosterInfo(width, height, image_format, hashlib.sha256(data).hexdigest())
+
+
+#: Thumbnail size in pixels (width, height): the posters' 160:256 shape, half size.
+THUMBNAIL_SIZE = (80, 128)
+
+
+def thumbnail_jpeg(data: bytes, name: str = "poster", size: tuple[int, int] = THUMBNAIL_SIZE,
+                   quality: int = 80) -> bytes:
+    """``data`` (a poster file) decoded safely and shrunk to fit ``size``, as JPEG bytes (for
+    pages that show many posters at once: the report, the qualitative examples).
+
+    Raises :class:`ImageError` naming ``name`` when the poster does not decode.
+    """
+    # Draft mode decodes a JPEG at the smallest DCT scale still at least twice the thumbnail.
+    image, _, _, _ = decode_poster(data, name, lambda w, h: (2 * size[0], 2 * size[1]))
+    with image:
+        small = image.convert("RGB")
+        small.thumbnail(size)
+        buffer = io.BytesIO()
+        small.save(buffer, format="JPEG", quality=quality, optimize=True)
+    return buffer.getvalue()

@@ -19,7 +19,6 @@ The policy, for every command (``docs/faults.md``):
 """
 from __future__ import annotations
 
-import errno
 import fcntl
 import functools
 import inspect
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterator, TypeVar
 
 from .. import paths
-from ..errors import UsageError
+from ..errors import NOT_WRITABLE, MmimdbError, UsageError, from_os_error
 
 LOCK_NAME = ".mmimdb.lock"
 #: A second, short-held lock: one read-modify-write of ``manifest.json`` at a time.
@@ -38,10 +37,9 @@ MANIFEST_LOCK_NAME = ".mmimdb.manifest.lock"
 _Function = TypeVar("_Function", bound=Callable[..., Any])
 
 
-def not_writable(root: Path, error: OSError) -> UsageError:
+def not_writable(root: Path, error: OSError) -> MmimdbError:
     """The one line for a root the user cannot write (exit 2)."""
-    reason = "read-only file system" if error.errno == errno.EROFS else (error.strerror or str(error)).lower()
-    return UsageError(f"{root}: cannot write here ({reason}); use a root you can write (--root DIR or $MMIMDB_HOME)")
+    return from_os_error(OSError(error.errno, error.strerror, str(root))) or MmimdbError(f"{root}: {error}")
 
 
 def _open(root: Path, create: bool) -> IO[str]:
@@ -50,7 +48,7 @@ def _open(root: Path, create: bool) -> IO[str]:
             root.mkdir(parents=True, exist_ok=True)
         return open(root / LOCK_NAME, "a+")
     except OSError as error:
-        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        if error.errno in NOT_WRITABLE:
             raise not_writable(root, error) from None
         raise
 

@@ -89,6 +89,28 @@ def feature_entries(root: str | os.PathLike) -> dict[str, Any]:
     return read_manifest(root).get(FEATURES, {})
 
 
+def unlisted_files(root: Path, manifest: dict[str, Any]) -> list[str]:
+    """Files in the root's output folders (``parquet/``, ``features/``, ``missing/``,
+    ``figures/``, ``exports/``) that the manifest does not account for. Not outputs: the
+    encoders' caches (``features/cache``) and an interrupted job's chunks
+    (``features/.partial``); an export folder is accounted for as a whole by its entry."""
+    listed = set(manifest.get(OUTPUTS, {}))
+    exports = [Path(str(entry.get("out", ""))) for entry in manifest.get("exports", {}).values()]
+    skipped = [paths.features_cache_dir(root), paths.features_dir(root) / ".partial"]
+    found = []
+    for folder in (paths.parquet_dir(root), paths.features_dir(root), paths.missing_dir(root), paths.figures_dir(root),
+                   paths.exports_dir(root)):
+        for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
+            if not path.is_file() or any(path.is_relative_to(place) for place in skipped):
+                continue
+            if any(out.is_absolute() and path.resolve().is_relative_to(out.resolve()) for out in exports):
+                continue
+            relative = str(path.relative_to(root))
+            if relative not in listed:
+                found.append(relative)
+    return found
+
+
 def verify(root: str | os.PathLike, only: Iterable[str] | None = None,
            on_file: Callable[[str], None] | None = None) -> list[str]:
     """Compare the outputs under ``root`` with the manifest; return one line per file that
@@ -101,6 +123,9 @@ def verify(root: str | os.PathLike, only: Iterable[str] | None = None,
     wanted = set(only) if only is not None else None
     problems = [f"{relative}: not in the manifest, so nothing to check it against"
                 for relative in sorted((wanted or set()) - set(manifest[OUTPUTS]))]
+    if wanted is None:
+        problems += [f"{relative}: in an output folder but not in the manifest (left by an earlier build, or put there "
+                     "by hand); remove it or rerun the command that writes it" for relative in unlisted_files(root, manifest)]
     for relative, expected in sorted(manifest[OUTPUTS].items()):
         if wanted is not None and relative not in wanted:
             continue

@@ -15,6 +15,7 @@ from torch import nn
 from ...records.genres import GENRES
 from ...device import resolve_device
 from ..training import DEFAULT_PARAMS, Batcher, TrainConfig, fit_network, predict_scores
+from ...dataset import hdf5
 
 N_LABELS = len(GENRES)
 #: The most dropout a layer that reads the input features gets (hidden layers get ``dropout``).
@@ -80,9 +81,9 @@ def input_dims(split: Any, inputs: tuple[str, ...]) -> dict[str, Any]:
     dims: dict[str, Any] = {}
     for name in inputs:
         value = split.inputs[name]
-        if name == "sequences":
+        if name == hdf5.SEQUENCES:
             dims[name] = int(max((int(row.max()) for row in value if len(row)), default=0)) + 1
-        elif name == "images":
+        elif name == hdf5.IMAGES:
             dims[name] = tuple(value.row_shape if hasattr(value, "row_shape") else np.asarray(value).shape[1:])
         else:
             dims[name] = int(np.asarray(value).shape[1])
@@ -112,7 +113,7 @@ class NeuralClassifier:
         raise NotImplementedError
 
     def _vocabulary(self) -> int | None:
-        return self.dims_.get("sequences") if "sequences" in self.inputs else None
+        return self.dims_.get(hdf5.SEQUENCES) if hdf5.SEQUENCES in self.inputs else None
 
     def prepare(self, train: Any) -> tuple[nn.Module, TrainConfig]:
         """The untrained network and how ``fit`` trains it (the batched search starts here too)."""

@@ -13,6 +13,7 @@ from torch import nn
 from ...errors import UsageError
 from .base import N_LABELS, NeuralClassifier, label_output
 from .registry import register
+from ...dataset import hdf5
 
 KERNELS = (5, 3, 3, 3, 3)
 FILTERS = 16
@@ -31,12 +32,12 @@ class ConvNetwork(nn.Module):
         self.output = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(flat), nn.Dropout(dropout), label_output(flat, n_labels))
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        return self.output(self.features(batch["images"]))
+        return self.output(self.features(batch[hdf5.IMAGES]))
 
 
 class CNNClassifier(NeuralClassifier):
     def build(self, dims: Mapping[str, Any]) -> nn.Module:
-        shape = dims["images"]
+        shape = dims[hdf5.IMAGES]
         smallest = 2 ** len(KERNELS)
         if len(shape) != 3 or min(shape[1:]) < smallest:
             shown = " x ".join(str(size) for size in shape)
@@ -45,4 +46,4 @@ class CNNClassifier(NeuralClassifier):
         return ConvNetwork(shape, self.dropout)
 
 
-register("CNN_end2end", inputs=("images",), modality="Visual", cls=CNNClassifier)
+register("CNN_end2end", inputs=(hdf5.IMAGES,), modality="Visual", cls=CNNClassifier)

@@ -9,6 +9,7 @@ from torch import nn
 
 from .base import Maxout, NeuralClassifier, classifier_head, input_dropout
 from .registry import register
+from ...dataset import hdf5
 
 #: The paper's "two best unimodal models" that AVG_probs averages: visual, then textual.
 AVG_PROBS_MEMBERS = ("VGG_Transfer", "MaxoutMLP_w2v")
@@ -91,7 +92,7 @@ class AverageProbabilities:
         return {**self.params, "members": self.members, "member_params": self.member_params}
 
 
-register("Linear_sum", inputs=("vgg_features", "features"), modality="Multimodal", cls=LinearSum)
-register("Concatenate", inputs=("vgg_features", "features"), modality="Multimodal", cls=Concatenate)
-register("AVG_probs", inputs=("vgg_features", "features"), modality="Multimodal", cls=AverageProbabilities,
+register("Linear_sum", inputs=(hdf5.IMAGE_FEATURES, hdf5.TEXT_FEATURES), modality="Multimodal", cls=LinearSum)
+register("Concatenate", inputs=(hdf5.IMAGE_FEATURES, hdf5.TEXT_FEATURES), modality="Multimodal", cls=Concatenate)
+register("AVG_probs", inputs=(hdf5.IMAGE_FEATURES, hdf5.TEXT_FEATURES), modality="Multimodal", cls=AverageProbabilities,
          searchable=False, hyperparameters=(), members=AVG_PROBS_MEMBERS)

@@ -28,6 +28,7 @@ from torch import nn
 from ..training import run_batches
 from .base import NeuralClassifier, classifier_head, input_dropout
 from .registry import register
+from ...dataset import hdf5
 
 
 class BimodalGMU(nn.Module):
@@ -97,6 +98,6 @@ class GMUClassifier(NeuralClassifier):
         return np.concatenate(parts)
 
 
-register("GMU", inputs=("vgg_features", "features"), modality="Multimodal", cls=GMUClassifier)
+register("GMU", inputs=(hdf5.IMAGE_FEATURES, hdf5.TEXT_FEATURES), modality="Multimodal", cls=GMUClassifier)
 # Figure 2a on the three dense views of a movie (not a row of the paper's Table 2).
-register("GMU_3", inputs=("vgg_features", "features", "three_grams"), modality="Multimodal", cls=GMUClassifier)
+register("GMU_3", inputs=(hdf5.IMAGE_FEATURES, hdf5.TEXT_FEATURES, hdf5.THREE_GRAMS), modality="Multimodal", cls=GMUClassifier)

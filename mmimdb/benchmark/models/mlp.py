@@ -13,6 +13,7 @@ from torch import nn
 
 from .base import N_LABELS, NeuralClassifier, classifier_head, input_dropout, label_output
 from .registry import register
+from ...dataset import hdf5
 
 
 class SingleInput(nn.Module):
@@ -62,15 +63,15 @@ class LogisticRegression(NeuralClassifier):
         return SingleInput(name, logistic(dims[name], self.dropout))
 
 
-register("MaxoutMLP_w2v", inputs=("features",), modality="Text", cls=MaxoutMLP, family="MaxoutMLP")
-register("MaxoutMLP_w2v_1_hidden", inputs=("features",), modality="Text", cls=MaxoutMLP, hidden_layers=1,
+register("MaxoutMLP_w2v", inputs=(hdf5.TEXT_FEATURES,), modality="Text", cls=MaxoutMLP, family="MaxoutMLP")
+register("MaxoutMLP_w2v_1_hidden", inputs=(hdf5.TEXT_FEATURES,), modality="Text", cls=MaxoutMLP, hidden_layers=1,
          family="MaxoutMLP_1_hidden")
 #: What a logistic regression has of the search's hyperparameters (no hidden layer, no dropout).
 LINEAR_HYPERPARAMETERS = ("lr", "init_range", "max_norm")
 
-register("Logistic_w2v", inputs=("features",), modality="Text", cls=LogisticRegression,
+register("Logistic_w2v", inputs=(hdf5.TEXT_FEATURES,), modality="Text", cls=LogisticRegression,
          hyperparameters=LINEAR_HYPERPARAMETERS, family="Logistic")
-register("MaxoutMLP_3grams", inputs=("three_grams",), modality="Text", cls=MaxoutMLP, family="MaxoutMLP")
-register("Logistic_3grams", inputs=("three_grams",), modality="Text", cls=LogisticRegression,
+register("MaxoutMLP_3grams", inputs=(hdf5.THREE_GRAMS,), modality="Text", cls=MaxoutMLP, family="MaxoutMLP")
+register("Logistic_3grams", inputs=(hdf5.THREE_GRAMS,), modality="Text", cls=LogisticRegression,
          hyperparameters=LINEAR_HYPERPARAMETERS, family="Logistic")
-register("VGG_Transfer", inputs=("vgg_features",), modality="Visual", cls=MaxoutMLP, family="MaxoutMLP")
+register("VGG_Transfer", inputs=(hdf5.IMAGE_FEATURES,), modality="Visual", cls=MaxoutMLP, family="MaxoutMLP")

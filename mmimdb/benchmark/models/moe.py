@@ -17,6 +17,7 @@ from torch import nn
 from .base import N_LABELS, NeuralClassifier, classifier_head, input_dropout
 from .mlp import LINEAR_HYPERPARAMETERS, logistic
 from .registry import register
+from ...dataset import hdf5
 
 _EPS = 1e-6
 
@@ -54,7 +55,7 @@ class MoE(NeuralClassifier):
         return MixtureOfExperts(self.inputs, dims, self.hidden, self.dropout, self.expert, self.tied)
 
 
-_PAIR = ("vgg_features", "features")
+_PAIR = (hdf5.IMAGE_FEATURES, hdf5.TEXT_FEATURES)
 register("MoE_MaxoutMLP", inputs=_PAIR, modality="Multimodal", cls=MoE, expert="maxout", tied=False)
 register("MoE_MaxoutMLP_tied", inputs=_PAIR, modality="Multimodal", cls=MoE, expert="maxout", tied=True)
 register("MoE_Logistic", inputs=_PAIR, modality="Multimodal", cls=MoE, expert="logistic", tied=False, dropout=0.0,

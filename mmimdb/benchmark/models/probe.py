@@ -23,6 +23,7 @@ import numpy as np
 
 from ...errors import UsageError
 from .registry import MODELS, register
+from ...dataset import hdf5
 
 #: C values tried, strongest regularisation first (each fit starts from the previous one).
 C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
@@ -31,7 +32,7 @@ PREFIX = "Probe_"
 #: Table 2's row groups, by the modality an encoder's output has.
 _MODALITY = {"text": "Text", "image": "Visual"}
 #: Datasets that are not one feature vector per movie.
-NOT_VECTORS = ("sequences", "embeddings", "images", "genres", "imdb_ids")
+NOT_VECTORS = (hdf5.SEQUENCES, hdf5.EMBEDDINGS, hdf5.IMAGES, hdf5.GENRES_NAME, hdf5.IMDB_IDS)
 
 
 class LinearProbe:
@@ -121,10 +122,10 @@ def _modality(dataset: str, hdf5_path: str | os.PathLike | None) -> str:
     from ...features.text import TFIDF_OUTPUTS
 
     if hdf5_path is not None:
-        import h5py
+        from ...dataset.built import BuiltDataset
 
-        with h5py.File(hdf5_path, "r") as handle:
-            recorded = handle[dataset].attrs.get("modality") if dataset in handle else None
+        data = BuiltDataset.from_hdf5(hdf5_path)
+        recorded = data.attrs(dataset).get("modality") if dataset in data.datasets() else None
         if isinstance(recorded, bytes):
             recorded = recorded.decode()
         if recorded in _MODALITY:

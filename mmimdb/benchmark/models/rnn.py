@@ -14,6 +14,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from .base import N_LABELS, NeuralClassifier, input_dropout, label_output
 from .registry import register
+from ...dataset import hdf5
 
 END2END_EMBEDDING = 128
 
@@ -29,7 +30,7 @@ class RecurrentNetwork(nn.Module):
         self.output = label_output(hidden, n_labels)
 
     def forward(self, batch: Mapping[str, Any]) -> torch.Tensor:
-        ids, lengths = batch["sequences"]
+        ids, lengths = batch[hdf5.SEQUENCES]
         embedded = self.embedding_dropout(self.embedding(ids))
         packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
         _, last = self.rnn(packed)
@@ -43,14 +44,14 @@ class RNNClassifier(NeuralClassifier):
 
     def build(self, dims: Mapping[str, Any]) -> nn.Module:
         if self.transfer:
-            vectors = torch.as_tensor(np.asarray(self.shared_["embeddings"], dtype=np.float32))
+            vectors = torch.as_tensor(np.asarray(self.shared_[hdf5.EMBEDDINGS], dtype=np.float32))
             # The ids index the embedding rows; the vocabulary is the embedding matrix.
-            self.dims_["sequences"] = vectors.shape[0]
+            self.dims_[hdf5.SEQUENCES] = vectors.shape[0]
             embedding = nn.Embedding.from_pretrained(vectors, freeze=True, padding_idx=0)
         else:
-            embedding = nn.Embedding(dims["sequences"], END2END_EMBEDDING, padding_idx=0)
+            embedding = nn.Embedding(dims[hdf5.SEQUENCES], END2END_EMBEDDING, padding_idx=0)
         return RecurrentNetwork(embedding, self.hidden, self.dropout)
 
 
-register("RNN_transfer", inputs=("sequences",), shared=("embeddings",), modality="Text", cls=RNNClassifier, transfer=True)
-register("RNN_end2end", inputs=("sequences",), modality="Text", cls=RNNClassifier, transfer=False)
+register("RNN_transfer", inputs=(hdf5.SEQUENCES,), shared=(hdf5.EMBEDDINGS,), modality="Text", cls=RNNClassifier, transfer=True)
+register("RNN_end2end", inputs=(hdf5.SEQUENCES,), modality="Text", cls=RNNClassifier, transfer=False)

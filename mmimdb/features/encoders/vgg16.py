@@ -16,6 +16,7 @@ from . import register_image_encoder
 from .base import EncoderOptions, ImageEncoder, WeightsFile, check_hash_in_name
 from .downloads import VGG16_IMAGENET, locate_or_download
 from .preprocessing import Preprocessing
+from ...dataset import hdf5
 
 VGG16_FILE = WeightsFile("VGG16 weights file (torchvision's vgg16-397923af.pth)", "--vgg16-weights", "MMIMDB_VGG16_WEIGHTS",
                          offline="--image efficientnet-lite0")
@@ -106,7 +107,7 @@ def load_vgg16(path: Path):
     return model.eval()
 
 
-@register_image_encoder("vgg16", output="vgg_features", summary="the paper's fc7; downloaded when missing")
+@register_image_encoder("vgg16", output=hdf5.IMAGE_FEATURES, summary="the paper's fc7; downloaded when missing")
 def vgg16(options: EncoderOptions) -> ImageEncoder:
     """The paper's image feature: VGG16 fc7 after ReLU (``vgg_features``, 4096-d)."""
     path, source = locate_or_download(VGG16_FILE, options.vgg16_weights, VGG16_IMAGENET, url=options.vgg16_url,
@@ -116,7 +117,7 @@ def vgg16(options: EncoderOptions) -> ImageEncoder:
     _read_state(path, mmap=True)  # a file that is not VGG16's weights fails here, before any feature is built
     preprocess = Preprocessing(options.preprocessing, options.image_size or 224)
     return ImageEncoder(
-        name="vgg16", output="vgg_features", dim=FC7_DIM, build=lambda: load_vgg16(path), preprocess=preprocess,
+        name="vgg16", output=hdf5.IMAGE_FEATURES, dim=FC7_DIM, build=lambda: load_vgg16(path), preprocess=preprocess,
         info={"file": str(path), "sha256": digest, **source, "layer": "fc7 (classifier[:-1], after ReLU)",
               "preprocessing": preprocess.describe()},
     )

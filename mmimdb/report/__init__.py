@@ -1,0 +1,1 @@
+"""``mmimdb report``: one self-contained HTML page per data root (and benchmark run)."""
