@@ -380,12 +380,13 @@ class BuiltDataset:
             seen = [stat.st_size, stat.st_mtime_ns, expected.get("sha256")]
             if cache.get(relative) == seen:
                 continue
+            rebuild = f"rebuild {path} with `mmimdb build` (and `mmimdb build-features`)"
             if stat.st_size != expected.get("bytes"):
                 raise MmimdbError(f"{relative}: {stat.st_size} bytes, the manifest says {expected.get('bytes')} (truncated "
-                                  "or changed after it was written); rebuild it with `mmimdb build` (and `mmimdb build-features`)")
+                                  f"or changed after it was written); {rebuild}")
             if sha256_of(path) != expected.get("sha256"):
                 raise MmimdbError(f"{relative}: sha256 differs from the manifest (changed or damaged after it was "
-                                  "written); rebuild it with `mmimdb build` (and `mmimdb build-features`)")
+                                  f"written); {rebuild}")
             cache[relative], changed = seen, True
         if changed:
             try:
