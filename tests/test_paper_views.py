@@ -83,7 +83,7 @@ def test_benchmark_run_writes_figure8_from_the_trained_gmu(run):
     bars, heat = figure.axes[:2]
     assert [label.get_text() for label in heat.get_xticklabels()] == [str(u) for u in paper["units"]]
     assert bars.get_xlabel() == f"mean gate z of the {paper['unit_count']} units"
-    assert "highest mutual information" in figure.get_suptitle()
+    assert "highest mutual information" in reports.figure_provenance(figure)  # the footer says how units were chosen
 
 
 # --- Table 4 / Figure 1 -----------------------------------------------------------------------
