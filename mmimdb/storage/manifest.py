@@ -67,7 +67,7 @@ def update(root: str | os.PathLike, outputs: Iterable[str] = (), features: dict[
             manifest.setdefault(OUTPUTS, {})[relative] = output_entry(root / relative)
         for name, entry in (features or {}).items():
             manifest.setdefault(FEATURES, {})[name] = entry
-        atomic.write_json(paths.manifest_path(root), manifest)
+        _write(root, manifest)
 
 
 def record(root: str | os.PathLike, section: str, name: str, entry: dict[str, Any],
@@ -81,7 +81,16 @@ def record(root: str | os.PathLike, section: str, name: str, entry: dict[str, An
         manifest.setdefault(section, {})[name] = entry
         for relative in outputs:
             manifest.setdefault(OUTPUTS, {})[relative] = output_entry(root / relative)
-        atomic.write_json(paths.manifest_path(root), manifest)
+        _write(root, manifest)
+
+
+def _write(root: Path, manifest: dict[str, Any]) -> None:
+    """Replace the manifest (under :func:`lock.manifest_update`, so a temporary file of it that
+    is already there is a killed writer's, removed first)."""
+    path = paths.manifest_path(root)
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
+    atomic.write_json(path, manifest)
 
 
 def feature_entries(root: str | os.PathLike) -> dict[str, Any]:
