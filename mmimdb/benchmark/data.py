@@ -39,7 +39,7 @@ from .. import paths
 from ..dataset import built, hdf5
 from ..dataset.built import BuiltDataset
 from ..records.record import file_id
-from ..errors import MmimdbError, UsageError
+from ..errors import UsageError
 #: Row-wise inputs a model can ask for, and which command writes each.
 ROW_DATASETS: dict[str, str] = {
     hdf5.TEXT_FEATURES: "mmimdb build-features",
@@ -123,13 +123,6 @@ class BenchmarkData:
         if not self.path.is_file():
             raise UsageError(f"no dataset at {self.path}: build it with `mmimdb build` then `mmimdb build-features`")
         self.data = BuiltDataset.from_hdf5(self.path)
-        try:
-            self.data.datasets()
-        except MmimdbError as error:
-            if "not a readable HDF5 file" in str(error):  # damaged data (exit 1), as for build-features and export
-                detail = str(error).split(" (", 1)[-1].rsplit(")", 1)[0]
-                raise MmimdbError(f"{self.path} is not a readable HDF5 file ({detail}); rebuild it with `mmimdb build`") from None
-            raise
         stored = set(self.data.datasets())
         for wanted, actual in self.aliases.items():
             if actual not in stored:

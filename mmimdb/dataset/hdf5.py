@@ -218,6 +218,11 @@ def damaged(path: str | os.PathLike, error: BaseException) -> MmimdbError:
                        "(then `mmimdb build-features`), or copy it again")
 
 
+def unreadable(path: str | os.PathLike, error: BaseException) -> MmimdbError:
+    """The one-line error for a file HDF5 cannot open (truncated, not HDF5): damaged data."""
+    return MmimdbError(f"{path} is not a readable HDF5 file ({error}); rebuild it with `mmimdb build`")
+
+
 @contextmanager
 def reading(path: str | os.PathLike) -> Iterator[None]:
     """Reads of ``path`` inside the block end, when a block of the file is damaged, in
@@ -240,7 +245,7 @@ def opened(path: str | os.PathLike, mode: str = "r") -> Iterator[Any]:
     try:
         handle = h5py.File(path, mode)
     except OSError as error:
-        raise MmimdbError(f"{path}: not a readable HDF5 file ({error}); rerun `mmimdb build`") from None
+        raise unreadable(path, error) from None
     if mode == "r":
         with handle, reading(path):
             yield handle
@@ -352,7 +357,7 @@ class RowReader:
             try:
                 self._handle = h5py.File(self.path, "r")
             except OSError as error:
-                raise MmimdbError(f"{self.path}: not a readable HDF5 file ({error}); rerun `mmimdb build`") from None
+                raise unreadable(self.path, error) from None
             self._pid, self._datasets = os.getpid(), {}
         if name not in self._datasets:
             self._datasets[name] = self._handle[name]
