@@ -135,3 +135,18 @@ def test_a_rerun_replaces_the_dataset_and_a_foreign_one_is_refused(fiftyone, exp
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1] == \
         f"error: --results {tmp_path}: no results.json there; run `mmimdb benchmark` first"
+
+
+def test_an_unreachable_database_is_one_line_and_leaves_no_folder(fiftyone, exported, monkeypatch, tmp_path):
+    import pymongo.errors
+
+    def refused(*args, **kwargs):
+        raise pymongo.errors.ServerSelectionTimeoutError("127.0.0.1:27017: [Errno 111] Connection refused")
+
+    monkeypatch.setattr(fiftyone, "list_datasets", refused)
+    result = _invoke("export", "--format", "fiftyone", "--out", str(tmp_path / "out"), "--root", str(exported["root"]))
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "error: FiftyOne's database is not reachable (127.0.0.1:27017: [Errno 111] Connection refused); set "
+        "FIFTYONE_DATABASE_URI to a running MongoDB, or reinstall the fiftyone extra (its mongod)")
+    assert not (tmp_path / "out").exists()

@@ -35,8 +35,9 @@ import importlib.util
 import os
 import re
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Iterator
 
 from ..errors import MmimdbError, UsageError
 from ..records.split_file import SPLITS
@@ -80,11 +81,12 @@ def _database_errors() -> tuple[type[BaseException], ...]:
     return FiftyOneConfigError, ServiceException, ConnectionError, pymongo.errors.PyMongoError
 
 
-def _with_database(step: Callable[[], Any]) -> Any:
-    """``step()``, FiftyOne's database errors as one line."""
+@contextmanager
+def _database() -> Iterator[None]:
+    """FiftyOne's database errors inside the block as one line."""
     errors = _database_errors()
     try:
-        return step()
+        yield
     except errors as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise MmimdbError(f"FiftyOne's database is not reachable ({first}); set FIFTYONE_DATABASE_URI to a running "
@@ -124,27 +126,17 @@ def _titles(root: Path, split: str) -> dict[str, tuple[str | None, int | None]]:
     return found
 
 
-def _refuse_foreign(name: str) -> None:
-    import fiftyone as fo
-
-    if name in fo.list_datasets() and INFO_KEY not in (fo.load_dataset(name).info or {}):
-        raise UsageError(f"--name {name}: FiftyOne already has a dataset of that name that mmimdb export did not make; "
-                         "choose another --name")
-
-
 def write(root: Path, staging: Path, target: Path, choices: Choices, name: str, results_folder: Path | None,
           progress: bool = False) -> dict[str, Any]:
     """Write the posters into ``staging`` (they end up in ``target``) and the dataset ``name``
     into FiftyOne's database; return counts."""
     from tqdm import tqdm
 
-    check_installed()
     by_movie, gates, names, labels, folder = _predictions(results_folder)  # a bad --results: one line, nothing written
     import fiftyone as fo
 
     from ..benchmark.metrics import THRESHOLD
 
-    _with_database(lambda: _refuse_foreign(name))
     fields = {model: field_name(model) for model in labels}
     if len(set(fields.values())) < len(fields) or set(fields.values()) & RESERVED:
         raise MmimdbError(f"the models' names {sorted(labels)} do not make distinct FiftyOne fields")
@@ -152,55 +144,66 @@ def write(root: Path, staging: Path, target: Path, choices: Choices, name: str, 
     summary: dict[str, Any] = {"movies": {}, "samples": {}, "warnings": [], "dataset": name, "results": folder,
                                "predictions": {model: 0 for model in labels}, "fields": fields}
     tally: Counter[str] = Counter()
-    samples = []
-    for split in SPLITS:
-        titles = _titles(root, split)
-        count = 0
-        for movie in tqdm(movies(root, split, choices, tally), total=split_size(root, split), desc=f"fiftyone {split}",
-                          unit="movie", disable=not progress, leave=False):
-            (staging / POSTERS_DIR / movie.poster_name).write_bytes(movie.poster)
-            title, year = titles.get(movie.imdb_id, (None, None))
-            sample = fo.Sample(filepath=str(target / POSTERS_DIR / movie.poster_name), tags=[split],
-                               imdb_id=movie.imdb_id, title=title, year=year, split=split, plot=movie.texts[0] if movie.texts else "",
-                               ground_truth=fo.Classifications(classifications=[fo.Classification(label=g) for g in movie.genres]))
-            if choices.text == "all":
-                sample["plots"] = movie.texts
-            for model, probabilities in by_movie.get(movie.file_id, {}).items():
-                sample[fields[model]] = fo.Classifications(
-                    classifications=[fo.Classification(label=genre, confidence=float(p))
-                                     for genre, p in zip(names, probabilities) if p >= THRESHOLD],
-                    logits=probabilities.tolist())
-                summary["predictions"][model] += 1
-            if movie.file_id in gates:
-                sample[GATE_FIELD] = float(gates[movie.file_id])
-            samples.append(sample)
-            count += 1
-        summary["movies"][split] = summary["samples"][split] = count
+    info = {"root": str(root), "results": folder, "text": choices.text, "genres": choices.genres, "fields": fields,
+            "labels": labels}
+    with _database(), _new_dataset(name, info, names) as dataset:
+        samples: list[Any] = []
+        for split in SPLITS:
+            titles = _titles(root, split)
+            count = 0
+            for movie in tqdm(movies(root, split, choices, tally), total=split_size(root, split),
+                              desc=f"fiftyone {split}", unit="movie", disable=not progress, leave=False):
+                (staging / POSTERS_DIR / movie.poster_name).write_bytes(movie.poster)
+                title, year = titles.get(movie.imdb_id, (None, None))
+                sample = fo.Sample(filepath=str(target / POSTERS_DIR / movie.poster_name), tags=[split],
+                                   imdb_id=movie.imdb_id, title=title, year=year, split=split,
+                                   plot=movie.texts[0] if movie.texts else "",
+                                   ground_truth=fo.Classifications(
+                                       classifications=[fo.Classification(label=g) for g in movie.genres]))
+                if choices.text == "all":
+                    sample["plots"] = movie.texts
+                for model, probabilities in by_movie.get(movie.file_id, {}).items():
+                    sample[fields[model]] = fo.Classifications(
+                        classifications=[fo.Classification(label=genre, confidence=float(p))
+                                         for genre, p in zip(names, probabilities) if p >= THRESHOLD],
+                        logits=probabilities.tolist())
+                    summary["predictions"][model] += 1
+                if movie.file_id in gates:
+                    sample[GATE_FIELD] = float(gates[movie.file_id])
+                samples.append(sample)
+                if len(samples) == ADD_BATCH:
+                    dataset.add_samples(samples, progress=False)
+                    samples = []
+                count += 1
+            summary["movies"][split] = summary["samples"][split] = count
+        if samples:
+            dataset.add_samples(samples, progress=False)
     if by_movie and not any(summary["predictions"].values()):
         summary["warnings"].append(f"no movie of this build is in the test split of {folder}: no predictions exported")
     if choices.text == "outline":
         summary["outline_fallbacks"] = tally["outline_fallbacks"]
-    _with_database(lambda: _replace(name, samples, {"root": str(root), "results": folder, "text": choices.text,
-                                                    "genres": choices.genres, "fields": fields, "labels": labels},
-                                           names))
     return summary
 
 
-def _replace(name: str, samples: list[Any], info: dict[str, Any], classes: list[str]) -> None:
-    """Make the dataset under a name of its own, then let it take ``name`` (an earlier one of
-    this export's is deleted only then, so that a failure leaves it as it was)."""
+@contextmanager
+def _new_dataset(name: str, info: dict[str, Any], classes: list[str]) -> Iterator[Any]:
+    """A dataset under a name of its own for the block to fill; when the block succeeds it
+    takes ``name`` (an earlier one of this export's is deleted only then, so that a failure
+    leaves it as it was); when it fails it is deleted."""
     import fiftyone as fo
 
+    if name in fo.list_datasets() and INFO_KEY not in (fo.load_dataset(name).info or {}):
+        raise UsageError(f"--name {name}: FiftyOne already has a dataset of that name that mmimdb export did not make; "
+                         "choose another --name")
     partial = f"{name}.partial-{os.getpid()}"
-    if partial in fo.list_datasets():
+    if partial in fo.list_datasets():  # a killed export of this pid's number
         fo.delete_dataset(partial)
     dataset = fo.Dataset(partial)
     try:
         dataset.info = {INFO_KEY: info}
         if classes:
             dataset.default_classes = classes
-        for start in range(0, len(samples), ADD_BATCH):
-            dataset.add_samples(samples[start:start + ADD_BATCH], progress=False)
+        yield dataset
         dataset.persistent = True
         if name in fo.list_datasets():
             fo.delete_dataset(name)
