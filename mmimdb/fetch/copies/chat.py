@@ -226,7 +226,7 @@ class Reference:
                     self._add(text, imdb_id)
             return
         data = BuiltDataset(root)
-        if not data.is_built:
+        if not data.is_built():
             raise UsageError(f"{root}: --reference needs a data root with the release's records ({store.directory}) "
                              "or a build, to match the copy's plots to ids")
         self.description = f"the build in {root} (its chosen plot per movie)"
@@ -349,9 +349,9 @@ def _records(path: Path, problems: Problems) -> Iterator[tuple[str, Any]]:
                     problems.skip(where, "line is not JSON", f"{where}: not JSON ({str(error)[:80]}); line skipped")
 
 
-def samples(copy_root: Path, problems: Problems, reference: Path | None = None) -> Iterator[Sample]:
-    """The copy's conversations as samples; what was recovered how goes to ``problems.note``."""
-    index = Reference(reference) if reference is not None else None
+def samples(copy_root: Path, problems: Problems, index: Reference | None = None) -> Iterator[Sample]:
+    """The copy's conversations as samples (``index``: the release's plots, to give
+    conversations without an id theirs); what was recovered how goes to ``problems.note``."""
     ids_from: Counter[str] = Counter()
     plots_from: Counter[str] = Counter()
     unparsed: Counter[str] = Counter()
