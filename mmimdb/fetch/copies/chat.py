@@ -109,7 +109,10 @@ def _is_chat_file(path: Path) -> bool:
 
 
 def files(folder: Path) -> list[Path]:
-    return [path for suffix in _SUFFIXES for path in find_files(folder, f"*{suffix}") if _is_chat_file(path)]
+    """The copy's files of conversations. A file named by an id (``labels/0114709.json``) is
+    one record of a re-layout, never opened here (a re-layout has 25,959 of them)."""
+    return [path for suffix in _SUFFIXES for path in find_files(folder, f"*{suffix}")
+            if not path.stem.removeprefix("tt").isdigit() and _is_chat_file(path)]
 
 
 def detect(folder: Path) -> bool:
