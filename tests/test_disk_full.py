@@ -5,7 +5,6 @@ skips with the reason elsewhere."""
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,18 +14,18 @@ import filesystems
 import kill_harness
 from mmimdb_cli.main import cli
 
-#: build-features runs in its own process: HDF5 used to crash the interpreter at exit after a
-#: write refused on close (the one line printed, then a segmentation fault), which only a
-#: process of its own shows; the others run in-process (a second each saved).
+#: build-features runs in a process of its own (a fork of the session's launcher, which exits
+#: as the command does): HDF5 used to crash the interpreter at exit after a write refused on
+#: close (the one line printed, then a segmentation fault); the others run in-process.
 FEATURES = ["build-features", "--only", "three_grams,word_grams,sequences", "--no-progress"]
 COMMANDS = [["build", "--workers", "1"], ["export", "--format", "jsonl"], ["export", "--format", "hdf5"],
             ["missing", "--rate", "0.5"], ["card"], FEATURES]
 
 
-def run(*args: str) -> tuple[int, str]:
+def run(launcher: kill_harness.Launcher, *args: str) -> tuple[int, str]:
     """Exit status and stderr of ``mmimdb *args``."""
     if args[0] == "build-features":
-        result = subprocess.run(kill_harness.command_line(*args), capture_output=True, text=True, timeout=600)
+        result = launcher.run(list(args))
         return result.returncode, result.stderr
     result = CliRunner().invoke(cli, list(args))
     return result.exit_code, result.stderr + (repr(result.exception) if not isinstance(result.exception, (SystemExit, type(None))) else "")
@@ -49,7 +48,7 @@ def _fill(ballast: Path, leave: int) -> None:
             os.posix_fallocate(handle.fileno(), size, target - size)
 
 
-def test_a_full_disk_is_one_line_keeps_the_earlier_outputs_and_a_rerun_finishes(generated_dataset_root, tmp_path):
+def test_a_full_disk_is_one_line_keeps_the_earlier_outputs_and_a_rerun_finishes(launcher, generated_dataset_root, tmp_path):
     pytest.importorskip("torch", reason="missing writes torch files: pip install 'mmimdb[missing]'")
     pytest.importorskip("matplotlib", reason="the card draws with matplotlib: pip install 'mmimdb[card]'")
     pytest.importorskip("sklearn", reason="TF-IDF needs scikit-learn: pip install 'mmimdb[features]'")
@@ -59,7 +58,7 @@ def test_a_full_disk_is_one_line_keeps_the_earlier_outputs_and_a_rerun_finishes(
         ballast = mount / "ballast"
         for args in COMMANDS:
             _fill(ballast, leave=8192)
-            status, stderr = run(*args, "--root", str(root))
+            status, stderr = run(launcher, *args, "--root", str(root))
             errors = [line for line in stderr.splitlines() if line.startswith("error:")]
             assert status == 1 and len(errors) == 1 and "Traceback" not in stderr, (args, status, stderr[-3000:])
             assert "no space left on device; free some space and rerun" in errors[0], (args, errors[0])
@@ -68,6 +67,6 @@ def test_a_full_disk_is_one_line_keeps_the_earlier_outputs_and_a_rerun_finishes(
             assert after == before, f"{args[0]}: the earlier outputs changed or temporary files stayed"
         ballast.unlink()
         for args in COMMANDS:
-            status, stderr = run(*args, "--root", str(root))
+            status, stderr = run(launcher, *args, "--root", str(root))
             assert status == 0, (args, stderr[-3000:])
         assert kill_harness.verify_passes(root)
