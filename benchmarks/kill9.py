@@ -53,6 +53,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="kill9-"))
     print(f"kill -9, {args.kills} kills per command; {load_average()}", flush=True)
     failed = 0
+    launcher = kill_harness.Launcher()
     try:
         records = generated_dataset.write_store(work / "records")
         built = generated_dataset.built_root(work / "built")
@@ -61,11 +62,11 @@ def main() -> None:
             root = kill_harness.fresh_copy(source, work / f"{name}-root")
             before = kill_harness.snapshot(root)
             started = time.monotonic()
-            reference, took = kill_harness.reference_run([*command, "--root", str(root)], root)
+            reference, took = kill_harness.reference_run(launcher, [*command, "--root", str(root)], root)
             shutil.rmtree(root)
             kill_harness.fresh_copy(source, root)
             try:
-                report = kill_harness.kill_and_rerun([*command, "--root", str(root)], root, reference, before,
+                report = kill_harness.kill_and_rerun(launcher, [*command, "--root", str(root)], root, reference, before,
                                                      kills=args.kills, longest=took, rng=random.Random(args.seed + index),
                                                      deterministic=deterministic)
                 verdict = "equal, byte for byte" if deterministic else "whole and verified"
@@ -75,6 +76,7 @@ def main() -> None:
             kills = f"{report.kills} kills, {report.finished_before_kill} ended first" if report else ""
             print(f"{name:22s} {kills:28s} {verdict}  ({time.monotonic() - started:.0f} s; one run {took:.1f} s)", flush=True)
     finally:
+        launcher.close()
         shutil.rmtree(work, ignore_errors=True)
     print(f"{len(commands) - failed} of {len(commands)} commands passed; {load_average()}")
     sys.exit(1 if failed else 0)

@@ -217,7 +217,7 @@ def test_build_features_says_the_bars_rate_and_the_jobs_and_skips_a_trial_larger
     said: list[str] = []
     report = features.posters.extract_image_features(root, features.rows.dataset_rows(root), TINY, device="cpu",
                                                      workers=0, progress=False, log=said.append, precision="fp32")
-    assert f"batch size 1 (no batch-size trial: it would encode {features.posters.BATCH_TRIAL_POSTERS} posters, more than " \
+    assert f"batch size 1 (no timing trial: it would encode {features.posters.BATCH_TRIAL_POSTERS} posters, more than " \
            "the 24 of this job)" in said
     assert 0 < report.extract_seconds <= report.seconds
     last = said[-1]

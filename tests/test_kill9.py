@@ -28,15 +28,15 @@ def built(generated_dataset_root) -> Path:
     return generated_dataset_root
 
 
-def _run(source: Path, tmp_path: Path, args: list[str], seed: int, check=None, deterministic: bool = True,
+def _run(launcher, source: Path, tmp_path: Path, args: list[str], seed: int, check=None, deterministic: bool = True,
          verified: bool = True) -> tuple[dict[str, str], Path]:
     # The uninterrupted run and the killed ones use the same root path: outputs name it.
     root = kill_harness.fresh_copy(source, tmp_path / "root")
     before = kill_harness.snapshot(root)
-    reference, took = kill_harness.reference_run([*args, "--root", str(root)], root)
+    reference, took = kill_harness.reference_run(launcher, [*args, "--root", str(root)], root)
     root.rename(tmp_path / "reference")  # kept for the tests that compare contents
     kill_harness.fresh_copy(source, root)
-    report = kill_harness.kill_and_rerun([*args, "--root", str(root)], root, reference, before, kills=KILLS, longest=took,
+    report = kill_harness.kill_and_rerun(launcher, [*args, "--root", str(root)], root, reference, before, kills=KILLS, longest=took,
                                          rng=random.Random(seed), check=check, deterministic=deterministic, verified=verified)
     assert report.kills >= 1, f"every run ended before its kill: {report}"
     return reference, root
@@ -53,31 +53,31 @@ def _load_is_whole_or_refused(root: Path) -> None:
     assert len(rows) > 0  # a load that succeeds sees a whole build
 
 
-def test_build_killed_anywhere_then_rerun_equals_an_uninterrupted_build(records_root, tmp_path):
-    _run(records_root, tmp_path, ["build", "--workers", "1"], seed=1, check=_load_is_whole_or_refused)
+def test_build_killed_anywhere_then_rerun_equals_an_uninterrupted_build(launcher, records_root, tmp_path):
+    _run(launcher, records_root, tmp_path, ["build", "--workers", "1"], seed=1, check=_load_is_whole_or_refused)
 
 
 @pytest.mark.parametrize("format_", ["jsonl", "mmf", "arrow", "hdf5"])
-def test_export_killed_anywhere_then_rerun_equals_an_uninterrupted_export(built, tmp_path, format_):
-    _run(built, tmp_path, ["export", "--format", format_], seed=2)
+def test_export_killed_anywhere_then_rerun_equals_an_uninterrupted_export(launcher, built, tmp_path, format_):
+    _run(launcher, built, tmp_path, ["export", "--format", format_], seed=2)
 
 
-def test_missing_killed_anywhere_then_rerun_equals_an_uninterrupted_run(built, tmp_path):
+def test_missing_killed_anywhere_then_rerun_equals_an_uninterrupted_run(launcher, built, tmp_path):
     pytest.importorskip("torch", reason="the ViLT tables are torch files: pip install 'mmimdb[missing]'")
-    _run(built, tmp_path, ["missing", "--rate", "0.7", "--seed", "3"], seed=3)
+    _run(launcher, built, tmp_path, ["missing", "--rate", "0.7", "--seed", "3"], seed=3)
 
 
-def test_card_killed_anywhere_then_rerun_equals_an_uninterrupted_run(built, tmp_path):
+def test_card_killed_anywhere_then_rerun_equals_an_uninterrupted_run(launcher, built, tmp_path):
     pytest.importorskip("matplotlib", reason="the card's figures need matplotlib: pip install 'mmimdb[card]'")
-    _run(built, tmp_path, ["card"], seed=4)
+    _run(launcher, built, tmp_path, ["card"], seed=4)
 
 
-def test_build_features_killed_anywhere_then_rerun_equals_an_uninterrupted_run(built, tmp_path):
+def test_build_features_killed_anywhere_then_rerun_equals_an_uninterrupted_run(launcher, built, tmp_path):
     pytest.importorskip("sklearn", reason="TF-IDF needs scikit-learn: pip install 'mmimdb[features]'")
     import pyarrow.parquet as pq
 
     # Each feature's Parquet metadata and HDF5 attributes say when it was built: the values must be equal.
-    reference, root = _run(built, tmp_path, ["build-features", "--only", "three_grams,word_grams,sequences", "--no-progress"],
+    reference, root = _run(launcher, built, tmp_path, ["build-features", "--only", "three_grams,word_grams,sequences", "--no-progress"],
                            seed=5, deterministic=False)
     hdf5 = "multimodal_imdb.hdf5"
     assert kill_harness.hdf5_contents(root / hdf5) == kill_harness.hdf5_contents(tmp_path / "reference" / hdf5)
@@ -86,7 +86,7 @@ def test_build_features_killed_anywhere_then_rerun_equals_an_uninterrupted_run(b
         assert pq.read_table(root / relative).equals(pq.read_table(tmp_path / "reference" / relative)), name
 
 
-def test_benchmark_killed_anywhere_then_rerun_trains_to_the_same_numbers(model_test_root, tmp_path):
+def test_benchmark_killed_anywhere_then_rerun_trains_to_the_same_numbers(launcher, model_test_root, tmp_path):
     pytest.importorskip("torch", reason="the benchmark needs torch: pip install 'mmimdb[benchmark]'")
     import json
 
@@ -97,7 +97,7 @@ def test_benchmark_killed_anywhere_then_rerun_trains_to_the_same_numbers(model_t
     shutil.copy(model_test_root / "multimodal_imdb.hdf5", source)
     args = ["benchmark", "--model", "Linear_sum", "--epochs", "3", "--device", "cpu", *IMAGE]
     # Timings and "reused" differ from run to run: the scores must not (on a CPU a seed gives the same numbers).
-    reference, root = _run(source, tmp_path, args, seed=6, deterministic=False, verified=False)
+    reference, root = _run(launcher, source, tmp_path, args, seed=6, deterministic=False, verified=False)
 
     def scores(folder: Path) -> dict:
         models = json.loads((folder / "benchmark" / "results.json").read_text())["models"]
