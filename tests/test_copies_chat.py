@@ -71,6 +71,12 @@ def test_a_copy_without_ids_says_what_would_match_them(greatest_films_original, 
     assert "chat copy: 20 conversations name no IMDb id (no id field, no poster file named by one): give --reference ROOT" \
         in result.output
     assert "a split.json holds ids, not plots, so it cannot" in result.output
+    (tmp_path / "nothing").mkdir()
+    wrong = fetch_copy(tmp_path / "copy", tmp_path / "elsewhere", "--reference", str(tmp_path / "nothing"))
+    assert wrong.exit_code == 2 and wrong.output.strip().splitlines()[-1] == \
+        f"error: {tmp_path / 'nothing'}: --reference needs a data root with the release's records " \
+        f"({tmp_path / 'nothing' / 'dataset'}) or a build, to match the copy's plots to ids"
+    assert not (tmp_path / "elsewhere").exists()  # nothing written
     with pytest.raises(UsageError, match="--reference matches a chat copy's plots"):
         import_copy(paths.dataset_dir(greatest_films_original).parent, tmp_path / "other", layout="relayout",
                     reference=greatest_films_original, progress=False)

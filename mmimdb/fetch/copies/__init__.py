@@ -94,5 +94,6 @@ def import_copy(source: str | os.PathLike, root: str | os.PathLike | None = None
             raise UsageError(f"--reference matches a chat copy's plots to ids; this copy is {chosen}, whose ids it keeps")
         if not Path(reference).expanduser().is_dir():
             raise UsageError(f"{reference}: no such data root (--reference)")
-        reader = functools.partial(chat.samples, reference=Path(reference).expanduser())
+        # Read before the import starts: a wrong reference writes nothing.
+        reader = functools.partial(chat.samples, index=chat.Reference(Path(reference).expanduser()))
     return import_samples(reader, folder, chosen, name, root, release_split, progress)

@@ -109,7 +109,10 @@ def _is_chat_file(path: Path) -> bool:
 
 
 def files(folder: Path) -> list[Path]:
-    return [path for suffix in _SUFFIXES for path in find_files(folder, f"*{suffix}") if _is_chat_file(path)]
+    """The copy's files of conversations. A file named by an id (``labels/0114709.json``) is
+    one record of a re-layout, never opened here (a re-layout has 25,959 of them)."""
+    return [path for suffix in _SUFFIXES for path in find_files(folder, f"*{suffix}")
+            if not path.stem.removeprefix("tt").isdigit() and _is_chat_file(path)]
 
 
 def detect(folder: Path) -> bool:
@@ -226,7 +229,7 @@ class Reference:
                     self._add(text, imdb_id)
             return
         data = BuiltDataset(root)
-        if not data.is_built:
+        if not data.is_built():
             raise UsageError(f"{root}: --reference needs a data root with the release's records ({store.directory}) "
                              "or a build, to match the copy's plots to ids")
         self.description = f"the build in {root} (its chosen plot per movie)"
@@ -349,9 +352,9 @@ def _records(path: Path, problems: Problems) -> Iterator[tuple[str, Any]]:
                     problems.skip(where, "line is not JSON", f"{where}: not JSON ({str(error)[:80]}); line skipped")
 
 
-def samples(copy_root: Path, problems: Problems, reference: Path | None = None) -> Iterator[Sample]:
-    """The copy's conversations as samples; what was recovered how goes to ``problems.note``."""
-    index = Reference(reference) if reference is not None else None
+def samples(copy_root: Path, problems: Problems, index: Reference | None = None) -> Iterator[Sample]:
+    """The copy's conversations as samples (``index``: the release's plots, to give
+    conversations without an id theirs); what was recovered how goes to ``problems.note``."""
     ids_from: Counter[str] = Counter()
     plots_from: Counter[str] = Counter()
     unparsed: Counter[str] = Counter()
