@@ -110,6 +110,16 @@ def test_export_with_the_mmbt_protocol_is_what_mmbt_reads(root, release_layout, 
         assert [(s.imdb_id[2:], s.text) for s in samples] == [(line["id"], line["text"]) for line in written[split]]
 
 
+def test_export_of_the_hemm_test_ids_from_a_root_given_relative(root, release_layout, tmp_path, monkeypatch):
+    monkeypatch.chdir(root.parent)  # --root as a user types it: relative to where they stand
+    result = CliRunner().invoke(cli, ["export", "--format", "jsonl", "--protocol", "hemm", "--out", str(tmp_path / "out"),
+                                      "--root", root.name])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in (tmp_path / "out" / "test.jsonl").read_text().splitlines()]
+    assert [line["id"] for line in lines] == [row["id"] for row in contracts.hemm_test_rows(release_layout)]
+    assert (tmp_path / "out" / "train.jsonl").read_text() == (tmp_path / "out" / "dev.jsonl").read_text() == ""
+
+
 def test_protocols_lists_every_preset_with_counts_drops_and_rules(root):
     result = CliRunner().invoke(cli, ["protocols", "--root", str(root)])
     assert result.exit_code == 0, result.output
