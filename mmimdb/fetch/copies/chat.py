@@ -331,7 +331,11 @@ def _records(path: Path, problems: Problems) -> Iterator[tuple[str, Any]]:
             parquet = pq.ParquetFile(str(path))
             row = 0
             for group in range(parquet.num_row_groups):
-                for record in parquet.read_row_group(group).to_pylist():
+                table = parquet.read_row_group(group)
+                # Validated before a value is read, as the Arrow reader's batches are
+                # (vilt_arrow._batches: damaged offsets made to_pylist read outside its buffers).
+                table.validate(full=True)
+                for record in table.to_pylist():
                     row += 1
                     yield f"{path.name}:row {row}", record
         except (pa.ArrowException, OSError) as error:
