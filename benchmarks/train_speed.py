@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import time
 from typing import Any
 
+import mmimdb  # noqa: F401  (first: its OpenMP policy must be set before torch loads)
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -152,7 +154,8 @@ def time_step_parts(train: Split, device: str, steps: int) -> dict[str, float]:
 
 #: torch ops by what they are in a GMU step (their self time under torch.profiler).
 OP_KINDS = {"matmuls": ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"),
-            "dropout masks": ("aten::bernoulli_", "aten::uniform_"),
+            # numpy's draws, named by dropout.MaskStream (torch's own dropout, on a GPU: bernoulli_)
+            "dropout masks": ("dropout masks", "aten::bernoulli_"),
             "batch norm": ("aten::native_batch_norm", "aten::native_batch_norm_backward"),
             "optimizer (fused Adam)": ("aten::_fused_adam_",)}
 
@@ -244,7 +247,7 @@ def fused_drift(train: Split, device: str, steps: int) -> float:
     for step, index in enumerate(_batches(len(train), BATCH, order.permutation(len(train)))[:steps]):
         batch, target = batcher(index), labels[torch.as_tensor(index, device=device)]
         for lane, optimizer in ((lanes, ours), (other, theirs)):
-            torch.manual_seed(step)  # the same dropout masks for both
+            torch.manual_seed(step)  # the same masks for both on a GPU (on the CPU: copies of one numpy stream)
             lane.zero_grad()
             lane.losses(batch, target).sum().backward()
             optimizer.step(lanes.lane_grads()) if optimizer is ours else optimizer.step()
@@ -307,7 +310,8 @@ def main() -> int:
     device = resolve_device(args.device).type
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; {load_average()}")
+    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads "
+          f"(OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'unset')}); {load_average()}")
     train, dev = random_split("train", args.rows, 1), random_split("dev", args.dev_rows, 2)
     spec = models.get("GMU")
     step_flops, row_flops = flop_counts(spec, {}, train, dev)
