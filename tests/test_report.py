@@ -4,6 +4,7 @@ benchmark (Table 2 and 3, plots, per-genre errors, qualitative examples, per-mov
 predictions), each checked against the files it was made from."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -143,19 +144,26 @@ def test_a_damaged_poster_leaves_the_movie_without_its_thumbnail(built, tmp_path
     posters[0] = {**posters[0], "bytes": damaged}
     table = table.set_column(table.schema.get_field_index("poster"), "poster",
                              pa.array(posters, table.schema.field("poster").type))
+    digests = table.column("poster_sha256").to_pylist()
+    digests[0] = hashlib.sha256(damaged).hexdigest()  # as a build of the damaged poster records it
+    table = table.set_column(table.schema.get_field_index("poster_sha256"), "poster_sha256",
+                             pa.array(digests, table.schema.field("poster_sha256").type))
     pq.write_table(table, path)
+    # The report of the build before the damage: its thumbnails are kept, the damaged one's removed.
+    shutil.copytree(built["page"].parent / "posters", root / "report" / "posters")
 
     result = _invoke("report", "--root", str(root))  # output: stdout and stderr
     assert result.exit_code == 0, result.output
     first = table.column("imdb_id")[0].as_py()
     assert f"warning: poster of {first}: not a readable image" in result.output
+    assert all(f"{split}: {len(built['frames'][split])} movies, 0 new thumbnails" in result.output for split in SPLITS)
     # The card's poster sizes cannot read it either: the page is written without Table 1.
     assert "warning: Table 1 and the card's figures left out: the card cannot read this build" in result.output
     data = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>',
                                 (root / "report" / "index.html").read_text(), re.S).group(1).replace("<\\/", "</"))
-    posters = dict(zip(data["movies"]["ids"], data["movies"]["posters"]))
-    assert posters[first] is None
-    assert all(key for imdb_id, key in posters.items() if imdb_id != first)
+    posters = dict(zip((f"tt{number:07d}" for number in data["movies"]["ids"]), data["movies"]["posters"]))
+    assert posters[first] == "0" and not (root / "report" / "posters" / f"{first[2:]}.jpg").exists()
+    assert set(posters.values()) == {"0", "1"} and list(posters.values()).count("0") == 1
 
 
 # --- in the browser -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ the page stays small.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any, Callable, Iterator
 
 from .. import paths
 from ..records.genres import GENRES
+from ..records.record import file_id
 from ..records.split_file import SPLITS
 from ..errors import ImageError
 from ..storage.atomic import write_bytes
@@ -26,6 +28,9 @@ DETAIL_FIELDS: dict[str, str] = {
     "languages": "Languages", "runtimes": "Runtimes (minutes)", "certificates": "Certificates",
     "rating": "IMDb rating", "votes": "IMDb votes",
 }
+#: Beside the thumbnails: which poster each was made from, so that a rerun makes only the
+#: thumbnails of changed posters.
+DIGESTS = "digests.json"
 #: Cast names kept in a detail (the billing order's first).
 CAST_SHOWN = 15
 _ROW_COLUMNS = ("imdb_id", "title", "year", "genres", "labels", "plot", "plot_outline", "poster", "poster_sha256",
@@ -98,14 +103,23 @@ def _missing_codes(root: Path) -> dict[str, dict[str, dict[str, int]]]:
 
 
 def thumbnail_key(sha256: str | None) -> str:
-    """What the page holds of a movie's thumbnail name: the poster's digest, shortened."""
+    """What tells a thumbnail's poster: its digest, shortened."""
     return (sha256 or "nosha")[:10]
 
 
-def thumbnail_name(imdb_id: str, key: str) -> str:
-    """The thumbnail's file name (the page's ``posterPath`` builds the same from the id and
-    the key): the poster's digest in it, so that a changed poster gets a new thumbnail."""
-    return f"{imdb_id.removeprefix('tt')}-{key}.jpg"
+def thumbnail_name(imdb_id: str) -> str:
+    """The thumbnail's file name (the page's ``posterPath`` builds the same from the id)."""
+    return f"{file_id(imdb_id)}.jpg"
+
+
+def _read_digests(thumbnails: Path) -> dict[str, str]:
+    """The :data:`DIGESTS` file: id -> the :func:`thumbnail_key` of the poster each thumbnail
+    was made from; empty when it is missing or damaged (every thumbnail is then made again)."""
+    try:
+        digests = json.loads((thumbnails / DIGESTS).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return digests if isinstance(digests, dict) else {}
 
 
 def collect_movies(root: Path, thumbnails: Path, log: Callable[[str], None] = lambda message: None) -> Movies:
@@ -116,28 +130,31 @@ def collect_movies(root: Path, thumbnails: Path, log: Callable[[str], None] = la
     missing = _missing_codes(root)
     movies.missing_tables = list(missing)
     thumbnails.mkdir(parents=True, exist_ok=True)
+    digests = _read_digests(thumbnails)
     for split_index, split in enumerate(SPLITS):
         made = 0
         for batch in _batches(root, split, _ROW_COLUMNS):
             for row in batch:
                 imdb_id = row["imdb_id"]
-                key = thumbnail_key(row.get("poster_sha256"))
-                name = thumbnail_name(imdb_id, key)
+                key, path = thumbnail_key(row.get("poster_sha256")), thumbnails / thumbnail_name(imdb_id)
                 poster = (row.get("poster") or {}).get("bytes")
-                if poster and not (thumbnails / name).is_file():
+                fresh = digests.get(imdb_id) == key and path.is_file()
+                if poster and not fresh:
                     try:
-                        write_bytes(thumbnails / name, thumbnail_jpeg(poster, f"poster of {imdb_id}"))
+                        write_bytes(path, thumbnail_jpeg(poster, f"poster of {imdb_id}"))
+                        digests[imdb_id], fresh = key, True
                         made += 1
                     except ImageError as error:
                         log(f"warning: {error}; shown without a poster")
-                has_poster = (thumbnails / name).is_file()
+                        digests.pop(imdb_id, None)  # its earlier thumbnail goes below
+                has_poster = bool(poster) and fresh
                 labels = row.get("labels") or []
                 codes = {table: by_split.get(split, {}).get(imdb_id) for table, by_split in missing.items()}
                 movies.rows.append({
                     "id": imdb_id, "title": row.get("title") or imdb_id, "year": row.get("year"),
                     "genres": [i for i, value in enumerate(labels) if value],
                     "split": split_index, "plot": row.get("plot") or "",
-                    "poster": key if has_poster else None,  # in thumbnails/, named by thumbnail_name
+                    "poster": has_poster,  # in thumbnails/, named by thumbnail_name
                     "missing": [codes[table] for table in movies.missing_tables],
                 })
                 plots, provenance = _provenance(store, imdb_id, row)
@@ -152,4 +169,9 @@ def collect_movies(root: Path, thumbnails: Path, log: Callable[[str], None] = la
                                        "other_genres": [g for g in (row.get("genres") or []) if g not in GENRES],
                                        "fields": fields, "provenance": provenance})
         log(f"{split}: {sum(1 for r in movies.rows if r['split'] == split_index)} movies, {made} new thumbnails")
+        write_bytes(thumbnails / DIGESTS, json.dumps(digests, sort_keys=True).encode("utf-8"))
+    shown = {thumbnail_name(row["id"]) for row in movies.rows if row["poster"]}
+    for stale in thumbnails.glob("*.jpg"):  # movies without a poster now or not in the build, older names
+        if stale.name not in shown:
+            stale.unlink()
     return movies

@@ -24,6 +24,7 @@ from ..storage import lock
 from ..storage.atomic import write_bytes
 from . import template
 from .benchmark import BenchmarkPart, benchmark_folder, data_uri, read_benchmark
+from ..records.record import file_id
 from .movies import Movies, collect_movies, thumbnail_name
 
 #: Movies a page of the browser shows.
@@ -86,13 +87,15 @@ def _benchmark_json(part: BenchmarkPart, out: Path) -> dict[str, Any]:
 
 def _movie_columns(movies: Movies) -> dict[str, Any]:
     """Every movie's row as the page holds it: columns (no key repeated 25,959 times), the
-    genres as a bit mask (bit g: ``GENRES[g]``), each missing table as one string with a code
-    digit per movie."""
+    ids as numbers (``tt0114709``: 114709), the genres as a bit mask (bit g: ``GENRES[g]``),
+    whether there is a thumbnail and each missing table as one string of a digit per movie.
+    Numbers and one string per column parse faster in the browser than 25,959 short strings
+    each (the open's time is in performance.md, measured by benchmarks/report_speed.py)."""
     rows = movies.rows
-    return {"ids": [row["id"] for row in rows], "titles": [row["title"] for row in rows],
+    return {"ids": [int(file_id(row["id"])) for row in rows], "titles": [row["title"] for row in rows],
             "years": [row["year"] for row in rows], "splits": [row["split"] for row in rows],
             "genres": [sum(1 << g for g in row["genres"]) for row in rows],
-            "posters": [row["poster"] for row in rows],
+            "posters": "".join("1" if row["poster"] else "0" for row in rows),
             "missing": ["".join(NOT_IN_TABLE if row["missing"][table] is None else str(row["missing"][table]) for row in rows)
                         for table in range(len(movies.missing_tables))]}
 
@@ -100,7 +103,7 @@ def _movie_columns(movies: Movies) -> dict[str, Any]:
 def _first_posters(movies: Movies, thumbnails: Path) -> list[str | None]:
     """The first page's thumbnails as data URIs, in the page itself: opening it then waits
     for no file (60 reads from disk took longer than the rest of the open)."""
-    return [data_uri(thumbnails / thumbnail_name(row["id"], row["poster"]), "image/jpeg") if row["poster"] else None
+    return [data_uri(thumbnails / thumbnail_name(row["id"]), "image/jpeg") if row["poster"] else None
             for row in movies.rows[:PAGE_SIZE]]
 
 

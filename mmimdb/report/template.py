@@ -77,7 +77,7 @@ PAGE = r"""<!DOCTYPE html>
 const DATA = JSON.parse(document.getElementById("report-data").textContent);
 const PAGE_SIZE = DATA.page_size;
 const MISSING_NAMES = ["complete", "text missing", "image missing"];
-const M = DATA.movies;  // columns: ids, titles, years, splits, genres (bit masks), posters, missing
+const M = DATA.movies;  // columns: ids (numbers), titles, years, splits, genres (bit masks), posters ("1": one), missing
 const movieCount = M.ids.length;
 // The lowercased "title plot" of each movie, filled as the search files arrive (they are
 // loaded once the page has opened, so that opening it reads only the columns above).
@@ -108,13 +108,16 @@ if (DATA.missing_tables.length) {
 function movie(i) {
   const genres = [];
   DATA.genres.forEach((_, g) => { if ((M.genres[i] >> g) & 1) genres.push(g); });
-  return {id: M.ids[i], title: M.titles[i], year: M.years[i], split: M.splits[i], genres: genres,
+  return {id: imdbId(i), title: M.titles[i], year: M.years[i], split: M.splits[i], genres: genres,
           poster: posterPath(i), missing: M.missing.map(codes => codes.charCodeAt(i) - 48)};
 }
+// The ids are numbers in the page: 114709 is tt0114709 (7 digits at least).
+const fileId = i => String(M.ids[i]).padStart(7, "0");
+const imdbId = i => "tt" + fileId(i);
 // As mmimdb.report.movies.thumbnail_name names the thumbnail; the first page's are in the page.
 function posterPath(i) {
   if (i < DATA.first_posters.length) return DATA.first_posters[i];
-  return M.posters[i] === null ? null : `${DATA.poster_folder}/${M.ids[i].replace(/^tt/, "")}-${M.posters[i]}.jpg`;
+  return M.posters[i] === "1" ? `${DATA.poster_folder}/${fileId(i)}.jpg` : null;
 }
 
 function chunkScript(folder, chunk, onerror) {
