@@ -304,7 +304,8 @@ def prepare(demo_dir: Path, limit: int | None = None, progress: bool = False,
                 extra_data_dirs.append(downloads)
         except DownloadStopped as error:  # no network (a refused connection, DNS): offline
             kind = "generated"
-            say(f"offline: the greatest films could not be downloaded ({error}); the demo runs on generated films "
+            reason = str(error).removesuffix("; rerun to resume")  # the line ends with what a rerun does
+            say(f"offline: the greatest films could not be downloaded ({reason}); the demo runs on generated films "
                 "instead: not real films, and the card and the reports say so (rerun with network for the real ones)")
     limit = whole_demo_limit(limit, COMPLETE_FILMS, say)
     suffix = ("-generated" if kind == "generated" else "") + (f"-first-{limit}" if limit else "")

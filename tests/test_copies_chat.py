@@ -141,3 +141,20 @@ def test_answers_are_parsed_to_known_genre_names_only():
            (["Documentary", "Sci-Fi", "Talk-Show"], [])
     assert parse_genres("- Comedy\n- Romance\n- Heist") == (["Comedy", "Romance"], ["Heist"])
     assert parse_genres("") == ([], [])
+
+
+def test_a_poster_outside_the_copy_and_a_truncated_parquet_lose_only_themselves(films, tmp_path):
+    first, second, third = films[:3]
+    secret = tmp_path / "secret.jpeg"
+    secret.write_bytes(first.poster)
+    _jsonl_copy(tmp_path / "copy", films[:2], [{**_chat(first), "images": ["../../secret.jpeg"]}, _chat(second)])
+    chat_copies.write([third] * 40, tmp_path / "copy" / "hub", "hf-parquet")
+    parquet = tmp_path / "copy" / "hub" / "data" / "train-00000-of-00001.parquet"
+    parquet.write_bytes(parquet.read_bytes()[: parquet.stat().st_size // 2])
+    result = fetch_copy(tmp_path / "copy", tmp_path / "root")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith("error: train-00000-of-00001.parquet: damaged Parquet file (")
+    report = json.loads((tmp_path / "root" / "copy-report.json").read_text())
+    assert any(f"{first.imdb_id}: image path outside the copy (../../secret.jpeg)" in m for m in report["messages"])
+    assert RecordStore(tmp_path / "root" / "dataset").ids() == [second.imdb_id]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy", "root", "secret.jpeg"]

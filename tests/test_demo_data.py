@@ -118,6 +118,7 @@ def test_offline_the_demo_runs_on_generated_films_and_says_so(no_shared_data, tm
     root, archive = demo.prepare(tmp_path, limit=20, say=said.append)
     assert root == tmp_path / "root-generated-first-20"
     assert said[-1].startswith("offline: the greatest films could not be downloaded (") and "\n" not in said[-1]
+    assert "refused the connection" in said[-1] and said[-1].count("rerun") == 1, said[-1]
     assert said[-1].endswith("the demo runs on generated films instead: not real films, and the card and the reports "
                              "say so (rerun with network for the real ones)")
     assert _archive_sources(archive) == {"generated"}

@@ -186,6 +186,9 @@ def test_an_unreachable_host_is_resumable_whether_dns_or_connection_fails(addres
     result = CliRunner().invoke(cli, ["fetch", "--from-archive", address, "--sha256", "none", "--root", str(tmp_path / "r")])
     assert result.exit_code == 3, result.output
     assert result.output.strip().startswith(f"error: {address}: ") and result.output.strip().endswith("rerun to resume")
+    # in words (requests' text for a refused connection is a cut-off repr of urllib3's errors)
+    said = "does not resolve (DNS" if "invalid" in address else f"{address.split('/')[2]} refused the connection"
+    assert said in result.output and "Error(" not in result.output, result.output
 
 
 def test_a_rebuild_with_a_poster_that_is_not_an_image_is_byte_identical(tmp_path):

@@ -169,6 +169,13 @@ def test_cards_render_with_decoded_posters(page, built, shots):
     first = page.find_element("css selector", ".card .title").text
     assert first == movies[0].title
     page.save_screenshot(str(shots / "movies.png"))
+    # The first page's thumbnails are in the page; the next page's are the files beside it.
+    assert page.execute_script("return Array.from(document.querySelectorAll('.card img')).every(i => i.src.startsWith('data:'))")
+    page.find_element("id", "next").click()
+    _wait(page, "Array.from(document.querySelectorAll('.card img')).every(i => i.complete)")
+    assert page.execute_script("return Array.from(document.querySelectorAll('.card img')).every(i => i.src.includes('/posters/'))")
+    cards, decoded = _decoded(page, ".card img")
+    assert cards == min(60, len(movies) - 60) == decoded > 0
 
 
 def test_genre_filter_and_search_show_the_movies_the_data_says(page, built, shots):

@@ -145,25 +145,39 @@ def _overlaps(first, second) -> bool:
     return first.x0 < second.x1 and second.x0 < first.x1 and first.y0 < second.y1 and second.y0 < first.y1
 
 
-def _legend_below_the_plots(figure):
-    """The figure's one legend: under every panel (it covers no data), off the footer, inside
-    the figure's width, the panels keeping that width (a legend beside them shrank them,
-    leaving a wide figure with empty space), and anchored to a panel (a figure legend lands on
-    the footer when savefig crops to the tight box). Returns the legend."""
+def _as_saved(figure, artists, tmp_path):
+    """Each of ``artists``' window extent as :func:`reports.save_figure` draws it (cropped to
+    the tight box: what lies in the PNG, which can differ from the figure on screen)."""
+    drawn = {}
+    for artist in artists:
+        def recording(renderer, artist=artist, draw=artist.draw):
+            draw(renderer)
+            drawn[artist] = artist.get_window_extent(renderer)
+        artist.draw = recording
+    reports.save_figure(figure, tmp_path / "saved.png")
+    for artist in artists:
+        del artist.draw
+    return [drawn[artist] for artist in artists]
+
+
+def _legend_below_the_plots(figure, tmp_path):
+    """The figure's one legend: under every panel (it covers no data), off the footer in the
+    saved PNG too, inside the figure's width, the panels keeping that width (a legend beside
+    them shrank them, leaving a wide figure with empty space). Returns the legend."""
     figure.draw_without_rendering()
     panels = [axis for axis in figure.axes if axis.get_visible()]
     (legend,) = [axis.get_legend() for axis in panels if axis.get_legend() is not None] + figure.legends
-    assert legend.axes in panels
     box, page = _extent(legend), figure.bbox
     assert box.y1 <= min(_extent(axis).y0 for axis in panels) and not any(_overlaps(box, _extent(a)) for a in panels)
-    assert not any(_overlaps(box, _extent(text)) for text in figure.texts if text.get_gid() == reports.PROVENANCE_GID)
+    (footer,) = [text for text in figure.texts if text.get_gid() == reports.PROVENANCE_GID]
+    assert not _overlaps(*_as_saved(figure, [legend, footer], tmp_path))  # (a figure legend moved onto it)
     assert page.x0 <= box.x0 and box.x1 <= page.x1 and figure.get_tightbbox().width <= figure.get_figwidth() + 0.01
     spanned = max(_extent(axis).x1 for axis in panels) - min(_extent(axis).x0 for axis in panels)
     assert spanned >= 0.85 * page.width, (spanned, page.width)
     return legend
 
 
-def test_training_curves_draw_every_model_and_seed_in_its_own_colour(offline_results):
+def test_training_curves_draw_every_model_and_seed_in_its_own_colour(offline_results, tmp_path):
     results, _ = offline_results
     figure = reports.plot_training_curves(results)
     figure.draw_without_rendering()
@@ -171,7 +185,7 @@ def test_training_curves_draw_every_model_and_seed_in_its_own_colour(offline_res
     assert "glove_features for features: glove-50 50-d" in caption and "Split: iterative" in caption
     curves = [m for m in results["models"].values() if m["runs"][0]["history"].get("dev_macro_f1")]
     assert {m["name"] for m in curves} == {"GMU", "MaxoutMLP_w2v", "VGG_Transfer"}  # AVG_probs has no curve
-    legend = _legend_below_the_plots(figure)
+    legend = _legend_below_the_plots(figure, tmp_path)
     assert [text.get_text() for text in legend.get_texts()] == [m["label"] for m in reports._ordered(results) if m in curves]
     for axis in figure.axes:
         assert "every seed drawn (0, 1)" in axis.get_title()
@@ -354,12 +368,12 @@ def _with_models(results, count: int, label: str = "Model {k} on efficientnet-li
     return many
 
 
-def test_legends_of_the_most_models_in_one_panel_and_of_missing_f1_sit_below_the_plots(offline_results):
+def test_legends_of_the_most_models_in_one_panel_and_of_missing_f1_sit_below_the_plots(offline_results, tmp_path):
     from mmimdb.benchmark.missing import plot_missing
 
     results, _ = offline_results
     ten = _with_models(results, reports.SHARED_PANEL_MODELS - 3)  # GMU, two MaxoutMLPs and 7 with long labels
-    legend = _legend_below_the_plots(reports.plot_training_curves(ten))
+    legend = _legend_below_the_plots(reports.plot_training_curves(ten), tmp_path)
     assert len(legend.get_texts()) == reports.SHARED_PANEL_MODELS and legend.get_title().get_text() == "model"
 
     runs = {}
@@ -370,19 +384,15 @@ def test_legends_of_the_most_models_in_one_panel_and_of_missing_f1_sit_below_the
                 model["test"]["f1"]["macro"]["mean"] += shift
         runs[rate] = run
     figure = plot_missing({"rates": runs, "type": "both", "both_ratio": 0.5, "seed": 0})
-    legend = _legend_below_the_plots(figure)
+    legend = _legend_below_the_plots(figure, tmp_path)
     assert len(legend.get_texts()) == len(figure.axes[0].get_lines()) == 8
 
 
 def test_training_curves_of_many_models_get_a_panel_each(offline_results):
-    import copy
     import textwrap
 
     results, _ = offline_results
-    many = copy.deepcopy(results)
-    template = next(m for m in many["models"].values() if m["status"] == "ok" and m["runs"][0]["history"].get("dev_macro_f1"))
-    for k in range(reports.SHARED_PANEL_MODELS + 7):
-        many["models"][f"Model{k}"] = {**copy.deepcopy(template), "name": f"Model{k}", "label": f"Model {k}"}
+    many = _with_models(results, reports.SHARED_PANEL_MODELS + 7, label="Model {k}")
     ran = [m for m in reports._ordered(many) if m["status"] == "ok" and m["runs"][0]["history"].get("dev_macro_f1")]
     figure = reports.plot_training_curves(many)
     panels = [axis for axis in figure.axes if axis.get_visible()]

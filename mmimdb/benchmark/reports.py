@@ -636,8 +636,7 @@ def plot_figure7(result: dict[str, Any], path: Path | None = None) -> Any:
         axis.axvline(means["nu_v"][0], color="grey", linestyle=":", linewidth=1, label="noise means nu_v, nu_t")
         axis.axhline(means["nu_t"][0], color="grey", linestyle=":", linewidth=1)
         axis.set(xlabel="x_v (visual)", ylabel="x_t (textual)", title=f"{name}; black line: 0.5")
-    handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=8)
+    _legend_below(axes[0])  # the same markers on both panels
     correlation = np.corrcoef(example["z"], m)[0, 1] if np.std(example["z"]) > 0 else 0.0
     _caption(figure, f"Figure 7: a single GMU on the synthetic task with x_v, x_t in R, seed {result.get('first_seed', 0)} "
                      f"({2 * result['samples_per_class']} test samples; corr(z, M) = {correlation:.3f})",

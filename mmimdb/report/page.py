@@ -23,9 +23,11 @@ from ..records.split_file import SPLITS
 from ..storage import lock
 from ..storage.atomic import write_bytes
 from . import template
-from .benchmark import BenchmarkPart, benchmark_folder, read_benchmark
-from .movies import Movies, collect_movies
+from .benchmark import BenchmarkPart, benchmark_folder, data_uri, read_benchmark
+from .movies import Movies, collect_movies, thumbnail_name
 
+#: Movies a page of the browser shows.
+PAGE_SIZE = 60
 #: Movies per details file: a click loads one file of this many movies' details.
 DETAILS_CHUNK = 500
 #: Movies per search file (the page loads them all, one after the other, once it has opened).
@@ -95,6 +97,13 @@ def _movie_columns(movies: Movies) -> dict[str, Any]:
                         for table in range(len(movies.missing_tables))]}
 
 
+def _first_posters(movies: Movies, thumbnails: Path) -> list[str | None]:
+    """The first page's thumbnails as data URIs, in the page itself: opening it then waits
+    for no file (60 reads from disk took longer than the rest of the open)."""
+    return [data_uri(thumbnails / thumbnail_name(row["id"], row["poster"]), "image/jpeg") if row["poster"] else None
+            for row in movies.rows[:PAGE_SIZE]]
+
+
 def _write_chunks(folder: Path, callback: str, values: list[Any], size: int) -> int:
     """Write ``values`` into ``folder/NNNN.js`` files of ``size`` each, every one a call of
     ``window.<callback>(chunk, values)``; return how many files."""
@@ -151,7 +160,8 @@ def write_report(root: str | os.PathLike | None = None, results: str | os.PathLi
     searched = _write_chunks(out / "search", "mmimdbPlots", [row["plot"] for row in movies.rows], SEARCH_CHUNK)
     data = {"root": str(root), "genres": list(GENRES), "splits": list(SPLITS), "missing_tables": movies.missing_tables,
             "details_chunk": DETAILS_CHUNK, "details_files": chunks, "search_chunk": SEARCH_CHUNK, "search_files": searched,
-            "poster_folder": THUMBNAILS, "movies": _movie_columns(movies), "dataset": dataset,
+            "poster_folder": THUMBNAILS, "page_size": PAGE_SIZE, "first_posters": _first_posters(movies, out / THUMBNAILS),
+            "movies": _movie_columns(movies), "dataset": dataset,
             "benchmark": _benchmark_json(part, out) if part is not None else None}
     page = template.PAGE.replace("__TITLE__", html.escape(f"MM-IMDb report: {root.name}")).replace("__DATA__", _script_json(data))
     path = out / "index.html"

@@ -75,7 +75,7 @@ PAGE = r"""<!DOCTYPE html>
 <script>
 "use strict";
 const DATA = JSON.parse(document.getElementById("report-data").textContent);
-const PAGE_SIZE = 60;
+const PAGE_SIZE = DATA.page_size;
 const MISSING_NAMES = ["complete", "text missing", "image missing"];
 const M = DATA.movies;  // columns: ids, titles, years, splits, genres (bit masks), posters, missing
 const movieCount = M.ids.length;
@@ -111,8 +111,9 @@ function movie(i) {
   return {id: M.ids[i], title: M.titles[i], year: M.years[i], split: M.splits[i], genres: genres,
           poster: posterPath(i), missing: M.missing.map(codes => codes.charCodeAt(i) - 48)};
 }
-// As mmimdb.report.movies.thumbnail_name names the thumbnail.
+// As mmimdb.report.movies.thumbnail_name names the thumbnail; the first page's are in the page.
 function posterPath(i) {
+  if (i < DATA.first_posters.length) return DATA.first_posters[i];
   return M.posters[i] === null ? null : `${DATA.poster_folder}/${M.ids[i].replace(/^tt/, "")}-${M.posters[i]}.jpg`;
 }
 

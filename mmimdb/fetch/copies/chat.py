@@ -96,23 +96,36 @@ def _first_json_record(path: Path) -> object:
         return {key: [] for key in TURN_KEYS if f'"{key}"' in text}
 
 
+def _parquet_problem(path: Path) -> str | None:
+    """Why a Parquet file's schema cannot be read (a truncated file has no footer), or None."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_schema(str(path))
+    except (pa.ArrowException, OSError) as error:
+        return (str(error).splitlines() or [type(error).__name__])[0][:160]
+    return None
+
+
 def _is_chat_file(path: Path) -> bool:
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        try:
-            names = pq.read_schema(str(path)).names
-        except Exception:  # noqa: BLE001 - a damaged file is not detected; reading names it
-            return False
-        return any(key in names for key in TURN_KEYS)
+        return _parquet_problem(path) is None and any(key in pq.read_schema(str(path)).names for key in TURN_KEYS)
     return _is_chat(_first_json_record(path))
 
 
-def files(folder: Path) -> list[Path]:
-    """The copy's files of conversations. A file named by an id (``labels/0114709.json``) is
+def _candidates(folder: Path) -> list[Path]:
+    """Files that may hold conversations. A file named by an id (``labels/0114709.json``) is
     one record of a re-layout, never opened here (a re-layout has 25,959 of them)."""
     return [path for suffix in _SUFFIXES for path in find_files(folder, f"*{suffix}")
-            if not path.stem.removeprefix("tt").isdigit() and _is_chat_file(path)]
+            if not path.stem.removeprefix("tt").isdigit()]
+
+
+def files(folder: Path) -> list[Path]:
+    """The copy's files of conversations."""
+    return [path for path in _candidates(folder) if _is_chat_file(path)]
 
 
 def detect(folder: Path) -> bool:
@@ -318,7 +331,11 @@ def _records(path: Path, problems: Problems) -> Iterator[tuple[str, Any]]:
             parquet = pq.ParquetFile(str(path))
             row = 0
             for group in range(parquet.num_row_groups):
-                for record in parquet.read_row_group(group).to_pylist():
+                table = parquet.read_row_group(group)
+                # Validated before a value is read, as the Arrow reader's batches are
+                # (vilt_arrow._batches: damaged offsets made to_pylist read outside its buffers).
+                table.validate(full=True)
+                for record in table.to_pylist():
                     row += 1
                     yield f"{path.name}:row {row}", record
         except (pa.ArrowException, OSError) as error:
@@ -361,6 +378,10 @@ def samples(copy_root: Path, problems: Problems, index: Reference | None = None)
     answers_with_unparsed = 0
     unmatched: list[str] = []
     ambiguous: list[str] = []
+    for path in _candidates(copy_root):
+        problem = _parquet_problem(path) if path.suffix == ".parquet" else None
+        if problem is not None:  # not known to hold conversations, but part of the copy and unread
+            problems.damaged(f"{path.name}: damaged Parquet file ({problem}); none of its rows read")
     for path in files(copy_root):
         file_split = _file_split(path)
         for where, record in _records(path, problems):
