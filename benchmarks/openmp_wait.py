@@ -22,10 +22,11 @@ import time
 
 def child(policy: str, threads: int, steps: int) -> None:
     """Time ``steps`` steps in this process and print 'wall cpu' seconds per step."""
-    if policy == "spin":
-        import torch  # noqa: F401  (before mmimdb: it leaves libgomp's default, spinning, alone)
-    else:
-        import mmimdb  # noqa: F401  (before torch: it sets OMP_WAIT_POLICY=PASSIVE)
+    import importlib
+
+    # Spinning: torch first, so that mmimdb leaves libgomp's default alone; passive: mmimdb first,
+    # so that it sets OMP_WAIT_POLICY=PASSIVE before torch loads.
+    importlib.import_module("torch" if policy == "spin" else "mmimdb")
     import numpy as np
     import torch
 
