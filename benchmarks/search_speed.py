@@ -20,14 +20,17 @@ search's FLOPs (FlopCounterMode) at the machine's own large-matmul rate, measure
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
+import mmimdb  # noqa: F401  (first: its OpenMP policy must be set before torch loads)
 import numpy as np
 import torch
 
 from mmimdb.benchmark import models
 from mmimdb.benchmark import search
-from mmimdb.benchmark.search import fit_batched, mask_mode
+from mmimdb.benchmark.dropout import MaskStream, mask_generator
+from mmimdb.benchmark.search import fit_batched
 from mmimdb.benchmark.training import Adam, Batcher, sample_params, start
 from mmimdb.device import resolve_device
 from mmimdb.errors import UsageError
@@ -61,10 +64,8 @@ def profile_group(spec, trials: list[dict], train, fixed: dict, seed: int, steps
         estimator = spec.create(**params, **fixed, seed=seed)
         network, config = estimator.prepare(train)
         order = start(network, config, train.labels)
-        members.append(search._Trial(estimator, network, config, order, torch.get_rng_state()))
-    generator = torch.Generator()
-    generator.set_state(members[0].rng_state)
-    stack = search._Stack(members, search.MaskStream(generator, mask_mode("cpu")))
+        members.append(search._Trial(estimator, network, config, order))
+    stack = search._Stack(members, MaskStream(mask_generator(seed)))
     batcher = Batcher({k: train.inputs[k] for k in spec.inputs}, "cpu")
     optimizer = Adam(stack.lane_parameters(), [m.config.lr for m in members])
     return profile_steps(stack, optimizer, batcher, torch.as_tensor(train.labels),
@@ -97,8 +98,8 @@ def main() -> int:
     sizes = {h: sum(t["hidden"] == h for t in trials) for h in sorted({t["hidden"] for t in trials})}
     print(f"{spec.name}: --search {args.search} on random inputs of the paper's sizes ({args.rows} train, "
           f"{args.dev_rows} dev rows, inputs {', '.join(spec.inputs)}), {args.epochs} epoch(s) per trial")
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, dropout masks: "
-          f"{mask_mode(device)}; trials per hidden size {sizes}")
+    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads "
+          f"(OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'unset')}); trials per hidden size {sizes}")
     print(f"before: {load_average()}")
 
     # Group by group (the trials of one hidden size train together), batched then one by one,

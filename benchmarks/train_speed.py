@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import time
 from typing import Any
 
+import mmimdb  # noqa: F401  (first: its OpenMP policy must be set before torch loads)
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -152,7 +154,8 @@ def time_step_parts(train: Split, device: str, steps: int) -> dict[str, float]:
 
 #: torch ops by what they are in a GMU step (their self time under torch.profiler).
 OP_KINDS = {"matmuls": ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"),
-            "dropout masks": ("aten::bernoulli_", "aten::uniform_"),
+            # numpy's draws, named by dropout.MaskStream (torch's own dropout, on a GPU: bernoulli_)
+            "dropout masks": ("dropout masks", "aten::bernoulli_"),
             "batch norm": ("aten::native_batch_norm", "aten::native_batch_norm_backward"),
             "optimizer (fused Adam)": ("aten::_fused_adam_",)}
 
@@ -244,7 +247,7 @@ def fused_drift(train: Split, device: str, steps: int) -> float:
     for step, index in enumerate(_batches(len(train), BATCH, order.permutation(len(train)))[:steps]):
         batch, target = batcher(index), labels[torch.as_tensor(index, device=device)]
         for lane, optimizer in ((lanes, ours), (other, theirs)):
-            torch.manual_seed(step)  # the same dropout masks for both
+            torch.manual_seed(step)  # the same masks for both on a GPU (on the CPU: copies of one numpy stream)
             lane.zero_grad()
             lane.losses(batch, target).sum().backward()
             optimizer.step(lanes.lane_grads()) if optimizer is ours else optimizer.step()
@@ -290,6 +293,35 @@ def reference_loop(network: torch.nn.Module, train: Split, epochs: int, device: 
     return epochs * len(y) / (time.perf_counter() - started)
 
 
+def time_mask_draws(train: Split, steps: int) -> dict[str, float]:
+    """Median seconds per step of drawing a GMU step's dropout masks (every dropout call's shape,
+    p as in the model): the library's (numpy float32 uniforms, ``dropout.StreamDropout``) against
+    torch's CPU dropout (``bernoulli_``), alternating, on the same inputs."""
+    from mmimdb.benchmark.dropout import MaskStream, StreamDropout, mask_generator
+
+    network, lanes, config, order = _prepared(train, "cpu")
+    lanes.train()
+    calls: list[tuple[float, Any]] = []
+    hooks = [m.register_forward_pre_hook(lambda m, inputs: calls.append((m.p, inputs[0].detach()))) for m in network.modules()
+             if isinstance(m, torch.nn.Dropout)]
+    with torch.no_grad():
+        lanes.losses(Batcher(train.inputs, "cpu")(np.arange(BATCH)), torch.as_tensor(train.labels[:BATCH]))
+    for hook in hooks:
+        hook.remove()
+    ours = [StreamDropout(p, MaskStream(mask_generator(0))).train() for p, _ in calls]
+    theirs = [torch.nn.Dropout(p).train() for p, _ in calls]
+    times: dict[str, list[float]] = {"numpy float32 uniforms (mmimdb)": [], "torch bernoulli_ (nn.Dropout)": []}
+    with torch.no_grad():
+        for _ in range(steps + 2):
+            for name, modules in zip(times, (ours, theirs)):
+                started = time.perf_counter()
+                for module, (_, x) in zip(modules, calls):
+                    module(x)
+                times[name].append(time.perf_counter() - started)
+    elements = sum(x.numel() for _, x in calls)
+    return {"elements": float(elements), **{name: float(np.median(values[2:])) for name, values in times.items()}}
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:7.1f} ms"
 
@@ -303,13 +335,22 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs of the fit / reference comparison")
     parser.add_argument("--steps", type=int, default=30, help="timed steps of the step and optimizer measurements")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--masks-only", action="store_true", help="only time the dropout masks of a step, then exit")
     args = parser.parse_args()
     device = resolve_device(args.device).type
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads; {load_average()}")
+    print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads "
+          f"(OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'unset')}); {load_average()}")
     train, dev = random_split("train", args.rows, 1), random_split("dev", args.dev_rows, 2)
     spec = models.get("GMU")
+    if device == "cpu":
+        masks = time_mask_draws(train, args.steps)
+        elements = masks.pop("elements")
+        print(f"dropout (masks drawn, applied) of one GMU step, {elements / 1e6:.2f} M elements, median of {args.steps} "
+              f"({load_average()}): " + ", ".join(f"{name} {_ms(t).strip()}" for name, t in masks.items()))
+        if args.masks_only:
+            return 0
     step_flops, row_flops = flop_counts(spec, {}, train, dev)
 
     # 1. One step, by parts, between two measurements of the machine's matmul rate.

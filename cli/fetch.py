@@ -29,11 +29,15 @@ def _read_ids(value: str) -> list[str]:
                    "archive.org file or a local mmimdb.tar.gz of its size; 'none': no check].")
 @click.option("--from-copy", "copy", metavar="FOLDER_OR_HUB_ID",
               help="Import a copy that is not the archive: ViLT Arrow files, MMBT/transformers jsonl, MMF "
-                   "annotations, a split.json + images/ + labels/ re-layout, or a Hub dataset (user/name).")
+                   "annotations, a split.json + images/ + labels/ re-layout, a chat-format copy (conversations), "
+                   "or a Hub dataset (user/name).")
 @click.option("--layout", default=None, metavar="NAME",
-              help="--from-copy: the copy's layout (vilt-arrow, mmf, mmbt-jsonl, relayout) [default: detected].")
+              help="--from-copy: the copy's layout (vilt-arrow, chat, mmf, mmbt-jsonl, relayout) [default: detected].")
 @click.option("--release-split", type=click.Path(dir_okay=False), default=None,
               help="--from-copy: the release's split.json to compare the copy with [default: ROOT/release-split.json].")
+@click.option("--reference", type=click.Path(file_okay=False), default=None, metavar="ROOT",
+              help="--from-copy of a chat copy without ids: a data root with the release's records (or a build) "
+                   "whose plots give the copy's conversations their ids.")
 @click.option("--revision", default=None, help="--from-copy with a Hub id: the branch, tag or commit.")
 @click.option("--hub-include", "hub_include", multiple=True, metavar="PATTERN",
               help="--from-copy with a Hub id: download only the files matching PATTERN (repeat), e.g. 'mmimdb/*'.")
@@ -76,7 +80,7 @@ def _read_ids(value: str) -> list[str]:
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @root_option
 def fetch(archive: str | None, sha256: str | None, copy: str | None, layout: str | None, release_split: str | None,
-          revision: str | None, hub_include: tuple[str, ...], movielens: str | None, source_values: tuple[str, ...],
+          reference: str | None, revision: str | None, hub_include: tuple[str, ...], movielens: str | None, source_values: tuple[str, ...],
           limit: int | None, ids_value: str | None, retry_failed: bool, omdb_key: str | None, tmdb_key: str | None,
           omdb_url: str | None, tmdb_url: str | None, imdb_url: str | None, imdb_datasets: str | None,
           db_url: str | None, archive_dir: str | None, concurrency: int, rate: float, timeout: float, retries: int,
@@ -92,7 +96,7 @@ def fetch(archive: str | None, sha256: str | None, copy: str | None, layout: str
     if copy:
         from .fetch_copy import import_copy_command
 
-        import_copy_command(copy, layout=layout, release_split=release_split, revision=revision,
+        import_copy_command(copy, layout=layout, release_split=release_split, reference=reference, revision=revision,
                             hub_include=hub_include, root=root)
         return
     if not movielens:

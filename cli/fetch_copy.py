@@ -7,19 +7,22 @@ import click
 
 from mmimdb import paths
 from mmimdb.errors import EXIT_ERROR
-from mmimdb.fetch.copies import REPORT_NAME, import_copy
+from mmimdb.fetch.copies import REPORT_NAME, chat, import_copy
 
 from .fetch_archive import _ids, echo_imported
 from .options import show_progress
 
 
 def import_copy_command(source: str, layout: str | None, release_split: str | None, revision: str | None,
-                        hub_include: tuple[str, ...], root: str | None) -> None:
+                        hub_include: tuple[str, ...], root: str | None, reference: str | None = None) -> None:
     """Run the import; one line per problem, a summary, the differences; exit 1 if any movie was skipped."""
     data_root = paths.data_root(root)
     report = import_copy(source, data_root, layout=layout, release_split=release_split, revision=revision,
-                         hub_include=hub_include or None, progress=show_progress())
+                         hub_include=hub_include or None, reference=reference, progress=show_progress())
     echo_imported(report, f" from the {report.layout} copy", data_root)
+    if chat.NAME in report.layout_notes:
+        for line in chat_lines(report.layout_notes[chat.NAME]):
+            click.echo(f"chat copy: {line}")
     for line in difference_lines(report.differences, report.layout):
         click.echo(f"differs from the release: {line}")
     if report.copy_split:
@@ -58,4 +61,19 @@ def difference_lines(found: dict, layout: str = "") -> list[str]:
     if split["kind"] != "release":
         detail = f": {split['moved']} of {split['compared']} movies in another split than the release's" if "moved" in split else ""
         lines.append(f"split: {split['kind']}{detail}")
+    return lines
+
+
+def chat_lines(found: dict) -> list[str]:
+    """How a chat copy's ids, plots and genres were recovered, one line each."""
+    ids = ", ".join(f"{how} {n}" for how, n in found["ids"].items() if n)
+    lines = [f"ids: {ids or 'none'}" + (f" (reference: {found['reference']})" if found["reference"] else "")]
+    if found["no_ids"]:
+        lines.append(found["no_ids"])
+    lines.append("plot taken from: " + (", ".join(f"{rule} {n}" for rule, n in found["plot_taken_from"].items()) or "none"))
+    answers = found["answers"]
+    if answers["with pieces that are no genre"]:
+        pieces = ", ".join(f"{piece!r} {n}" for piece, n in answers["pieces"].items())
+        lines.append(f"answers with words that are no genre (not imported as genres): {answers['with pieces that are no genre']}"
+                     f" ({pieces}{', ...' if answers.get('more_pieces') else ''})")
     return lines

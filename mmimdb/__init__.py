@@ -6,6 +6,10 @@ __version__ = "0.1.0"
 
 __all__ = ["load", "__version__"]
 
+from .device import prefer_passive_openmp
+
+prefer_passive_openmp()  # before anything imports torch: see its docstring
+
 
 def __getattr__(name: str):
     # Lazy: `import mmimdb` stays light (no pandas, pyarrow or h5py until load() is used).

@@ -69,9 +69,9 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
     ``image``) is ``None``; a ``missing`` column holds the codes (0, 1, 2). HDF5
     ``features`` cannot be masked this way (the benchmark zeroes them itself).
 
-    ``protocol`` (``"pandas"`` and ``"numpy"``) gives a lineage's data (:mod:`mmimdb.protocols`,
-    ``mmimdb protocols`` lists them): its movies, one row per sample, its text in ``plot``
-    and its genres in ``genres``.
+    ``protocol`` gives a lineage's data (:mod:`mmimdb.protocols`, ``mmimdb protocols`` lists
+    them), in every format: its movies, one row (item) per sample, its text in ``plot`` and its
+    genres in ``genres``; ``labels`` stays the 23-genre vector.
 
     Raises :class:`UsageError` naming ``mmimdb build`` when the dataset is not built.
 
@@ -87,17 +87,15 @@ def load(split: str = "train", root: str | os.PathLike | None = None, columns: S
         if problems:
             raise MmimdbError(f"{problems[0]}; rebuild with `mmimdb build` (and `mmimdb build-features`)")
     spec = _missing_spec(missing, features)
-    if protocol is not None and format not in ("pandas", "numpy"):
-        raise UsageError("protocol= applies to format='pandas' and 'numpy'; for torch or hf, export the protocol "
-                         "(mmimdb export --protocol NAME)")
     if format == "torch":
         from .torch_dataset import MovieDataset
 
-        return MovieDataset(split, root=root, columns=columns, features=features, transform=transform, missing=spec)
+        return MovieDataset(split, root=root, columns=columns, features=features, transform=transform, missing=spec,
+                            protocol=protocol)
     if transform is not None:
         raise UsageError("transform applies to format='torch' only")
     if format == "hf":
-        return _load_hf(data, split, columns, features, spec)
+        return _load_hf(data, split, columns, features, spec, protocol)
 
     table = data.table(split, columns)
     ids = table.column("imdb_id").to_pylist() if "imdb_id" in table.column_names else data.parquet_ids(split)
@@ -173,7 +171,8 @@ def _object_array(values: list[Any]) -> np.ndarray:
     return array
 
 
-def _load_hf(data: BuiltDataset, split: str, columns: list[str] | None, features: list[str], spec: Any = None):
+def _load_hf(data: BuiltDataset, split: str, columns: list[str] | None, features: list[str], spec: Any = None,
+             protocol: str | None = None):
     try:
         import datasets
     except ImportError:
@@ -184,14 +183,26 @@ def _load_hf(data: BuiltDataset, split: str, columns: list[str] | None, features
                                     cache_dir=str(paths.huggingface_cache_dir(data.root)))
     if columns is not None:
         dataset = dataset.select_columns(columns)
-    ids = data.parquet_ids(split) if features or spec is not None else []
+    ids = data.parquet_ids(split) if features or spec is not None or protocol is not None else []
     for name, array in _features(data, split, features, ids).items():
         dataset = dataset.add_column(name, list(array))
+    names = list(dataset.column_names)
+    if spec is not None:
+        dataset = dataset.add_column("missing", data.missing_codes(split, spec, ids).tolist())
+    if protocol is not None:
+        # The same samples as pandas (mmimdb.protocols.prepare.select_rows), chosen before
+        # the missing-modality blanking, as there.
+        from .protocols.prepare import prepare, sample_rows
+
+        indices, texts, genres = sample_rows(prepare(data.root, protocol), split, ids)
+        order = list(dataset.column_names)
+        dataset = dataset.select(indices)
+        for name, values in (("plot", texts), ("genres", genres)):
+            if name in order:
+                dataset = dataset.remove_columns(name).add_column(name, values)
+        dataset = dataset.select_columns(order)
     if spec is not None:
         from .dataset.missing import blank
 
-        codes = data.missing_codes(split, spec, ids)
-        names = list(dataset.column_names)
-        dataset = dataset.add_column("missing", codes.tolist()).map(
-            lambda row: {name: blank(name, [row[name]], [row["missing"]])[0] for name in names})
+        dataset = dataset.map(lambda row: {name: blank(name, [row[name]], [row["missing"]])[0] for name in names})
     return dataset

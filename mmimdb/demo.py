@@ -20,6 +20,8 @@ from. Used by ``scripts/setup-and-run.sh --demo``, the benchmarks and the tests.
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import json
 import os
 import re
@@ -27,7 +29,7 @@ import shutil
 import sys
 import tarfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import DownloadError, UsageError
 
@@ -150,24 +152,31 @@ def is_complete(row: dict[str, str]) -> bool:
     return _present(row["genre"]) and _present(row["plot"]) and poster_file(row["imdb_id"]) is not None
 
 
-def write_release(directory: Path, rows: list[dict[str, str]] | None = None) -> Path:
-    """Lay ``rows`` (default: every distinct film with a poster file) out as the original
-    release does under ``directory/mmimdb``; return that folder. Films without a poster
-    file get no JPEG, as in the release."""
+def release_files(rows: list[dict[str, str]] | None = None) -> Iterator[tuple[str, bytes]]:
+    """(path under the release's top folder, bytes) of ``rows`` (default: every distinct film
+    with a poster file) in the original release's layout: ``dataset/<digits>.json``, and
+    ``dataset/<digits>.jpeg`` where the film has a poster file (films without one get none,
+    as in the release)."""
     from .records import record
 
-    top = directory / "mmimdb"
-    dataset = top / "dataset"
-    dataset.mkdir(parents=True, exist_ok=True)
     for row in rows if rows is not None else read_films():
         digits = row["imdb_id"][2:]
         data = imdbpy_record(row)
         fields = [field for field in record.from_imdbpy(row["imdb_id"], data) if field != "imdb_id"]
         data[record.MMIMDB_KEY] = {"sources": {field: SOURCE for field in fields + ["poster"]}}
-        (dataset / f"{digits}.json").write_text(json.dumps(data), encoding="utf-8")
+        yield f"dataset/{digits}.json", json.dumps(data).encode("utf-8")
         poster = poster_file(row["imdb_id"])
         if poster is not None:
-            (dataset / f"{digits}.jpeg").write_bytes(poster.read_bytes())
+            yield f"dataset/{digits}.jpeg", poster.read_bytes()
+
+
+def write_release(directory: Path, rows: list[dict[str, str]] | None = None) -> Path:
+    """Lay ``rows`` (:func:`release_files`) out as the original release does under
+    ``directory/mmimdb``; return that folder."""
+    top = directory / "mmimdb"
+    (top / "dataset").mkdir(parents=True, exist_ok=True)
+    for name, data in release_files(rows):
+        (top / name).write_bytes(data)
     return top
 
 
@@ -191,11 +200,21 @@ def write_store(root: Path, rows: list[dict[str, str]] | None = None) -> Path:
 
 
 def write_archive(directory: Path, rows: list[dict[str, str]] | None = None) -> Path:
-    """``directory/mmimdb.tar.gz`` in the release layout (members under ``mmimdb/``)."""
-    top = write_release(directory / "release", rows)
-    archive = directory / "mmimdb.tar.gz"
-    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
-        tar.add(top, arcname="mmimdb")
+    """``directory/mmimdb.tar.gz`` in the release layout (members under ``mmimdb/``), written
+    straight from :func:`release_files` (no copy of the posters on disk first), written again
+    byte for byte by the same rows (member times 0); atomic."""
+    from .storage.atomic import atomic_open
+
+    archive = Path(directory) / "mmimdb.tar.gz"
+    # Stored, not compressed: nearly all its bytes are JPEGs. gzip's fastest level made the
+    # 1,222 films 7% smaller (39.3 MB, not 42.4: tar headers and JSON) for 4x the CPU time
+    # (2.2-2.6 s, not 0.6; a 2-core machine at load average 11), on a file read once, locally.
+    with atomic_open(archive) as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=0, mtime=0) as packed, \
+            tarfile.open(fileobj=packed, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in release_files(rows):
+            member = tarfile.TarInfo(f"mmimdb/{name}")
+            member.size, member.mode = len(data), 0o644
+            tar.addfile(member, io.BytesIO(data))
     return archive
 
 
@@ -285,7 +304,8 @@ def prepare(demo_dir: Path, limit: int | None = None, progress: bool = False,
                 extra_data_dirs.append(downloads)
         except DownloadStopped as error:  # no network (a refused connection, DNS): offline
             kind = "generated"
-            say(f"offline: the greatest films could not be downloaded ({error}); the demo runs on generated films "
+            reason = str(error).removesuffix("; rerun to resume")  # the line ends with what a rerun does
+            say(f"offline: the greatest films could not be downloaded ({reason}); the demo runs on generated films "
                 "instead: not real films, and the card and the reports say so (rerun with network for the real ones)")
     limit = whole_demo_limit(limit, COMPLETE_FILMS, say)
     suffix = ("-generated" if kind == "generated" else "") + (f"-first-{limit}" if limit else "")
@@ -294,7 +314,7 @@ def prepare(demo_dir: Path, limit: int | None = None, progress: bool = False,
         archive = generated.write_archive(out, count=limit or COMPLETE_FILMS)
     else:
         archive = write_archive(out, [row for row in read_films() if is_complete(row)][:limit])
-    shutil.rmtree(out / "release", ignore_errors=True)
+    shutil.rmtree(out / "release", ignore_errors=True)  # generated.write_archive's tree (and an earlier version's)
     return demo_dir / f"root{suffix}", archive
 
 

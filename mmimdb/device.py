@@ -5,11 +5,29 @@
 """
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any, Callable
 
 from .errors import UsageError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def prefer_passive_openmp() -> bool:
+    """Make torch's OpenMP threads sleep, not spin, between parallel regions: sets
+    ``OMP_WAIT_POLICY=PASSIVE`` unless the user set it, and only while torch is not yet
+    imported (OpenMP reads it once, when it loads). Returns whether it set it.
+
+    By default each of torch's threads (libgomp's) spins for up to 300,000 rounds after every
+    operation. On a machine whose cores other processes share, a spinning thread holds a core
+    that the thread it waits for needs, and a training step takes several times as long
+    (``benchmarks/openmp_wait.py`` times both policies; figures in docs/performance.md).
+    """
+    if "OMP_WAIT_POLICY" in os.environ or "torch" in sys.modules:
+        return False
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    return True
 
 
 def _mps_available(torch: Any) -> bool:

@@ -30,10 +30,12 @@ DEFAULT_HOME = Path("~/.cache/mmimdb")
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    """The data root: ``root`` if given, else ``$MMIMDB_HOME``, else ``~/.cache/mmimdb``."""
+    """The data root: ``root`` if given, else ``$MMIMDB_HOME``, else ``~/.cache/mmimdb``;
+    absolute (a relative ``--root built`` made the build's paths relative to the working
+    folder, which the manifest check then joined to the root a second time)."""
     if root is not None:
-        return Path(root).expanduser()
-    return Path(os.environ.get(ENV_HOME) or DEFAULT_HOME).expanduser()
+        return Path(root).expanduser().absolute()
+    return Path(os.environ.get(ENV_HOME) or DEFAULT_HOME).expanduser().absolute()
 
 
 def dataset_dir(root: Path) -> Path:

@@ -34,6 +34,9 @@ class MovieDataset(Dataset):
     features (no poster is decoded unless ``poster`` is among ``columns``).
     With ``missing`` (a table of ``mmimdb missing``), items get ``missing`` (0, 1, 2), an empty
     ``plot`` where the text is missing and ``image`` None where the poster is.
+    With ``protocol`` (a preset of :mod:`mmimdb.protocols`), the items are that lineage's
+    samples: its movies only, one item per sample, its text in ``plot`` and its genres in
+    ``genres`` (the rows ``mmimdb.load(..., protocol=...)`` gives in pandas).
 
     A DataLoader asks for whole batches (``__getitems__``): each HDF5 feature is read once
     per batch (:func:`mmimdb.dataset.hdf5.take_rows`: sorted, runs of rows as slices, image
@@ -45,7 +48,7 @@ class MovieDataset(Dataset):
 
     def __init__(self, split: str = "train", root: str | os.PathLike | None = None,
                  columns: Sequence[str] | None = None, features: Sequence[str] = (),
-                 transform: Callable[[Any], Any] | None = None, missing: Any = None):
+                 transform: Callable[[Any], Any] | None = None, missing: Any = None, protocol: str | None = None):
         data = BuiltDataset(root)
         data.require_split(split)
         self.split = split
@@ -55,6 +58,15 @@ class MovieDataset(Dataset):
         self.columns = list(columns) if columns is not None else list(FEATURE_COLUMNS if self.features else DEFAULT_COLUMNS)
         needed = list(dict.fromkeys([*self.columns, "imdb_id"]))
         table = data.table(split, needed)
+        built_ids: list[str] = table.column("imdb_id").to_pylist()
+        # The build's row of each item: itself, or under a protocol preset the row of each of
+        # its samples (mmimdb.protocols: its movies only, a per-plot preset repeats a row).
+        self._source_rows = np.arange(len(built_ids), dtype=np.int64)
+        if protocol is not None:
+            from .protocols.prepare import prepare, select_rows
+
+            table, arrays = select_rows(prepare(root, protocol), split, table, {"row": self._source_rows})
+            self._source_rows = arrays["row"]
         self.imdb_ids: list[str] = table.column("imdb_id").to_pylist()
         self._values = {name: table.column(name).to_pylist() for name in self.columns if name not in ("poster", "labels")}
         self._labels = parquet.labels_matrix(table).astype(np.float32) if "labels" in self.columns else None
@@ -63,10 +75,10 @@ class MovieDataset(Dataset):
         self._posters = parquet.poster_bytes(table) if "poster" in self.columns else None
         self.transform = transform
         # A missing-modality table (mmimdb.dataset.missing): codes per row, 1 = no text, 2 = no poster.
-        self._missing = data.missing_codes(split, missing, self.imdb_ids) if missing is not None else None
+        self._missing = data.missing_codes(split, missing, built_ids)[self._source_rows] if missing is not None else None
         self._rows: hdf5.RowReader | None = None
         if self.features:
-            data.check_parquet_rows(split, self.imdb_ids)
+            data.check_parquet_rows(split, built_ids)
             for name in self.features:
                 data.check_feature(name, built.LOADABLE)
             self._rows = data.reader()
@@ -94,7 +106,7 @@ class MovieDataset(Dataset):
             # An absent poster is None: a collate_fn must handle it (default_collate cannot).
             item["image"] = None if code == IMAGE_MISSING else self._image(self._posters[index].as_py(), self.imdb_ids[index])
         for name in self.features:
-            item[name] = torch.as_tensor(self._rows.row(name, self._start + index))
+            item[name] = torch.as_tensor(self._rows.row(name, self._start + int(self._source_rows[index])))
         return item
 
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
@@ -119,7 +131,7 @@ class MovieDataset(Dataset):
             columns["image"] = [None if code == IMAGE_MISSING else self._image(self._posters[i].as_py(), self.imdb_ids[i])
                                 for i, code in zip(listed, codes)]
         for name in self.features:
-            rows = self._rows.take(name, positions + self._start)
+            rows = self._rows.take(name, self._source_rows[positions] + self._start)
             columns[name] = [torch.as_tensor(row) for row in rows] if rows.dtype == object else torch.from_numpy(rows).unbind(0)
         names = list(columns)
         return [dict(zip(names, row)) for row in zip(*columns.values())] if names else [{} for _ in listed]

@@ -207,3 +207,14 @@ def ray_local():
         yield ray
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def launcher():
+    """Runs ``mmimdb`` commands as forks of one process that imported the CLI and its
+    libraries once (``tests/kill_harness.py``): a process of their own each, to kill with
+    SIGKILL or to exit as a command does, without a fresh interpreter's imports."""
+    from kill_harness import Launcher
+
+    with Launcher() as started:
+        yield started

@@ -63,3 +63,16 @@ def private_copy(source: Path, directory: Path) -> Path:
     copy = directory / "root"
     shutil.copytree(source, copy, symlinks=True)
     return copy
+
+
+def parquet_copy(source: Path, target: Path) -> Path:
+    """A root of its own in ``target`` with the build's records (linked) and Parquet files
+    (copied), not its large HDF5, for a command that reads the Parquet files and writes its
+    own files or the manifest there (``mmimdb missing``, ``report``, ``export``)."""
+    target.mkdir(parents=True)
+    (target / "dataset").symlink_to(source / "dataset", target_is_directory=True)
+    shutil.copytree(source / "parquet", target / "parquet")
+    for name in ("manifest.json", "split.json"):
+        if (source / name).is_file():
+            shutil.copy(source / name, target / name)
+    return target

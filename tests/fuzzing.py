@@ -442,6 +442,222 @@ def parse_tokens(text: str, root: Path) -> None:
                                             for token in tokens), tokens
 
 
+@st.composite
+def mutated_bytes(draw, seeds: list[bytes], max_mutations: int = 4) -> bytes:
+    """A seed file with 1..max_mutations byte edits: bytes flipped, runs deleted, duplicated,
+    spliced from another seed (a PNG header on a JPEG body), or the file cut short."""
+    data = bytearray(draw(st.sampled_from(seeds)))
+    for _ in range(draw(st.integers(1, max_mutations))):
+        if not data:
+            break
+        start = draw(st.integers(0, len(data) - 1))
+        end = min(len(data), start + draw(st.sampled_from([1, 4, 64, 1024])))
+        how = draw(st.sampled_from(["flip", "flip", "delete", "duplicate", "splice", "truncate", "zero"]))
+        if how == "flip":
+            data[start] = draw(st.integers(0, 255))
+        elif how == "delete":
+            del data[start:end]
+        elif how == "duplicate":
+            data[end:end] = data[start:end] * draw(st.integers(1, 4))
+        elif how == "splice":
+            other = draw(st.sampled_from(seeds))
+            at = draw(st.integers(0, len(other)))
+            data[start:end] = other[at:at + draw(st.sampled_from([2, 16, 512]))]
+        elif how == "truncate":
+            del data[start:]
+        else:
+            data[start:end] = bytes(end - start)
+    return bytes(data)
+
+
+def poster_seeds() -> list[bytes]:
+    """Posters as they come: the generated ones (JPEG and PNG, four sizes) and a few real
+    greatest-films posters where ../shared is present."""
+    import generated_dataset
+
+    seeds = [generated_dataset.poster(index) for index in (0, 1, 2, 3, 13)]
+    if (found := _shared("greatest-films")):
+        seeds += [path.read_bytes() for path in sorted(found.rglob("*.jpeg"))[:3]]
+    return seeds
+
+
+def parse_poster(data: bytes, root: Path) -> None:
+    from mmimdb.dataset.images import IMAGE_SHAPE, preprocess_poster
+    from mmimdb.records.posters import check_poster, thumbnail_jpeg
+
+    info = check_poster(data)
+    assert info.width > 0 and info.height > 0, info
+    assert thumbnail_jpeg(data)[:2] == b"\xff\xd8"
+    assert preprocess_poster(data).shape == tuple(IMAGE_SHAPE)
+
+
+# The copy importers read folders other projects wrote: each seed is a real export of the
+# generated films (tests/generated_dataset.py) in that layout, cut to a few movies, as
+# {relative path: bytes}; a mutation changes one file (as JSON, as text, as an Arrow table
+# or as bytes), removes one, or puts a link in its place.
+
+_COPY_MOVIES = 3  # per split file
+
+
+def _trim_lines(text: str) -> bytes:
+    return ("\n".join(text.splitlines()[:_COPY_MOVIES]) + "\n").encode()
+
+
+def _referenced(folder: Path, files: dict[str, bytes]) -> None:
+    """Add the posters the kept lines name (by id, wherever the layout keeps them)."""
+    ids = set(re.findall(rb'"(?:id|image_id)": "([0-9]{7})"', b"".join(files.values())))
+    for path in folder.rglob("*"):
+        if path.suffix in (".jpeg", ".jpg", ".png") and path.stem.encode() in ids:
+            files[str(path.relative_to(folder))] = path.read_bytes()
+
+
+_copy_cache: dict[str, dict[str, bytes]] = {}
+
+
+def copy_seeds(built: Path | None = None) -> dict[str, dict[str, bytes]]:
+    """One small real copy per layout (made once per process): ``mmimdb export`` of the
+    generated films (``built``, their build, else built here) as jsonl (MMBT), mmf and arrow
+    (ViLT), and a raw re-layout of release records (split.json + images/ + labels/)."""
+    if _copy_cache:
+        return _copy_cache
+    import generated_dataset
+    import generated_films
+    import pyarrow as pa
+
+    from mmimdb.export import export
+
+    with tempfile.TemporaryDirectory(prefix="fuzz-copies-") as folder:
+        root = Path(folder) / "root"  # a copy: an export records itself in the root's manifest
+        shutil.copytree(built, root, symlinks=True) if built else generated_dataset.built_root(root)
+        for layout in ("jsonl", "mmf", "arrow"):
+            out = Path(export(layout, root=root, out=Path(folder) / layout, text="all", progress=False)["out"])
+            files: dict[str, bytes] = {}
+            for path in sorted(out.rglob("*")):
+                relative = str(path.relative_to(out))
+                if path.suffix == ".jsonl":
+                    files[relative] = _trim_lines(path.read_text("utf-8"))
+                elif path.suffix == ".arrow":
+                    table = pa.ipc.open_file(str(path)).read_all().slice(0, _COPY_MOVIES)
+                    sink = pa.BufferOutputStream()
+                    with pa.ipc.new_file(sink, table.schema) as writer:
+                        writer.write_table(table)
+                    files[relative] = sink.getvalue().to_pybytes()
+                elif path.suffix == ".json" and path.is_file():
+                    files[relative] = path.read_bytes()
+            if layout != "arrow":
+                _referenced(out, files)
+            _copy_cache[layout] = files
+    films = generated_films.films(_COPY_MOVIES)
+    relayout = {"split.json": json.dumps({"train": [films[0]["imdb_id"][2:]], "dev": [films[1]["imdb_id"][2:]],
+                                          "test": [film["imdb_id"][2:] for film in films[2:]]}).encode()}
+    for film in films:
+        relayout[f"images/{film['imdb_id'][2:]}.jpeg"] = film["poster"]
+        relayout[f"labels/{film['imdb_id'][2:]}.json"] = json.dumps(film["release_json"]).encode()
+    _copy_cache["relayout"] = relayout
+    return _copy_cache
+
+
+#: A file replaced by a link: out of the copy, to a secret, to itself.
+LINK = "link -> "
+_LINK_TARGETS = ["../../outside/keep.txt", "/etc/passwd", ".", "/dev/zero"]
+
+
+@st.composite
+def _mutated_arrow(draw, data: bytes) -> bytes:
+    """An Arrow file whose rows were mutated as JSON (the posters kept aside), or whose bytes were."""
+    import pyarrow as pa
+
+    try:
+        rows = pa.ipc.open_file(pa.BufferReader(data)).read_all().to_pylist()
+    except (pa.ArrowException, OSError):
+        rows = None  # damaged by an earlier mutation
+    if rows is None or draw(st.integers(0, 3)) == 0:
+        return draw(mutated_bytes([data]))
+    posters = [row.pop("image", None) for row in rows]
+    mutated = draw(mutated_json([rows], 4))
+    if isinstance(mutated, list) and all(isinstance(row, dict) for row in mutated):
+        for row, poster in zip(mutated, posters):
+            row.setdefault("image", poster)
+    else:
+        mutated = [{**row, "image": poster} for row, poster in zip(rows, posters)]
+    try:
+        table = pa.Table.from_pylist(mutated)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return draw(mutated_bytes([data]))  # values no Arrow column holds: damage the bytes instead
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _json_or_none(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+@st.composite
+def copies(draw) -> tuple[str, dict[str, bytes | str]]:
+    """(layout, files) of a copy grown from a real one by 1..3 mutations."""
+    seeds = copy_seeds()
+    layout = draw(st.sampled_from(sorted(seeds)))
+    files: dict[str, bytes | str] = dict(seeds[layout])
+    for _ in range(draw(st.integers(1, 3))):
+        name = draw(st.sampled_from(sorted(files)))
+        data = files[name]
+        how = draw(st.sampled_from(["content"] * 6 + ["delete", "link"]))
+        if how == "delete":
+            del files[name]
+        elif how == "link" or isinstance(data, str):
+            files[name] = LINK + draw(st.sampled_from(_LINK_TARGETS))
+        elif name.endswith(".arrow"):
+            files[name] = draw(_mutated_arrow(data))
+        elif name.endswith((".jpeg", ".jpg", ".png")):
+            files[name] = draw(mutated_bytes([data]))
+        elif name.endswith(".jsonl") and all(_json_or_none(line) is not None for line in data.splitlines()):
+            lines = [json.loads(line) for line in data.splitlines()]
+            files[name] = draw(st.one_of(
+                mutated_json([lines], 6).map(lambda value: "".join(json.dumps(line) + "\n" for line in value)
+                                              if isinstance(value, list) else json.dumps(value)),
+                mutated_text([data.decode()]))).encode("utf-8", "surrogatepass")
+        elif _json_or_none(data) is not None:
+            files[name] = draw(json_document([json.loads(data)])).encode("utf-8", "surrogatepass")
+        else:  # damaged by an earlier mutation: damage it more, as text
+            files[name] = draw(mutated_text([data.decode("utf-8", "replace")])).encode("utf-8", "surrogatepass")
+        if not files:
+            break
+    return layout, files
+
+
+def parse_copy(example: tuple[str, dict[str, bytes | str]], root: Path) -> None:
+    from mmimdb.fetch.copies import import_copy
+    from mmimdb.records.store import RecordStore
+
+    layout, files = example
+    copy = root.parent / "outside" / "copy"  # the user's folder: only read
+    for name, data in files.items():
+        path = copy / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, str):
+            path.symlink_to(data[len(LINK):])
+        else:
+            path.write_bytes(data)
+    before = {str(path): path.lstat().st_mtime_ns for path in copy.rglob("*")}
+    try:
+        import_copy(copy, root, progress=False)
+    finally:
+        assert {str(path): path.lstat().st_mtime_ns for path in copy.rglob("*")} == before, "the copy was changed"
+        shutil.rmtree(copy)
+    store = RecordStore(root / "dataset")
+    for imdb_id in store.ids():  # what was imported is whole: a valid record with its checked poster
+        record = store.read(imdb_id)
+        if store.poster_path(imdb_id).is_file():
+            from mmimdb.records.posters import check_poster
+
+            assert check_poster(store.read_poster(imdb_id)).sha256 == record["poster"]["sha256"], imdb_id
+
+
 def _pages() -> st.SearchStrategy[str]:
     pages = page_seeds()
     microdata = [_SCRIPTS.sub("", page) for page in pages]  # what the parser reads last
@@ -463,4 +679,6 @@ TARGETS: list[Target] = [
     Target("manifest.json", lambda: json_document(manifest_seeds()), parse_manifest),
     Target("release archive (member names, types, sizes)", archives, parse_archive),
     Target("tokenizer", lambda: st.one_of(mutated_text(plot_seeds()), st.text()), parse_tokens),
+    Target("poster decoding (check, thumbnail, the build's preprocessing)", lambda: mutated_bytes(poster_seeds()), parse_poster),
+    Target("copy importers (ViLT Arrow, MMBT jsonl, MMF, re-layout)", copies, parse_copy),
 ]

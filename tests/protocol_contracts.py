@@ -61,3 +61,20 @@ def map_arrow_rows(dataset_root: str, single_plot: bool = False) -> dict[str, li
         rows[split].append({"image_id": movie_id, "plots": plots, "genres": data["genres"],
                             "label": [1 if genre in data["genres"] else 0 for genre in order]})
     return rows
+
+
+def hemm_test_rows(dataset_root: str) -> list[dict]:
+    """pliang279/HEMM ``hemm/data/mmimdb_dataset.py`` (``MMIMDBDatasetEvaluator.evaluate_dataset``,
+    commit 988168b): the ids of ``split.json["test"]`` in order, each stripped; per id its
+    record's ``plot[0]`` (put into the prompt) and its genres joined by ", " (the ground truth).
+    Its copy names the records ``annotations/<id>.json``; the release's layout names them
+    ``dataset/<id>.json``, the same JSON."""
+    with open(os.path.join(dataset_root, "mmimdb/split.json")) as handle:
+        test = json.load(handle)["test"]
+    rows = []
+    for row in test:
+        ann_id = row.strip()
+        with open(os.path.join(dataset_root, f"mmimdb/dataset/{ann_id}.json")) as handle:
+            data = json.load(handle)
+        rows.append({"id": ann_id, "text": data["plot"][0], "label": ", ".join(data["genres"])})
+    return rows

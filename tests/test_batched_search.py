@@ -52,15 +52,18 @@ def _compare(batched, alone, dev) -> None:
         assert b.history_["best_epoch"] == a.history_["best_epoch"], f"trial {trial}"
         np.testing.assert_allclose(b.history_["dev_macro_f1"], a.history_["dev_macro_f1"], atol=1e-6, err_msg=f"trial {trial}")
         np.testing.assert_allclose(b.history_["train_loss"], a.history_["train_loss"], rtol=1e-5, err_msg=f"trial {trial}")
-        np.testing.assert_allclose(b.predict_proba(dev.inputs), a.predict_proba(dev.inputs), atol=1e-4, err_msg=f"trial {trial}")
+        # Predictions after the last epoch: a difference of float rounding (1e-7 after 5 epochs of
+        # Linear_sum's trial 2) can pick the other piece of a maxout unit whose two pieces are
+        # level, and the trial then moves on ~1e-4 apart (1e-3 by epoch 8). Different dropout
+        # masks part the histories above from the first epoch (dev macro-F1 in every epoch).
+        np.testing.assert_allclose(b.predict_proba(dev.inputs), a.predict_proba(dev.inputs), atol=2e-3, err_msg=f"trial {trial}")
 
 
-@pytest.mark.parametrize("name, mode", [("GMU", "uniform"), ("GMU", "bernoulli"), ("MoE_MaxoutMLP", None),
-                                        ("Linear_sum", None), ("Logistic_3grams", None)])
-def test_batched_trials_match_lone_runs_trial_by_trial(data, name, mode):
+@pytest.mark.parametrize("name", ["GMU", "MoE_MaxoutMLP", "Linear_sum", "Logistic_3grams"])
+def test_batched_trials_match_lone_runs_trial_by_trial(data, name):
     train, dev = data
     spec = models.get(name)
-    batched = search.fit_batched(spec, TRIALS, train, dev, FIXED, seed=3, mode=mode)
+    batched = search.fit_batched(spec, TRIALS, train, dev, FIXED, seed=3)
     alone = [spec.create(**params, **FIXED, seed=3).fit(train, dev) for params in TRIALS]
     _compare(batched, alone, dev)
     epochs = {len(b.history_["dev_macro_f1"]) for b in batched}
@@ -102,7 +105,6 @@ def test_which_models_batch():
     assert search.can_batch(models.get("GMU")) and search.can_batch(models.get("MoE_Logistic_tied"))
     for name in ("RNN_end2end", "CNN_end2end", "AVG_probs", "Most_frequent"):
         assert not search.can_batch(models.get(name)), name
-    assert search.mask_mode("cpu") in ("uniform", "bernoulli")  # this torch's dropout draws as expected
 
 
 def test_a_model_drawing_outside_dropout_modules_trains_one_trial_at_a_time(data):

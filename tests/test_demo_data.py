@@ -118,6 +118,7 @@ def test_offline_the_demo_runs_on_generated_films_and_says_so(no_shared_data, tm
     root, archive = demo.prepare(tmp_path, limit=20, say=said.append)
     assert root == tmp_path / "root-generated-first-20"
     assert said[-1].startswith("offline: the greatest films could not be downloaded (") and "\n" not in said[-1]
+    assert "refused the connection" in said[-1] and said[-1].count("rerun") == 1, said[-1]
     assert said[-1].endswith("the demo runs on generated films instead: not real films, and the card and the reports "
                              "say so (rerun with network for the real ones)")
     assert _archive_sources(archive) == {"generated"}
@@ -211,3 +212,51 @@ def test_the_offline_demo_runs_the_whole_job_on_generated_films_and_says_so(tmp_
     assert json.loads((home / "manifest.json").read_text())["record_sources"] == {"generated": 60}
     table = (home / "benchmark" / "table2.md").read_text()
     assert "Movies: generated films, not real (the offline demo)" in table
+
+
+# --- the whole download, through the entry the set-up script runs ---------------------------
+
+def test_the_scripts_demo_entry_downloads_the_1222_real_films_each_file_checked(no_shared_data, tmp_path, monkeypatch,
+                                                                                 capsys):
+    """``python -m mmimdb.demo DIR``, as ``setup-and-run.sh --demo`` runs it with no limit, from
+    a loopback mirror of the pinned commit's files: the list and every complete film's poster,
+    each checked, into the root's downloads/; the last line names the root and the archive the
+    script imports."""
+    import hashlib
+
+    log: list[str] = []
+    with _repository_server(log) as server:
+        monkeypatch.setenv(demo.ENV_DOWNLOAD_URL, server.url)
+        demo.main([str(tmp_path)])
+    root, archive = capsys.readouterr().out.splitlines()[-1].split("\t")
+    assert (root, archive) == (str(tmp_path / "root"), str(tmp_path / "archive" / "mmimdb.tar.gz"))
+    downloaded = tmp_path / "root" / "downloads" / "greatest-films"
+    files = sorted(path.relative_to(downloaded).as_posix() for path in downloaded.rglob("*") if path.is_file())
+    assert len(files) == 1 + demo.COMPLETE_FILMS and sorted(name.lstrip("/") for name in log) == files  # each once
+    table = demo.checksums()
+    assert all(hashlib.sha256((downloaded / name).read_bytes()).hexdigest() == table[name] for name in files)
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert sum(name.endswith(".json") for name in names) == sum(name.endswith(".jpeg") for name in names) == 1222
+    assert _archive_sources(archive) == {"greatest-films"}
+
+
+def test_the_script_refuses_a_downloaded_file_that_does_not_match_its_checksum(tmp_path):
+    """``setup-and-run.sh --demo`` (no pip: MMIMDB_SKIP_INSTALL) against a mirror whose poster
+    differs from the pinned one: one error line, exit 1, the file removed, the good ones kept,
+    nothing imported, no fallback to generated films."""
+    from test_pipeline import run_script
+
+    script = _script_copy(tmp_path)
+    log: list[str] = []
+    with _repository_server(log, damaged="posters/tt0000439.jpg") as server:
+        done = run_script("--demo", script=script, env={"MMIMDB_DEMO_LIMIT": "3", "MMIMDB_DEMO_URL": server.url,
+                                                        "MMIMDB_SHARED_DATA": str(tmp_path / "no-shared-data")})
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == DownloadError.exit_code == 1, done.stderr
+    assert len(errors) == 1 and errors == done.stderr.strip().splitlines()[-1:], done.stderr
+    assert errors[0].startswith(f"error: {server.url}/posters/tt0000439.jpg: sha256 ") and "does not match" in errors[0]
+    posters = tmp_path / "demo-data" / "root" / "downloads" / "greatest-films" / "posters"
+    assert sorted(path.name for path in posters.iterdir()) == ["tt0000417.jpg", "tt0006206.jpg"]
+    assert not (tmp_path / "demo-data" / "root" / "dataset").exists() and "offline" not in done.stderr
+    assert not list((tmp_path / "demo-data").glob("archive*"))

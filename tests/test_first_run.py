@@ -186,6 +186,9 @@ def test_an_unreachable_host_is_resumable_whether_dns_or_connection_fails(addres
     result = CliRunner().invoke(cli, ["fetch", "--from-archive", address, "--sha256", "none", "--root", str(tmp_path / "r")])
     assert result.exit_code == 3, result.output
     assert result.output.strip().startswith(f"error: {address}: ") and result.output.strip().endswith("rerun to resume")
+    # in words (requests' text for a refused connection is a cut-off repr of urllib3's errors)
+    said = "does not resolve (DNS" if "invalid" in address else f"{address.split('/')[2]} refused the connection"
+    assert said in result.output and "Error(" not in result.output, result.output
 
 
 def test_a_rebuild_with_a_poster_that_is_not_an_image_is_byte_identical(tmp_path):
@@ -217,7 +220,7 @@ def test_build_features_says_the_bars_rate_and_the_jobs_and_skips_a_trial_larger
     said: list[str] = []
     report = features.posters.extract_image_features(root, features.rows.dataset_rows(root), TINY, device="cpu",
                                                      workers=0, progress=False, log=said.append, precision="fp32")
-    assert f"batch size 1 (no batch-size trial: it would encode {features.posters.BATCH_TRIAL_POSTERS} posters, more than " \
+    assert f"batch size 1 (no timing trial: it would encode {features.posters.BATCH_TRIAL_POSTERS} posters, more than " \
            "the 24 of this job)" in said
     assert 0 < report.extract_seconds <= report.seconds
     last = said[-1]

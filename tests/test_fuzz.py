@@ -21,11 +21,13 @@ from mmimdb.fetch.sources.base import SourceFailed  # noqa: E402
 
 #: Examples per parser in CI: a few seconds each on a loaded 2-core machine; the large real
 #: pages and whole archive imports are the slow ones.
-EXAMPLES = {"imdb-web": 12, "release archive": 20}
+EXAMPLES = {"imdb-web": 12, "release archive": 20, "copy importers": 20}
 
 
 @pytest.mark.parametrize("target", fuzzing.TARGETS, ids=[t.name.split(" (")[0] for t in fuzzing.TARGETS])
-def test_the_parser_gives_a_result_or_a_one_line_error(target):
+def test_the_parser_gives_a_result_or_a_one_line_error(target, request):
+    if target.parse is fuzzing.parse_copy:  # the copies are exports of the session's generated build
+        fuzzing.copy_seeds(request.getfixturevalue("generated_dataset_root"))
     examples = next((n for prefix, n in EXAMPLES.items() if target.name.startswith(prefix)), 40)
     target.property(examples, seed=20261203)()
 
@@ -118,3 +120,50 @@ def test_a_gzip_stream_cut_inside_its_header_is_a_one_line_archive_error(tmp_pat
         path.write_bytes(gzip.compress(b"\0" * 1024)[:cut])
         with pytest.raises(ArchiveError, match="archive is truncated or corrupt"):
             import_release(path, tmp_path / "root", progress=False)
+
+
+def _arrow_with_a_damaged_offset() -> bytes:
+    """A ViLT Arrow file whose plots' last string offset points a gigabyte past its buffer."""
+    import struct
+
+    import pyarrow as pa
+
+    table = pa.table({"image_id": ["9000001", "9000002"], "plots": [["hello"], ["world!!"]], "image": [b"x", b"y"]})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    data = bytearray(sink.getvalue().to_pybytes())
+    offsets = data.index(struct.pack("<3i", 0, 5, 12))
+    data[offsets + 8:offsets + 12] = struct.pack("<i", 1 << 30)
+    return bytes(data)
+
+
+def test_an_arrow_file_with_offsets_outside_its_buffers_is_damage_not_a_crash(launcher, tmp_path):
+    # Arrow trusts an IPC file's offsets: reading this row crashed the interpreter (SIGBUS).
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "mmimdb_train.arrow").write_bytes(_arrow_with_a_damaged_offset())
+    run = launcher.run(["fetch", "--from-copy", str(copy), "--root", str(tmp_path / "root"), "--no-progress"])
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert run.returncode == 1 and len(errors) == 1, (run.returncode, run.stderr[-2000:])
+    assert "mmimdb_train.arrow: truncated or damaged Arrow file" in errors[0] and "kept the 0 rows" in errors[0]
+
+
+def test_a_relayout_record_that_is_a_dangling_link_or_leaves_the_copy_is_skipped(tmp_path):
+    from mmimdb.fetch.copies import import_copy
+    from mmimdb.records.store import RecordStore
+
+    seed = fuzzing.copy_seeds()["relayout"]
+    copy = tmp_path / "copy"
+    for name, data in seed.items():
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        (copy / name).write_bytes(data)
+    labels = sorted((copy / "labels").iterdir())
+    (tmp_path / "secret.json").write_bytes(labels[1].read_bytes())
+    labels[0].unlink()
+    labels[0].symlink_to(tmp_path / "gone.json")  # dangling: stat() raised FileNotFoundError
+    labels[1].unlink()
+    labels[1].symlink_to(tmp_path / "secret.json")  # a record read from outside the copy
+    report = import_copy(copy, tmp_path / "root", progress=False)
+    assert RecordStore(tmp_path / "root" / "dataset").ids() == ["tt" + labels[2].stem]
+    assert sum("not a file inside the copy" in message for message in report.messages) == 2

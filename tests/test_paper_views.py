@@ -148,7 +148,7 @@ def figure7():
     return run_figure7(0, SyntheticConfig(epochs=150))
 
 
-def test_figure7_contour_follows_the_trained_gate(figure7):
+def test_figure7_contour_follows_the_trained_gate(figure7, tmp_path):
     example = figure7["example"]
     assert figure7["config"]["dims"] == 1 and np.asarray(example["x_v"]).shape == (400, 1)
     # The numpy surface at the test samples is the gate the trained torch GMU gave them.
@@ -164,6 +164,10 @@ def test_figure7_contour_follows_the_trained_gate(figure7):
     assert gate_axis.get_title().startswith("gate z") and prediction_axis.get_title().startswith("prediction p(C=1)")
     # Both classes' samples and four Gaussians (class-dependent sources with the noise ones) on each panel.
     assert len(gate_axis.collections) >= 4 and len(gate_axis.patches) == 4
+    # One legend under the panels, off the footer in the saved PNG (a figure legend moved onto it).
+    from test_reports import _legend_below_the_plots
+
+    assert len(_legend_below_the_plots(figure, tmp_path).get_texts()) == 5
 
 
 def test_synthetic_command_writes_figure7(tmp_path):

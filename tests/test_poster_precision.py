@@ -154,6 +154,14 @@ def test_zero_rows_in_both_count_as_matching():
     assert feature_cosine(torch.tensor([[0.0, 1e-3], [1.0, 2.0]]), exact) < 0.5
 
 
+@pytest.fixture()
+def trial_on_any_job(monkeypatch):
+    """The precision trial runs on these tests' small jobs (12-24 posters, batch size given),
+    which it otherwise skips (:func:`test_a_job_smaller_than_the_trials_runs_none`)."""
+    monkeypatch.setattr(features.posters, "PRECISION_TRIAL_POSTERS", 0)
+
+
+@pytest.mark.usefixtures("trial_on_any_job")
 def test_the_manifest_records_the_precision_that_ran(greatest_films_root, tmp_path):
     from dataset_builds import built_dataset
     from mmimdb.records.store import RecordStore
@@ -202,6 +210,7 @@ def tiny_features(root) -> np.ndarray:
     return features.read_features(root, ["tiny_conv_features"])["tiny_conv_features"]
 
 
+@pytest.mark.usefixtures("trial_on_any_job")
 @pytest.mark.parametrize("kind", ["fp32", "frozen", "onnx", pytest.param("bf16", marks=needs_bf16)])
 def test_a_resumed_job_runs_in_the_precision_it_started_with(generated_root, monkeypatch, kind):
     import json
@@ -230,6 +239,7 @@ def test_a_resumed_job_runs_in_the_precision_it_started_with(generated_root, mon
     np.testing.assert_allclose(resumed, tiny_features(generated_root), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.usefixtures("trial_on_any_job")
 def test_fp32_is_a_job_of_its_own(generated_root):
     with pytest.raises(Stop):
         extract(generated_root, on_chunk=stop_after_first)  # auto
@@ -252,6 +262,7 @@ def test_fp32_is_a_job_of_its_own(generated_root):
     assert extract(generated_root, precision="fp32").skipped and extract(generated_root).skipped
 
 
+@pytest.mark.usefixtures("trial_on_any_job")
 def test_a_damaged_precision_record_is_one_line(generated_root, monkeypatch):
     from mmimdb.errors import MmimdbError
 
@@ -278,6 +289,7 @@ def test_a_damaged_precision_record_is_one_line(generated_root, monkeypatch):
     assert extract(generated_root).computed_rows == 24
 
 
+@pytest.mark.usefixtures("trial_on_any_job")
 def test_onnx_runtime_runs_in_the_dataloader_workers(generated_root, monkeypatch):
     """Each worker makes its own session (with its one thread) after the fork."""
     pytest.importorskip("onnxruntime")
@@ -300,3 +312,38 @@ def test_an_unknown_precision_is_one_line_before_any_work(generated_root):
         extract(generated_root, precision="bf16")
     after = sorted(p.name for p in (generated_root / "features").glob("*")) if (generated_root / "features").exists() else []
     assert after == before  # nothing written
+
+
+def test_a_job_smaller_than_the_trials_runs_none(generated_root, monkeypatch):
+    """24 posters to compute, fewer than the precision and batch-size trials would encode:
+    neither runs; the model's own fp32 at batch size 1, said in one line and kept for a resume."""
+    import json
+
+    def trial(*args, **kwargs):
+        raise AssertionError("a trial ran on a job smaller than it")
+
+    monkeypatch.setattr(features.posters, "choose_precision", trial)
+    monkeypatch.setattr(features.posters, "choose_batch_size", trial)
+    said: list[str] = []
+    report = extract(generated_root, batch_size=None, log=said.append)
+    trials = features.posters.PRECISION_TRIAL_POSTERS + features.posters.BATCH_TRIAL_POSTERS
+    assert f"fp32, batch size 1 (no timing trial: it would encode {trials} posters, more than the 24 of this job)" in said
+    assert report.computed_rows == 24 and report.precision.startswith("fp32 (no precision trial")
+    assert manifest.feature_entries(generated_root)["tiny_conv_features"]["precision"] == report.precision
+    untried = tiny_features(generated_root)
+    # The model's own fp32, bit for bit (at the same batch size).
+    assert extract(generated_root, precision="fp32", batch_size=None).precision == "fp32"
+    np.testing.assert_array_equal(untried, tiny_features(generated_root))
+
+    # A resumed small job reads its precision back (fp32, untried), and a job as large as
+    # the trial (here: the trial made 24 posters) runs it.
+    with pytest.raises(Stop):
+        extract(generated_root, force=True, on_chunk=stop_after_first)
+    record = generated_root / "features" / ".partial" / "tiny_conv_features" / "precision.json"
+    assert json.loads(record.read_text())["kind"] == "fp32"
+    said.clear()
+    assert extract(generated_root, force=True, log=said.append).reused_chunks == 1
+    assert any("resuming in the precision the job started with: fp32 (no precision trial" in line for line in said)
+    monkeypatch.setattr(features.posters, "PRECISION_TRIAL_POSTERS", 24)
+    with pytest.raises(AssertionError, match="a trial ran"):
+        extract(generated_root, force=True)

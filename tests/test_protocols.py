@@ -88,6 +88,16 @@ def test_missing_aware_prompts_rows_and_one_sample_per_plot(root, release_layout
         assert table["label"].to_pylist() == [row["label"] for row in rows[split]]
 
 
+def test_hemm_is_the_test_list_of_split_json_with_plot_0_and_every_genre(root, release_layout):
+    prepared = prepare(root, "hemm")
+    rows = contracts.hemm_test_rows(release_layout)
+    assert [(s.imdb_id[2:], s.texts, ", ".join(s.genres)) for s in prepared.splits["test"]] == \
+           [(row["id"], [row["text"]], row["label"]) for row in rows]
+    assert prepared.splits["train"] == prepared.splits["dev"] == []
+    split = read_split_file(paths.split_path(root)).ids
+    assert prepared.dropped == {rules.TEST_ONLY: split["train"] + split["dev"]}
+
+
 def test_export_with_the_mmbt_protocol_is_what_mmbt_reads(root, release_layout, tmp_path):
     out = tmp_path / "mmimdb"
     result = CliRunner().invoke(cli, ["export", "--format", "jsonl", "--protocol", "mmbt", "--out", str(out),
@@ -98,6 +108,16 @@ def test_export_with_the_mmbt_protocol_is_what_mmbt_reads(root, release_layout, 
     for split in SPLITS:
         samples = readers.mmbt_jsonl(str(tmp_path), split)
         assert [(s.imdb_id[2:], s.text) for s in samples] == [(line["id"], line["text"]) for line in written[split]]
+
+
+def test_export_of_the_hemm_test_ids_from_a_root_given_relative(root, release_layout, tmp_path, monkeypatch):
+    monkeypatch.chdir(root.parent)  # --root as a user types it: relative to where they stand
+    result = CliRunner().invoke(cli, ["export", "--format", "jsonl", "--protocol", "hemm", "--out", str(tmp_path / "out"),
+                                      "--root", root.name])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in (tmp_path / "out" / "test.jsonl").read_text().splitlines()]
+    assert [line["id"] for line in lines] == [row["id"] for row in contracts.hemm_test_rows(release_layout)]
+    assert (tmp_path / "out" / "train.jsonl").read_text() == (tmp_path / "out" / "dev.jsonl").read_text() == ""
 
 
 def test_protocols_lists_every_preset_with_counts_drops_and_rules(root):
@@ -137,5 +157,59 @@ def test_load_with_a_protocol_gives_its_movies_texts_and_one_row_per_sample(root
         frame = mmimdb.load(split, root=root, protocol="map", columns=["imdb_id", "plot"])
         assert list(zip(frame["imdb_id"], frame["plot"])) == [("tt" + row["image_id"], plot) for row in rows[split]
                                                               for plot in row["plots"]]
-    with pytest.raises(mmimdb.errors.UsageError, match="protocol= applies to"):
-        mmimdb.load("train", root=root, format="torch", protocol="mmbt")
+
+
+ROW_COLUMNS = ["imdb_id", "plot", "genres", "labels"]
+
+
+def _pandas_rows(root, split, name, **options):
+    import mmimdb
+
+    frame = mmimdb.load(split, root=root, protocol=name, columns=ROW_COLUMNS, **options)
+    return [(row.imdb_id, row.plot, list(row.genres), [int(v) for v in row.labels]) + 
+            ((int(row.missing),) if "missing" in options else ()) for row in frame.itertuples()]
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_torch_and_hf_give_the_pandas_rows_of_each_preset(root, name, monkeypatch):
+    import mmimdb
+
+    pytest.importorskip("torch")
+    pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for split in SPLITS:
+        expected = _pandas_rows(root, split, name)
+        items = mmimdb.load(split, root=root, format="torch", protocol=name, columns=ROW_COLUMNS)
+        assert [(i["imdb_id"], i["plot"], i["genres"], [int(v) for v in i["labels"]])
+                for i in items.__getitems__(range(len(items)))] == expected
+        assert [items[k]["plot"] for k in range(len(items))] == [row[1] for row in expected]
+        if split == "dev" or name == "map":  # hf's per-call cost: every preset once, the per-plot one everywhere
+            hf = mmimdb.load(split, root=root, format="hf", protocol=name, columns=ROW_COLUMNS)
+            assert [(r["imdb_id"], r["plot"], r["genres"], r["labels"]) for r in hf] == expected
+
+
+def test_a_protocol_with_missing_modalities_and_features_in_torch_and_hf(root, monkeypatch):
+    import mmimdb
+    from mmimdb.dataset.built import BuiltDataset
+
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("datasets")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = {"rate": 0.6, "type": "both", "seed": 3}
+    assert CliRunner().invoke(cli, ["missing", "--rate", "0.6", "--type", "both", "--seed", "3", "--root", str(root)]).exit_code == 0
+    expected = _pandas_rows(root, "train", "map", missing=spec)
+    assert {row[-1] for row in expected} == {0, 1, 2}
+    items = mmimdb.load("train", root=root, format="torch", protocol="map", columns=ROW_COLUMNS, missing=spec)
+    assert [(i["imdb_id"], i["plot"], i["genres"], [int(v) for v in i["labels"]], i["missing"]) for i in items] == expected
+    hf = mmimdb.load("train", root=root, format="hf", protocol="map", columns=ROW_COLUMNS, missing=spec)
+    assert [(r["imdb_id"], r["plot"], r["genres"], r["labels"], r["missing"]) for r in hf] == expected
+    # HDF5 rows follow the samples: a movie repeated per plot gets its own row each time.
+    data = BuiltDataset(root)
+    start = data.split_ranges["train"][0]
+    row_of = {imdb_id: start + k for k, imdb_id in enumerate(data.parquet_ids("train"))}
+    with_images = mmimdb.load("train", root=root, format="torch", protocol="map", columns=["imdb_id"], features=["images"])
+    batch = with_images.__getitems__(range(len(with_images)))
+    reader = data.reader()
+    for item in batch[:40]:
+        assert torch.equal(item["images"], torch.as_tensor(reader.row("images", row_of[item["imdb_id"]])))
+    assert len(batch) == len(expected) > len(set(i["imdb_id"] for i in batch))

@@ -40,6 +40,7 @@ def test_ray_poster_features_equal_the_local_ones_and_resume_per_chunk(small_roo
     # The driver chooses the job's way (timed: here the ONNX Runtime way is made the fastest),
     # every actor makes it again; a local run in that way computes the same features.
     kind = "onnx" if importlib.util.find_spec("onnxruntime") else "frozen"
+    monkeypatch.setattr(features.posters, "PRECISION_TRIAL_POSTERS", 0)  # run on a job of 40, smaller than the trial
     monkeypatch.setattr(features.posters, "_seconds", lambda precision, model, images: 0.01 if precision.kind == kind else 1.0)
     encoder = image_encoder("efficientnet-lite0", EncoderOptions(image_size=64))
     rows = features.rows.dataset_rows(small_root)

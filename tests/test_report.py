@@ -18,6 +18,7 @@ pytest.importorskip("torch")
 pytest.importorskip("markdown_it")
 
 import browser  # noqa: E402
+from dataset_builds import parquet_copy  # noqa: E402
 from mmimdb import api  # noqa: E402
 from mmimdb.records.genres import GENRES  # noqa: E402
 from mmimdb.records.split_file import SPLITS  # noqa: E402
@@ -30,23 +31,11 @@ def _invoke(*args: str):
     return CliRunner().invoke(cli, list(args))
 
 
-def _report_root(source: Path, target: Path) -> Path:
-    """A root of its own with the model-test build's records and Parquet files (not its
-    large HDF5, which the report does not read), so that `mmimdb missing` may write there."""
-    target.mkdir(parents=True)
-    (target / "dataset").symlink_to(source / "dataset", target_is_directory=True)
-    shutil.copytree(source / "parquet", target / "parquet")
-    for name in ("manifest.json", "split.json"):
-        if (source / name).is_file():
-            shutil.copy(source / name, target / name)
-    return target
-
-
 @pytest.fixture(scope="module")
 def built(model_test_root, model_test_run, tmp_path_factory) -> dict:
     """The report of the model-test build with a missing table and the tiny benchmark run."""
     run = model_test_run
-    root = _report_root(model_test_root, tmp_path_factory.mktemp("report") / "root")
+    root = parquet_copy(model_test_root, tmp_path_factory.mktemp("report") / "root")
     assert _invoke("missing", *MISSING, "--root", str(root)).exit_code == 0
     result = _invoke("report", "--root", str(root), "--results", str(run))
     assert result.exit_code == 0, result.output
@@ -89,6 +78,8 @@ def _all_movies(built):
 
 
 def _shown_count(driver) -> int:
+    """The number of movies shown, once the search's plots (loaded after the page) are in."""
+    _wait(driver, "!document.getElementById('count').dataset.pending")
     return int(driver.find_element("id", "count").text.split()[0])
 
 
@@ -114,6 +105,13 @@ def test_page_needs_no_server_and_no_network(built):
     movies = len(_all_movies(built))
     assert len(list((report / "posters").glob("*.jpg"))) == movies
     assert len(list((report / "details").glob("*.js"))) == -(-movies // 500)
+    assert len(list((report / "search").glob("*.js"))) == -(-movies // 5000)
+    # The page holds only what its first view draws: no plot (the search files have them;
+    # Table 4's test movies show theirs).
+    plots = [m.plot for split in ("train", "dev") for m in built["frames"][split].itertuples() if len(m.plot) > 40]
+    assert plots and not any(plot in html for plot in plots)
+    assert all(json.dumps(plot, ensure_ascii=False)[1:-1] in "".join(p.read_text() for p in (report / "search").glob("*.js"))
+               for plot in plots)
 
 
 def test_results_folder_without_results_is_a_usage_error(built, tmp_path):
@@ -135,7 +133,7 @@ def test_unbuilt_root_says_to_build(tmp_path):
 def test_a_damaged_poster_leaves_the_movie_without_its_thumbnail(built, tmp_path):
     import pyarrow.parquet as pq
 
-    root = _report_root(built["root"], tmp_path / "root")
+    root = parquet_copy(built["root"], tmp_path / "root")
     path = root / "parquet" / "dev.parquet"
     table = pq.read_table(path)
     import pyarrow as pa
@@ -155,9 +153,9 @@ def test_a_damaged_poster_leaves_the_movie_without_its_thumbnail(built, tmp_path
     assert "warning: Table 1 and the card's figures left out: the card cannot read this build" in result.output
     data = json.loads(re.search(r'<script type="application/json" id="report-data">(.*?)</script>',
                                 (root / "report" / "index.html").read_text(), re.S).group(1).replace("<\\/", "</"))
-    rows = {movie["id"]: movie for movie in data["movies"]}
-    assert rows[first]["poster"] is None
-    assert all(movie["poster"] for movie in data["movies"] if movie["id"] != first)
+    posters = dict(zip(data["movies"]["ids"], data["movies"]["posters"]))
+    assert posters[first] is None
+    assert all(key for imdb_id, key in posters.items() if imdb_id != first)
 
 
 # --- in the browser -----------------------------------------------------------------------------
@@ -171,6 +169,13 @@ def test_cards_render_with_decoded_posters(page, built, shots):
     first = page.find_element("css selector", ".card .title").text
     assert first == movies[0].title
     page.save_screenshot(str(shots / "movies.png"))
+    # The first page's thumbnails are in the page; the next page's are the files beside it.
+    assert page.execute_script("return Array.from(document.querySelectorAll('.card img')).every(i => i.src.startsWith('data:'))")
+    page.find_element("id", "next").click()
+    _wait(page, "Array.from(document.querySelectorAll('.card img')).every(i => i.complete)")
+    assert page.execute_script("return Array.from(document.querySelectorAll('.card img')).every(i => i.src.includes('/posters/'))")
+    cards, decoded = _decoded(page, ".card img")
+    assert cards == min(60, len(movies) - 60) == decoded > 0
 
 
 def test_genre_filter_and_search_show_the_movies_the_data_says(page, built, shots):
@@ -199,6 +204,17 @@ def test_genre_filter_and_search_show_the_movies_the_data_says(page, built, shot
     search.send_keys(movies[5].title)
     words = movies[5].title.lower().split()  # "generated film 9": every movie with all three words
     assert _shown_count(page) == len([m for m in movies if all(w in (m.title + " " + m.plot).lower() for w in words)])
+
+
+def test_a_missing_search_file_is_said_on_the_page(driver, built, tmp_path):
+    report = tmp_path / "report"
+    shutil.copytree(built["page"].parent, report)
+    (report / "search" / "0000.js").unlink()
+    driver.get((report / "index.html").as_uri())
+    driver.find_element("id", "search").send_keys("film")
+    _wait(driver, "document.getElementById('count').textContent.includes('missing')")
+    assert driver.find_element("id", "count").text == "The search files are missing: run mmimdb report again."
+    assert [entry for entry in browser.errors(driver) if "0000.js" not in entry["message"]] == []
 
 
 def test_split_and_missing_filters(page, built):

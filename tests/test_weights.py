@@ -196,7 +196,7 @@ def test_an_interrupted_download_resumes_where_it_stopped(root, server, word2vec
     server.drop_once.add(W2V_PATH)
     options = EncoderOptions(word2vec_url=f"{server.url}{W2V_PATH}#md5={md5(word2vec_gz)}", downloads_dir=tmp_path,
                              progress=False, log=lambda message: None)
-    with pytest.raises(DownloadError, match="rerun to resume"):
+    with pytest.raises(DownloadError, match=r"; rerun to retry \(a partial download resumes\)"):
         text_encoder("word2vec", options)
     part = tmp_path / "word2vec-google-news-300.gz.unverified.part"
     have = part.stat().st_size
@@ -246,8 +246,10 @@ def test_offline_the_error_names_file_url_cache_and_the_offline_encoder(root, is
     line = one_line_error(result)
     assert result.exit_code == 3  # stopped early: rerun when the network is back
     cache = root / "downloads" / "word2vec-google-news-300.gz"
-    for part in ("word2vec-google-news-300.gz", f"{closed}{W2V_PATH}", str(cache), "--word2vec PATH", "--text glove-50"):
+    for part in ("word2vec-google-news-300.gz", f"{closed}{W2V_PATH}", str(cache), "--word2vec PATH", "--text glove-50",
+                 f"{closed.removeprefix('http://')} refused the connection"):
         assert part in line, (part, line)
+    assert line.count("rerun") == 1, line  # said once
 
     result = CliRunner().invoke(cli, ["build-features", "--root", str(root), "--only", "image", "--no-download"])
     line = one_line_error(result)

@@ -173,9 +173,10 @@ def missing_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_missing(results: dict[str, Any], path: Path) -> None:
-    """Macro-F1 against the missing rate, a line per model, captioned with what it compares."""
-    from .reports import _caption, _figure, _outside_legend, distinct_styles, save_figure
+def plot_missing(results: dict[str, Any], path: Path | None = None) -> Any:
+    """Macro-F1 against the missing rate, a line per model, captioned with what it compares.
+    Returns the Figure (saved as PNG at ``path`` when given)."""
+    from .reports import _caption, _figure, _legend_below, distinct_styles, save_figure
 
     table = missing_table(results)
     figure, axis = _figure(8, 4.8)
@@ -185,9 +186,11 @@ def plot_missing(results: dict[str, Any], path: Path) -> None:
     axis.set(xlabel="missing rate", ylabel="test macro-F1")
     axis.set_xlim(-0.02, 1.02)
     axis.grid(alpha=0.3)
-    _outside_legend(axis)
+    _legend_below(axis)
     _caption(figure, f"Macro-F1 vs missing rate ({_missing_kind(results)} missing)", _compared(results, markdown=False))
-    save_figure(figure, path)
+    if path is not None:
+        save_figure(figure, path)
+    return figure
 
 
 def write_missing_reports(results: dict[str, Any], out: Path) -> list[Path]:

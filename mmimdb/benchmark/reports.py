@@ -313,9 +313,32 @@ def _save(figure: Any, path: Path) -> None:
     _pyplot().close(figure)
 
 
-def _outside_legend(axis: Any, **options: Any) -> Any:
-    """A legend to the right of ``axis``, so that it never covers what is drawn."""
-    return axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8, **options)
+#: The legends' font size (points), and what an entry takes besides its text (points): the
+#: line sample, the pad after it and the space between columns (matplotlib's 2, 0.8 and 2 em).
+LEGEND_FONT_SIZE = 8
+LEGEND_ENTRY_POINTS = 4.8 * LEGEND_FONT_SIZE
+
+
+def _legend_below(axis: Any, **options: Any) -> Any:
+    """A legend of ``axis``'s lines under it (under its tick labels and axis label), in as many
+    columns as its width holds entries of the longest label: it covers no data and, unlike a
+    legend beside the axes, leaves them the figure's width. Anchored to the axes, not to the
+    figure: a figure legend moves onto the footer when ``savefig`` crops to the tight box."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+    from matplotlib.transforms import ScaledTranslation
+
+    figure = axis.get_figure()
+    handles, labels = axis.get_legend_handles_labels()
+    figure.draw_without_rendering()  # the layout without the legend: where the axis's decorations end
+    box = axis.get_window_extent()
+    decorations = (box.y0 - axis.get_tightbbox().y0) / figure.dpi + 0.05  # inches under the axes
+    font = FontProperties(size=LEGEND_FONT_SIZE)
+    longest = max((TextPath((0, 0), label, prop=font).get_extents().width for label in labels), default=0)  # points
+    columns = max(1, min(len(labels), int(0.95 * box.width / figure.dpi * 72 // (longest + LEGEND_ENTRY_POINTS))))
+    under = axis.transAxes + ScaledTranslation(0, -decorations, figure.dpi_scale_trans)
+    return axis.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=under,
+                       borderaxespad=0.0, ncol=columns, fontsize=LEGEND_FONT_SIZE, frameon=False, **options)
 
 
 def _legend_above(axis: Any, columns: int, **options: Any) -> Any:
@@ -451,7 +474,7 @@ def plot_training_curves(results: dict[str, Any], path: Path | None = None) -> A
     f1_axis.set(xlabel="epoch", ylabel="dev macro-F1", title=f"Dev macro-F1 (early stopping), {drawn}")
     for axis in (loss_axis, f1_axis):
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        _outside_legend(axis, title="model")
+    _legend_below(f1_axis, title="model")  # one for both panels: the same colour a model in each
     _caption(figure, "Training curves", provenance_lines(results, ran, markdown=False))
     if path is not None:
         save_figure(figure, path)
@@ -613,8 +636,7 @@ def plot_figure7(result: dict[str, Any], path: Path | None = None) -> Any:
         axis.axvline(means["nu_v"][0], color="grey", linestyle=":", linewidth=1, label="noise means nu_v, nu_t")
         axis.axhline(means["nu_t"][0], color="grey", linestyle=":", linewidth=1)
         axis.set(xlabel="x_v (visual)", ylabel="x_t (textual)", title=f"{name}; black line: 0.5")
-    handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=8)
+    _legend_below(axes[0])  # the same markers on both panels
     correlation = np.corrcoef(example["z"], m)[0, 1] if np.std(example["z"]) > 0 else 0.0
     _caption(figure, f"Figure 7: a single GMU on the synthetic task with x_v, x_t in R, seed {result.get('first_seed', 0)} "
                      f"({2 * result['samples_per_class']} test samples; corr(z, M) = {correlation:.3f})",

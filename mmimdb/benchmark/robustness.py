@@ -214,7 +214,7 @@ def robustness_markdown(results: dict[str, Any]) -> str:
 
 def plot_robustness(results: dict[str, Any], path: Path | None = None) -> Any:
     """Macro-F1 against the level, one panel per kind and modality, a line per model."""
-    from .reports import _caption, _figure, _outside_legend, distinct_styles, save_figure
+    from .reports import _caption, _figure, _legend_below, distinct_styles, save_figure
 
     figure, axes = _figure(12, 8, rows=2, columns=2)
     styles = distinct_styles(len(results["models"]))
@@ -228,7 +228,7 @@ def plot_robustness(results: dict[str, Any], path: Path | None = None) -> Any:
                                                              else " (noise sd / feature sd)"),
                      ylabel="test macro-F1", title=f"{modality} {kind}")
             axis.grid(alpha=0.3)
-    _outside_legend(axes[0][1], title="model")
+    _legend_below(axes[1][0], title="model")
     _caption(figure, "Robustness: macro-F1 as one modality goes missing or noisy (trained on complete data)",
              [f"seeds {', '.join(map(str, next(iter(results['models'].values()))['seeds']))}; missing tables and noise "
               f"seeded by {results['settings']['missing_seed']}; F1 at threshold 0.5"])

@@ -10,13 +10,11 @@ whole group under ``torch.func.vmap``. On the CPU each trial gives the numbers i
 
 * **batches**: a lone run shuffles with numpy's ``default_rng(seed)``; the trials of a search
   share the seed, so they share every batch, gathered once for the group;
-* **dropout**: a lone run draws each mask with ``bernoulli_(1 - p)`` from torch's generator.
-  Trials of one hidden size stand at the same point of the same stream (same seed, same
-  number of initialisation draws). Where ``bernoulli_`` compares one uniform double per
-  element with ``1 - p`` (checked at start on torch's own kernels: :func:`mask_mode`), one
-  ``uniform_`` draw per dropout call serves the whole group and each trial compares it with
-  its own ``1 - p``; where it does not (torch with MKL on Intel CPUs seeds a stream per call),
-  each trial's mask is drawn by ``bernoulli_`` from a copy of the group's generator;
+* **dropout**: a lone run on the CPU compares float32 uniforms from its own numpy stream
+  (``dropout.mask_generator(seed)``) with ``1 - p`` (:mod:`.dropout`). Trials of one group
+  share the seed and their layer shapes, so they stand at the same point of that stream at
+  every dropout call: one draw per call serves the whole group and each trial compares it
+  with its own ``1 - p``, the draw and the comparison of its lone run;
 * **its own hyper-parameters**: dropout (a ``1 - p`` per trial), learning rate (a lane of
   :class:`training.Adam`), init range (its lone initialisation), max-norm (a bound per trial);
 * **the lone fit's loop**: the stack (:class:`_Stack`) is one more kind of lanes for
@@ -26,7 +24,8 @@ whole group under ``torch.func.vmap``. On the CPU each trial gives the numbers i
   stops leaves the stack, the others go on.
 
 Three layers take a group form (same arithmetic, laid out for the stack): ``nn.Dropout``
-(:class:`StreamDropout`), ``nn.BatchNorm1d`` (:class:`GroupBatchNorm`: the statistics of the
+(``dropout.StreamDropout``, as in a lone CPU run, its ``1 - p`` one buffer per trial),
+``nn.BatchNorm1d`` (:class:`GroupBatchNorm`: the statistics of the
 features every trial shares are computed once) and ``nn.Linear`` (:class:`GroupLinear`: weights
 stored (in, out), so no gradient needs a transposed copy). A model that draws random numbers
 anywhere else (a functional dropout) would give every trial the same mask; a probe forward
@@ -48,7 +47,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
@@ -58,6 +56,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from ..dataset import hdf5
+from .dropout import MaskStream, mask_generator, use_stream
 from .training import (PREDICT_BATCH, Batcher, TrainConfig, _autocast, _batches, limit_unit_norms, recalibrate_batch_norm,
                        start, tracked_batch_norms, train_lanes)
 
@@ -71,79 +70,6 @@ def can_batch(spec: Any) -> bool:
 
     return (isinstance(spec.cls, type) and issubclass(spec.cls, NeuralClassifier) and bool(spec.inputs)
             and not set(spec.inputs) & UNBATCHED_INPUTS)
-
-
-@lru_cache(maxsize=None)
-def mask_mode(device: str = "cpu") -> str | None:
-    """How a group draws its dropout masks on ``device``.
-
-    ``"uniform"``: one uniform draw per dropout call, compared per trial with ``1 - p``
-    (exact on the CPU when torch's ``bernoulli_`` does that: checked here on torch's own
-    kernels; the choice on a GPU). ``"bernoulli"``: one ``bernoulli_`` per trial from a copy
-    of the group's generator (exact; torch with MKL on Intel CPUs). ``None``: dropout here
-    does not draw through ``bernoulli_`` as expected, so trials train one by one.
-    """
-    if device != "cpu":
-        return "uniform"
-    x = torch.linspace(-1, 1, 3 * 67).view(3, 67)
-    torch_state = torch.get_rng_state()
-    try:
-        torch.manual_seed(1234)
-        dropped = F.dropout(x, 0.37, training=True)
-    finally:
-        torch.set_rng_state(torch_state)
-    first, second = torch.Generator().manual_seed(1234), torch.Generator().manual_seed(1234)
-    mask = torch.empty(x.shape).bernoulli_(0.63, generator=first)
-    if not torch.equal(dropped, x * mask.div_(0.63)):
-        return None
-    uniform = torch.empty(x.shape, dtype=torch.float64).uniform_(generator=second)
-    if torch.equal(mask > 0, uniform < 0.63) and torch.equal(first.get_state(), second.get_state()):
-        return "uniform"
-    return "bernoulli"
-
-
-class MaskStream:
-    """The dropout masks of one group: a generator at the point a lone trial's would be."""
-
-    def __init__(self, generator: Any, mode: str):
-        self.generator, self.mode = generator, mode
-        self.buffers: dict[str, Any] = {}   # the group's stacked buffers (the per-trial 1 - p)
-        self.lane: Any = None               # inside vmap: the trial's position in the stack
-
-    def noise(self, module: "StreamDropout", x: Any) -> Any:
-        """What dropout multiplies ``x`` by: mask / (1 - p), per trial (``x``: one trial's view)."""
-        if self.mode == "uniform":
-            # Doubles as torch's CPU bernoulli_ draws them; on a GPU (no exactness to keep) floats.
-            dtype = torch.float64 if x.device.type == "cpu" else torch.float32
-            uniform = torch.empty(x.shape, dtype=dtype, device=x.device).uniform_(generator=self.generator)
-            # Compare, then scale in x's dtype: (mixed bool-float kernels are many times slower).
-            scale = torch.ones((), dtype=x.dtype, device=x.device) / module.keep.to(x.dtype)
-            return (uniform < module.keep).to(x.dtype).mul_(scale)
-        # The trials still training, in lane order; outside vmap (one network) its own 1 - p.
-        keeps = self.buffers[module.keep_name].tolist() if self.lane is not None else [float(module.keep)]
-        noise = torch.empty((len(keeps), *x.shape), dtype=x.dtype, device=x.device)
-        state = self.generator.get_state()
-        for out, keep in zip(noise, keeps):
-            self.generator.set_state(state)  # every trial draws from the same point
-            out.bernoulli_(keep, generator=self.generator).div_(keep)
-        return noise[self.lane] if self.lane is not None else noise[0]
-
-
-class StreamDropout(nn.Module):
-    """``nn.Dropout(p)`` whose masks come from the group's :class:`MaskStream`."""
-
-    def __init__(self, p: float, stream: MaskStream, keep_name: str):
-        super().__init__()
-        self.p, self.stream, self.keep_name = p, stream, keep_name
-        self.register_buffer("keep", torch.tensor(1.0 - p, dtype=torch.float64))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # As torch's dropout: p = 0 draws nothing; p = 1 zeroes without drawing.
-        if not self.training or self.p == 0:
-            return x
-        if self.p == 1:
-            return x * 0
-        return x * self.stream.noise(self, x)
 
 
 class GroupBatchNorm(nn.Module):
@@ -209,14 +135,12 @@ def _group_norm(module: Any) -> bool:
 
 def _for_group(network: Any, stream: MaskStream) -> Any:
     """``network`` ready to stack (in place): every ``nn.Dropout`` draws from ``stream``
-    (:class:`StreamDropout`), every plain ``nn.BatchNorm1d`` and ``nn.Linear`` becomes its
+    (``dropout.StreamDropout``), every plain ``nn.BatchNorm1d`` and ``nn.Linear`` becomes its
     group form (:class:`GroupBatchNorm`, :class:`GroupLinear`)."""
-    for name, module in list(network.named_modules()):
+    use_stream(network, stream)
+    for module in list(network.modules()):
         for child_name, child in list(module.named_children()):
-            qualified = f"{name}.{child_name}" if name else child_name
-            if type(child) is nn.Dropout:
-                setattr(module, child_name, StreamDropout(child.p, stream, f"{qualified}.keep"))
-            elif _group_norm(child):
+            if _group_norm(child):
                 setattr(module, child_name, GroupBatchNorm(child))
             elif type(child) is nn.Linear:
                 setattr(module, child_name, GroupLinear(child))
@@ -228,12 +152,12 @@ def _lone_state(state: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
     return {key: state[key] if key in state else state[f"{key}_t"].t().contiguous() for key in keys}
 
 
-def _group_key(network: Any, config: TrainConfig, rng_state: Any) -> tuple:
-    """Trials train together when their shapes, schedule and dropout stream agree."""
+def _group_key(network: Any, config: TrainConfig) -> tuple:
+    """Trials train together when their shapes and schedule agree (and so their dropout draws:
+    they share the seed, hence the mask stream)."""
     shapes = tuple((name, tuple(t.shape)) for name, t in network.state_dict().items())
     special = tuple(sorted({m.p for m in network.modules() if isinstance(m, nn.Dropout) and m.p in (0.0, 1.0)}))
-    return (shapes, config.epochs, config.patience, config.batch_size, config.device, special,
-            rng_state.numpy().tobytes() if rng_state is not None else None)
+    return (shapes, config.epochs, config.patience, config.batch_size, config.device, special)
 
 
 class NotBatchable(Exception):
@@ -245,7 +169,7 @@ def _draws_only_through_dropout(network: Any, batch: dict[str, Any]) -> bool:
     ``nn.Dropout`` modules (which a group replaces). A functional dropout, say, would draw
     from torch's generator, the same mask for every trial under vmap: not a lone run's."""
     device = next(iter(batch.values())).device
-    probe = _for_group(copy.deepcopy(network), MaskStream(torch.Generator(device=device).manual_seed(0), "uniform"))
+    probe = _for_group(copy.deepcopy(network), MaskStream(torch.Generator(device=device).manual_seed(0)))
     probe.train()
 
     def states() -> list[Any]:
@@ -265,17 +189,15 @@ class _Trial:
     network: Any
     config: TrainConfig
     batch_order: np.random.Generator
-    rng_state: Any  # torch's CPU generator after initialisation (None on a GPU)
 
 
 def fit_batched(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: Any, fixed: dict[str, Any],
-                seed: int, progress: bool = False, mode: str | None = None) -> list[Any]:
+                seed: int, progress: bool = False) -> list[Any]:
     """Fit one estimator of ``spec`` per hyper-parameter dict in ``trials``, batched.
 
     ``fixed`` holds the settings every trial shares (epochs, patience, device). Returns the
     fitted estimators in ``trials`` order, as ``spec.create(**params, **fixed, seed=seed)
-    .fit(train, dev)`` would return them. ``mode`` forces a :func:`mask_mode` (tests).
-    Raises :class:`NotBatchable` when the trials cannot match their lone runs this way.
+    .fit(train, dev)`` would return them. Raises :class:`NotBatchable` when the trials cannot match their lone runs this way.
     """
     started: list[_Trial] = []
     groups: dict[tuple, list[int]] = {}
@@ -283,20 +205,13 @@ def fit_batched(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: An
         estimator = spec.create(**params, **fixed, seed=seed)
         network, config = estimator.prepare(train)
         batch_order = start(network, config, train.labels)
-        trial = _Trial(estimator, network, config, batch_order, torch.get_rng_state() if config.device == "cpu" else None)
-        started.append(trial)
-        groups.setdefault(_group_key(network, config, trial.rng_state), []).append(index)
+        started.append(_Trial(estimator, network, config, batch_order))
+        groups.setdefault(_group_key(network, config), []).append(index)
     for members in groups.values():
         first = started[members[0]]
         device = first.config.device
-        chosen = mode or mask_mode(device)
-        if chosen is None:
-            raise NotBatchable("torch's dropout here does not draw its masks through bernoulli_")
-        if device == "cpu":
-            generator = torch.Generator()
-            generator.set_state(first.rng_state)  # where every member's lone run draws next
-        else:
-            generator = torch.Generator(device=device).manual_seed(seed)
+        # On the CPU the stream every member's lone run draws its masks from (dropout.py).
+        generator = mask_generator(seed) if device == "cpu" else torch.Generator(device=device).manual_seed(seed)
         inputs = first.estimator.inputs
         train_batcher = Batcher({k: train.inputs[k] for k in inputs}, device)
         if not _draws_only_through_dropout(first.network, train_batcher(np.arange(min(4, len(train))))):
@@ -307,7 +222,7 @@ def fit_batched(spec: Any, trials: Sequence[dict[str, Any]], train: Any, dev: An
         label = None
         if progress:
             label = f"{spec.name} trials {','.join(str(i + 1) for i in members)} (hidden {trials[members[0]].get('hidden')})"
-        _train_group([started[i] for i in members], MaskStream(generator, chosen), train_batcher,
+        _train_group([started[i] for i in members], MaskStream(generator), train_batcher,
                      Batcher({k: dev.inputs[k] for k in inputs}, device), train.labels, dev.labels, label)
     return [trial.estimator for trial in started]
 
@@ -328,12 +243,10 @@ class _Stack:
         self.norms = {**tracked_batch_norms(self.template),
                       **{name: m for name, m in self.template.named_modules() if isinstance(m, GroupBatchNorm)}}
         self.max_norms = [m.config.max_norm for m in members]
-        self.stream.buffers = self.buffers
         self._set_lanes()
         device = self.device
 
-        def loss_of(p: dict, b: dict, lane: Any, batch: dict, target: Any) -> Any:
-            stream.lane = lane
+        def loss_of(p: dict, b: dict, batch: dict, target: Any) -> Any:
             with _autocast(device):
                 logits = functional_call(self.template, (p, b), (batch,))
             return F.binary_cross_entropy_with_logits(logits.float(), target)
@@ -342,13 +255,12 @@ class _Stack:
             with _autocast(device):
                 return torch.sigmoid(functional_call(self.template, (p, b), (batch,)).float())
 
-        self.train_step = vmap(loss_of, in_dims=(0, 0, 0, None, None), randomness="same")
+        self.train_step = vmap(loss_of, in_dims=(0, 0, None, None), randomness="same")
         self.predict = vmap(scores_of, in_dims=(0, 0, None), randomness="same")
 
     def _set_lanes(self) -> None:
         # Made once per stack (again when trials leave), not per step: each trial's views.
         n = len(self.max_norms)
-        self.lane_index = torch.arange(n, device=self.device)
         self._lanes = [[p.detach()[t] for p in self.params.values()] for t in range(n)]
         self._bounded_lanes = [(self.params[name].detach()[lane], max_norm) for name in self.bounded
                                for lane, max_norm in enumerate(self.max_norms) if max_norm is not None]
@@ -364,7 +276,7 @@ class _Stack:
         self.template.train()
 
     def losses(self, batch: dict[str, Any], target: Any) -> Any:
-        return self.train_step(self.params, self.buffers, self.lane_index, batch, target)
+        return self.train_step(self.params, self.buffers, batch, target)
 
     def zero_grad(self) -> None:
         for param in self.params.values():
@@ -394,7 +306,6 @@ class _Stack:
         lanes = torch.tensor(kept, device=self.device)
         self.params = {k: v.detach()[lanes].requires_grad_() for k, v in self.params.items()}
         self.buffers = {k: v[lanes] for k, v in self.buffers.items()}
-        self.stream.buffers = self.buffers
         self.max_norms = [self.max_norms[lane] for lane in kept]
         self._set_lanes()
 

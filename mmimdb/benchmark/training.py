@@ -37,8 +37,9 @@ from ..dataset import hdf5
 #: Changes with every change to training or models that alters their results, so that runs
 #: saved by an earlier version are trained again rather than reused (2: outputs start at the
 #: genre prior, batch-norm statistics re-estimated, input dropout at most 0.2; 3: the lone fit
-#: steps through torch's fused Adam kernel, as the batched search does: float rounding apart).
-TRAINING_REVISION = 3
+#: steps through torch's fused Adam kernel, as the batched search does: float rounding apart;
+#: 4: dropout masks on the CPU from numpy's generator, ``dropout.py``).
+TRAINING_REVISION = 4
 #: The paper's default hyperparameters (Arevalo et al. 2017; their code's defaults).
 DEFAULT_PARAMS: dict[str, Any] = {"hidden": 512, "dropout": 0.5, "lr": 0.01, "init_range": None, "max_norm": None}
 #: Tokens kept per plot by the RNNs (plots longer than this are cut; keeps batches bounded).
@@ -390,13 +391,18 @@ class LoneNetwork:
 
     The batched search's stack (``search._Stack``) has the same methods, one lane per trial.
     Everything that does not change from step to step (the parameter list, the weights that
-    max-norm bounds, the batch norms) is found once here, not per step.
+    max-norm bounds, the batch norms) is found once here, not per step. On the CPU its
+    ``nn.Dropout`` modules draw their masks from the run's numpy stream while it trains
+    (:mod:`.dropout`: the stream a batched trial draws from too), and are put back at the end.
     """
 
     def __init__(self, network: Any, config: TrainConfig):
         import torch
 
+        from .dropout import MaskStream, mask_generator, use_stream
+
         self.network, self.device, self.max_norm = network, config.device, config.max_norm
+        self._dropouts = use_stream(network, MaskStream(mask_generator(config.seed))) if config.device == "cpu" else []
         self.params = [p for p in network.parameters() if p.requires_grad]
         self.bounded = [m.weight for m in network.modules() if isinstance(m, torch.nn.Linear)]
         self.norms = tracked_batch_norms(network)
@@ -441,6 +447,13 @@ class LoneNetwork:
 
     def restore(self, member: int, state: Any) -> None:
         self.network.load_state_dict(state)
+
+    def close(self) -> None:
+        """Put the network's own ``nn.Dropout`` modules back (after training)."""
+        from .dropout import put_back
+
+        put_back(self._dropouts)
+        self._dropouts = []
 
 
 def train_lanes(lanes: Any, configs: Sequence[TrainConfig], batch_order: np.random.Generator, train_batcher: Batcher,
@@ -530,5 +543,9 @@ def fit_network(network: Any, train: Any, dev: Any, config: TrainConfig, vocabul
     batch_order = start(network, config, train.labels)
     train_batcher = Batcher(train.inputs, config.device, vocabulary)
     dev_batcher = Batcher(dev.inputs, config.device, vocabulary)
-    return train_lanes(LoneNetwork(network, config), [config], batch_order, train_batcher, dev_batcher,
-                       train.labels, dev.labels, config.progress)[0]
+    lanes = LoneNetwork(network, config)
+    try:
+        return train_lanes(lanes, [config], batch_order, train_batcher, dev_batcher, train.labels, dev.labels,
+                           config.progress)[0]
+    finally:
+        lanes.close()  # the network's own dropout modules again, trained or interrupted

@@ -20,7 +20,6 @@ reads it with plain h5py::
 """
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -34,6 +33,7 @@ from ..errors import MmimdbError, UsageError
 from ..records.genres import GENRES
 from .images import IMAGE_SHAPE
 from ..records.split_file import SPLITS
+from ..storage import undo
 
 try:  # ISA-L deflate: the same zlib stream as zlib.compress, about 5x faster (and inflate faster)
     from isal.isal_zlib import compress as _deflate, decompress as _inflate
@@ -242,23 +242,59 @@ def opened(path: str | os.PathLike, mode: str = "r") -> Iterator[Any]:
     path = Path(path).expanduser()
     if not path.is_file():
         raise UsageError(f"{path}: no such HDF5 file; run `mmimdb build` first")
+    if mode != "r":
+        with _changed_in_place(path) as handle:
+            yield handle
+        return
     try:
         handle = h5py.File(path, mode)
     except OSError as error:
         raise unreadable(path, error) from None
-    if mode == "r":
-        with handle, reading(path):
-            yield handle
-        return
+    with handle, reading(path):
+        yield handle
+
+
+@contextmanager
+def _changed_in_place(path: Path) -> Iterator[Any]:
+    """``path`` opened ``r+`` through a rollback journal (:mod:`mmimdb.storage.undo`): the
+    block's changes are kept when it ends, undone when it raises or the disk fills (HDF5
+    itself would leave a half-closed file that crashes the interpreter at exit), and undone
+    by the next writer when the process is killed."""
+    import h5py
+
+    file = undo.UndoableFile(path)
     try:
+        try:
+            handle = h5py.File(file, "r+")
+        except OSError as error:
+            raise unreadable(path, error) from None
         with handle:
-            yield handle
-    except (OSError, RuntimeError) as error:
-        # HDF5 says a full disk in its own words (a RuntimeError when the file is closed):
-        # an OSError of errno ENOSPC, so that it ends as the one line of a full disk.
-        if "errno = 28" in str(error) or "No space left on device" in str(error):
-            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from None
+            handle_files[handle.id.id] = file
+            try:
+                yield handle
+            finally:
+                handle_files.pop(handle.id.id, None)
+    except BaseException:
+        file.roll_back()
+        if file.failure is not None:
+            raise file.failure from None
         raise
+    if file.failure is not None:  # the disk filled as HDF5 closed the file
+        file.roll_back()
+        raise file.failure
+    file.commit()
+
+
+#: The journaled file under each open ``r+`` handle (by HDF5 id), for :func:`stop_if_full`.
+handle_files: dict[int, Any] = {}
+
+
+def stop_if_full(handle: Any) -> None:
+    """Raise the full disk's error as soon as a write of ``handle`` found no space (the
+    journaled file then keeps HDF5's writes in memory until the change is undone)."""
+    file = handle_files.get(handle.id.id)
+    if file is not None and file.failure is not None:
+        raise file.failure
 
 
 def split_ranges(handle: Any, path: str | os.PathLike) -> dict[str, tuple[int, int]]:
@@ -495,6 +531,7 @@ def add_dataset(path: str | os.PathLike, name: str, data: np.ndarray | Iterable[
                 _write_variable_rows(dataset, written, block, variable)
             else:
                 dataset[written:written + len(block)] = block
+            stop_if_full(handle)
             written += len(block)
         if dataset is None or written != count:
             if dataset is not None:

@@ -6,7 +6,9 @@ and genre choices applied), so every format carries the same ids, split and labe
 * ``jsonl``: the transformers mm-imdb example and MMBT (:mod:`.jsonl`);
 * ``mmf``: MMF's mmimdb dataset layout (:mod:`.mmf`);
 * ``arrow``: the ViLT-based missing-modality readers (:mod:`.arrow`);
-* ``hdf5``: the original release's HDF5 file, for MultiBench (:mod:`.hdf5`).
+* ``hdf5``: the original release's HDF5 file, for MultiBench (:mod:`.hdf5`);
+* ``fiftyone``: a FiftyOne dataset with a benchmark's predictions, for the FiftyOne App
+  (:mod:`.fiftyone_dataset`; the ``fiftyone`` extra).
 
 >>> summary = export("jsonl", root="~/.cache/mmimdb")          # doctest: +SKIP
 >>> summary["out"], summary["movies"]["train"]                  # doctest: +SKIP
@@ -25,17 +27,18 @@ from ..errors import UsageError
 from ..dataset.parquet import check_readable
 from ..records.record import file_id
 from ..records.split_file import SPLITS
-from . import arrow, hdf5, jsonl, mmf
+from . import arrow, fiftyone_dataset, hdf5, jsonl, mmf
 from .rows import (GENRE_CHOICES, MARKER, TEXT_CHOICES, Choices, check_built, default_out, record_export, split_ids,
                    staged_folder)
 
-FORMATS: tuple[str, ...] = ("jsonl", "mmf", "arrow", "hdf5")
+FORMATS: tuple[str, ...] = ("jsonl", "mmf", "arrow", "hdf5", "fiftyone")
 #: The reader each format was checked against (for messages and the manifest).
 READERS: dict[str, str] = {
     "jsonl": "transformers examples/research_projects/mm-imdb (JsonlDataset), MMBT mmbt/data (JsonlDataset)",
     "mmf": "MMF mmf/datasets/builders/mmimdb (MMIMDbImageDataset)",
     "arrow": "missing_aware_prompts vilt/datasets (MMIMDBDataset)",
     "hdf5": "MultiBench datasets/imdb/get_data.py (IMDBDataset)",
+    "fiftyone": "FiftyOne fiftyone.load_dataset(NAME); browse it with `fiftyone app launch NAME`",
 }
 #: Files whose sha256 the manifest records (the posters are the build's own bytes).
 _INDEX_SUFFIXES = (".jsonl", ".arrow", ".txt", ".hdf5")
@@ -53,13 +56,16 @@ def _default_out(root: Path, format: str) -> Path:
 @lock.reads_root("mmimdb export")
 def export(format: str, root: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
            text: str = "longest", genres: str = "23", test_hard_ids: str | os.PathLike | None = None,
-           progress: bool = False, protocol: str | None = None) -> dict[str, Any]:
+           progress: bool = False, protocol: str | None = None, name: str | None = None,
+           results: str | os.PathLike | None = None) -> dict[str, Any]:
     """Export the built dataset under ``root`` as ``format`` into ``out``; return a summary.
 
     ``out`` defaults to ``<root>/exports/<format>`` (``.../jsonl/mmimdb`` for jsonl). It is
     replaced as a whole when the export succeeds, and only if it is empty or a previous
     export. ``text`` and ``genres`` are the choices of :mod:`mmimdb.export.rows`;
     ``test_hard_ids`` (jsonl only) names a file of ids for MMBT's ``test_hard_gt.jsonl``.
+    ``name`` and ``results`` (fiftyone only): the FiftyOne dataset's name and the benchmark
+    folder whose predictions it carries (default ``ROOT/benchmark`` when it has results).
     The summary (counts per split, warnings) is also recorded in the manifest.
     """
     if format not in FORMATS:
@@ -72,6 +78,10 @@ def export(format: str, root: str | os.PathLike | None = None, out: str | os.Pat
             raise UsageError(f"--format hdf5 is the paper's file; --protocol {protocol} needs jsonl, mmf or arrow")
     if test_hard_ids is not None and format != "jsonl":
         raise UsageError("--test-hard-ids is for --format jsonl (MMBT's test_hard_gt.jsonl)")
+    if format != "fiftyone" and (name is not None or results is not None):
+        raise UsageError(f"{'--name' if name is not None else '--results'} is for --format fiftyone")
+    if format == "fiftyone":
+        fiftyone_dataset.check_installed()
     root = paths.data_root(root)
     check_built(root)
     for split in SPLITS:  # a truncated or overwritten split file: one line before any folder is made
@@ -92,6 +102,11 @@ def export(format: str, root: str | os.PathLike | None = None, out: str | os.Pat
             summary = mmf.write(root, staging, choices, progress)
         elif format == "arrow":
             summary = arrow.write(root, staging, choices, progress)
+        elif format == "fiftyone":
+            from ..report.benchmark import benchmark_folder
+
+            summary = fiftyone_dataset.write(root, staging, target, choices, name or fiftyone_dataset.default_name(root),
+                                             benchmark_folder(root, results), progress)
         else:
             summary = hdf5.write(root, staging, choices, progress)
         files = {str(path.relative_to(staging)): sha256_of(path) for path in sorted(staging.rglob("*"))

@@ -201,6 +201,10 @@ def check_precision(precision: str) -> None:
 PRECISION_FILE = "precision.json"
 #: Posters the precision is checked on before a run (the first ones it computes).
 SAMPLE_POSTERS = 8
+#: Posters the precision trial on a CPU encodes at the most: the first :data:`SAMPLE_POSTERS`
+#: in each of the four ways (eager fp32, bf16, a frozen graph, ONNX Runtime) to compare their
+#: features, then a warm-up and two timed passes of each.
+PRECISION_TRIAL_POSTERS = SAMPLE_POSTERS * 4 * (1 + 3)
 #: Smallest cosine between the features of another fp32 implementation (a frozen graph, ONNX
 #: Runtime) and the model's that keeps it: both fp32, only the order of operations differs.
 EXACT_MIN_COSINE = 0.99999
@@ -314,11 +318,12 @@ def first_posters(inputs: PosterInputs, plan: "ChunkPlan") -> Any:
     return torch.from_numpy(np.stack([inputs[row][1] for row in first]))
 
 
-def job_precision(partial: Path, model: Any, images: Any, device: Any, log: Log, threads: int | None = None) -> Precision:
+def job_precision(partial: Path, model: Any, images: Any, device: Any, log: Log, threads: int | None = None,
+                  trial: bool = True) -> Precision:
     """The precision of the job whose partial results are in ``partial``: chosen by
-    :func:`choose_precision` on ``images`` when the job starts, read back when it resumes
-    (a second check, on other posters, could choose otherwise and leave one output in two
-    precisions)."""
+    :func:`choose_precision` on ``images`` when the job starts (``trial`` False: the model's
+    own fp32, untried, for a job smaller than the trial), read back when it resumes (a second
+    check, on other posters, could choose otherwise and leave one output in two precisions)."""
     record = partial / PRECISION_FILE
     if record.is_file():
         try:
@@ -329,7 +334,10 @@ def job_precision(partial: Path, model: Any, images: Any, device: Any, log: Log,
                               "again") from None
         log(f"resuming in the precision the job started with: {description}")
         return precision_of_kind(kind, description, model, images, partial)
-    chosen = choose_precision(model, images, device, log, threads=threads)
+    if trial:
+        chosen = choose_precision(model, images, device, log, threads=threads)
+    else:
+        chosen = Precision(description="fp32 (no precision trial: the job is smaller than the trial)")
     atomic.write_json(record, {"kind": chosen.kind, "description": chosen.description})
     return chosen
 
@@ -446,6 +454,17 @@ GPU_BATCH_SIZE = 64
 BATCH_TRIAL_POSTERS = 2 * sum(CPU_BATCH_CANDIDATES)
 
 
+def trial_posters(device: Any, precision_trial: bool, batch_trial: bool) -> int:
+    """The posters a job's timed trials on ``device`` would encode: on a CPU the precision
+    trial's (:data:`PRECISION_TRIAL_POSTERS`) and the batch-size trial's
+    (:data:`BATCH_TRIAL_POSTERS`), those that would run; elsewhere none are timed (a GPU
+    checks fp16 untimed on :data:`SAMPLE_POSTERS` posters and takes :data:`GPU_BATCH_SIZE`).
+    A job with fewer posters than that runs no trial: it would spend longer choosing than computing."""
+    if device.type != "cpu":
+        return 0
+    return PRECISION_TRIAL_POSTERS * precision_trial + BATCH_TRIAL_POSTERS * batch_trial
+
+
 def choose_batch_size(model: Any, image_size: int, device: Any, log: Log = stderr_log, seconds: float = 0.4,
                       precision: Precision | None = None, threads: int | None = None) -> int:
     """The batch size to use on ``device``: :data:`GPU_BATCH_SIZE` on a GPU; on the CPU the
@@ -509,16 +528,23 @@ def extract_image_features(root: Path, rows: Rows, encoder: ImageEncoder, device
             workers = default_workers(torch_device)
         # On a CPU the workers encode too (one torch thread each: DataLoader workers run so).
         in_workers = torch_device.type == "cpu" and workers > 0
+        todo = sum(chunks[k][1] - chunks[k][0] for k in pending)
+        precision_trial = precision == "auto" and not (partial / PRECISION_FILE).is_file()  # (a resumed job reads it)
+        trial = trial_posters(torch_device, precision_trial, batch_size is None)
+        small = todo < trial
         chosen = Precision()
         if precision == "auto":
             sample = first_posters(inputs, plan).to(torch_device)
-            chosen = job_precision(partial, model, sample, torch_device, log, threads=1 if in_workers else None)
+            chosen = job_precision(partial, model, sample, torch_device, log, threads=1 if in_workers else None,
+                                   trial=not small)
         report.precision = chosen.description
-        todo = sum(chunks[k][1] - chunks[k][0] for k in pending)
-        if batch_size is None and torch_device.type == "cpu" and todo < BATCH_TRIAL_POSTERS:
-            batch_size = CPU_BATCH_CANDIDATES[0]
-            log(f"batch size {batch_size} (no batch-size trial: it would encode {BATCH_TRIAL_POSTERS} posters, "
-                f"more than the {todo} of this job)")
+        if small:
+            untried = ["fp32"] if precision_trial else []
+            if batch_size is None:
+                batch_size = CPU_BATCH_CANDIDATES[0]
+                untried.append(f"batch size {batch_size}")
+            log(f"{', '.join(untried)} (no timing trial: it would encode {trial} posters, more than the {todo} of "
+                "this job)")
         if batch_size is None:
             batch_size = choose_batch_size(model, encoder.preprocess.size, torch_device, log, precision=chosen,
                                            threads=1 if in_workers else None)

@@ -27,8 +27,8 @@ from ..errors import ImageError, MmimdbError
 from ..dataset.built import BuiltDataset
 from ..ray_cluster import pool as plan_pool
 from .encoders import ImageEncoder
-from .posters import GPU_BATCH_SIZE, ExtractionReport, PosterInputs, Precision, choose_precision, finish_extraction, \
-    first_posters, job_precision, plan_chunks, precision_of_kind, save_chunk
+from .posters import GPU_BATCH_SIZE, PRECISION_FILE, ExtractionReport, PosterInputs, Precision, choose_precision, \
+    finish_extraction, first_posters, job_precision, plan_chunks, precision_of_kind, save_chunk, trial_posters
 from .rows import Rows
 from .writer import DEFAULT_CHUNK_ROWS, Log, stderr_log
 
@@ -154,8 +154,12 @@ def extract_image_features_ray(root: Path, rows: Rows, encoder: ImageEncoder, de
 
             model = encoder.build().eval()
             inputs = PosterInputs(None, rows.ids, encoder.preprocess, read=BuiltDataset(root).poster_reader())
+            todo = sum(plan.chunks[k][1] - plan.chunks[k][0] for k in plan.pending)
+            trial = trial_posters(torch.device("cpu"), not (plan.partial / PRECISION_FILE).is_file(), False)
+            if todo < trial:
+                log(f"fp32 (no timing trial: it would encode {trial} posters, more than the {todo} of this job)")
             way = job_precision(plan.partial, model, first_posters(inputs, plan), torch.device("cpu"), log,
-                                threads=workers.threads)
+                                threads=workers.threads, trial=todo >= trial)
             chosen = (way.kind, way.description)
             del model, way
         wanted = {rows.ids[i]: i for k in plan.pending for i in range(*plan.chunks[k])}

@@ -58,11 +58,32 @@ def _open(session: PoliteSession, url: str, headers: dict[str, str], allowed: se
     except HostUnresolvable as error:  # no network, as for a refused connection: rerun when it is back
         raise DownloadStopped(f"{url}: {error}; rerun to resume") from None
     except requests.RequestException as error:
+        if _refused(error):
+            where = urlsplit(url)
+            raise DownloadStopped(f"{url}: {where.hostname}:{where.port or {'https': 443}.get(where.scheme, 80)} refused "
+                                  "the connection (nothing listens there, or a firewall); check the URL and the network; "
+                                  "rerun to resume") from None
         raise DownloadStopped(f"{url}: {type(error).__name__} ({_first_line(error)}); rerun to resume") from None
 
 
 def _first_line(error: BaseException) -> str:
     return (str(error).splitlines() or [type(error).__name__])[0][:200]
+
+
+def _refused(error: BaseException) -> bool:
+    """Whether a ``ConnectionRefusedError`` is inside ``error`` (requests wraps it in urllib3's
+    ``MaxRetryError`` and ``NewConnectionError``: their text is a cut-off repr, not words)."""
+    pending, seen = [error], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        pending.extend(inner for inner in (getattr(current, "reason", None), current.__cause__, current.__context__,
+                                           *current.args) if isinstance(inner, BaseException))
+    return False
 
 
 def _validator(response: requests.Response) -> dict[str, str]:

@@ -142,6 +142,8 @@ def prepare(root: str | os.PathLike | None, name: str) -> Prepared:
                     reason = rules.EMPTY_TEXT
             if reason is None and preset.train_and_dev_only and split == "test":
                 reason = rules.NO_TEST
+            if reason is None and preset.test_only and split != "test":
+                reason = rules.TEST_ONLY
             if reason is None and preset.drop_outside_labels and any(g not in preset.labels for g in genres):
                 reason = rules.OUTSIDE_LABELS
             if reason is not None:
@@ -155,6 +157,22 @@ def prepare(root: str | os.PathLike | None, name: str) -> Prepared:
     return prepared
 
 
+def sample_rows(prepared: Prepared, split: str, ids: list[str]) -> tuple[list[int], list[str], list[list[str]]]:
+    """For a split's rows (their ``ids``, in row order): the row of each of the preset's
+    samples (a per-plot preset repeats a movie's row), its text and its genres."""
+    kept = prepared.kept(split)
+    indices: list[int] = []
+    texts: list[str] = []
+    genres: list[list[str]] = []
+    for row, imdb_id in enumerate(ids):
+        sample = kept.get(imdb_id)
+        for text in (sample.texts if sample is not None else []):
+            indices.append(row)
+            texts.append(text)
+            genres.append(sample.genres)
+    return indices, texts, genres
+
+
 def select_rows(prepared: Prepared, split: str, table: Any, arrays: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     """The rows of a split's table (and of row-aligned ``arrays``) as the preset gives them:
     its movies only, one row per sample (a per-plot preset repeats a movie), ``plot`` = the
@@ -162,16 +180,7 @@ def select_rows(prepared: Prepared, split: str, table: Any, arrays: dict[str, An
     import numpy as np
     import pyarrow as pa
 
-    kept = prepared.kept(split)
-    indices: list[int] = []
-    texts: list[str] = []
-    genres: list[list[str]] = []
-    for row, imdb_id in enumerate(table.column("imdb_id").to_pylist()):
-        sample = kept.get(imdb_id)
-        for text in (sample.texts if sample is not None else []):
-            indices.append(row)
-            texts.append(text)
-            genres.append(sample.genres)
+    indices, texts, genres = sample_rows(prepared, split, table.column("imdb_id").to_pylist())
     taken = table.take(pa.array(indices, type=pa.int64()))
     for name, values in (("plot", pa.array(texts, pa.string())), ("genres", pa.array(genres, pa.list_(pa.string())))):
         if name in taken.column_names:

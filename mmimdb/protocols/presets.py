@@ -18,6 +18,9 @@ preset                 what changes against the release (split, 23 genres, longe
 ``map``                missing-aware-prompts: every raw plot, one sample per plot; genres = every
                        genre; label = their 23-genre list (the GMU order)
 ``map-single``         the same with ``single_plot=True``: the first raw plot only
+``hemm``               the zero-shot test ids: HEMM evaluates foundation models on the ``test``
+                       list of ``split.json`` only, in its order; text = ``plot[0]`` raw; the
+                       answer = every genre, joined by ", "
 =====================  ==========================================================================
 """
 from __future__ import annotations
@@ -39,6 +42,7 @@ UNSEEN_IN_TRAIN = "dev/test movie with a genre no train movie has (MMBT's script
 EMPTY_TEXT = "empty text (MMBT's scripts/mmimdb.py)"
 OUTSIDE_LABELS = "a genre outside the example's 23 labels (JsonlDataset raises ValueError)"
 NO_TEST = "test split not read (run_mmimdb.py trains on train.jsonl, evaluates on dev.jsonl)"
+TEST_ONLY = "train and dev not read (a zero-shot evaluation: HEMM reads split.json's test list only)"
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class Preset:
     labels: tuple[str, ...] | None = GENRES
     mmbt_rules: bool = False
     train_and_dev_only: bool = False
+    #: Only the test split is read (zero-shot evaluations train on nothing).
+    test_only: bool = False
     #: Movies whose genres fall outside ``labels`` are dropped (the reader would raise).
     drop_outside_labels: bool = False
     #: What the preset's text field is called in its lineage's files.
@@ -89,4 +95,11 @@ PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
     Preset("map-single", "missing-aware-prompts with single_plot=True: the first raw plot",
            "YiLunLee/missing_aware_prompts vilt/utils/write_mmimdb.py @9aa5381 (make_arrow, single_plot)",
            "first-raw", genres="all", text_field="plots", per_plot=True),
+    # HEMM's loader reads split.json["test"] of its Hub copy (akshayg08/mmimdb_test: split.json +
+    # images/ + annotations/<id>.json); that copy's split.json could not be read here, so the
+    # preset applies the rule to the build's test split (the release's when the build is).
+    Preset("hemm", "HEMM zero-shot: split.json's test ids only, in order, plot[0] raw, every genre",
+           "pliang279/HEMM hemm/data/mmimdb_dataset.py @988168b (MMIMDBDatasetEvaluator.evaluate_dataset), "
+           "hemm/prompts/mmimdb_prompt.py", "first-raw", genres="all", test_only=True,
+           text_field="plot[0] in its prompt"),
 )}

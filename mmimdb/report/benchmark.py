@@ -1,11 +1,12 @@
 """The benchmark part of the report: Table 2 and Table 3 with their provenance lines, every
-plot, per-genre errors, the qualitative examples, and per test movie each model's
+plot, per-genre errors, the qualitative examples (their posters inline), and per test movie each model's
 probabilities and the GMU's gate, all read from a benchmark folder (``results.json``, the
 PNGs, ``runs/<model>.scores.npz``, ``qualitative.json``)."""
 from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ class BenchmarkPart:
     table2: str = ""                                   # Markdown
     table3: str = ""
     qualitative: str = ""
-    plots: list[tuple[str, str]] = field(default_factory=list)   # (relative name, data URI)
+    plots: list[Path] = field(default_factory=list)   # the folder's PNGs
     errors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # model label -> per genre
     predictions: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # id -> label -> 23 probs
     gates: dict[str, float] = field(default_factory=dict)  # id -> the GMU's mean gate z
@@ -93,6 +94,37 @@ def _test_truth(results: dict[str, Any], genres_of: dict[str, list[int]]) -> np.
     return truth
 
 
+def benchmark_folder(root: Path, results: str | os.PathLike | None) -> Path | None:
+    """The benchmark folder to show: ``results`` when given, else ``ROOT/benchmark`` when it
+    holds a ``results.json``."""
+    if results is not None:
+        return Path(results).expanduser()
+    folder = root / "benchmark"
+    return folder if (folder / "results.json").is_file() else None
+
+
+def test_scores(folder: Path, results: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Per model (its name in ``results["models"]``), the test probabilities its run saved
+    (first seed, ``test_ids`` row order, one column per genre of ``target_names``); models
+    without them are left out."""
+    ids = results["dataset"].get("test_ids") or []
+    scores_of = {}
+    for name, model in results["models"].items():
+        if model.get("status") != "ok":
+            continue
+        scores = saved_scores(folder / "runs", name)
+        if scores is not None and len(scores) == len(ids):
+            scores_of[name] = scores
+    return scores_of
+
+
+def gmu_gates(results: dict[str, Any]) -> dict[str, float]:
+    """The GMU's mean gate z of each test movie, by 7-digit id (empty without a GMU run)."""
+    ids = results["dataset"].get("test_ids") or []
+    gates = results["models"].get("GMU", {}).get("gates", {}).get("per_movie_mean_z")
+    return dict(zip((i.removeprefix("tt") for i in ids), gates)) if gates and len(gates) == len(ids) else {}
+
+
 def read_benchmark(folder: Path, genres_of: dict[str, list[int]]) -> BenchmarkPart:
     """The benchmark folder's report part. ``genres_of`` maps 7-digit ids to their genre
     columns, the truth to fall back on when the HDF5 the run read is gone."""
@@ -100,23 +132,16 @@ def read_benchmark(folder: Path, genres_of: dict[str, list[int]]) -> BenchmarkPa
 
     results = read_results(folder)
     part = BenchmarkPart(folder, results, reports.table2_markdown(results), reports.table3_markdown(results))
-    part.plots = [(str(path.relative_to(folder)), data_uri(path, "image/png")) for path in sorted(folder.rglob("*.png"))]
+    part.plots = sorted(folder.rglob("*.png"))
     names, ids = results["dataset"]["target_names"], results["dataset"].get("test_ids") or []
     truth = _test_truth(results, genres_of)
-    for name, model in results["models"].items():
-        if model.get("status") != "ok":
-            continue
-        scores = saved_scores(folder / "runs", name)
-        if scores is None or len(scores) != len(ids):
-            continue
-        label = model.get("label", name)
+    for name, scores in test_scores(folder, results).items():
+        label = results["models"][name].get("label", name)
         if truth is not None:
             part.errors[label] = genre_errors(truth, binarize(scores), names)
         for imdb_id, row in zip(ids, np.round(scores.astype(np.float64), 3).tolist()):
             part.predictions.setdefault(imdb_id.removeprefix("tt"), {})[label] = row
-    gmu_gates = results["models"].get("GMU", {}).get("gates", {}).get("per_movie_mean_z")
-    if gmu_gates and len(gmu_gates) == len(ids):
-        part.gates = dict(zip((i.removeprefix("tt") for i in ids), gmu_gates))
+    part.gates = gmu_gates(results)
     chosen = folder / "qualitative.json"
     if chosen.is_file():
         examples = json.loads(chosen.read_text("utf-8")).get("examples", [])

@@ -1,9 +1,10 @@
 """The movies of a built root as the report's browser shows them.
 
-Two parts per movie: a small row the page holds for every movie (id, title, year, genres,
-split, the chosen plot for search, missing-modality codes) and a detail (every plot, the
-fields, provenance, and with a benchmark the models' predictions), written in chunks beside
-the page and loaded only when a movie is opened, so that the page stays small.
+Three parts per movie: a small row the page holds for every movie (id, title, year, genres,
+split, poster, missing-modality codes), the chosen plot for search (written in chunks beside
+the page, loaded after it opens), and a detail (every plot, the fields, provenance, and with
+a benchmark the models' predictions), in chunks loaded only when a movie is opened, so that
+the page stays small.
 """
 from __future__ import annotations
 
@@ -96,9 +97,15 @@ def _missing_codes(root: Path) -> dict[str, dict[str, dict[str, int]]]:
     return tables
 
 
-def thumbnail_name(imdb_id: str, sha256: str | None) -> str:
-    """The thumbnail's file name: the poster's digest in it, so a changed poster gets a new one."""
-    return f"{imdb_id.removeprefix('tt')}-{(sha256 or 'nosha')[:10]}.jpg"
+def thumbnail_key(sha256: str | None) -> str:
+    """What the page holds of a movie's thumbnail name: the poster's digest, shortened."""
+    return (sha256 or "nosha")[:10]
+
+
+def thumbnail_name(imdb_id: str, key: str) -> str:
+    """The thumbnail's file name (the page's ``posterPath`` builds the same from the id and
+    the key): the poster's digest in it, so that a changed poster gets a new thumbnail."""
+    return f"{imdb_id.removeprefix('tt')}-{key}.jpg"
 
 
 def collect_movies(root: Path, thumbnails: Path, log: Callable[[str], None] = lambda message: None) -> Movies:
@@ -114,7 +121,8 @@ def collect_movies(root: Path, thumbnails: Path, log: Callable[[str], None] = la
         for batch in _batches(root, split, _ROW_COLUMNS):
             for row in batch:
                 imdb_id = row["imdb_id"]
-                name = thumbnail_name(imdb_id, row.get("poster_sha256"))
+                key = thumbnail_key(row.get("poster_sha256"))
+                name = thumbnail_name(imdb_id, key)
                 poster = (row.get("poster") or {}).get("bytes")
                 if poster and not (thumbnails / name).is_file():
                     try:
@@ -128,9 +136,8 @@ def collect_movies(root: Path, thumbnails: Path, log: Callable[[str], None] = la
                 movies.rows.append({
                     "id": imdb_id, "title": row.get("title") or imdb_id, "year": row.get("year"),
                     "genres": [i for i, value in enumerate(labels) if value],
-                    "other_genres": [g for g in (row.get("genres") or []) if g not in GENRES],
                     "split": split_index, "plot": row.get("plot") or "",
-                    "poster": f"{thumbnails.name}/{name}" if has_poster else None,
+                    "poster": key if has_poster else None,  # in thumbnails/, named by thumbnail_name
                     "missing": [codes[table] for table in movies.missing_tables],
                 })
                 plots, provenance = _provenance(store, imdb_id, row)
@@ -142,6 +149,7 @@ def collect_movies(root: Path, thumbnails: Path, log: Callable[[str], None] = la
                     if value not in (None, [], ""):
                         fields[title] = ", ".join(map(str, value)) if isinstance(value, list) else value
                 movies.details.append({"plots": plots or [row.get("plot") or ""], "outline": row.get("plot_outline"),
+                                       "other_genres": [g for g in (row.get("genres") or []) if g not in GENRES],
                                        "fields": fields, "provenance": provenance})
         log(f"{split}: {sum(1 for r in movies.rows if r['split'] == split_index)} movies, {made} new thumbnails")
     return movies

@@ -1,9 +1,10 @@
 """The report page: HTML, CSS and JavaScript in one string, no external resource.
 
 ``__TITLE__`` and ``__DATA__`` are replaced by :func:`mmimdb.report.page.write_report` (the
-data as JSON inside a ``<script type="application/json">``). The browser filters the movies
-in memory and draws one page of cards at a time, so that 25,959 movies stay fast; a movie's
-details come from ``details/NNNN.js`` when it is opened.
+data as JSON inside a ``<script type="application/json">``, the movies as columns). The
+browser filters the movies in memory and draws one page of cards at a time, so that 25,959
+movies stay fast; the plots the search reads come from ``search/NNNN.js`` once the page has
+opened, a movie's details from ``details/NNNN.js`` when it is opened.
 """
 
 PAGE = r"""<!DOCTYPE html>
@@ -74,11 +75,16 @@ PAGE = r"""<!DOCTYPE html>
 <script>
 "use strict";
 const DATA = JSON.parse(document.getElementById("report-data").textContent);
-const PAGE_SIZE = 60;
+const PAGE_SIZE = DATA.page_size;
 const MISSING_NAMES = ["complete", "text missing", "image missing"];
-const movies = DATA.movies;
-let searchText = null;  // lowercased title + plot, made on the first search (not at open)
-let shown = movies.map((_, i) => i);
+const M = DATA.movies;  // columns: ids, titles, years, splits, genres (bit masks), posters, missing
+const movieCount = M.ids.length;
+// The lowercased "title plot" of each movie, filled as the search files arrive (they are
+// loaded once the page has opened, so that opening it reads only the columns above).
+const searchText = new Array(movieCount);
+let searchFilesLoaded = 0, searchRequested = false, searchFailed = false;
+const SEARCH_MISSING = "The search files are missing: run mmimdb report again.";
+let shown = Array.from({length: movieCount}, (_, i) => i);
 let page = 0;
 const details = {};
 const waiting = {};
@@ -98,20 +104,67 @@ if (DATA.missing_tables.length) {
   document.getElementById("missing-label").style.display = "none";
 }
 
+// A movie as the cards and the detail show it, made from the columns when drawn.
+function movie(i) {
+  const genres = [];
+  DATA.genres.forEach((_, g) => { if ((M.genres[i] >> g) & 1) genres.push(g); });
+  return {id: M.ids[i], title: M.titles[i], year: M.years[i], split: M.splits[i], genres: genres,
+          poster: posterPath(i), missing: M.missing.map(codes => codes.charCodeAt(i) - 48)};
+}
+// As mmimdb.report.movies.thumbnail_name names the thumbnail; the first page's are in the page.
+function posterPath(i) {
+  if (i < DATA.first_posters.length) return DATA.first_posters[i];
+  return M.posters[i] === null ? null : `${DATA.poster_folder}/${M.ids[i].replace(/^tt/, "")}-${M.posters[i]}.jpg`;
+}
+
+function chunkScript(folder, chunk, onerror) {
+  const script = document.createElement("script");
+  script.src = folder + "/" + String(chunk).padStart(4, "0") + ".js";
+  script.onerror = onerror;
+  document.head.appendChild(script);
+}
+function loadSearch() {
+  if (searchRequested) return;
+  searchRequested = true;
+  for (let chunk = 0; chunk < DATA.search_files; chunk++)
+    chunkScript("search", chunk, () => {
+      searchFailed = true;
+      if (document.getElementById("count").dataset.pending) applyFilters();
+    });
+}
+window.mmimdbPlots = function (chunk, plots) {
+  const start = chunk * DATA.search_chunk;
+  plots.forEach((plot, k) => { searchText[start + k] = (M.titles[start + k] + " " + plot).toLowerCase(); });
+  if (++searchFilesLoaded === DATA.search_files && document.getElementById("count").dataset.pending) applyFilters();
+};
+const searchReady = () => searchFilesLoaded === DATA.search_files;
+
 function applyFilters() {
   const words = document.getElementById("search").value.toLowerCase().split(/\s+/).filter(Boolean);
   const genre = document.getElementById("genre").value;
   const split = document.getElementById("split").value;
   const missing = document.getElementById("missing").value;
-  const g = genre === "" ? -1 : Number(genre), s = split === "" ? -1 : Number(split);
+  const status = document.getElementById("count");
+  if (words.length && searchFailed) {
+    delete status.dataset.pending;
+    status.textContent = SEARCH_MISSING;
+    return;
+  }
+  if (words.length && !searchReady()) {  // shown again when the last search file arrives
+    status.dataset.pending = "1";
+    status.textContent = "loading the plots to search…";
+    loadSearch();
+    return;
+  }
+  delete status.dataset.pending;
+  const bit = genre === "" ? 0 : 1 << Number(genre), s = split === "" ? -1 : Number(split);
   const [table, code] = missing === "" ? [-1, -1] : missing.split(":").map(Number);
-  if (words.length && searchText === null) searchText = movies.map(m => (m.title + " " + m.plot).toLowerCase());
+  const codes = table >= 0 ? M.missing[table] : "", codeChar = String(code);
   shown = [];
-  for (let i = 0; i < movies.length; i++) {
-    const m = movies[i];
-    if (s >= 0 && m.split !== s) continue;
-    if (g >= 0 && !m.genres.includes(g)) continue;
-    if (table >= 0 && m.missing[table] !== code) continue;
+  for (let i = 0; i < movieCount; i++) {
+    if (s >= 0 && M.splits[i] !== s) continue;
+    if (bit && !(M.genres[i] & bit)) continue;
+    if (table >= 0 && codes[i] !== codeChar) continue;
     if (words.length && !words.every(w => searchText[i].includes(w))) continue;
     shown.push(i);
   }
@@ -120,7 +173,7 @@ function applyFilters() {
 }
 
 function card(i) {
-  const m = movies[i];
+  const m = movie(i);
   const poster = m.poster ? `<img src="${escapeHtml(m.poster)}" alt="poster">` : `<div class="noposter"></div>`;
   const chips = m.genres.map(g => `<span class="chip">${escapeHtml(DATA.genres[g])}</span>`).join("");
   const split = DATA.splits[m.split];
@@ -134,7 +187,7 @@ function render() {
   page = Math.min(page, pages - 1);
   const start = page * PAGE_SIZE;
   document.getElementById("grid").innerHTML = shown.slice(start, start + PAGE_SIZE).map(card).join("");
-  document.getElementById("count").textContent = `${shown.length} of ${movies.length} movies`;
+  document.getElementById("count").textContent = `${shown.length} of ${movieCount} movies`;
   document.getElementById("page").textContent = `page ${page + 1} of ${pages}`;
   document.getElementById("prev").disabled = page === 0;
   document.getElementById("next").disabled = page >= pages - 1;
@@ -145,10 +198,7 @@ function withDetails(i, then) {
   if (details[chunk]) { then(details[chunk][i % DATA.details_chunk]); return; }
   (waiting[chunk] = waiting[chunk] || []).push(() => then(details[chunk][i % DATA.details_chunk]));
   if (waiting[chunk].length > 1) return;
-  const script = document.createElement("script");
-  script.src = "details/" + String(chunk).padStart(4, "0") + ".js";
-  script.onerror = () => { document.getElementById("detail").innerHTML += "<p>The details file is missing: run mmimdb report again.</p>"; };
-  document.head.appendChild(script);
+  chunkScript("details", chunk, () => { document.getElementById("detail").innerHTML += "<p>The details file is missing: run mmimdb report again.</p>"; });
 }
 window.mmimdbDetails = function (chunk, values) {
   details[chunk] = values;
@@ -181,14 +231,14 @@ function predictionsTable(m, detail) {
 }
 
 function openMovie(i) {
-  const m = movies[i];
+  const m = movie(i);
   const panel = document.getElementById("detail");
   panel.className = "open";
   panel.innerHTML = `<span class="close" id="close">✕ close</span><h2>${escapeHtml(m.title)} (${m.year ?? "?"})</h2><p>loading…</p>`;
   document.getElementById("close").onclick = () => { panel.className = ""; };
   withDetails(i, detail => {
     const genres = m.genres.map(g => `<span class="chip">${escapeHtml(DATA.genres[g])}</span>`).join("") +
-                   m.other_genres.map(g => `<span class="chip">${escapeHtml(g)} (not a label)</span>`).join("");
+                   detail.other_genres.map(g => `<span class="chip">${escapeHtml(g)} (not a label)</span>`).join("");
     const missing = DATA.missing_tables.map((t, k) => [t, MISSING_NAMES[m.missing[k]] ?? "not in table"]);
     panel.innerHTML = `<span class="close" id="close">✕ close</span>` +
       (m.poster ? `<img src="${escapeHtml(m.poster)}" alt="poster">` : "") +
@@ -254,6 +304,8 @@ document.getElementById("grid").addEventListener("click", event => {
   if (target) openMovie(Number(target.dataset.index));
 });
 render();
+// The plots the search reads load once the page and its first posters are in.
+window.addEventListener("load", () => setTimeout(loadSearch, 0));
 </script>
 </body>
 </html>

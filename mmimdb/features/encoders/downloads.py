@@ -226,7 +226,7 @@ def locate_or_download(weights: WeightsFile, given: str | None, published: Publi
     try:
         path = fetch(source, cache_dir, say, progress)
     except DownloadError as error:
-        reason = str(error).removeprefix(f"{source.url}: ")
+        reason = str(error).removeprefix(f"{source.url}: ").removesuffix("; rerun to resume")  # said below, once
         # the same class: a dropped connection stays "stopped early, resumable" (exit 3)
         raise type(error)(f"{source.file_name} could not be downloaded from {source.url} to {cached}: {reason}; "
                           f"rerun to retry (a partial download resumes), or {weights.hint()}{weights.alternative()}") from None

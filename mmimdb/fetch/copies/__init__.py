@@ -6,6 +6,8 @@ Each layout has a reader (what a row or line of it means) in this package:
 * ``mmbt-jsonl``: :mod:`.jsonl` (MMBT's and the transformers example's ``<split>.jsonl``);
 * ``mmf``: :mod:`.jsonl` (MMF's ``annotations/<split>.jsonl`` + ``images/``);
 * ``relayout``: :mod:`.relayout` (``split.json`` + ``images/`` + ``labels/`` or ``annotations/``);
+* ``chat``: :mod:`.chat` (conversations: the plot asked, the genres answered; LLaVA, ShareGPT,
+  Hugging Face ``messages`` + ``images``);
 
 and a Hugging Face Hub dataset repository is fetched by :mod:`.hub`, then read as one of
 these. The importer (:mod:`.importer`) collapses the samples of one id back into one movie,
@@ -18,12 +20,13 @@ differs in from the release (:mod:`.differences`).
 """
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from ...errors import UsageError
-from . import hub, jsonl, relayout, vilt_arrow
+from . import chat, hub, jsonl, relayout, vilt_arrow
 from .importer import COPY_SPLIT_NAME, REPORT_NAME, CopyReport, import_samples
 from .samples import Problems, Sample
 
@@ -31,6 +34,8 @@ Reader = Callable[[Path, Problems], Iterator[Sample]]
 #: Layout name -> (what it is, detect(folder), reader), in the order detection tries them.
 LAYOUTS: dict[str, tuple[str, Callable[[Path], bool], Reader]] = {
     vilt_arrow.NAME: (vilt_arrow.DESCRIPTION, vilt_arrow.detect, vilt_arrow.samples),
+    # Before the jsonl layouts: a chat copy's train.jsonl holds conversations, not MMBT's lines.
+    chat.NAME: (chat.DESCRIPTION, chat.detect, chat.samples),
     jsonl.MMF: (jsonl.DESCRIPTIONS[jsonl.MMF], lambda folder: bool(jsonl.mmf_folders(folder)), jsonl.mmf_samples),
     jsonl.MMBT: (jsonl.DESCRIPTIONS[jsonl.MMBT], lambda folder: bool(jsonl.mmbt_folders(folder)), jsonl.mmbt_samples),
     relayout.NAME: (relayout.DESCRIPTION, relayout.detect, relayout.samples),
@@ -47,19 +52,23 @@ def detect(folder: Path) -> str:
     if (folder / "dataset").is_dir() or (folder / "mmimdb" / "dataset").is_dir():
         raise UsageError(f"{folder}: this is the release's own layout; import it with --from-archive")
     raise UsageError(f"{folder}: no copy of MM-IMDb found in it (looked for {', '.join(LAYOUTS)}: "
-                     "mmimdb_<split>.arrow, annotations/<split>.jsonl, <split>.jsonl, split.json + images/ + labels/)")
+                     "mmimdb_<split>.arrow, conversations in JSON, JSON lines or Parquet, annotations/<split>.jsonl, <split>.jsonl, "
+                     "split.json + images/ + labels/)")
 
 
 def import_copy(source: str | os.PathLike, root: str | os.PathLike | None = None, *, layout: str | None = None,
                 release_split: str | os.PathLike | None = None, revision: str | None = None,
-                hub_include: Sequence[str] | None = None, progress: bool = True) -> CopyReport:
+                hub_include: Sequence[str] | None = None, reference: str | os.PathLike | None = None,
+                progress: bool = True) -> CopyReport:
     """Import the copy at ``source`` (a folder, or a Hub dataset id such as ``user/mmimdb``)
     into ``<root>/dataset``; return the report (also saved as ``<root>/copy-report.json``).
 
     ``layout`` forces one of :data:`LAYOUTS` (default: detected). ``release_split`` is the
     release's ``split.json`` to compare with (default: ``<root>/release-split.json``, which
     ``--from-archive`` keeps). ``revision`` and ``hub_include`` (file patterns) apply to a Hub
-    id (:func:`.hub.snapshot`). Movies already in the store are left as they are. Raises
+    id (:func:`.hub.snapshot`). ``reference`` (a data root with the release's records, or a
+    build) gives a chat copy without ids its ids, by plot text (:mod:`.chat`). Movies already
+    in the store are left as they are. Raises
     :class:`UsageError` for a wrong path or layout, :class:`~mmimdb.errors.MmimdbError` after
     the import for a damaged file (the movies read before the damage are kept).
     """
@@ -79,4 +88,12 @@ def import_copy(source: str | os.PathLike, root: str | os.PathLike | None = None
     if layout is not None and layout not in LAYOUTS:
         raise UsageError(f"unknown --layout {layout!r}; use one of {', '.join(LAYOUTS)}")
     chosen = layout or detect(folder)
-    return import_samples(LAYOUTS[chosen][2], folder, chosen, name, root, release_split, progress)
+    reader = LAYOUTS[chosen][2]
+    if reference is not None:
+        if chosen != chat.NAME:
+            raise UsageError(f"--reference matches a chat copy's plots to ids; this copy is {chosen}, whose ids it keeps")
+        if not Path(reference).expanduser().is_dir():
+            raise UsageError(f"{reference}: no such data root (--reference)")
+        # Read before the import starts: a wrong reference writes nothing.
+        reader = functools.partial(chat.samples, index=chat.Reference(Path(reference).expanduser()))
+    return import_samples(reader, folder, chosen, name, root, release_split, progress)

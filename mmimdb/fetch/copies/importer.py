@@ -45,10 +45,15 @@ class CopyReport(ImportReport):
     damaged_files: list[str] = field(default_factory=list)
     differences: dict[str, Any] = field(default_factory=dict)
     copy_split: str | None = None
+    #: Per layout, what its reader found (:meth:`note`).
+    layout_notes: dict[str, Any] = field(default_factory=dict)
 
     def damaged(self, message: str) -> None:
         self.damaged_files.append(message)
         self.messages.append(message)
+
+    def note(self, section: str, found: dict[str, Any]) -> None:
+        self.layout_notes[section] = found
 
     @property
     def complete(self) -> bool:
@@ -56,7 +61,7 @@ class CopyReport(ImportReport):
 
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "layout": self.layout, "damaged_files": self.damaged_files,
-                "differences": self.differences, "copy_split": self.copy_split}
+                "differences": self.differences, "copy_split": self.copy_split, **self.layout_notes}
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Iterator
 
 from ...records import record as records
 from ..archive import MAX_JSON_BYTES, MAX_SPLIT_BYTES
-from .samples import Problems, Sample, find_files, genre_names, image_file, plot_list
+from .samples import Problems, Sample, find_files, genre_names, image_file, inside, plot_list
 
 NAME = "relayout"
 DESCRIPTION = "raw re-layout (split.json + images/<id>.jpeg + labels/ or annotations/<id>.json)"
@@ -67,6 +67,9 @@ def samples(copy_root: Path, problems: Problems) -> Iterator[Sample]:
             where = f"{record_dir.name}/{path.name}"
             if not records.is_file_id(path.stem):
                 problems.skip(where, "no IMDb id", f"{where}: the name is not an IMDb id; skipped")
+                continue
+            if not path.is_file() or not inside(copy_root, path):  # a dangling link, or one out of the copy
+                problems.skip("tt" + path.stem, "not a file in the copy", f"{where}: not a file inside the copy; skipped")
                 continue
             if path.stat().st_size > MAX_JSON_BYTES:
                 problems.skip("tt" + path.stem, "json too large", f"{where}: over the {MAX_JSON_BYTES}-byte cap")

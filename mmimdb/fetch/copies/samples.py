@@ -50,6 +50,10 @@ class Problems(Protocol):
 
     def damaged(self, message: str) -> None: ...
 
+    def note(self, section: str, found: dict) -> None:
+        """What a layout's reader found that the report's other sections do not say (how a
+        chat copy's ids were recovered, say)."""
+
 
 def copy_id(value: object) -> str | None:
     """The 7-digit id of a copy's id field (``'0114709'``, ``'tt0114709'``, ``114709``), or None."""

@@ -32,7 +32,11 @@ def detect(folder: Path) -> bool:
 
 
 def _batches(path: Path, problems: Problems) -> Iterator[Any]:
-    """Record batches of an Arrow file or stream; after damage, the whole batches before it."""
+    """Record batches of an Arrow file or stream; after damage, the whole batches before it.
+
+    Each batch is validated in full before a value of it is read: Arrow trusts the offsets
+    an IPC file gives, and a damaged one made ``to_pylist`` read outside its buffers (a
+    segmentation fault, found by tests/fuzzing.py)."""
     import pyarrow as pa
 
     source = pa.memory_map(str(path))
@@ -40,19 +44,19 @@ def _batches(path: Path, problems: Problems) -> Iterator[Any]:
         reader = pa.ipc.open_file(source)
     except (pa.ArrowInvalid, OSError):
         reader = None
-    if reader is not None:
-        for index in range(reader.num_record_batches):
-            yield reader.get_batch(index)
-        return
-    buffer = source.read_buffer()
-    offset = 8 if buffer.size >= 8 and buffer.to_pybytes()[:6] == _MAGIC else 0
     rows = 0
     try:
-        stream = pa.ipc.open_stream(buffer.slice(offset))
-        for batch in stream:
+        if reader is not None:
+            batches: Iterator[Any] = (reader.get_batch(index) for index in range(reader.num_record_batches))
+        else:
+            buffer = source.read_buffer()
+            offset = 8 if buffer.size >= 8 and buffer.to_pybytes()[:6] == _MAGIC else 0
+            batches = iter(pa.ipc.open_stream(buffer.slice(offset)))
+        for batch in batches:
+            batch.validate(full=True)
             rows += batch.num_rows
             yield batch
-    except (pa.ArrowInvalid, OSError, EOFError) as error:
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, EOFError) as error:
         first = (str(error).splitlines() or [type(error).__name__])[0][:160]
         problems.damaged(f"{path.name}: truncated or damaged Arrow file ({first}); kept the {rows} rows before the damage")
 
