@@ -1,7 +1,7 @@
 """kill -9 anywhere, with a longer K than CI's: each command SIGKILLed K times after a random
 delay, rerun, then run to the end, on the small generated dataset (tests/kill_harness.py).
 
-    python benchmarks/kill9.py --kills 10                    # build, export (4 formats), missing, card, build-features
+    python benchmarks/kill9.py --kills 10       # import, crawl (loopback OMDb), build, export (4 formats), missing, card, build-features
     python benchmarks/kill9.py --kills 5 --only build-features --image   # also the poster encoder (chunked resume)
 
 Prints, per command, the kills made, the runs that ended before their kill, and whether the
@@ -14,6 +14,7 @@ import argparse
 import random
 import shutil
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,10 @@ import kill_harness  # noqa: E402
 from machine import load_average  # noqa: E402
 
 COMMANDS = {
+    # The import's report and the crawl's state say what this run did: whole and verified.
+    "import": (["fetch", "--from-archive", "ARCHIVE", "--no-progress"], False),
+    "crawl": (["fetch", "--movielens", "LINKS", "--source", "omdb", "--omdb-key", "test-key", "--omdb-url", "URL",
+               "--rate", "0", "--no-progress"], False),
     "build": (["build", "--workers", "1"], True),
     "export-jsonl": (["export", "--format", "jsonl"], True),
     "export-mmf": (["export", "--format", "mmf"], True),
@@ -54,11 +59,26 @@ def main() -> None:
     print(f"kill -9, {args.kills} kills per command; {load_average()}", flush=True)
     failed = 0
     launcher = kill_harness.Launcher()
+    from loopback import ServerThread
+    from omdb_server import generated, make_handler
+
+    films = generated(40)
+    server = ServerThread(make_handler(None, latency=0.01, films=films)).__enter__()
     try:
         records = generated_dataset.write_store(work / "records")
         built = generated_dataset.built_root(work / "built")
+        empty = work / "empty"
+        empty.mkdir()
+        archive = work / "mmimdb.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            for member in sorted((records / "dataset").iterdir()):
+                tar.add(member, f"mmimdb/dataset/{member.name}")
+        links = work / "links.csv"
+        links.write_text("movieId,imdbId,tmdbId\n" + "".join(f"{n},{imdb_id[2:]},\n" for n, imdb_id in enumerate(films[0], 1)))
+        fill = {"ARCHIVE": str(archive), "LINKS": str(links), "URL": server.url}
         for index, (name, (command, deterministic)) in enumerate(commands.items()):
-            source = records if name == "build" else built
+            command = [fill.get(arg, arg) for arg in command]
+            source = empty if name in ("import", "crawl") else records if name == "build" else built
             root = kill_harness.fresh_copy(source, work / f"{name}-root")
             before = kill_harness.snapshot(root)
             started = time.monotonic()
@@ -68,7 +88,7 @@ def main() -> None:
             try:
                 report = kill_harness.kill_and_rerun(launcher, [*command, "--root", str(root)], root, reference, before,
                                                      kills=args.kills, longest=took, rng=random.Random(args.seed + index),
-                                                     deterministic=deterministic)
+                                                     deterministic=deterministic, verified=name not in ("import", "crawl"))
                 verdict = "equal, byte for byte" if deterministic else "whole and verified"
             except AssertionError as error:
                 failed += 1
@@ -76,6 +96,7 @@ def main() -> None:
             kills = f"{report.kills} kills, {report.finished_before_kill} ended first" if report else ""
             print(f"{name:22s} {kills:28s} {verdict}  ({time.monotonic() - started:.0f} s; one run {took:.1f} s)", flush=True)
     finally:
+        server.__exit__(None, None, None)
         launcher.close()
         shutil.rmtree(work, ignore_errors=True)
     print(f"{len(commands) - failed} of {len(commands)} commands passed; {load_average()}")

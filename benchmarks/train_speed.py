@@ -293,6 +293,35 @@ def reference_loop(network: torch.nn.Module, train: Split, epochs: int, device: 
     return epochs * len(y) / (time.perf_counter() - started)
 
 
+def time_mask_draws(train: Split, steps: int) -> dict[str, float]:
+    """Median seconds per step of drawing a GMU step's dropout masks (every dropout call's shape,
+    p as in the model): the library's (numpy float32 uniforms, ``dropout.StreamDropout``) against
+    torch's CPU dropout (``bernoulli_``), alternating, on the same inputs."""
+    from mmimdb.benchmark.dropout import MaskStream, StreamDropout, mask_generator
+
+    network, lanes, config, order = _prepared(train, "cpu")
+    lanes.train()
+    calls: list[tuple[float, Any]] = []
+    hooks = [m.register_forward_pre_hook(lambda m, inputs: calls.append((m.p, inputs[0].detach()))) for m in network.modules()
+             if isinstance(m, torch.nn.Dropout)]
+    with torch.no_grad():
+        lanes.losses(Batcher(train.inputs, "cpu")(np.arange(BATCH)), torch.as_tensor(train.labels[:BATCH]))
+    for hook in hooks:
+        hook.remove()
+    ours = [StreamDropout(p, MaskStream(mask_generator(0))).train() for p, _ in calls]
+    theirs = [torch.nn.Dropout(p).train() for p, _ in calls]
+    times: dict[str, list[float]] = {"numpy float32 uniforms (mmimdb)": [], "torch bernoulli_ (nn.Dropout)": []}
+    with torch.no_grad():
+        for _ in range(steps + 2):
+            for name, modules in zip(times, (ours, theirs)):
+                started = time.perf_counter()
+                for module, (_, x) in zip(modules, calls):
+                    module(x)
+                times[name].append(time.perf_counter() - started)
+    elements = sum(x.numel() for _, x in calls)
+    return {"elements": float(elements), **{name: float(np.median(values[2:])) for name, values in times.items()}}
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:7.1f} ms"
 
@@ -306,6 +335,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs of the fit / reference comparison")
     parser.add_argument("--steps", type=int, default=30, help="timed steps of the step and optimizer measurements")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--masks-only", action="store_true", help="only time the dropout masks of a step, then exit")
     args = parser.parse_args()
     device = resolve_device(args.device).type
     if args.threads:
@@ -314,6 +344,13 @@ def main() -> int:
           f"(OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'unset')}); {load_average()}")
     train, dev = random_split("train", args.rows, 1), random_split("dev", args.dev_rows, 2)
     spec = models.get("GMU")
+    if device == "cpu":
+        masks = time_mask_draws(train, args.steps)
+        elements = masks.pop("elements")
+        print(f"dropout (masks drawn, applied) of one GMU step, {elements / 1e6:.2f} M elements, median of {args.steps} "
+              f"({load_average()}): " + ", ".join(f"{name} {_ms(t).strip()}" for name, t in masks.items()))
+        if args.masks_only:
+            return 0
     step_flops, row_flops = flop_counts(spec, {}, train, dev)
 
     # 1. One step, by parts, between two measurements of the machine's matmul rate.

@@ -6,8 +6,9 @@ import sys
 import click
 
 from mmimdb import paths
+from mmimdb.dataset.built import BuiltDataset
 from mmimdb.errors import EXIT_ERROR
-from mmimdb.fetch.copies import REPORT_NAME, chat, import_copy
+from mmimdb.fetch.copies import REPORT_NAME, chat, import_copy, records_reference
 
 from .fetch_archive import _ids, echo_imported
 from .options import show_progress
@@ -18,7 +19,8 @@ def import_copy_command(source: str, layout: str | None, release_split: str | No
     """Run the import; one line per problem, a summary, the differences; exit 1 if any movie was skipped."""
     data_root = paths.data_root(root)
     report = import_copy(source, data_root, layout=layout, release_split=release_split, revision=revision,
-                         hub_include=hub_include or None, reference=reference, progress=show_progress())
+                         hub_include=hub_include or None, reference=plot_reference(reference),
+                         progress=show_progress())
     echo_imported(report, f" from the {report.layout} copy", data_root)
     if chat.NAME in report.layout_notes:
         for line in chat_lines(report.layout_notes[chat.NAME]):
@@ -30,6 +32,21 @@ def import_copy_command(source: str, layout: str | None, release_split: str | No
     click.echo(f"report: {data_root / REPORT_NAME}")
     if not report.complete:
         sys.exit(EXIT_ERROR)
+
+
+def plot_reference(root: str | None) -> chat.Reference | None:
+    """``--reference ROOT``: the release's records under ROOT, else the chosen plots of the
+    build in ROOT (read here, through the build's owner: the fetch stage does not read builds)."""
+    if root is None:
+        return None
+    folder = paths.data_root(root)
+    reference = chat.Reference.of_records(folder) if folder.is_dir() else None
+    if reference is not None:
+        return reference
+    data = BuiltDataset(folder)
+    if folder.is_dir() and data.is_built():
+        return chat.Reference(zip(data.ids, data.plots()), f"the build in {folder} (its chosen plot per movie)")
+    return records_reference(root)  # the one-line error naming what ROOT lacks
 
 
 def difference_lines(found: dict, layout: str = "") -> list[str]:

@@ -128,9 +128,12 @@ class Launcher:
             code = int(self._lines.get(timeout=kill_after if kill_after is not None else timeout)) if code is None else code
             killed = False
         except queue.Empty:
-            os.killpg(self._pid, signal.SIGKILL)  # the command and any worker it started
+            try:
+                os.killpg(self._pid, signal.SIGKILL)  # the command and any worker it started
+                killed = kill_after is not None
+            except ProcessLookupError:  # it ended as the delay ran out (and the launcher reaped it)
+                killed = False
             code = int(self._lines.get(timeout=60))
-            killed = kill_after is not None
         seconds = time.monotonic() - self._started
         return Run(None if killed else code, self._stderr.read_text("utf-8", errors="replace"), seconds)
 
@@ -247,6 +250,8 @@ def readable(path: Path) -> bool:
             import torch
 
             torch.load(path, weights_only=True)
+        elif path.suffix == ".sqlite" or path.name.endswith((".sqlite-wal", ".sqlite-shm", ".sqlite-journal")):
+            return _sqlite_whole(path.with_name(path.name.split(".sqlite")[0] + ".sqlite"))
         elif path.suffix in (".md", ".txt", ".csv"):
             if not path.read_text("utf-8").endswith("\n"):  # a torn text file is cut mid-line
                 return False
@@ -276,6 +281,24 @@ def _as_the_next_writer_finds(root: Path, files: dict[str, str]) -> dict[str, st
             undo.roll_back_interrupted(copy)
             files[relative] = "!" + hashlib.sha256(copy.read_bytes()).hexdigest()
     return files
+
+
+def _sqlite_whole(database: Path) -> bool:
+    """Whether SQLite, recovering as the next run would (its journal or WAL beside it), finds
+    ``database`` intact (``PRAGMA integrity_check``); checked on a copy, the root left alone."""
+    import sqlite3
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        for part in database.parent.glob(database.name + "*"):
+            shutil.copyfile(part, Path(folder) / part.name)
+        connection = sqlite3.connect(Path(folder) / database.name)
+        try:
+            return connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        except sqlite3.DatabaseError:
+            return False
+        finally:
+            connection.close()
 
 
 def _check_whole(root: Path, before: dict[str, str], reference: dict[str, str], skip: tuple[str, ...],

@@ -82,6 +82,24 @@ def test_a_copy_without_ids_says_what_would_match_them(greatest_films_original, 
                     reference=greatest_films_original, progress=False)
 
 
+def test_a_build_without_records_is_a_reference_by_its_chosen_plots(greatest_films_original, films, tmp_path):
+    """``--reference`` to a build whose records are gone: the ids come from the build's Parquet
+    plots, read through the build's owner (the fetch stage reads no builds itself)."""
+    build_only = tmp_path / "build-only"
+    build_only.mkdir()
+    for entry in greatest_films_original.iterdir():
+        if entry.name != "dataset":
+            (build_only / entry.name).symlink_to(entry)
+    chat_copies.write(films[:30], tmp_path / "copy", "hf-parquet")
+    result = fetch_copy(tmp_path / "copy", tmp_path / "root", "--reference", str(build_only),
+                        "--release-split", str(paths.split_path(greatest_films_original)))
+    assert result.exit_code == 0, result.output
+    assert RecordStore(tmp_path / "root" / "dataset").ids() == sorted(m.imdb_id for m in films[:30])
+    report = json.loads((tmp_path / "root" / "copy-report.json").read_text())
+    assert report["chat"]["ids"]["its plot matched to the reference"] == 30
+    assert f"the build in {build_only}" in json.dumps(report) + result.output
+
+
 def _jsonl_copy(folder: Path, films, lines: list) -> None:
     (folder / "images").mkdir(parents=True)
     for movie in films:

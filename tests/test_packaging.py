@@ -9,6 +9,7 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
@@ -55,14 +56,20 @@ def _imported_packages() -> dict[str, str]:
 def test_every_imported_package_is_declared():
     declared = {_canonical(requirement.name) for requirement in _requirements(_setup())}
     distributions = importlib.metadata.packages_distributions()
-    missing = []
+    missing, not_installed = [], []
     for module, where in _imported_packages().items():
         if module in OPTIONAL:
             continue
         names = {_canonical(name) for name in distributions.get(module, [module])}
         if not names & declared:
-            missing.append(f"{module} (imported in {where}; distribution {', '.join(sorted(names))})")
+            # Only an installed module names its distribution (markdown_it is markdown-it-py's):
+            # one of an extra this environment lacks cannot be told from an undeclared one.
+            (missing if module in distributions else not_installed).append(
+                f"{module} (imported in {where}; distribution {', '.join(sorted(names))})")
     assert not missing, "imported but not in setup.cfg: " + "; ".join(missing)
+    if not_installed:
+        pytest.skip("cannot tell the distribution of modules not installed here (an extra left out): "
+                    + "; ".join(not_installed))
 
 
 def test_no_requirement_is_left_out_on_a_python_that_python_requires_allows():

@@ -389,14 +389,10 @@ def test_legends_of_the_most_models_in_one_panel_and_of_missing_f1_sit_below_the
 
 
 def test_training_curves_of_many_models_get_a_panel_each(offline_results):
-    import copy
     import textwrap
 
     results, _ = offline_results
-    many = copy.deepcopy(results)
-    template = next(m for m in many["models"].values() if m["status"] == "ok" and m["runs"][0]["history"].get("dev_macro_f1"))
-    for k in range(reports.SHARED_PANEL_MODELS + 7):
-        many["models"][f"Model{k}"] = {**copy.deepcopy(template), "name": f"Model{k}", "label": f"Model {k}"}
+    many = _with_models(results, reports.SHARED_PANEL_MODELS + 7, label="Model {k}")
     ran = [m for m in reports._ordered(many) if m["status"] == "ok" and m["runs"][0]["history"].get("dev_macro_f1")]
     figure = reports.plot_training_curves(many)
     panels = [axis for axis in figure.axes if axis.get_visible()]

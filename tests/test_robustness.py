@@ -84,12 +84,12 @@ def test_robustness_from_the_command_line(model_test_root, tmp_path):
     from mmimdb_cli.main import cli
 
     root = private_hdf5_copy(model_test_root, tmp_path)
-    result = CliRunner().invoke(cli, ["benchmark", "--robustness", "--model", "MultiBench_LRTF", "--root", str(root),
+    result = CliRunner().invoke(cli, ["benchmark", "--robustness", "--model", "MultiBench_EF", "--root", str(root),
                                       "--epochs", "2", "--device", "cpu", *IMAGE], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     out = root / "benchmark" / "robustness"
     results = json.loads((out / "robustness.json").read_text())
-    assert set(results["models"]) == {"MultiBench_LRTF", "MultiBench_LF"}
+    assert set(results["models"]) == {"MultiBench_EF", "MultiBench_LF"}
     table = (out / "robustness.md").read_text()
     assert "| Model | complete macro-F1 | RR missing text |" in table and "Macro-F1, image noise" in table
     assert (out / "robustness.png").read_bytes()[:4] == b"\x89PNG"

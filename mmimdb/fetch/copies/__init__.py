@@ -25,6 +25,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+from ... import paths
 from ...errors import UsageError
 from . import chat, hub, jsonl, relayout, vilt_arrow
 from .importer import COPY_SPLIT_NAME, REPORT_NAME, CopyReport, import_samples
@@ -56,9 +57,23 @@ def detect(folder: Path) -> str:
                      "split.json + images/ + labels/)")
 
 
+def records_reference(root: str | os.PathLike) -> chat.Reference:
+    """The plots of the records under ``root`` as a :class:`.chat.Reference`; a
+    :class:`UsageError` when ``root`` is no folder or holds no records."""
+    folder = Path(root).expanduser()
+    if not folder.is_dir():
+        raise UsageError(f"{root}: no such data root (--reference)")
+    reference = chat.Reference.of_records(folder)
+    if reference is None:
+        raise UsageError(f"{root}: --reference needs a data root with the release's records "
+                         f"({paths.dataset_dir(folder)}) or a build, to match the copy's plots to ids")
+    return reference
+
+
 def import_copy(source: str | os.PathLike, root: str | os.PathLike | None = None, *, layout: str | None = None,
                 release_split: str | os.PathLike | None = None, revision: str | None = None,
-                hub_include: Sequence[str] | None = None, reference: str | os.PathLike | None = None,
+                hub_include: Sequence[str] | None = None,
+                reference: str | os.PathLike | chat.Reference | None = None,
                 progress: bool = True) -> CopyReport:
     """Import the copy at ``source`` (a folder, or a Hub dataset id such as ``user/mmimdb``)
     into ``<root>/dataset``; return the report (also saved as ``<root>/copy-report.json``).
@@ -67,13 +82,12 @@ def import_copy(source: str | os.PathLike, root: str | os.PathLike | None = None
     release's ``split.json`` to compare with (default: ``<root>/release-split.json``, which
     ``--from-archive`` keeps). ``revision`` and ``hub_include`` (file patterns) apply to a Hub
     id (:func:`.hub.snapshot`). ``reference`` (a data root with the release's records, or a
-    build) gives a chat copy without ids its ids, by plot text (:mod:`.chat`). Movies already
+    :class:`.chat.Reference` of other plots, such as a build's) gives a chat copy without ids
+    its ids, by plot text (:mod:`.chat`). Movies already
     in the store are left as they are. Raises
     :class:`UsageError` for a wrong path or layout, :class:`~mmimdb.errors.MmimdbError` after
     the import for a damaged file (the movies read before the damage are kept).
     """
-    from ... import paths
-
     root = paths.data_root(root)
     text = str(source)
     folder = Path(text).expanduser()
@@ -92,8 +106,8 @@ def import_copy(source: str | os.PathLike, root: str | os.PathLike | None = None
     if reference is not None:
         if chosen != chat.NAME:
             raise UsageError(f"--reference matches a chat copy's plots to ids; this copy is {chosen}, whose ids it keeps")
-        if not Path(reference).expanduser().is_dir():
-            raise UsageError(f"{reference}: no such data root (--reference)")
         # Read before the import starts: a wrong reference writes nothing.
-        reader = functools.partial(chat.samples, index=chat.Reference(Path(reference).expanduser()))
+        if not isinstance(reference, chat.Reference):
+            reference = records_reference(reference)
+        reader = functools.partial(chat.samples, index=reference)
     return import_samples(reader, folder, chosen, name, root, release_split, progress)

@@ -29,7 +29,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ... import paths
 from ...errors import UsageError
@@ -226,33 +226,30 @@ def _normal(text: str) -> str:
 
 
 class Reference:
-    """The release's plots, to give a copy without ids its ids: normalized plot -> ids."""
+    """The release's plots, to give a copy without ids its ids: normalized plot -> ids.
 
-    def __init__(self, root: Path):
-        from ...dataset.built import BuiltDataset
+    Made from a records store (:meth:`of_records`) or from any ``(imdb_id, plot)`` pairs,
+    such as a build's chosen plots (the CLI reads those through the build's owner: this stage
+    does not import the dataset stage to its right)."""
+
+    def __init__(self, plots: Iterable[tuple[str, str]], description: str):
+        self.description = description
+        self.by_text: dict[str, set[str]] = {}
+        for imdb_id, text in plots:
+            if text:
+                self._add(text, imdb_id)
+
+    @classmethod
+    def of_records(cls, root: Path) -> "Reference | None":
+        """Every plot of every record under ``root``, or None when ``root`` holds no records."""
         from ...records.store import RecordStore
 
-        self.by_text: dict[str, set[str]] = {}
         store = RecordStore(paths.dataset_dir(root))
         ids = store.ids()
-        if ids:
-            self.description = f"the records in {store.directory} ({len(ids)} movies, every plot)"
-            for imdb_id in ids:
-                for text in plot_texts(store.read_raw(imdb_id)):
-                    self._add(text, imdb_id)
-            return
-        data = BuiltDataset(root)
-        if not data.is_built():
-            raise UsageError(f"{root}: --reference needs a data root with the release's records ({store.directory}) "
-                             "or a build, to match the copy's plots to ids")
-        self.description = f"the build in {root} (its chosen plot per movie)"
-        from ...records.split_file import SPLITS
-
-        for split in SPLITS:
-            table = data.table(split, ["imdb_id", "plot"])
-            for imdb_id, text in zip(table.column("imdb_id").to_pylist(), table.column("plot").to_pylist()):
-                if text:
-                    self._add(text, imdb_id)
+        if not ids:
+            return None
+        return cls(((imdb_id, text) for imdb_id in ids for text in plot_texts(store.read_raw(imdb_id))),
+                   f"the records in {store.directory} ({len(ids)} movies, every plot)")
 
     def _add(self, text: str, imdb_id: str) -> None:
         self.by_text.setdefault(_normal(text), set()).add(imdb_id[2:] if imdb_id.startswith("tt") else imdb_id)
