@@ -25,6 +25,10 @@ from mmimdb.records.genres import GENRES, ORIGINAL_COUNTS  # noqa: E402
 MARGIN = 0.05
 #: Every linear or one-hidden-layer model of Table 2 and the scikit-learn model it is held to.
 SHALLOW = ("Logistic_w2v", "Logistic_3grams", "MaxoutMLP_w2v_1_hidden", "MoE_Logistic", "MoE_Logistic_tied")
+#: Seeds averaged per model: the maxout MLP trains with dropout, and one seed's test macro-F1
+#: moves by +-0.03 on the planted signal (seeds 0-4: .548 to .591), more than half the margin;
+#: the others have no dropout and move by far less.
+SEEDS = {"MaxoutMLP_w2v_1_hidden": (0, 1, 2)}
 
 
 def planted_splits(seed: int = 0) -> dict[str, Split]:
@@ -70,16 +74,18 @@ def planted() -> dict[str, Split]:
 
 def _ours_and_reference(name: str, splits: dict[str, Split], **params) -> tuple[float, float, str]:
     train, dev, test = splits["train"], splits["dev"], splits["test"]
-    ours = models.get(name).create(seed=0, **params).fit(train, dev)
+    scores = [macro_f1(test.labels, models.get(name).create(seed=seed, **params).fit(train, dev).predict_proba(test.inputs))
+              for seed in SEEDS.get(name, (0,))]
     predict, what = sklearn_reference(name, train)
-    return macro_f1(test.labels, ours.predict_proba(test.inputs)), macro_f1(test.labels, predict(test.inputs)), what
+    return float(np.mean(scores)), macro_f1(test.labels, predict(test.inputs)), what
 
 
 @pytest.mark.parametrize("name", SHALLOW)
 def test_shallow_baseline_comes_within_005_of_scikit_learn_on_planted_signal(name, planted):
     ours, reference, what = _ours_and_reference(name, planted)
     # Beating the yardstick is fine; falling more than MARGIN below it is a training defect.
-    assert ours >= reference - MARGIN, f"{name}: test macro-F1 {ours:.3f}, {what}: {reference:.3f}"
+    assert ours >= reference - MARGIN, \
+        f"{name}: test macro-F1 {ours:.3f} (seeds {SEEDS.get(name, (0,))}), {what}: {reference:.3f}"
 
 
 @pytest.mark.parametrize("lr", [0.001, 0.1])
@@ -112,4 +118,5 @@ def glove_splits(greatest_films_glove) -> dict[str, Split]:
 @pytest.mark.parametrize("name", ["Logistic_w2v", "MaxoutMLP_w2v_1_hidden"])
 def test_text_baseline_comes_within_005_of_scikit_learn_on_the_greatest_films(name, glove_splits):
     ours, reference, what = _ours_and_reference(name, glove_splits)
-    assert ours >= reference - MARGIN, f"{name}: test macro-F1 {ours:.3f}, {what}: {reference:.3f}"
+    assert ours >= reference - MARGIN, \
+        f"{name}: test macro-F1 {ours:.3f} (seeds {SEEDS.get(name, (0,))}), {what}: {reference:.3f}"

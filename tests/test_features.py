@@ -156,6 +156,22 @@ def test_an_interrupted_run_resumes_from_the_last_finished_chunk(small_root, tmp
     assert features.posters.extract_image_features(small_root, rows, encoder, device="cpu", progress=False).skipped
 
 
+def test_chunks_left_by_a_run_stopped_after_its_output_was_written_are_dropped(small_root, monkeypatch):
+    """A kill between finish_extraction's write of the output and its removal of the chunks
+    (the kill -9 harness found it): the rerun finds the output built and drops the chunks."""
+    encoder = image_encoder("mean-colour")
+    rows = features.rows.dataset_rows(small_root)
+    options = dict(device="cpu", batch_size=8, workers=0, chunk_rows=16, progress=False)
+    monkeypatch.setattr(features.posters.shutil, "rmtree", lambda path: (_ for _ in ()).throw(Stop()))
+    with pytest.raises(Stop):
+        features.posters.extract_image_features(small_root, rows, encoder, force=True, **options)
+    monkeypatch.undo()
+    partial = small_root / "features" / ".partial" / "mean_colour_features"
+    assert partial.is_dir()
+    assert features.posters.extract_image_features(small_root, rows, encoder, **options).skipped
+    assert not partial.exists()
+
+
 def test_an_interrupted_forced_run_resumes_when_the_same_command_is_rerun(small_root):
     encoder = image_encoder("mean-colour")
     rows = features.rows.dataset_rows(small_root)

@@ -618,6 +618,11 @@ def plan_chunks(root: Path, rows: Rows, encoder: ImageEncoder, chunk_rows: int, 
     elif not force and same_job:
         if encoder.output in hdf5.dataset_names(paths.hdf5_path(root)):
             log(f"{encoder.output}: already built with {encoder.name} for these rows (--force rebuilds it)")
+            leftover = _partial_dir(root, encoder.output)
+            if leftover.is_dir():
+                # A run stopped after it wrote the output and before it dropped its chunks
+                # (finish_extraction): they are of the job just found built.
+                shutil.rmtree(leftover)
             report.skipped = True
             return None
     # ``force`` rebuilds a finished output; the chunks of an interrupted run of this same job
