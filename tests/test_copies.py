@@ -215,6 +215,24 @@ def test_a_raw_relayout_keeps_the_whole_release_record(tmp_path):
     assert store.read(first.stem)["poster"]["url"] == "https://m.media-amazon.com/x.jpg"  # the record's own URL kept
 
 
+def test_a_relayout_record_whose_plot_list_holds_a_null_is_skipped_as_invalid(tmp_path):
+    """Found by benchmarks/fuzz.py: the dataset's rule read the plots before the schema did."""
+    import generated_films as films
+
+    top = films.write_release(tmp_path / "release", count=3)
+    copy = tmp_path / "relayout"
+    (copy / "images").mkdir(parents=True)
+    (copy / "labels").mkdir()
+    (copy / "split.json").write_bytes((top / "split.json").read_bytes())
+    for path in (top / "dataset").iterdir():
+        (copy / ("labels" if path.suffix == ".json" else "images") / path.name).write_bytes(path.read_bytes())
+    first = sorted((copy / "labels").glob("*.json"))[0]
+    first.write_text(json.dumps({**json.loads(first.read_text()), "plot": [None]}))
+    report = import_copy(copy, tmp_path / "root", release_split=top / "split.json", progress=False)
+    assert len(report.imported) == 2 and "tt" + first.stem not in report.imported
+    assert ("tt" + first.stem) not in RecordStore(tmp_path / "root" / "dataset")
+
+
 def test_a_folder_that_is_no_copy_and_a_hub_id_offline_are_one_line_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     result = fetch_copy(tmp_path / "empty", tmp_path / "root")
