@@ -192,17 +192,23 @@ def test_a_huge_poster_is_refused_without_reading_it(generated, tmp_path):
     assert len(RecordStore(tmp_path / "root" / "dataset").ids()) > 0
 
 
-def test_a_raw_relayout_keeps_the_whole_release_record(tmp_path):
+def _relayout(tmp_path: Path, count: int) -> tuple[Path, Path, Path]:
+    """``count`` generated release films re-laid out as ``split.json`` + ``images/`` + ``labels/``;
+    returns the release folder, the copy and the copy's first label file."""
     import generated_films as films
 
-    top = films.write_release(tmp_path / "release", count=12)
+    top = films.write_release(tmp_path / "release", count=count)
     copy = tmp_path / "relayout"
     (copy / "images").mkdir(parents=True)
     (copy / "labels").mkdir()
     (copy / "split.json").write_bytes((top / "split.json").read_bytes())
     for path in (top / "dataset").iterdir():
         (copy / ("labels" if path.suffix == ".json" else "images") / path.name).write_bytes(path.read_bytes())
-    first = sorted((copy / "labels").glob("*.json"))[0]
+    return top, copy, sorted((copy / "labels").glob("*.json"))[0]
+
+
+def test_a_raw_relayout_keeps_the_whole_release_record(tmp_path):
+    top, copy, first = _relayout(tmp_path, 12)
     (first).write_text(json.dumps({**json.loads(first.read_text()), "cover url": "https://m.media-amazon.com/x.jpg"}))
     report = import_copy(copy, tmp_path / "root", release_split=top / "split.json", progress=False)
     assert report.layout == "relayout" and len(report.imported) == 12 and report.differences["split"]["kind"] == "release"
@@ -217,16 +223,7 @@ def test_a_raw_relayout_keeps_the_whole_release_record(tmp_path):
 
 def test_a_relayout_record_whose_plot_list_holds_a_null_is_skipped_as_invalid(tmp_path):
     """Found by benchmarks/fuzz.py: the dataset's rule read the plots before the schema did."""
-    import generated_films as films
-
-    top = films.write_release(tmp_path / "release", count=3)
-    copy = tmp_path / "relayout"
-    (copy / "images").mkdir(parents=True)
-    (copy / "labels").mkdir()
-    (copy / "split.json").write_bytes((top / "split.json").read_bytes())
-    for path in (top / "dataset").iterdir():
-        (copy / ("labels" if path.suffix == ".json" else "images") / path.name).write_bytes(path.read_bytes())
-    first = sorted((copy / "labels").glob("*.json"))[0]
+    top, copy, first = _relayout(tmp_path, 3)
     first.write_text(json.dumps({**json.loads(first.read_text()), "plot": [None]}))
     report = import_copy(copy, tmp_path / "root", release_split=top / "split.json", progress=False)
     assert len(report.imported) == 2 and "tt" + first.stem not in report.imported
