@@ -166,11 +166,7 @@ def _write(store: RecordStore, file_id: str, movie: _Movie, provenance: str, rep
     if missing:
         report.skip(imdb_id, missing, f"{imdb_id}: {missing} ({movie.first.where})")
         return
-    try:
-        store.write(record, poster)
-    except RecordError as error:
-        report.skip(imdb_id, "invalid record", str(error))
-        return
+    store.write(record, poster)  # validated above: the store's own check passes
     report.imported.append(imdb_id)
 
 
