@@ -80,8 +80,8 @@ def made_once(tmp_path_factory, name: str, make: Callable[[Path], Path]) -> Path
 def pytest_xdist_auto_num_workers(config) -> int:
     """``-n auto`` (setup.cfg): two workers per core. Much of the suite waits rather than
     computes (on the commands and servers it starts, on kill delays, on Ray's workers), so a
-    core has room for a second worker. Measured on 2 cores (docs/performance.md, "Tests and
-    CI"): 777 s with 2 workers, 704 s with 3, 598 s with 4."""
+    core has room for a second worker (the suite's time with 2, 3 and 4 workers on 2 cores:
+    docs/performance.md, "Tests and CI")."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return 2 * cores
 
