@@ -8,7 +8,7 @@ import click
 from mmimdb.errors import UsageError
 from mmimdb import paths
 from mmimdb.paths import data_root
-from mmimdb.storage import lock
+from mmimdb.storage import atomic, lock
 
 from .options import folder_option, root_option, show_progress
 
@@ -123,6 +123,8 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
                              "(or pass --hdf5 FILE)")
         if not hdf5_file:  # a root's HDF5: read under its lock, so no writer changes it meanwhile
             click.get_current_context().with_resource(lock.reading(paths.data_root(root), "mmimdb benchmark"))
+        if out.is_dir():  # the tables, plots and saved runs a killed benchmark was writing (a live one's stay)
+            atomic.remove_stale_temporaries(out, recursive=True)
         settings = RunSettings(search=search, seeds=seeds or 1, seed=seed, epochs=epochs or 200,
                                patience=patience, device=resolved, progress=show_progress(),
                                threshold=threshold, compare=tuple(compare))

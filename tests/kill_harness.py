@@ -345,3 +345,15 @@ def hdf5_contents(path: Path, ignore_attrs: tuple[str, ...] = ("built",)) -> dic
 def fresh_copy(source: Path, target: Path) -> Path:
     shutil.copytree(source, target, symlinks=True)
     return target
+
+
+def killed_writers_temporary(folder: Path, name: str) -> Path:
+    """A temporary file of ``folder/name`` as a writer that was SIGKILLed mid-write leaves
+    it (mmimdb.storage.atomic names it with the writer's pid, now a dead one's)."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    child.kill()
+    child.wait()
+    folder.mkdir(parents=True, exist_ok=True)
+    leftover = folder / f".{name}.{child.pid}-k1ll3d_x.tmp"
+    leftover.write_bytes(b"half a file")
+    return leftover

@@ -133,6 +133,16 @@ def test_a_plugin_file_adds_a_model(root, tmp_path):
     assert "| Visual | Poster_logistic on " in (root / "benchmark" / "table2.md").read_text()
 
 
+def test_a_rerun_removes_what_a_killed_benchmark_left(root):
+    from kill_harness import killed_writers_temporary
+
+    out = root / "benchmark"
+    left = [killed_writers_temporary(out, "table2.md"), killed_writers_temporary(out / "runs", "Logistic_w2v.json")]
+    result = _run("--model", "Logistic_w2v", "--root", str(root), "--epochs", "1", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert not any(path.exists() for path in left) and (out / "table2.md").is_file()
+
+
 def test_seeds_give_mean_and_spread(root):
     result = _run("--model", "Logistic_w2v", "--seeds", "2", "--root", str(root), "--epochs", "2", "--device", "cpu")
     assert result.exit_code == 0, result.output

@@ -117,6 +117,15 @@ def test_card_elsewhere_points_back_at_the_data(root, tmp_path):
     assert all((out / entry["path"]).resolve() == (root / "parquet" / f"{entry['split']}.parquet").resolve() for entry in files)
 
 
+def test_a_rerun_removes_what_a_killed_card_left(root):
+    from kill_harness import killed_writers_temporary
+
+    left = [killed_writers_temporary(root / "figures", "poster_sizes.png"), killed_writers_temporary(root, "croissant.json")]
+    result = CliRunner().invoke(cli, ["card", "--root", str(root)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert not any(path.exists() for path in left)
+
+
 def test_the_manifest_records_the_card(root):
     entry = json.loads(paths.manifest_path(root).read_text())["card"]["."]
     assert set(entry["files"]) == {"README.md", "croissant.json", *(f"figures/{name}" for name in FIGURES)}

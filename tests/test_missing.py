@@ -47,6 +47,15 @@ def test_same_seed_same_bytes_other_seed_other_tables(root, tmp_path):
     assert tables(paths.missing_dir(root) / "seed-6") != first
 
 
+def test_a_rerun_removes_what_a_killed_run_left(root):
+    from kill_harness import killed_writers_temporary
+
+    folder = paths.missing_dir(root) / "seed-8"
+    left = killed_writers_temporary(folder, "mmimdb_dev_missing_both_07.pt")
+    assert run("--rate", "0.7", "--type", "both", "--seed", "8", "--root", str(root)).exit_code == 0
+    assert not left.exists() and len(tables(folder)) == 6
+
+
 @pytest.mark.parametrize("kind, rate", [("text", 0.5), ("image", 0.3), ("both", 0.7), ("both", 1.0)])
 def test_tables_follow_the_vilt_protocol(root, kind, rate):
     """Counts as missing_aware_prompts' mmimdb_dataset.py draws them: int(N * rate) rows missing;

@@ -127,3 +127,23 @@ def test_atomic_writes_never_touch_the_process_umask(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         os.umask(previous)
+
+
+def test_only_killed_writers_temporaries_are_removed(tmp_path):
+    """Readers that publish share a folder: cleaning up after a killed writer must not
+    break a live one's write, nor touch files that are not mmimdb's."""
+    from kill_harness import killed_writers_temporary
+    from mmimdb.storage import atomic
+
+    dead = killed_writers_temporary(tmp_path, "a.png")
+    nested = killed_writers_temporary(tmp_path / "runs", "GMU.json")
+    foreign = tmp_path / ".notes.tmp"
+    foreign.write_text("someone else's")
+    with atomic.atomic_open(tmp_path / "b.png") as handle:
+        handle.write(b"live")
+        assert atomic.remove_stale_temporaries(tmp_path) == 1
+        assert not dead.exists() and nested.exists() and foreign.exists()
+        assert atomic.remove_stale_temporaries(tmp_path, recursive=True) == 1
+    assert (tmp_path / "b.png").read_bytes() == b"live"  # the live write was not broken
+    assert not nested.exists() and foreign.exists()
+    assert sorted(path.name for path in tmp_path.rglob(".*")) == [".notes.tmp"]

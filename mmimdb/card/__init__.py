@@ -39,6 +39,9 @@ def write_card(root: str | os.PathLike | None = None, out: str | os.PathLike | N
     except OSError as error:
         raise UsageError(f"--out {folder}: cannot write there ({error.strerror or error})") from None
     figures_folder = paths.figures_dir(folder)
+    for written_before in (folder, figures_folder):  # what a killed card left (a live one's stays)
+        if written_before.is_dir():
+            atomic.remove_stale_temporaries(written_before)
     written = figures.draw_all(stats, figures_folder)
     card_file, croissant_file = paths.card_path(folder), paths.croissant_path(folder)
     atomic.write_bytes(card_file, datasheet.card(root, folder, figures_folder, stats, build).encode("utf-8"))

@@ -390,6 +390,7 @@ class BuiltDataset:
             cache[relative], changed = seen, True
         if changed:
             try:
+                atomic.remove_stale_temporaries(self.root)  # a killed reader's copy of the cache, say
                 atomic.write_json(cache_path, cache)
             except OSError:  # a read-only root: the check stands, only its memory is lost
                 pass

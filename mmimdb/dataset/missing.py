@@ -182,6 +182,8 @@ def write_tables(spec: MissingSpec, root: str | os.PathLike | None = None) -> di
     target = folder(root, spec)
     entry: dict[str, Any] = {**asdict(spec), "folder": str(target.relative_to(root)), "files": {}, "counts": {}}
     new_files: list[Path] = []
+    if target.is_dir():  # what a killed run left (a live one's stays)
+        atomic.remove_stale_temporaries(target)
     try:
         for split in SPLITS:
             codes = draw(len(ids[split]), spec, split)

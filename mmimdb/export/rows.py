@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import paths
-from ..storage import manifest
+from ..storage import atomic, manifest
 from ..errors import UsageError
 from ..dataset.built import BuiltDataset
 from ..records.genres import GENRE_CHOICES, all_genres, labels_of
@@ -174,23 +174,13 @@ def default_out(root: Path, format: str) -> Path:
     return paths.exports_dir(root) / format
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
-
-
 def _remove_dead_stagings(out: Path) -> None:
     """Remove the staging and old folders of ``out`` whose export was killed (its pid is in
     the name and no longer runs); a live export's stay."""
     for leftover in out.parent.glob(f".{out.name}.*"):
         kind, _, rest = leftover.name[len(out.name) + 2:].partition("-")
         pid = rest.split("-")[0]
-        if kind in ("partial", "old") and pid.isdigit() and leftover.is_dir() and not _alive(int(pid)):
+        if kind in ("partial", "old") and pid.isdigit() and leftover.is_dir() and not atomic.process_alive(int(pid)):
             shutil.rmtree(leftover, ignore_errors=True)
 
 

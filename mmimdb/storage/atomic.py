@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from functools import lru_cache
@@ -48,11 +49,13 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``.
 
     On an exception the temporary file is removed and ``path`` is untouched. The file gets
-    the mode a plain ``open()`` would give it (mkstemp's temporary files are private).
+    the mode a plain ``open()`` would give it (mkstemp's temporary files are private). The
+    temporary file is ``.<name>.<pid>-<random>.tmp``: see :func:`remove_stale_temporaries`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # The writer's pid in the name tells a killed writer's leftover from a live one's.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
             yield handle
@@ -78,10 +81,35 @@ def write_json(path: str | os.PathLike, value: Any, indent: int | None = 2) -> N
         handle.write("\n")
 
 
-def remove_stale_temporaries(directory: str | os.PathLike) -> int:
-    """Delete temporary files a killed writer left in ``directory``; return how many."""
+#: ``.<name>.<pid>-<random>.tmp`` (:func:`atomic_open`; mkstemp's eight random characters).
+_TEMPORARY_PID = re.compile(r"^\..+\.(\d+)-[a-z0-9_]{8}\.tmp$")
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs (another user's included)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(directory: str | os.PathLike, recursive: bool = False) -> int:
+    """Delete the temporary files killed writers left in ``directory`` (and below it, if
+    ``recursive``); return how many.
+
+    Only files named as :func:`atomic_open` names them, whose writer no longer runs: readers
+    that publish (``card``, ``missing``, ``benchmark``) share the root and may write one
+    folder side by side, and an ``--out`` the user chose may hold other programs' files.
+    (A pid the system has since given to another process keeps its file until that process
+    ends: a hidden file left a while, never a live write broken.)"""
     count = 0
-    for leftover in Path(directory).glob(".*.tmp"):
-        leftover.unlink(missing_ok=True)
-        count += 1
+    directory = Path(directory)
+    for leftover in (directory.rglob if recursive else directory.glob)(".*.tmp"):
+        writer = _TEMPORARY_PID.match(leftover.name)
+        if writer is not None and not process_alive(int(writer.group(1))):
+            leftover.unlink(missing_ok=True)
+            count += 1
     return count
