@@ -98,6 +98,8 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
             raise UsageError("--ray runs the mmimdb benchmark; the synthetic experiment runs locally")
     # With --ray the device is the workers' (auto: a GPU if the cluster has one), not this machine's.
     resolved = device if ray is not None and device == "auto" else resolve_device(device).type
+    if out.is_dir():  # the tables, plots and saved runs a killed benchmark was writing (a live one's stay)
+        atomic.remove_stale_temporaries(out, recursive=True)
     if dataset == "synthetic":
         from mmimdb.benchmark.reports import write_synthetic_reports
         from mmimdb.benchmark.synthetic import SyntheticConfig, run_figure7, run_synthetic
@@ -123,8 +125,6 @@ def benchmark(model: str, dataset: str, search: int, seeds: int | None, seed: in
                              "(or pass --hdf5 FILE)")
         if not hdf5_file:  # a root's HDF5: read under its lock, so no writer changes it meanwhile
             click.get_current_context().with_resource(lock.reading(paths.data_root(root), "mmimdb benchmark"))
-        if out.is_dir():  # the tables, plots and saved runs a killed benchmark was writing (a live one's stay)
-            atomic.remove_stale_temporaries(out, recursive=True)
         settings = RunSettings(search=search, seeds=seeds or 1, seed=seed, epochs=epochs or 200,
                                patience=patience, device=resolved, progress=show_progress(),
                                threshold=threshold, compare=tuple(compare))

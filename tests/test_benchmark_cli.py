@@ -76,12 +76,16 @@ def test_all_skips_models_whose_inputs_are_missing(root, tmp_path):
 
 
 def test_synthetic_from_the_command_line(tmp_path):
+    from kill_harness import killed_writers_temporary
+
+    left = killed_writers_temporary(tmp_path, "synthetic.png")  # a killed run's: the rerun removes it
     result = _run("--dataset", "synthetic", "--seeds", "4", "--epochs", "100", "--out", str(tmp_path), "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert "synthetic, 4 seeds: GMU better" in result.output
     for name in ("synthetic.json", "synthetic.md", "synthetic.png"):
         assert (tmp_path / name).is_file()
     assert "| GMU better |" in (tmp_path / "synthetic.md").read_text()
+    assert not left.exists()
 
 
 def test_missing_dataset_names_the_command_that_builds_it(tmp_path):
